@@ -1,0 +1,113 @@
+"""Facts about an audio file, from a full decode with PyAV.
+
+A full decode is what makes "truncated or undecodable" a fact rather than a guess: the file
+must demux as the container `sniff` named, hold an audio stream and no video (cover art is
+fine), decode without errors, and not end well short of the length its header declares.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import av.error
+
+from ..errors import UndecodableAudio, UnsupportedMediaType
+from .sniff import Sniffed
+
+av.logging.set_level(av.logging.PANIC)
+log = logging.getLogger(__name__)
+
+_CONTENT_TYPES = {
+    "wav": "audio/wav",
+    "aiff": "audio/aiff",
+    "flac": "audio/flac",
+    "ogg": "audio/ogg",
+    "opus": "audio/ogg",
+    "webm": "audio/webm",
+    "m4a": "audio/mp4",
+    "mp3": "audio/mpeg",
+    "aac": "audio/aac",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AudioFacts:
+    format: str
+    ext: str
+    content_type: str
+    codec: str
+    duration: float
+    sample_rate: int
+    channels: int
+    bitrate: int | None
+
+
+def content_type_for(fmt: str) -> str:
+    return _CONTENT_TYPES.get(fmt, "application/octet-stream")
+
+
+def probe(path: Path, sniffed: Sniffed) -> AudioFacts:
+    """Decode the whole file; raise `UnsupportedMediaType` or `UndecodableAudio` if it is not
+    playable audio of the sniffed container."""
+    try:
+        container = av.open(str(path), format=sniffed.demuxer, mode="r")
+    except (av.error.FFmpegError, ValueError, OSError) as exc:
+        raise UndecodableAudio(f"The file cannot be read as {sniffed.format}: {exc}") from exc
+    with container:
+        fmt_names = set(container.format.name.split(","))
+        if sniffed.format == "webm" and "webm" not in fmt_names and "matroska" not in fmt_names:
+            raise UnsupportedMediaType("Not a WebM/Matroska file.")
+        videos = [
+            s for s in container.streams.video
+            if not (s.disposition & av.stream.Disposition.attached_pic)
+        ]
+        if videos:
+            raise UnsupportedMediaType("The file holds video; only audio is accepted.")
+        if not container.streams.audio:
+            raise UnsupportedMediaType("The file holds no audio stream.")
+        stream = container.streams.audio[0]
+        codec = stream.codec_context.name
+        samples = 0
+        sample_rate = stream.codec_context.sample_rate or 0
+        try:
+            for frame in container.decode(stream):
+                samples += frame.samples
+                sample_rate = frame.sample_rate or sample_rate
+        except (av.error.FFmpegError, ValueError) as exc:
+            raise UndecodableAudio(f"The audio cannot be decoded: {exc}") from exc
+        if samples == 0 or sample_rate == 0:
+            raise UndecodableAudio("The file holds no decodable audio.")
+        duration = samples / sample_rate
+        declared = _declared_duration(container, stream)
+        if declared is not None and declared - duration > max(0.25, 0.02 * declared):
+            raise UndecodableAudio(
+                f"The audio is truncated: its header declares {declared:.2f} s but only "
+                f"{duration:.2f} s could be decoded."
+            )
+        channels = stream.codec_context.channels or stream.channels
+        fmt = sniffed.format
+        if fmt == "ogg" and codec == "opus":
+            fmt = "opus"
+        size = path.stat().st_size
+        bitrate = int(container.bit_rate) if container.bit_rate else int(size * 8 / duration)
+        return AudioFacts(
+            format=fmt,
+            ext=fmt,
+            content_type=content_type_for(fmt),
+            codec=codec,
+            duration=round(duration, 6),
+            sample_rate=int(sample_rate),
+            channels=int(channels),
+            bitrate=bitrate,
+        )
+
+
+def _declared_duration(container: av.container.InputContainer, stream: av.AudioStream) -> float | None:
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / av.time_base
+    return None

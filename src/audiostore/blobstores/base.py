@@ -1,0 +1,77 @@
+"""The blob store protocol: a handful of verbs over keys.
+
+Implementations live beside this module (`local.py`, `s3.py`); one contract test suite
+(`tests/blobstores/test_contract.py`) runs against each. Capabilities are types:
+a store that can hand out its own presigned URLs implements `SignCapableStore`; a store whose
+blobs are files on this machine implements `LocalPathStore`, so the HTTP layer can serve them
+with sendfile.
+
+Example:
+    ```py
+    store = LocalBlobStore(Path("data/blobs"))
+    await store.put_file("alice/default/2026-01-01/x.wav", Path("/tmp/x"), content_type="audio/wav")
+    meta = await store.head("alice/default/2026-01-01/x.wav")
+    ```
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True, slots=True)
+class BlobMeta:
+    key: str
+    size: int
+    last_modified: datetime | None = None
+
+
+class BlobNotFound(Exception):
+    """The key does not exist in the store."""
+
+
+class BlobStoreUnavailable(Exception):
+    """The store could not be reached or refused the call (network, auth, 5xx)."""
+
+
+@runtime_checkable
+class BlobStore(Protocol):
+    kind: str
+
+    async def put_file(self, key: str, path: Path, *, content_type: str) -> None:
+        """Store the file at `path` under `key`, streaming it (never whole in memory)."""
+
+    def get_stream(
+        self, key: str, *, start: int = 0, end: int | None = None
+    ) -> AsyncIterator[bytes]:
+        """Stream bytes `[start, end)` of a blob (`end=None`: to the end)."""
+
+    async def get_range(self, key: str, start: int, end: int) -> bytes:
+        """Bytes `[start, end)` of a blob, in memory: for small reads only."""
+
+    async def head(self, key: str) -> BlobMeta:
+        """Size and time of a blob; raises `BlobNotFound`."""
+
+    async def delete_many(self, keys: list[str]) -> None:
+        """Delete keys in as few calls as the store allows; missing keys are not errors."""
+
+    def list(self, prefix: str = "") -> AsyncIterator[BlobMeta]:
+        """Every blob under `prefix`."""
+
+    async def close(self) -> None: ...
+
+
+@runtime_checkable
+class LocalPathStore(Protocol):
+    def local_path(self, key: str) -> Path:
+        """The file holding `key` on this machine (may not exist)."""
+
+
+@runtime_checkable
+class SignCapableStore(Protocol):
+    async def sign_get(self, key: str, *, expires_in: int, filename: str | None = None) -> str:
+        """A presigned GET URL for `key`, valid `expires_in` seconds."""

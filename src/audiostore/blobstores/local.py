@@ -1,0 +1,100 @@
+"""Blobs as files under one directory, on obstore's `LocalStore`."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio
+import obstore
+from obstore.exceptions import NotFoundError
+from obstore.store import LocalStore
+
+from .base import BlobMeta, BlobNotFound
+
+_CHUNK = 256 * 1024
+
+
+class LocalBlobStore:
+    """Blobs under `root`. `put_file` renames when the source is on the same disk."""
+
+    kind = "local"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._store = LocalStore(self.root, automatic_cleanup=True)
+
+    def local_path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if not path.is_relative_to(self.root):
+            raise BlobNotFound(key)
+        return path
+
+    async def put_file(self, key: str, path: Path, *, content_type: str) -> None:
+        target = self.local_path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Copy then atomic rename: a reader never sees a half-written blob.
+        partial = target.with_name(target.name + ".partial")
+        await anyio.to_thread.run_sync(_copy_file, path, partial)
+        os.replace(partial, target)
+
+    async def get_stream(
+        self, key: str, *, start: int = 0, end: int | None = None
+    ) -> AsyncIterator[bytes]:
+        try:
+            file = await anyio.open_file(self.local_path(key), "rb")
+        except FileNotFoundError as exc:
+            raise BlobNotFound(key) from exc
+        async with file:
+            await file.seek(start)
+            remaining = None if end is None else end - start
+            while remaining is None or remaining > 0:
+                chunk = await file.read(_CHUNK if remaining is None else min(_CHUNK, remaining))
+                if not chunk:
+                    break
+                if remaining is not None:
+                    remaining -= len(chunk)
+                yield chunk
+
+    async def get_range(self, key: str, start: int, end: int) -> bytes:
+        try:
+            return bytes(await obstore.get_range_async(self._store, key, start=start, end=end))
+        except (NotFoundError, FileNotFoundError) as exc:
+            raise BlobNotFound(key) from exc
+
+    async def head(self, key: str) -> BlobMeta:
+        try:
+            meta = await obstore.head_async(self._store, key)
+        except (NotFoundError, FileNotFoundError) as exc:
+            raise BlobNotFound(key) from exc
+        return BlobMeta(key=meta["path"], size=meta["size"], last_modified=meta["last_modified"])
+
+    async def delete_many(self, keys: list[str]) -> None:
+        for key in keys:
+            with contextlib.suppress(FileNotFoundError, BlobNotFound):
+                await anyio.to_thread.run_sync(self.local_path(key).unlink)
+
+    async def list(self, prefix: str = "") -> AsyncIterator[BlobMeta]:
+        stream = obstore.list(self._store, prefix or None, chunk_size=1000)
+        async for batch in stream:
+            for meta in batch:
+                if meta["path"].endswith(".partial"):
+                    continue
+                yield BlobMeta(meta["path"], meta["size"], meta["last_modified"])
+
+    async def close(self) -> None:
+        return None
+
+
+def _copy_file(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)  # same disk: no copy at all
+    except OSError:
+        with contextlib.suppress(FileNotFoundError):
+            target.unlink()
+        import shutil
+
+        shutil.copyfile(source, target)

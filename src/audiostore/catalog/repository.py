@@ -1,0 +1,185 @@
+"""The catalogue: every SQL statement audiostore runs lives here.
+
+Database errors are translated at this edge: callers see `NotFound`/`Conflict`, never a
+driver exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from ..errors import Conflict
+from .models import ApiKeyRow, AudioRow
+
+READY, PENDING, DELETING = "ready", "pending", "deleting"
+
+
+@dataclass(frozen=True, slots=True)
+class ListQuery:
+    owner: str | None
+    collection: str | None = None
+    key_prefix: str | None = None
+    text_query: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    limit: int = 50
+    before_id: str | None = None
+
+
+def _like_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class Catalog:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @asynccontextmanager
+    async def _session(self) -> AsyncIterator[AsyncSession]:
+        async with self._sessions() as session, session.begin():
+            yield session
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def ping(self) -> None:
+        async with self._session() as s:
+            await s.execute(select(1))
+
+    # --- audio ------------------------------------------------------------------------
+    async def insert_audio(self, row: AudioRow) -> None:
+        try:
+            async with self._session() as s:
+                s.add(row)
+        except IntegrityError as exc:
+            raise Conflict("An object with this id already exists.") from exc
+
+    async def set_state(self, audio_id: str, state: str, *, now: datetime) -> None:
+        async with self._session() as s:
+            await s.execute(
+                update(AudioRow).where(AudioRow.id == audio_id).values(state=state, updated_at=now)
+            )
+
+    def _visible(self, now: datetime) -> Any:
+        return (AudioRow.state == READY) & (
+            (AudioRow.expires_at.is_(None)) | (AudioRow.expires_at > now)
+        )
+
+    async def get_visible(self, audio_id: str, *, owner: str | None, now: datetime) -> AudioRow | None:
+        stmt = select(AudioRow).where(AudioRow.id == audio_id, self._visible(now))
+        if owner is not None:
+            stmt = stmt.where(AudioRow.owner == owner)
+        async with self._session() as s:
+            return (await s.execute(stmt)).scalar_one_or_none()
+
+    async def get_many_visible(
+        self, ids: Sequence[str], *, owner: str | None, now: datetime
+    ) -> dict[str, AudioRow]:
+        stmt = select(AudioRow).where(AudioRow.id.in_(list(ids)), self._visible(now))
+        if owner is not None:
+            stmt = stmt.where(AudioRow.owner == owner)
+        async with self._session() as s:
+            return {row.id: row for row in (await s.execute(stmt)).scalars()}
+
+    async def list_visible(self, query: ListQuery, *, now: datetime) -> list[AudioRow]:
+        stmt = select(AudioRow).where(self._visible(now))
+        if query.owner is not None:
+            stmt = stmt.where(AudioRow.owner == query.owner)
+        if query.collection is not None:
+            stmt = stmt.where(AudioRow.collection == query.collection)
+        if query.key_prefix:
+            stmt = stmt.where(AudioRow.key.like(_like_escape(query.key_prefix) + "%", escape="\\"))
+        if query.text_query:
+            pattern = "%" + _like_escape(query.text_query.lower()) + "%"
+            stmt = stmt.where(
+                or_(
+                    func.lower(AudioRow.name).like(pattern, escape="\\"),
+                    func.lower(AudioRow.text).like(pattern, escape="\\"),
+                )
+            )
+        if query.created_after is not None:
+            stmt = stmt.where(AudioRow.created_at > query.created_after)
+        if query.created_before is not None:
+            stmt = stmt.where(AudioRow.created_at < query.created_before)
+        if query.before_id is not None:
+            stmt = stmt.where(AudioRow.id < query.before_id)
+        stmt = stmt.order_by(AudioRow.id.desc()).limit(query.limit)
+        async with self._session() as s:
+            return list((await s.execute(stmt)).scalars())
+
+    async def update_audio(self, audio_id: str, values: dict[str, Any]) -> None:
+        async with self._session() as s:
+            await s.execute(update(AudioRow).where(AudioRow.id == audio_id).values(**values))
+
+    async def mark_deleting(self, audio_id: str, *, owner: str | None, now: datetime) -> AudioRow | None:
+        """Make a visible object invisible at once; returns it, or None if not visible."""
+        async with self._session() as s:
+            stmt = select(AudioRow).where(AudioRow.id == audio_id, self._visible(now))
+            if owner is not None:
+                stmt = stmt.where(AudioRow.owner == owner)
+            row = (await s.execute(stmt.with_for_update())).scalar_one_or_none()
+            if row is None:
+                return None
+            row.state = DELETING
+            row.updated_at = now
+            return row
+
+    async def delete_rows(self, ids: Sequence[str]) -> int:
+        if not ids:
+            return 0
+        async with self._session() as s:
+            result = await s.execute(delete(AudioRow).where(AudioRow.id.in_(list(ids))))
+            return result.rowcount or 0
+
+    async def count_rows(self) -> int:
+        async with self._session() as s:
+            return int((await s.execute(select(func.count()).select_from(AudioRow))).scalar_one())
+
+    # --- api keys ---------------------------------------------------------------------
+    async def insert_api_key(self, row: ApiKeyRow) -> None:
+        try:
+            async with self._session() as s:
+                s.add(row)
+        except IntegrityError as exc:
+            raise Conflict("API key prefix collision; try again.") from exc
+
+    async def api_key_by_prefix(self, prefix: str) -> ApiKeyRow | None:
+        async with self._session() as s:
+            stmt = select(ApiKeyRow).where(ApiKeyRow.prefix == prefix)
+            return (await s.execute(stmt)).scalar_one_or_none()
+
+    async def list_api_keys(self, owner: str | None = None) -> list[ApiKeyRow]:
+        stmt = select(ApiKeyRow).order_by(ApiKeyRow.created_at)
+        if owner is not None:
+            stmt = stmt.where(ApiKeyRow.owner == owner)
+        async with self._session() as s:
+            return list((await s.execute(stmt)).scalars())
+
+    async def revoke_api_key(self, key_id_or_prefix: str, *, now: datetime) -> bool:
+        async with self._session() as s:
+            result = await s.execute(
+                update(ApiKeyRow)
+                .where(
+                    or_(ApiKeyRow.id == key_id_or_prefix, ApiKeyRow.prefix == key_id_or_prefix),
+                    ApiKeyRow.revoked_at.is_(None),
+                )
+                .values(revoked_at=now)
+            )
+            return bool(result.rowcount)
+
+    async def count_api_keys(self) -> int:
+        async with self._session() as s:
+            return int((await s.execute(select(func.count()).select_from(ApiKeyRow))).scalar_one())

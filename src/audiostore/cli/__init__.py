@@ -1,0 +1,24 @@
+"""The `audiostore` command: serve and administer a service, or use one as a client."""
+
+from __future__ import annotations
+
+import typer
+
+from . import client_commands, server_commands
+
+app = typer.Typer(
+    name="audiostore",
+    help="Audio storage and delivery: run the service, manage keys, upload and fetch audio.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+server_commands.register(app)
+client_commands.register(app)
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main"]

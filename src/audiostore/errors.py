@@ -1,0 +1,172 @@
+"""The one error catalogue.
+
+Every failure a client can see is an `AudiostoreError` subclass with a stable `code`, a real
+HTTP `status` and a default message. The HTTP layer renders any of them as
+`{"error": {"code": ..., "message": ...}}`; foreign errors (database, object store, codec)
+are translated into these at the edge where they occur.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+__all__ = [
+    "AudiostoreError",
+    "BadRequest",
+    "InvalidName",
+    "InvalidCursor",
+    "InvalidMetadata",
+    "ValidationFailed",
+    "Unauthorized",
+    "Forbidden",
+    "SignatureInvalid",
+    "SignatureExpired",
+    "NotFound",
+    "Conflict",
+    "PayloadTooLarge",
+    "UnsupportedMediaType",
+    "RangeNotSatisfiable",
+    "UndecodableAudio",
+    "UnknownFormat",
+    "UnknownVoice",
+    "EngineFailed",
+    "StorageUnavailable",
+    "ConfigurationError",
+    "CATALOGUE",
+]
+
+
+class AudiostoreError(Exception):
+    """Base of every error a client may see."""
+
+    code: ClassVar[str] = "internal"
+    status: ClassVar[int] = 500
+    default_message: ClassVar[str] = "Internal error."
+
+    def __init__(self, message: str | None = None, *, headers: dict[str, str] | None = None):
+        self.message = message or self.default_message
+        self.headers = headers or {}
+        super().__init__(self.message)
+
+    def to_dict(self) -> dict[str, dict[str, str]]:
+        return {"error": {"code": self.code, "message": self.message}}
+
+
+class BadRequest(AudiostoreError):
+    code, status, default_message = "bad_request", 400, "The request is malformed."
+
+
+class InvalidName(AudiostoreError):
+    code, status, default_message = (
+        "invalid_name",
+        400,
+        "Names and key parts may not contain '..', slashes at the ends, or control characters.",
+    )
+
+
+class InvalidCursor(AudiostoreError):
+    code, status, default_message = "invalid_cursor", 400, "The pagination cursor is not valid."
+
+
+class InvalidMetadata(AudiostoreError):
+    code, status, default_message = "invalid_metadata", 422, "metadata must be a JSON object."
+
+
+class ValidationFailed(AudiostoreError):
+    code, status, default_message = "validation_failed", 422, "The request is not valid."
+
+
+class Unauthorized(AudiostoreError):
+    code, status, default_message = (
+        "unauthorized",
+        401,
+        "A valid API key is required: send 'Authorization: Bearer <key>'.",
+    )
+
+
+class Forbidden(AudiostoreError):
+    code, status, default_message = "forbidden", 403, "This needs an admin API key."
+
+
+class SignatureInvalid(AudiostoreError):
+    code, status, default_message = (
+        "signature_invalid",
+        403,
+        "The URL signature does not match this object.",
+    )
+
+
+class SignatureExpired(AudiostoreError):
+    code, status, default_message = "signature_expired", 403, "The signed URL has expired."
+
+
+class NotFound(AudiostoreError):
+    code, status, default_message = "not_found", 404, "No such audio."
+
+
+class Conflict(AudiostoreError):
+    code, status, default_message = "conflict", 409, "The request conflicts with current state."
+
+
+class PayloadTooLarge(AudiostoreError):
+    code, status, default_message = "too_large", 413, "The upload is larger than allowed."
+
+
+class UnsupportedMediaType(AudiostoreError):
+    code, status, default_message = (
+        "unsupported_format",
+        415,
+        "The file is not audio in an accepted format.",
+    )
+
+
+class RangeNotSatisfiable(AudiostoreError):
+    code, status, default_message = "bad_range", 416, "The Range header cannot be satisfied."
+
+
+class UndecodableAudio(AudiostoreError):
+    code, status, default_message = (
+        "undecodable_audio",
+        422,
+        "The audio is truncated or cannot be decoded.",
+    )
+
+
+class UnknownFormat(AudiostoreError):
+    code, status, default_message = "unknown_format", 422, "Unknown output format."
+
+
+class UnknownVoice(AudiostoreError):
+    code, status, default_message = "unknown_voice", 422, "Unknown voice."
+
+
+class EngineFailed(AudiostoreError):
+    code, status, default_message = "engine_failed", 502, "The speech engine failed."
+
+
+class StorageUnavailable(AudiostoreError):
+    code, status, default_message = (
+        "storage_unavailable",
+        503,
+        "The blob store cannot be reached; try again.",
+    )
+
+
+class ConfigurationError(AudiostoreError):
+    """Raised at start when settings are wrong; the message names the setting to fix."""
+
+    code, status, default_message = "configuration", 500, "audiostore is misconfigured."
+
+
+def _catalogue() -> dict[str, type[AudiostoreError]]:
+    found: dict[str, type[AudiostoreError]] = {}
+    pending = list(AudiostoreError.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        found[cls.code] = cls
+        pending.extend(cls.__subclasses__())
+    return found
+
+
+CATALOGUE: dict[str, type[AudiostoreError]] = _catalogue()
+"""Every error code, mapped to its class (for docs and tests)."""

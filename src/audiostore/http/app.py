@@ -1,0 +1,54 @@
+"""The ASGI application: `create_app()` is the factory granian and tests use."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from .. import __version__
+from ..runtime import Runtime
+from ..settings import get_settings
+from . import error_handlers
+from .request_metrics import RequestMetrics
+from .routes_audio import router as audio_router
+from .routes_content import router as content_router
+from .routes_system import router as system_router
+
+log = logging.getLogger("audiostore")
+
+
+def create_app(runtime: Runtime | None = None) -> FastAPI:
+    """Build the app. With no `runtime`, one is built from `AUDIOSTORE_*` settings at start."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        rt = runtime or Runtime.build(get_settings())
+        owned = runtime is None
+        if owned and rt.settings.migrate_on_start:
+            await rt.migrate()
+        app.state.runtime = rt
+        try:
+            yield
+        finally:
+            if owned:
+                await rt.close()
+
+    app = FastAPI(
+        title="audiostore",
+        version=__version__,
+        summary="Audio storage and delivery: upload, probe, sign, stream, expire, speak.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    if runtime is not None:
+        app.state.runtime = runtime
+    error_handlers.install(app)
+    app.include_router(audio_router)
+    app.include_router(content_router)
+    app.include_router(system_router)
+    app.add_middleware(RequestMetrics)
+    return app

@@ -1,0 +1,32 @@
+"""`Authorization: Bearer <key>` -> Principal, as a FastAPI dependency."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from ..errors import Forbidden
+from ..runtime import Runtime
+from ..service import Principal
+
+
+def runtime_of(request: Request) -> Runtime:
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
+async def principal(request: Request) -> Principal:
+    return await runtime_of(request).keys.authenticate(bearer_token(request))
+
+
+async def admin_principal(request: Request) -> Principal:
+    who = await principal(request)
+    if not who.admin:
+        raise Forbidden()
+    return who

@@ -1,0 +1,73 @@
+"""Render a `ContentSource` as bytes with Range, ETag, 304, If-Range and HEAD.
+
+Local blobs go out through Starlette's `FileResponse` (sendfile / `http.response.pathsend`);
+remote blobs are streamed from the store; direct-signing stores get a redirect.
+"""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
+
+from ..errors import NotFound
+from ..service import ContentSource
+from .byte_ranges import parse_range
+
+# Bytes under one id never change, so clients and shared caches may keep them.
+IMMUTABLE = "private, max-age=31536000, immutable"
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    if header.strip() == "*":
+        return True
+    return any(t.strip().removeprefix("W/") == etag for t in header.split(","))
+
+
+def render_content(source: ContentSource, request: Request) -> Response:
+    headers = {
+        "ETag": source.etag,
+        "Cache-Control": IMMUTABLE,
+        "Accept-Ranges": "bytes",
+        "Content-Disposition": f"inline; filename*=UTF-8''{quote(source.row.name)}",
+    }
+    inm = request.headers.get("if-none-match")
+    if inm is not None and _etag_matches(inm, source.etag):
+        return Response(status_code=304, headers={k: headers[k] for k in ("ETag", "Cache-Control")})
+    if source.redirect_url is not None:
+        return RedirectResponse(source.redirect_url, status_code=307, headers={"Cache-Control": "no-store"})
+
+    range_header = request.headers.get("range")
+    if_range = request.headers.get("if-range")
+    use_range = range_header is not None and (if_range is None or if_range.strip() == source.etag)
+    ranges = parse_range(range_header, source.size) if use_range and range_header else None
+
+    if source.path is not None:
+        try:
+            stat = os.stat(source.path)
+        except FileNotFoundError as exc:
+            raise NotFound("The audio's bytes are missing from storage.") from exc
+        return FileResponse(
+            source.path, media_type=source.content_type, headers=headers, stat_result=stat,
+            content_disposition_type="inline",
+        )
+
+    assert source.store is not None
+    store, key = source.store, source.key
+    if ranges is not None and len(ranges) == 1:
+        start, end = ranges[0]
+        headers["Content-Range"] = f"bytes {start}-{end - 1}/{source.size}"
+        headers["Content-Length"] = str(end - start)
+        body = None if request.method == "HEAD" else store.get_stream(key, start=start, end=end)
+        return _stream(body, 206, headers, source.content_type)
+    headers["Content-Length"] = str(source.size)
+    body = None if request.method == "HEAD" else store.get_stream(key)
+    return _stream(body, 200, headers, source.content_type)
+
+
+def _stream(body, status: int, headers: dict[str, str], media_type: str) -> Response:  # type: ignore[no-untyped-def]
+    if body is None:
+        return Response(status_code=status, headers=headers, media_type=media_type)
+    return StreamingResponse(body, status_code=status, headers=headers, media_type=media_type)

@@ -1,0 +1,175 @@
+"""/v1/audio and /v1/urls: thin routes. Parse, call one service method, render."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import ValidationError
+
+from ..errors import ValidationFailed
+from ..service import Principal, UploadFields, parse_metadata
+from .auth import principal, runtime_of
+from .schemas import (
+    AudioList,
+    AudioObject,
+    AudioPatch,
+    BatchUrlItem,
+    BatchUrlRequest,
+    BatchUrlResponse,
+    ErrorBody,
+    ErrorResponse,
+    UrlRequest,
+    UrlResponse,
+)
+from .upload_body import read_upload
+
+router = APIRouter(prefix="/v1", tags=["audio"], responses={"4XX": {"model": ErrorResponse}})
+Who = Annotated[Principal, Depends(principal)]
+
+UPLOAD_FIELDS = ("name", "collection", "ttl_seconds", "expires_at", "metadata", "text", "voice_id", "owner")
+
+_UPLOAD_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        **{f: {"type": "string"} for f in UPLOAD_FIELDS},
+                    },
+                }
+            },
+            "audio/*": {"schema": {"type": "string", "format": "binary"}},
+        },
+    },
+    "parameters": [
+        {"name": f, "in": "query", "required": False, "schema": {"type": "string"}}
+        for f in UPLOAD_FIELDS
+    ],
+}
+
+
+def _int_field(values: Mapping[str, str], name: str) -> int | None:
+    raw = values.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return int(raw)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise ValidationFailed(f"{name} must be an integer.") from exc
+
+
+def _time_field(values: Mapping[str, str], name: str) -> datetime | None:
+    raw = values.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return datetime.fromisoformat(raw.replace("Z", "+00:00"))  # type: ignore[union-attr]
+    except ValueError as exc:
+        raise ValidationFailed(f"{name} must be an ISO 8601 time.") from exc
+
+
+def upload_fields(values: Mapping[str, str]) -> UploadFields:
+    return UploadFields(
+        name=values.get("name") or None,
+        collection=values.get("collection") or None,
+        ttl_seconds=_int_field(values, "ttl_seconds"),
+        expires_at=_time_field(values, "expires_at"),
+        metadata=parse_metadata(values.get("metadata")),
+        text=values.get("text"),
+        voice_id=values.get("voice_id"),
+        owner=values.get("owner") or None,
+    )
+
+
+@router.post("/audio", status_code=201, response_model=AudioObject, openapi_extra=_UPLOAD_DOC)
+async def upload_audio(request: Request, who: Who) -> AudioObject:
+    """Upload audio: multipart field `file`, or the raw bytes with an audio Content-Type."""
+    rt = runtime_of(request)
+    staged = rt.audio.stage()
+    try:
+        form = await read_upload(
+            request.headers.get("content-type"), request.headers.get("content-length"),
+            request.stream(), staged,
+        )
+    except BaseException:
+        staged.discard()
+        raise
+    values = {k: v for k, v in request.query_params.items() if k in UPLOAD_FIELDS}
+    values.update({k: v for k, v in form.items() if k in UPLOAD_FIELDS})
+    try:
+        fields_ = upload_fields(values)
+    except BaseException:
+        staged.discard()
+        raise
+    row = await rt.audio.ingest(staged, who, fields_)
+    signed = await rt.audio.sign(who, row.id)
+    return AudioObject.from_row(row, signed)
+
+
+@router.get("/audio", response_model=AudioList)
+async def list_audio(
+    request: Request,
+    who: Who,
+    collection: str | None = None,
+    prefix: str | None = Query(None, description="Blob key prefix."),
+    q: str | None = Query(None, description="Search in name and text."),
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    limit: int = Query(50, ge=1, le=1000),
+    cursor: str | None = None,
+    owner: str | None = Query(None, description="Admins: list another owner's audio."),
+) -> AudioList:
+    page = await runtime_of(request).audio.list(
+        who, collection=collection, prefix=prefix, q=q, created_after=created_after,
+        created_before=created_before, limit=limit, cursor=cursor, owner=owner,
+    )
+    return AudioList(items=[AudioObject.from_row(r) for r in page.items], next_cursor=page.next_cursor)
+
+
+@router.get("/audio/{audio_id}", response_model=AudioObject)
+async def get_audio(audio_id: str, request: Request, who: Who) -> AudioObject:
+    return AudioObject.from_row(await runtime_of(request).audio.get(who, audio_id))
+
+
+@router.patch("/audio/{audio_id}", response_model=AudioObject)
+async def patch_audio(audio_id: str, body: AudioPatch, request: Request, who: Who) -> AudioObject:
+    changes = body.model_dump(exclude_unset=True)
+    return AudioObject.from_row(await runtime_of(request).audio.update(who, audio_id, changes))
+
+
+@router.delete("/audio/{audio_id}", status_code=204, response_class=Response)
+async def delete_audio(audio_id: str, request: Request, who: Who) -> Response:
+    await runtime_of(request).audio.delete(who, audio_id)
+    return Response(status_code=204)
+
+
+@router.post("/audio/{audio_id}/url", response_model=UrlResponse)
+async def sign_url(audio_id: str, request: Request, who: Who, body: UrlRequest | None = None) -> UrlResponse:
+    """A time-limited URL that fetches the bytes with no Authorization header."""
+    signed = await runtime_of(request).audio.sign(
+        who, audio_id, expires_in=body.expires_in if body else None
+    )
+    return UrlResponse(id=signed.audio_id, url=signed.url, expires_at=signed.expires_at)
+
+
+@router.post("/urls", response_model=BatchUrlResponse)
+async def sign_urls(body: BatchUrlRequest, request: Request, who: Who) -> BatchUrlResponse:
+    """Signed URLs for many ids at once; ids that are not yours or not found get an error entry."""
+    results = await runtime_of(request).audio.sign_many(who, body.ids, expires_in=body.expires_in)
+    items = []
+    for r in results:
+        if isinstance(r, str):
+            items.append(BatchUrlItem(id=r, error=ErrorBody(code="not_found", message="No such audio.")))
+        else:
+            items.append(BatchUrlItem(id=r.audio_id, url=r.url, expires_at=r.expires_at))
+    return BatchUrlResponse(urls=items)
+
+
+__all__ = ["router", "ValidationError"]

@@ -1,0 +1,37 @@
+"""GET|HEAD /v1/audio/{id}/content: by API key, or by a signed URL with no header at all."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from ..signing import EXPIRES_PARAM, SIGNATURE_PARAM
+from .auth import bearer_token, runtime_of
+from .content_response import render_content
+
+router = APIRouter(prefix="/v1", tags=["content"])
+
+
+@router.api_route(
+    "/audio/{audio_id}/content",
+    methods=["GET", "HEAD"],
+    response_class=Response,
+    responses={200: {"content": {"audio/*": {}}}, 206: {"description": "Partial content"}},
+)
+async def audio_content(audio_id: str, request: Request) -> Response:
+    """The audio's bytes, with Range (206/416), ETag, If-None-Match (304) and If-Range.
+
+    Either send `Authorization: Bearer <key>`, or use a URL from `POST /v1/audio/{id}/url`
+    (its `expires` and `signature` parameters stand in for the key).
+    """
+    rt = runtime_of(request)
+    query = request.query_params
+    if SIGNATURE_PARAM in query or EXPIRES_PARAM in query:
+        params = {k: v for k, v in query.items() if k not in (SIGNATURE_PARAM, EXPIRES_PARAM)}
+        source = await rt.audio.open_signed_content(
+            audio_id, expires=query.get(EXPIRES_PARAM, ""), signature=query.get(SIGNATURE_PARAM, ""),
+            params=params,
+        )
+    else:
+        who = await rt.keys.authenticate(bearer_token(request))
+        source = await rt.audio.open_content(who, audio_id)
+    return render_content(source, request)

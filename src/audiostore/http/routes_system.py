@@ -1,0 +1,54 @@
+"""/v1/info, /v1/health and /metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from .. import __version__
+from ..metrics import REGISTRY
+from ..service import Principal
+from .auth import principal, runtime_of
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/v1/health")
+async def health(request: Request) -> dict[str, Any]:
+    """Liveness: the process answers and the catalogue is reachable."""
+    rt = runtime_of(request)
+    try:
+        await rt.catalog.ping()
+        catalog_ok = True
+    except Exception:
+        catalog_ok = False
+    status = "ok" if catalog_ok else "degraded"
+    return {"status": status, "catalog": catalog_ok, "version": __version__}
+
+
+@router.get("/v1/info")
+async def info(request: Request, _: Principal = Depends(principal)) -> dict[str, Any]:
+    """What this service runs on: store, bucket, endpoint, catalogue, signing. Never secrets."""
+    s = runtime_of(request).settings
+    store: dict[str, Any] = {"kind": s.store}
+    if s.store == "s3":
+        store.update(bucket=s.s3_bucket, endpoint=s.s3_endpoint, region=s.s3_region,
+                     path_style=s.s3_path_style, sse=s.s3_sse)
+    return {
+        "version": __version__,
+        "store": store,
+        "catalog": {"kind": runtime_of(request).catalog.dialect},
+        "signed_urls": "service" if s.store == "local" else s.signed_urls,
+        "url_default_expiry": s.url_default_expiry,
+        "url_max_expiry": s.url_max_expiry,
+        "max_upload_bytes": s.max_upload_bytes,
+        "accepted_formats": s.accepted_formats,
+        "key_template": s.key_template,
+    }
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics() -> Response:
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,99 @@
+"""The JSON shapes of the HTTP API (they are also the OpenAPI schema at /docs)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..catalog import AudioRow
+from ..service import SignedUrl
+
+
+class AudioObject(BaseModel):
+    id: str = Field(description="UUIDv7: sorts by creation time.")
+    owner: str
+    collection: str
+    name: str
+    key: str = Field(description="The blob key in the store.")
+    content_type: str
+    format: str
+    codec: str
+    duration: float = Field(description="Seconds, from a full decode.")
+    sample_rate: int
+    channels: int
+    bitrate: int | None
+    size: int
+    sha256: str
+    metadata: dict[str, Any]
+    text: str | None
+    voice_id: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    url: str | None = None
+    url_expires_at: datetime | None = None
+
+    @classmethod
+    def from_row(cls, row: AudioRow, signed: SignedUrl | None = None) -> AudioObject:
+        return cls(
+            id=row.id, owner=row.owner, collection=row.collection, name=row.name, key=row.key,
+            content_type=row.content_type, format=row.format, codec=row.codec,
+            duration=row.duration, sample_rate=row.sample_rate, channels=row.channels,
+            bitrate=row.bitrate, size=row.size, sha256=row.sha256, metadata=row.meta or {},
+            text=row.text, voice_id=row.voice_id, created_at=row.created_at,
+            expires_at=row.expires_at,
+            url=signed.url if signed else None,
+            url_expires_at=signed.expires_at if signed else None,
+        )
+
+
+class AudioList(BaseModel):
+    items: list[AudioObject]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at the end.")
+
+
+class AudioPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = None
+    metadata: dict[str, Any] | None = None
+    ttl_seconds: int | None = None
+    expires_at: datetime | None = None
+    clear_expiry: bool = Field(False, description="Remove the expiry: keep the audio for good.")
+
+
+class UrlRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    expires_in: int | None = Field(None, description="Seconds; default AUDIOSTORE_URL_DEFAULT_EXPIRY.")
+
+
+class UrlResponse(BaseModel):
+    id: str
+    url: str
+    expires_at: datetime
+
+
+class BatchUrlRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ids: list[str]
+    expires_in: int | None = None
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+
+
+class BatchUrlItem(BaseModel):
+    id: str
+    url: str | None = None
+    expires_at: datetime | None = None
+    error: ErrorBody | None = None
+
+
+class BatchUrlResponse(BaseModel):
+    urls: list[BatchUrlItem]
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody

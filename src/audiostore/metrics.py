@@ -1,0 +1,20 @@
+"""Prometheus metrics: one registry per process, exported at `GET /metrics`."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+REQUESTS = Counter(
+    "audiostore_http_requests", "HTTP requests by route, method and status.",
+    ["route", "method", "status"], registry=REGISTRY,
+)
+REQUEST_SECONDS = Histogram(
+    "audiostore_http_request_seconds", "HTTP request latency by route.", ["route", "method"],
+    registry=REGISTRY,
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+UPLOADS = Counter("audiostore_uploads", "Uploads by outcome (error code or 'stored').", ["outcome"], registry=REGISTRY)
+BYTES_IN = Counter("audiostore_bytes_in", "Audio bytes accepted from clients.", registry=REGISTRY)
+BYTES_OUT = Counter("audiostore_bytes_out", "Bytes sent to clients in response bodies.", registry=REGISTRY)

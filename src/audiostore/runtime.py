@@ -1,0 +1,83 @@
+"""The composition root: builds the catalogue, blob store, signer and services from settings.
+
+The HTTP app, the CLI's admin commands and the jobs each get their parts from `Runtime`, so
+there is one place that decides which implementation a setting selects.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from . import catalog as catalog_mod
+from .blob_keys import check_template
+from .blobstores import BlobStore, LocalBlobStore
+from .catalog import Catalog
+from .errors import ConfigurationError, InvalidName
+from .service import ApiKeyService, AudioService, IssuedKey
+from .settings import Settings
+from .signing import UrlSigner, load_or_create_secret
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def build_store(settings: Settings) -> BlobStore:
+    if settings.store == "local":
+        return LocalBlobStore(settings.data_dir / "blobs")
+    from .blobstores.s3 import S3BlobStore  # imported only when chosen
+
+    return S3BlobStore.from_settings(settings)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    catalog: Catalog
+    store: BlobStore
+    audio: AudioService
+    keys: ApiKeyService
+    clock: Callable[[], datetime] = field(default=utc_now)
+
+    @classmethod
+    def build(cls, settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Runtime:
+        try:
+            check_template(settings.key_template)
+        except InvalidName as exc:
+            raise ConfigurationError(exc.message) from exc
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        secrets_ = settings.signing_secrets or [
+            load_or_create_secret(settings.data_dir / "signing.key")
+        ]
+        catalog = Catalog(catalog_mod.create_engine(settings.resolved_database_url))
+        store = build_store(settings)
+        signer = UrlSigner(secrets_)
+        audio = AudioService(settings=settings, catalog=catalog, store=store, signer=signer, clock=lambda: clock())
+        keys = ApiKeyService(catalog, clock=lambda: clock(), cache_seconds=settings.auth_cache_seconds)
+        return cls(settings=settings, catalog=catalog, store=store, audio=audio, keys=keys, clock=clock)
+
+    async def migrate(self) -> None:
+        await catalog_mod.upgrade(self.catalog.engine)
+
+    async def ensure_admin_key(self) -> IssuedKey | None:
+        """On first start: create an admin key, write it to `<data dir>/admin.key` (0600)."""
+        if await self.keys.has_any():
+            return None
+        issued = await self.keys.create("admin", admin=True, label="first admin key")
+        write_secret_file(self.settings.data_dir / "admin.key", issued.key)
+        return issued
+
+    async def close(self) -> None:
+        await self.store.close()
+        await self.catalog.close()
+
+
+def write_secret_file(path: Path, secret: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secret + "\n")
+    os.chmod(path, 0o600)

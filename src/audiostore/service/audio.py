@@ -1,0 +1,393 @@
+"""AudioService: every rule about stored audio, once.
+
+Ownership, limits, key layout, expiry, state transitions and signing decisions live here.
+The HTTP routes, the CLI's admin commands and the jobs all call these methods.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import anyio
+import uuid_utils
+
+from .. import metrics
+from ..audio import HEAD_BYTES, TAIL_BYTES, AudioFacts, probe, sniff
+from ..blob_keys import build_blob_key, check_key_part, check_name
+from ..blobstores import BlobNotFound, BlobStore, LocalPathStore, SignCapableStore
+from ..catalog import PENDING, READY, AudioRow, Catalog, ListQuery
+from ..errors import (
+    AudiostoreError,
+    BadRequest,
+    InvalidCursor,
+    InvalidMetadata,
+    NotFound,
+    StorageUnavailable,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from ..settings import Settings
+from ..signing import EXPIRES_PARAM, SIGNATURE_PARAM, UrlSigner
+from .principal import Principal
+from .staging import StagedUpload
+
+log = logging.getLogger(__name__)
+
+MAX_LIST_LIMIT = 1000
+MAX_BATCH_URLS = 1000
+MAX_METADATA_BYTES = 16 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class UploadFields:
+    """What a client may say about an upload besides its bytes."""
+
+    name: str | None = None
+    collection: str | None = None
+    ttl_seconds: int | None = None
+    expires_at: datetime | None = None
+    metadata: dict[str, Any] | None = None
+    text: str | None = None
+    voice_id: str | None = None
+    owner: str | None = None  # admins only
+
+
+@dataclass(frozen=True, slots=True)
+class SignedUrl:
+    audio_id: str
+    url: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[AudioRow]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ContentSource:
+    """Where to read an object's bytes from; exactly one of `path`/`redirect_url`/`key` is used."""
+
+    row: AudioRow
+    content_type: str
+    size: int
+    etag: str
+    key: str
+    path: Path | None = None
+    redirect_url: str | None = None
+    store: BlobStore | None = field(default=None, repr=False)
+
+
+def encode_cursor(last_id: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"before": last_id}).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value = json.loads(base64.urlsafe_b64decode(padded.encode()))["before"]
+        if not isinstance(value, str) or len(value) != 36:
+            raise ValueError(value)
+        return value
+    except (ValueError, KeyError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
+        raise InvalidCursor() from exc
+
+
+def parse_metadata(raw: str | None) -> dict[str, Any] | None:
+    """Metadata arrives as a JSON object in a form field or body; anything else is a 422."""
+    if raw is None or raw == "":
+        return None
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InvalidMetadata(f"metadata is not valid JSON: {exc.msg}.") from exc
+    return check_metadata(value)
+
+
+def check_metadata(value: object) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InvalidMetadata()
+    if len(json.dumps(value)) > MAX_METADATA_BYTES:
+        raise InvalidMetadata(f"metadata may hold at most {MAX_METADATA_BYTES} bytes of JSON.")
+    return value
+
+
+class AudioService:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        catalog: Catalog,
+        store: BlobStore,
+        signer: UrlSigner,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.store = store
+        self.signer = signer
+        self.clock = clock
+        self.tmp_dir = settings.data_dir / "tmp"
+
+    # --- ingest -----------------------------------------------------------------------
+    def stage(self) -> StagedUpload:
+        """A fresh staging file for an upload's bytes, with the size limit applied."""
+        return StagedUpload(self.tmp_dir, self.settings.max_upload_bytes)
+
+    def _expiry(self, fields_: UploadFields | Mapping[str, Any], now: datetime) -> datetime | None:
+        ttl = fields_.ttl_seconds if isinstance(fields_, UploadFields) else fields_.get("ttl_seconds")
+        at = fields_.expires_at if isinstance(fields_, UploadFields) else fields_.get("expires_at")
+        if ttl is not None and at is not None:
+            raise ValidationFailed("Give ttl_seconds or expires_at, not both.")
+        if ttl is not None:
+            if ttl <= 0:
+                raise ValidationFailed("ttl_seconds must be positive.")
+            return now + timedelta(seconds=ttl)
+        if at is not None:
+            if at.tzinfo is None:
+                raise ValidationFailed("expires_at needs a timezone (e.g. 2026-01-01T00:00:00Z).")
+            if at <= now:
+                raise ValidationFailed("expires_at must be in the future.")
+            return at.astimezone(UTC)
+        return None
+
+    async def ingest(self, staged: StagedUpload, principal: Principal, fields_: UploadFields) -> AudioRow:
+        """Turn a staged upload into a ready object, or raise and leave nothing behind."""
+        try:
+            row = await self._ingest(staged, principal, fields_)
+        except AudiostoreError as exc:
+            metrics.UPLOADS.labels(exc.code).inc()
+            raise
+        finally:
+            staged.discard()
+        metrics.UPLOADS.labels("stored").inc()
+        metrics.BYTES_IN.inc(row.size)
+        return row
+
+    async def _ingest(self, staged: StagedUpload, principal: Principal, f: UploadFields) -> AudioRow:
+        staged.finish()
+        now = self.clock()
+        owner = check_key_part(principal.owner_for_new(f.owner), what="owner")
+        collection = check_key_part(f.collection or self.settings.default_collection, what="collection")
+        name = check_name(f.name or staged.filename or "audio")
+        expires_at = self._expiry(f, now)
+        metadata = check_metadata(f.metadata) if f.metadata is not None else {}
+        if f.text is not None and len(f.text) > 100_000:
+            raise ValidationFailed("text may hold at most 100000 characters.")
+
+        facts = await self._understand(staged)
+        audio_id = str(uuid_utils.uuid7())
+        key = build_blob_key(
+            self.settings.key_template, owner=owner, collection=collection, audio_id=audio_id,
+            ext=facts.ext, created_at=now, name=name,
+        )
+        row = AudioRow(
+            id=audio_id, owner=owner, collection=collection, name=name, key=key, state=PENDING,
+            content_type=facts.content_type, format=facts.format, codec=facts.codec,
+            duration=facts.duration, sample_rate=facts.sample_rate, channels=facts.channels,
+            bitrate=facts.bitrate, size=staged.size, sha256=staged.sha256, meta=metadata,
+            text=f.text, voice_id=f.voice_id, created_at=now, expires_at=expires_at,
+            updated_at=now,
+        )
+        # Intent first: a crash from here on leaves a pending row that a job resolves.
+        await self.catalog.insert_audio(row)
+        try:
+            await self.store.put_file(key, staged.path, content_type=facts.content_type)
+        except Exception as exc:
+            await self.catalog.delete_rows([audio_id])
+            log.warning("blob put failed for %s: %s", key, exc)
+            raise StorageUnavailable(f"The blob store refused the upload: {exc}") from exc
+        await self.catalog.set_state(audio_id, READY, now=now)
+        row.state = READY
+        return row
+
+    async def _understand(self, staged: StagedUpload) -> AudioFacts:
+        if staged.size == 0:
+            raise UnsupportedMediaType("The upload is empty.")
+        head, tail = staged.read_head_tail(HEAD_BYTES, TAIL_BYTES)
+        id3_head = None
+        if head[:3] == b"ID3" and len(head) >= 10:
+            size = (head[6] << 21) | (head[7] << 14) | (head[8] << 7) | head[9]
+            id3_head = staged.read_at(10 + size, 64)
+        sniffed = sniff(head, tail, id3_skipped_head=id3_head)
+        accepted = self.settings.accepted_formats
+        if sniffed.format not in accepted and not (sniffed.format == "ogg" and "opus" in accepted):
+            raise UnsupportedMediaType(
+                f"{sniffed.format} uploads are not accepted here (AUDIOSTORE_ACCEPTED_FORMATS)."
+            )
+        facts = await anyio.to_thread.run_sync(probe, staged.path, sniffed)
+        if facts.format not in accepted:
+            raise UnsupportedMediaType(
+                f"{facts.format} uploads are not accepted here (AUDIOSTORE_ACCEPTED_FORMATS)."
+            )
+        return facts
+
+    # --- read -------------------------------------------------------------------------
+    async def get(self, principal: Principal, audio_id: str) -> AudioRow:
+        row = await self.catalog.get_visible(audio_id, owner=principal.scope(), now=self.clock())
+        if row is None:
+            raise NotFound()
+        return row
+
+    async def list(
+        self,
+        principal: Principal,
+        *,
+        collection: str | None = None,
+        prefix: str | None = None,
+        q: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+        owner: str | None = None,
+    ) -> Page:
+        if not 1 <= limit <= MAX_LIST_LIMIT:
+            raise ValidationFailed(f"limit must be between 1 and {MAX_LIST_LIMIT}.")
+        query = ListQuery(
+            owner=principal.scope(owner), collection=collection, key_prefix=prefix,
+            text_query=q or None, created_after=created_after, created_before=created_before,
+            limit=limit + 1, before_id=decode_cursor(cursor) if cursor else None,
+        )
+        rows = await self.catalog.list_visible(query, now=self.clock())
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return Page(items=rows, next_cursor=encode_cursor(rows[-1].id) if more and rows else None)
+
+    async def update(self, principal: Principal, audio_id: str, changes: Mapping[str, Any]) -> AudioRow:
+        row = await self.get(principal, audio_id)
+        now = self.clock()
+        values: dict[str, Any] = {}
+        if "name" in changes and changes["name"] is not None:
+            values["name"] = check_name(changes["name"])
+        if "metadata" in changes and changes["metadata"] is not None:
+            values["meta"] = check_metadata(changes["metadata"])
+        if changes.get("clear_expiry"):
+            values["expires_at"] = None
+        elif changes.get("ttl_seconds") is not None or changes.get("expires_at") is not None:
+            values["expires_at"] = self._expiry(changes, now)
+        if not values:
+            return row
+        values["updated_at"] = now
+        await self.catalog.update_audio(audio_id, values)
+        for k, v in values.items():
+            setattr(row, k, v)
+        return row
+
+    # --- delete -----------------------------------------------------------------------
+    async def delete(self, principal: Principal, audio_id: str) -> None:
+        """Invisible at once; blob then row. If the store is down the row stays `deleting`
+        for a job to retry, and the caller still succeeds."""
+        row = await self.catalog.mark_deleting(audio_id, owner=principal.scope(), now=self.clock())
+        if row is None:
+            raise NotFound()
+        await self.purge([row])
+
+    async def purge(self, rows: Sequence[AudioRow]) -> int:
+        """Delete blobs, then rows, of objects already marked `deleting`. Returns rows gone."""
+        if not rows:
+            return 0
+        try:
+            await self.store.delete_many([k for row in rows for k in self.blob_keys_of(row)])
+        except Exception as exc:
+            log.warning("blob delete failed, %d objects stay 'deleting': %s", len(rows), exc)
+            return 0
+        return await self.catalog.delete_rows([row.id for row in rows])
+
+    def blob_keys_of(self, row: AudioRow) -> list[str]:
+        """Every blob an object owns (original; renditions join here)."""
+        return [row.key]
+
+    # --- signed URLs ------------------------------------------------------------------
+    def _check_expires_in(self, expires_in: int | None) -> int:
+        value = self.settings.url_default_expiry if expires_in is None else expires_in
+        if not 1 <= value <= self.settings.url_max_expiry:
+            raise ValidationFailed(
+                f"expires_in must be between 1 and {self.settings.url_max_expiry} seconds "
+                "(AUDIOSTORE_URL_MAX_EXPIRY)."
+            )
+        return value
+
+    async def sign(
+        self, principal: Principal, audio_id: str, *, expires_in: int | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> SignedUrl:
+        row = await self.get(principal, audio_id)
+        return await self._sign_row(row, self._check_expires_in(expires_in), dict(params or {}))
+
+    async def sign_many(
+        self, principal: Principal, ids: Sequence[str], *, expires_in: int | None = None
+    ) -> list[SignedUrl | str]:
+        """One URL per id, in order; an id that is not visible comes back as the bare id."""
+        if not ids or len(ids) > MAX_BATCH_URLS:
+            raise ValidationFailed(f"ids must hold 1 to {MAX_BATCH_URLS} ids.")
+        seconds = self._check_expires_in(expires_in)
+        rows = await self.catalog.get_many_visible(ids, owner=principal.scope(), now=self.clock())
+        out: list[SignedUrl | str] = []
+        for audio_id in ids:
+            row = rows.get(audio_id)
+            out.append(await self._sign_row(row, seconds, {}) if row else audio_id)
+        return out
+
+    async def _sign_row(self, row: AudioRow, seconds: int, params: dict[str, str]) -> SignedUrl:
+        now = self.clock()
+        expires_at = now + timedelta(seconds=seconds)
+        if (
+            isinstance(self.store, SignCapableStore)
+            and self.settings.signed_urls == "direct"
+            and not params
+        ):
+            url = await self.store.sign_get(row.key, expires_in=seconds, filename=row.name)
+            return SignedUrl(row.id, url, expires_at)
+        expires = int(expires_at.timestamp())
+        signature = self.signer.sign(row.id, expires, params)
+        query = urlencode({**params, EXPIRES_PARAM: expires, SIGNATURE_PARAM: signature})
+        url = f"{self.settings.resolved_public_url}/v1/audio/{row.id}/content?{query}"
+        return SignedUrl(row.id, url, expires_at)
+
+    # --- content ----------------------------------------------------------------------
+    async def open_content(self, principal: Principal, audio_id: str) -> ContentSource:
+        return await self._content(await self.get(principal, audio_id), allow_redirect=True)
+
+    async def open_signed_content(
+        self, audio_id: str, *, expires: str, signature: str, params: Mapping[str, str]
+    ) -> ContentSource:
+        try:
+            expires_int = int(expires)
+        except ValueError as exc:
+            raise BadRequest("expires must be an integer.") from exc
+        now = self.clock()
+        self.signer.verify(audio_id, expires_int, params, signature, now=now.timestamp())
+        row = await self.catalog.get_visible(audio_id, owner=None, now=now)
+        if row is None:
+            raise NotFound()
+        return await self._content(row, allow_redirect=False)
+
+    async def _content(self, row: AudioRow, *, allow_redirect: bool) -> ContentSource:
+        common = dict(
+            row=row, content_type=row.content_type, size=row.size, etag=f'"{row.sha256}"',
+            key=row.key,
+        )
+        if isinstance(self.store, LocalPathStore):
+            return ContentSource(**common, path=self.store.local_path(row.key))
+        if allow_redirect and isinstance(self.store, SignCapableStore) and self.settings.signed_urls == "direct":
+            url = await self.store.sign_get(row.key, expires_in=300, filename=row.name)
+            return ContentSource(**common, redirect_url=url)
+        return ContentSource(**common, store=self.store)
+
+    async def blob_exists(self, row: AudioRow) -> bool:
+        try:
+            await self.store.head(row.key)
+        except BlobNotFound:
+            return False
+        return True

@@ -1,0 +1,142 @@
+"""Configuration, read from `AUDIOSTORE_*` environment variables (or a `.env` file).
+
+Every field is documented here and in the README's configuration table; a test checks the
+two agree. Settings are grouped by concern: server, storage, catalogue, ingest, signed URLs,
+auth, jobs. `get_settings()` caches one instance per process.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_FORMATS = ("wav", "mp3", "aac", "m4a", "ogg", "opus", "flac", "webm", "aiff")
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """All of audiostore's settings. Field docs are the user-facing documentation."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="AUDIOSTORE_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    # --- server -------------------------------------------------------------------------
+    host: str = Field("127.0.0.1", description="Address `audiostore serve` listens on.")
+    port: int = Field(8000, description="Port `audiostore serve` listens on.")
+    workers: int = Field(1, description="Server worker processes (granian).")
+    public_url: str | None = Field(
+        None,
+        description="Base URL clients use to reach the service; signed service URLs start "
+        "with it. Default: `http://{host}:{port}`.",
+    )
+    data_dir: Path = Field(
+        Path("audiostore-data"),
+        description="Where the embedded default keeps its SQLite catalogue, blobs, temp "
+        "files, the signing secret and the first admin key.",
+    )
+
+    # --- storage ------------------------------------------------------------------------
+    store: Literal["local", "s3"] = Field("local", description="Blob store: `local` or `s3`.")
+    key_template: str = Field(
+        "{owner}/{collection}/{date}/{id}.{ext}",
+        description="Blob key layout. Fields: `{owner}`, `{collection}`, `{date}` "
+        "(YYYY-MM-DD, UTC), `{id}`, `{ext}`, `{name}` (sanitised upload name).",
+    )
+    s3_bucket: str | None = Field(None, description="S3 bucket (required when store=s3).")
+    s3_endpoint: str | None = Field(
+        None, description="S3 endpoint URL for R2, MinIO, SeaweedFS; unset for AWS."
+    )
+    s3_region: str = Field("us-east-1", description="S3 region (`auto` for Cloudflare R2).")
+    s3_access_key_id: str | None = Field(
+        None, description="S3 access key; unset to use the standard AWS credential chain."
+    )
+    s3_secret_access_key: str | None = Field(None, description="S3 secret key.")
+    s3_allow_http: bool = Field(False, description="Allow plain-HTTP S3 endpoints (local dev).")
+    s3_path_style: bool = Field(
+        True, description="Path-style addressing (`endpoint/bucket/key`); needed by most "
+        "self-hosted S3 servers."
+    )
+    s3_sse: str | None = Field(
+        None, description="Server-side encryption for new objects: `AES256` or `aws:kms`."
+    )
+    s3_sse_kms_key_id: str | None = Field(None, description="KMS key id when s3_sse=aws:kms.")
+
+    # --- catalogue ----------------------------------------------------------------------
+    database_url: str | None = Field(
+        None,
+        description="`sqlite:///path.db` or `postgresql://user:pass@host/db`. Default: "
+        "SQLite at `{data_dir}/catalog.db`.",
+    )
+    migrate_on_start: bool = Field(True, description="Run database migrations at start.")
+
+    # --- ingest -------------------------------------------------------------------------
+    max_upload_bytes: int = Field(
+        100 * 1024 * 1024, description="Largest accepted upload; reading stops at the limit."
+    )
+    accepted_formats: Annotated[list[str], NoDecode] = Field(
+        list(DEFAULT_FORMATS),
+        description="Comma-separated container formats accepted at upload.",
+    )
+    default_collection: str = Field("default", description="Collection used when none is given.")
+
+    # --- signed URLs --------------------------------------------------------------------
+    signing_secrets: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated HMAC secrets for service URLs; the first signs, all "
+        "verify (rotation). Unset: generated once into `{data_dir}/signing.key`.",
+    )
+    signed_urls: Literal["direct", "proxy"] = Field(
+        "direct",
+        description="On S3: `direct` hands out the store's presigned URLs; `proxy` hands out "
+        "service URLs that stream through audiostore. Local disk always uses service URLs.",
+    )
+    url_default_expiry: int = Field(3600, description="Signed URL lifetime when none is asked (s).")
+    url_max_expiry: int = Field(7 * 86400, description="Longest signed URL lifetime allowed (s).")
+
+    # --- auth ---------------------------------------------------------------------------
+    auth_cache_seconds: float = Field(
+        2.0,
+        description="How long a verified API key is remembered in-process. A key revoked in "
+        "another process stops working within this time; 0 disables the cache.",
+    )
+
+    @field_validator("accepted_formats", "signing_secrets", mode="before")
+    @classmethod
+    def _csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("accepted_formats")
+    @classmethod
+    def _lower(cls, value: list[str]) -> list[str]:
+        return [v.lower() for v in value]
+
+    @property
+    def resolved_public_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The SQLAlchemy async URL for the catalogue."""
+        url = self.database_url or f"sqlite:///{(self.data_dir / 'catalog.db').resolve()}"
+        if url.startswith("sqlite:///"):
+            return "sqlite+aiosqlite:///" + url.removeprefix("sqlite:///")
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+asyncpg://" + url.removeprefix(prefix)
+        return url
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()
