@@ -78,6 +78,8 @@ def probe(path: Path, sniffed: Sniffed) -> AudioFacts:
                 sample_rate = frame.sample_rate or sample_rate
         except (av.error.FFmpegError, ValueError) as exc:
             raise UndecodableAudio(f"The audio cannot be decoded: {exc}") from exc
+        if sniffed.format in ("wav", "aiff") and _pcm_chunk_truncated(path, sniffed.format):
+            raise UndecodableAudio("The audio is truncated: its data chunk is shorter than its header says.")
         if samples == 0 or sample_rate == 0:
             raise UndecodableAudio("The file holds no decodable audio.")
         duration = samples / sample_rate
@@ -103,6 +105,29 @@ def probe(path: Path, sniffed: Sniffed) -> AudioFacts:
             channels=int(channels),
             bitrate=bitrate,
         )
+
+
+def _pcm_chunk_truncated(path: Path, fmt: str) -> bool:
+    """FFmpeg trusts the file size for WAV/AIFF, so read the data chunk's declared size.
+
+    Sizes of 0 and 0xFFFFFFFF mean "unknown" (streaming writers) and are accepted.
+    """
+    big_endian = fmt == "aiff"
+    wanted = b"SSND" if big_endian else b"data"
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        f.seek(12)
+        for _ in range(64):  # bounded walk over the chunk list
+            header = f.read(8)
+            if len(header) < 8:
+                return False
+            chunk_size = int.from_bytes(header[4:], "big" if big_endian else "little")
+            if header[:4] == wanted:
+                if chunk_size in (0, 0xFFFFFFFF):
+                    return False
+                return f.tell() + chunk_size > size
+            f.seek(chunk_size + (chunk_size & 1), 1)
+    return False
 
 
 def _declared_duration(container: av.container.InputContainer, stream: av.AudioStream) -> float | None:

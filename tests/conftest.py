@@ -1,0 +1,151 @@
+"""Shared fixtures: real audio files, a runtime per backend, API keys, an HTTP client.
+
+`backend` is parametrised: every test that uses `api` runs once per entry in `BACKENDS`
+(local disk + SQLite always; S3 + PostgreSQL when those fixtures are available).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from audio_factory import RECIPES, make_tone  # noqa: E402
+
+from audiostore.http import create_app  # noqa: E402
+from audiostore.runtime import Runtime  # noqa: E402
+from audiostore.settings import Settings  # noqa: E402
+
+ACCEPTED_FORMATS = list(RECIPES)
+
+
+class Clock:
+    """A clock tests can move: expiry is checked against it, never against sleeps."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture(scope="session")
+def audio_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("audio")
+
+
+@pytest.fixture(scope="session")
+def tones(audio_dir: Path) -> dict[str, Path]:
+    """A 2-second stereo 440 Hz tone in every accepted format."""
+    return {fmt: make_tone(audio_dir / f"tone.{fmt}", fmt, seconds=2.0, channels=2) for fmt in RECIPES}
+
+
+@pytest.fixture(scope="session")
+def wav_bytes(tones: dict[str, Path]) -> bytes:
+    return tones["wav"].read_bytes()
+
+
+def backend_settings_local(tmp_path: Path, **overrides: Any) -> Settings:
+    return Settings(data_dir=tmp_path / "data", public_url="http://testserver", **overrides)
+
+
+# Backends a full HTTP suite runs against: name -> fixture name that yields a settings factory.
+BACKENDS = ["local"]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def settings_factory(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Callable[..., Settings]:
+    if backend == "local":
+        return lambda **kw: backend_settings_local(tmp_path, **kw)
+    return request.getfixturevalue(f"{backend}_settings_factory")  # type: ignore[no-any-return]
+
+
+@dataclass
+class Api:
+    """An in-process app with its runtime, clock and ready-made keys."""
+
+    runtime: Runtime
+    clock: Clock
+    http: httpx.AsyncClient
+    admin_key: str
+    alice_key: str
+    bob_key: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def auth(self, key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key}"}
+
+    @property
+    def alice(self) -> dict[str, str]:
+        return self.auth(self.alice_key)
+
+    @property
+    def bob(self) -> dict[str, str]:
+        return self.auth(self.bob_key)
+
+    @property
+    def admin(self) -> dict[str, str]:
+        return self.auth(self.admin_key)
+
+    async def upload(self, path: Path, headers: dict[str, str] | None = None, **fields: Any) -> httpx.Response:
+        with path.open("rb") as f:
+            return await self.http.post(
+                "/v1/audio", headers=headers or self.alice,
+                files={"file": (path.name, f, "application/octet-stream")},
+                data={k: str(v) for k, v in fields.items()},
+            )
+
+    async def row_count(self) -> int:
+        return await self.runtime.catalog.count_rows()
+
+    async def blob_keys(self) -> list[str]:
+        return [m.key async for m in self.runtime.store.list("")]
+
+
+async def make_api(settings: Settings) -> tuple[Api, Runtime]:
+    clock = Clock()
+    runtime = Runtime.build(settings, clock=clock)
+    await runtime.migrate()
+    admin = (await runtime.keys.create("admin", admin=True)).key
+    alice = (await runtime.keys.create("alice")).key
+    bob = (await runtime.keys.create("bob")).key
+    app = create_app(runtime)
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+    return Api(runtime, clock, http, admin, alice, bob), runtime
+
+
+@pytest.fixture
+async def api(settings_factory: Callable[..., Settings]) -> AsyncIterator[Api]:
+    a, runtime = await make_api(settings_factory(auth_cache_seconds=0))
+    try:
+        yield a
+    finally:
+        await a.http.aclose()
+        await runtime.close()
+
+
+@pytest.fixture
+async def small_api(settings_factory: Callable[..., Settings]) -> AsyncIterator[Api]:
+    """An app whose upload limit is 64 KiB."""
+    a, runtime = await make_api(settings_factory(auth_cache_seconds=0, max_upload_bytes=64 * 1024))
+    try:
+        yield a
+    finally:
+        await a.http.aclose()
+        await runtime.close()

@@ -1,0 +1,206 @@
+"""Every bad input in DESIGN.md answers its 4xx with the catalogue's code and writes nothing:
+no row, no blob, no temp file."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import Api
+
+
+async def assert_nothing_written(api: Api, call: Callable[[], Awaitable[httpx.Response]], status: int, code: str) -> httpx.Response:
+    rows, blobs = await api.row_count(), await api.blob_keys()
+    r = await call()
+    assert r.status_code == status, r.text
+    body = r.json()
+    assert body["error"]["code"] == code
+    assert body["error"]["message"]
+    assert await api.row_count() == rows
+    assert await api.blob_keys() == blobs
+    tmp = api.runtime.settings.data_dir / "tmp"
+    assert not tmp.exists() or list(tmp.iterdir()) == []
+    return r
+
+
+def _post(api: Api, data: bytes, filename: str = "x.wav", **fields: str) -> Callable[[], Awaitable[httpx.Response]]:
+    return lambda: api.http.post(
+        "/v1/audio", headers=api.alice, files={"file": (filename, data, "audio/wav")}, data=fields
+    )
+
+
+def _zip_bytes() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("evil.js", "alert(1)")
+    return buf.getvalue()
+
+
+NOT_AUDIO = {
+    "text": b"hello, this is not audio at all\n" * 10,
+    "html": b"<!DOCTYPE html><html><script>alert(1)</script></html>",
+    "png": b"\x89PNG\r\n\x1a\n" + b"\x00" * 100,
+    "pdf": b"%PDF-1.7\n" + b"0" * 100,
+    "empty": b"",
+    "zip": _zip_bytes(),
+}
+
+
+@pytest.mark.parametrize("kind", list(NOT_AUDIO))
+async def test_not_audio_is_415(api: Api, kind: str) -> None:
+    await assert_nothing_written(api, _post(api, NOT_AUDIO[kind]), 415, "unsupported_format")
+
+
+async def test_polyglot_wav_with_zip_is_415(api: Api, wav_bytes: bytes) -> None:
+    await assert_nothing_written(api, _post(api, wav_bytes + _zip_bytes()), 415, "unsupported_format")
+
+
+async def test_video_is_415(api: Api, tmp_path: Path) -> None:
+    import av
+    import numpy as np
+
+    path = tmp_path / "v.webm"
+    with av.open(str(path), "w", format="webm") as out:
+        s = out.add_stream("libvpx", rate=10)
+        s.width, s.height, s.pix_fmt = 32, 32, "yuv420p"
+        for i in range(5):
+            frame = av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), format="rgb24")
+            frame.pts = i
+            for p in s.encode(frame):
+                out.mux(p)
+        for p in s.encode(None):
+            out.mux(p)
+    await assert_nothing_written(api, _post(api, path.read_bytes(), "v.webm"), 415, "unsupported_format")
+
+
+@pytest.mark.parametrize("fmt", ["wav", "flac", "mp3", "m4a"])
+async def test_truncated_audio_is_422(api: Api, tones: dict[str, Path], fmt: str) -> None:
+    data = tones[fmt].read_bytes()
+    await assert_nothing_written(api, _post(api, data[: len(data) // 2], f"t.{fmt}"), 422, "undecodable_audio")
+
+
+async def test_garbage_after_audio_header_is_422(api: Api, wav_bytes: bytes) -> None:
+    await assert_nothing_written(api, _post(api, wav_bytes[:44] + b"\x00" * 8), 422, "undecodable_audio")
+
+
+async def test_too_large_is_413(small_api: Api, wav_bytes: bytes) -> None:
+    assert len(wav_bytes) > 64 * 1024
+    await assert_nothing_written(small_api, _post(small_api, wav_bytes), 413, "too_large")
+    raw = lambda: small_api.http.post(  # noqa: E731
+        "/v1/audio", headers={**small_api.alice, "Content-Type": "audio/wav"}, content=wav_bytes
+    )
+    await assert_nothing_written(small_api, raw, 413, "too_large")
+
+
+async def test_too_large_without_content_length_stops_reading(small_api: Api, wav_bytes: bytes) -> None:
+    sent = 0
+
+    async def body():  # type: ignore[no-untyped-def]
+        nonlocal sent
+        for i in range(0, 10 * 1024 * 1024, 16384):  # would be 10 MiB if read to the end
+            sent += 16384
+            yield wav_bytes[:16384]
+
+    call = lambda: small_api.http.post(  # noqa: E731
+        "/v1/audio", headers={**small_api.alice, "Content-Type": "audio/wav"}, content=body()
+    )
+    await assert_nothing_written(small_api, call, 413, "too_large")
+    assert sent < 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("fields", "status", "code"),
+    [
+        ({"name": "../../etc/passwd"}, 400, "invalid_name"),
+        ({"name": "a\x00b"}, 400, "invalid_name"),
+        ({"name": "line\nbreak"}, 400, "invalid_name"),
+        ({"collection": ".."}, 400, "invalid_name"),
+        ({"collection": "a/../b"}, 400, "invalid_name"),
+        ({"collection": "x\x1b"}, 400, "invalid_name"),
+        ({"metadata": "{not json"}, 422, "invalid_metadata"),
+        ({"metadata": "[1, 2]"}, 422, "invalid_metadata"),
+        ({"ttl_seconds": "soon"}, 422, "validation_failed"),
+        ({"ttl_seconds": "-5"}, 422, "validation_failed"),
+        ({"expires_at": "2000-01-01T00:00:00Z"}, 422, "validation_failed"),
+        ({"ttl_seconds": "5", "expires_at": "2099-01-01T00:00:00Z"}, 422, "validation_failed"),
+    ],
+)
+async def test_bad_fields(api: Api, wav_bytes: bytes, fields: dict[str, str], status: int, code: str) -> None:
+    await assert_nothing_written(api, _post(api, wav_bytes, **fields), status, code)
+
+
+async def test_traversal_in_upload_filename_is_refused_or_neutralised(api: Api, wav_bytes: bytes) -> None:
+    r = await api.http.post(
+        "/v1/audio", headers=api.alice, files={"file": ("../../../evil.wav", wav_bytes, "audio/wav")}
+    )
+    assert r.status_code == 201
+    assert r.json()["name"] == "evil.wav"
+    assert ".." not in r.json()["key"]
+
+
+async def test_non_audio_raw_content_type_is_415(api: Api, wav_bytes: bytes) -> None:
+    call = lambda: api.http.post(  # noqa: E731
+        "/v1/audio", headers={**api.alice, "Content-Type": "text/plain"}, content=wav_bytes
+    )
+    await assert_nothing_written(api, call, 415, "unsupported_format")
+
+
+async def test_multipart_without_file_is_400(api: Api) -> None:
+    call = lambda: api.http.post("/v1/audio", headers=api.alice, files={"other": ("a", b"x")})  # noqa: E731
+    await assert_nothing_written(api, call, 400, "bad_request")
+
+
+async def test_format_not_accepted_by_setting_is_415(settings_factory, tones: dict[str, Path]) -> None:  # type: ignore[no-untyped-def]
+    from conftest import make_api
+
+    a, rt = await make_api(settings_factory(accepted_formats=["wav"]))
+    try:
+        with tones["mp3"].open("rb") as f:
+            data = f.read()
+        await assert_nothing_written(a, _post(a, data, "x.mp3"), 415, "unsupported_format")
+    finally:
+        await a.http.aclose()
+        await rt.close()
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic abc"},
+     {"Authorization": "Bearer as_000000000000_guess"}],
+)
+async def test_missing_or_wrong_key_is_401(api: Api, wav_bytes: bytes, headers: dict[str, str]) -> None:
+    call = lambda: api.http.post("/v1/audio", headers=headers, files={"file": ("x.wav", wav_bytes)})  # noqa: E731
+    await assert_nothing_written(api, call, 401, "unauthorized")
+    for path in ("/v1/audio", "/v1/info", "/v1/audio/x/content"):
+        r = await api.http.get(path, headers=headers)
+        assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
+
+
+async def test_revoked_key_is_401(api: Api, wav_bytes: bytes) -> None:
+    issued = await api.runtime.keys.create("dave")
+    h = api.auth(issued.key)
+    assert (await api.http.get("/v1/audio", headers=h)).status_code == 200
+    await api.runtime.keys.revoke(issued.row.prefix)
+    r = await api.http.get("/v1/audio", headers=h)
+    assert r.status_code == 401 and "revoked" in r.json()["error"]["message"]
+
+
+async def test_bad_json_bodies(api: Api, wav_bytes: bytes) -> None:
+    oid = (await api.upload(Path(api.runtime.settings.data_dir).parent / "x.wav") if False else None)
+    r = await api.http.post("/v1/urls", headers=api.alice, content=b"{nope", )
+    assert r.status_code == 422 and r.json()["error"]["code"] == "validation_failed"
+    r = await api.http.post("/v1/urls", headers=api.alice, json={"ids": []})
+    assert r.status_code == 422
+    assert oid is None
+
+
+async def test_unknown_routes_and_methods_use_the_error_shape(api: Api) -> None:
+    r = await api.http.get("/v1/nothing-here")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    r = await api.http.put("/v1/audio", headers=api.alice)
+    assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed"

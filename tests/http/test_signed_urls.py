@@ -1,0 +1,102 @@
+"""Service-signed URLs: no header needed; tampering, expiry, another id or rendition -> 403."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+
+from audiostore.runtime import Runtime
+from audiostore.signing import UrlSigner
+from conftest import Api
+
+
+def _path(url: str) -> str:
+    return url.removeprefix("http://testserver")
+
+
+@pytest.fixture
+async def two(api: Api, tones: dict[str, Path]) -> tuple[dict, dict]:
+    a = (await api.upload(tones["wav"])).json()
+    b = (await api.upload(tones["mp3"])).json()
+    return a, b
+
+
+async def test_signed_url_with_range_and_no_auth(api: Api, two: tuple[dict, dict], tones: dict[str, Path]) -> None:
+    a, _ = two
+    r = await api.http.post(f"/v1/audio/{a['id']}/url", headers=api.alice, json={"expires_in": 120})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["id"] == a["id"]
+    got = await api.http.get(_path(body["url"]), headers={"Range": "bytes=0-15"})
+    assert got.status_code == 206
+    assert got.content == tones["wav"].read_bytes()[:16]
+
+
+async def test_tampered_expired_and_moved_signatures(api: Api, two: tuple[dict, dict]) -> None:
+    a, b = two
+    url = (await api.http.post(f"/v1/audio/{a['id']}/url", headers=api.alice, json={"expires_in": 60})).json()["url"]
+    parts = urlsplit(url)
+    q = {k: v[0] for k, v in parse_qs(parts.query).items()}
+
+    sig = q["signature"]
+    tampered = {**q, "signature": ("A" if sig[0] != "A" else "B") + sig[1:]}
+    r = await api.http.get(f"{parts.path}?{urlencode(tampered)}")
+    assert r.status_code == 403 and r.json()["error"]["code"] == "signature_invalid"
+
+    longer = {**q, "expires": str(int(q["expires"]) + 3600)}
+    assert (await api.http.get(f"{parts.path}?{urlencode(longer)}")).status_code == 403
+
+    other = parts.path.replace(a["id"], b["id"])
+    assert (await api.http.get(f"{other}?{parts.query}")).status_code == 403
+
+    rendition = {**q, "format": "mp3"}
+    assert (await api.http.get(f"{parts.path}?{urlencode(rendition)}")).status_code == 403
+
+    api.clock.advance(61)
+    r = await api.http.get(f"{parts.path}?{parts.query}")
+    assert r.status_code == 403 and r.json()["error"]["code"] == "signature_expired"
+
+
+async def test_expiry_limits(api: Api, two: tuple[dict, dict]) -> None:
+    a, _ = two
+    r = await api.http.post(f"/v1/audio/{a['id']}/url", headers=api.alice, json={"expires_in": 10**9})
+    assert r.status_code == 422
+    r = await api.http.post(f"/v1/audio/{a['id']}/url", headers=api.alice, json={"expires_in": 0})
+    assert r.status_code == 422
+
+
+async def test_batch_urls_keep_order(api: Api, two: tuple[dict, dict]) -> None:
+    a, b = two
+    r = await api.http.post(
+        "/v1/urls", headers=api.alice, json={"ids": [b["id"], "nope", a["id"]], "expires_in": 300}
+    )
+    assert r.status_code == 200
+    urls = r.json()["urls"]
+    assert [u["id"] for u in urls] == [b["id"], "nope", a["id"]]
+    assert urls[1]["error"]["code"] == "not_found" and urls[1]["url"] is None
+    for u in (urls[0], urls[2]):
+        assert (await api.http.get(_path(u["url"]))).status_code == 200
+
+
+def test_rotation_old_secret_still_verifies() -> None:
+    old = UrlSigner(["old-secret"])
+    rotated = UrlSigner(["new-secret", "old-secret"])
+    sig = old.sign("id1", 2_000_000_000, {})
+    rotated.verify("id1", 2_000_000_000, {}, sig, now=0)  # no exception
+    only_new = UrlSigner(["new-secret"])
+    with pytest.raises(Exception, match="signature"):
+        only_new.verify("id1", 2_000_000_000, {}, sig, now=0)
+
+
+async def test_local_runtime_keeps_generated_secret(tmp_path: Path) -> None:
+    from audiostore.settings import Settings
+
+    s = Settings(data_dir=tmp_path)
+    rt1 = Runtime.build(s)
+    rt2 = Runtime.build(s)
+    assert (tmp_path / "signing.key").stat().st_mode & 0o777 == 0o600
+    assert rt1.audio.signer.sign("x", 1, {}) == rt2.audio.signer.sign("x", 1, {})
+    await rt1.close()
+    await rt2.close()
