@@ -1,0 +1,22 @@
+"""renditions, loudness, waveforms, queues (issue 5)
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-21
+
+Reserved slot in the linear chain, filled in by the work it names (empty until then, so the
+chain has no gaps while that work is in progress).
+"""
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
