@@ -1,0 +1,5 @@
+"""`python -m audiostore` is the `audiostore` command."""
+
+from .cli import main
+
+main()
