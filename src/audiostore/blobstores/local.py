@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -35,11 +36,17 @@ class LocalBlobStore:
 
     async def put_file(self, key: str, path: Path, *, content_type: str) -> None:
         target = self.local_path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
         # Copy then atomic rename: a reader never sees a half-written blob.
         partial = target.with_name(target.name + ".partial")
-        await anyio.to_thread.run_sync(_copy_file, path, partial)
-        os.replace(partial, target)
+        for attempt in range(3):  # a concurrent delete may remove the emptied directory
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                await anyio.to_thread.run_sync(_copy_file, path, partial)
+                os.replace(partial, target)
+                return
+            except FileNotFoundError:
+                if attempt == 2 or not path.exists():
+                    raise
 
     async def get_stream(
         self, key: str, *, start: int = 0, end: int | None = None
@@ -73,9 +80,21 @@ class LocalBlobStore:
         return BlobMeta(key=meta["path"], size=meta["size"], last_modified=meta["last_modified"])
 
     async def delete_many(self, keys: list[str]) -> None:
+        await anyio.to_thread.run_sync(self._delete_files, keys)
+
+    def _delete_files(self, keys: list[str]) -> None:
         for key in keys:
             with contextlib.suppress(FileNotFoundError, BlobNotFound):
-                await anyio.to_thread.run_sync(self.local_path(key).unlink)
+                path = self.local_path(key)
+                path.unlink()
+                # Drop directories the delete left empty, up to (not including) the root.
+                parent = path.parent
+                while parent != self.root and parent.is_relative_to(self.root):
+                    try:
+                        parent.rmdir()
+                    except OSError:
+                        break
+                    parent = parent.parent
 
     async def list(self, prefix: str = "") -> AsyncIterator[BlobMeta]:
         stream = obstore.list(self._store, prefix or None, chunk_size=1000)
@@ -95,6 +114,4 @@ def _copy_file(source: Path, target: Path) -> None:
     except OSError:
         with contextlib.suppress(FileNotFoundError):
             target.unlink()
-        import shutil
-
         shutil.copyfile(source, target)
