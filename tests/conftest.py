@@ -19,6 +19,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from audio_factory import RECIPES, make_tone  # noqa: E402
+from fixtures_postgres import Postgres, postgres, postgres_url  # noqa: E402,F401
+from fixtures_seaweedfs import SeaweedFS, s3_bucket, seaweedfs  # noqa: E402,F401
 
 from audiostore.http import create_app  # noqa: E402
 from audiostore.runtime import Runtime  # noqa: E402
@@ -60,8 +62,29 @@ def backend_settings_local(tmp_path: Path, **overrides: Any) -> Settings:
     return Settings(data_dir=tmp_path / "data", public_url="http://testserver", **overrides)
 
 
+def backend_settings_s3(
+    tmp_path: Path, seaweedfs: SeaweedFS, bucket: str, database_url: str, **overrides: Any
+) -> Settings:
+    """S3 (SeaweedFS) + PostgreSQL. Proxy signing by default, so service URLs work in-process."""
+    values: dict[str, Any] = dict(
+        data_dir=tmp_path / "data", public_url="http://testserver", store="s3",
+        s3_bucket=bucket, s3_endpoint=seaweedfs.endpoint, s3_region=seaweedfs.region,
+        s3_access_key_id=seaweedfs.access_key, s3_secret_access_key=seaweedfs.secret_key,
+        s3_allow_http=True, database_url=database_url, signed_urls="proxy",
+    )
+    return Settings(**{**values, **overrides})
+
+
+@pytest.fixture
+def s3_settings_factory(
+    tmp_path: Path, seaweedfs: SeaweedFS, s3_bucket: str, postgres_url: str
+) -> Callable[..., Settings]:
+    """A fresh bucket and a fresh database per test."""
+    return lambda **kw: backend_settings_s3(tmp_path, seaweedfs, s3_bucket, postgres_url, **kw)
+
+
 # Backends a full HTTP suite runs against: name -> fixture name that yields a settings factory.
-BACKENDS = ["local"]
+BACKENDS = ["local", "s3"]
 
 
 @pytest.fixture(params=BACKENDS)

@@ -1,0 +1,200 @@
+"""Blobs in any S3-compatible bucket (AWS S3, Cloudflare R2, MinIO, SeaweedFS), on obstore.
+
+Uploads go up as multipart straight from the file (8 MiB parts, never whole in memory);
+deletes go in batches of 1000 keys (one DeleteObjects call each); presigned GET URLs are
+SigV4, made locally by obstore without a round trip. obstore's errors are translated here:
+callers only ever see `BlobNotFound` or `BlobStoreUnavailable`.
+
+Example:
+    ```py
+    store = S3BlobStore(bucket="audio", endpoint="http://127.0.0.1:8333", allow_http=True,
+                        access_key_id="...", secret_access_key="...")
+    await store.put_file("alice/default/2026-01-01/x.wav", Path("/tmp/x"), content_type="audio/wav")
+    url = await store.sign_get("alice/default/2026-01-01/x.wav", expires_in=600)
+    ```
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import obstore
+from obstore.exceptions import BaseError as ObstoreError
+from obstore.exceptions import NotFoundError
+from obstore.store import S3Store
+
+from .base import BlobMeta, BlobNotFound, BlobStoreUnavailable
+
+if TYPE_CHECKING:
+    from ..settings import Settings
+
+PART_SIZE = 8 * 1024 * 1024
+DELETE_BATCH = 1000  # S3 DeleteObjects takes at most 1000 keys a call
+_READ_CHUNK = 256 * 1024
+# A bucket that is down should fail an upload in seconds (so a fallback can take over),
+# not after obstore's default three minutes of retries.
+_RETRY = {"max_retries": 3, "retry_timeout": timedelta(seconds=20)}
+# Streams stay open while a slow client reads; the connect phase is what detects "down".
+_CLIENT = {"connect_timeout": "5s", "timeout": "3600s", "pool_idle_timeout": "60s"}
+
+
+@contextmanager
+def _translated(key: str) -> Iterator[None]:
+    """obstore's errors → the blob store's two errors, at this edge."""
+    try:
+        yield
+    except NotFoundError as exc:
+        raise BlobNotFound(key) from exc
+    except FileNotFoundError as exc:
+        raise BlobNotFound(key) from exc
+    except (ObstoreError, OSError) as exc:
+        raise BlobStoreUnavailable(f"{type(exc).__name__}: {_first_line(exc)}") from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [""])[0][:300]
+
+
+class S3BlobStore:
+    """Blobs in one S3 bucket. With no access key, credentials come from the standard AWS
+    chain (environment, profile via boto3 when installed, web identity, ECS, instance role)."""
+
+    kind = "s3"
+
+    def __init__(
+        self,
+        *,
+        bucket: str,
+        endpoint: str | None = None,
+        region: str = "us-east-1",
+        access_key_id: str | None = None,
+        secret_access_key: str | None = None,
+        allow_http: bool = False,
+        path_style: bool = True,
+        sse: str | None = None,
+        sse_kms_key_id: str | None = None,
+    ) -> None:
+        self.bucket = bucket
+        self.endpoint = endpoint
+        self.region = region
+        config: dict[str, Any] = {"region": region}
+        if endpoint:
+            config["endpoint"] = endpoint
+            # Path-style is what self-hosted servers speak; AWS takes either.
+            config["virtual_hosted_style_request"] = not path_style
+        credential_provider = None
+        if access_key_id:
+            if not secret_access_key:
+                raise ValueError("an S3 access key id needs its secret access key")
+            config["access_key_id"] = access_key_id
+            config["secret_access_key"] = secret_access_key
+        else:
+            credential_provider = _boto3_chain()
+        if sse:
+            config["server_side_encryption"] = sse
+            if sse_kms_key_id:
+                config["sse_kms_key_id"] = sse_kms_key_id
+        self._store = S3Store(
+            bucket,
+            config=config,  # type: ignore[arg-type]
+            client_options={**_CLIENT, "allow_http": allow_http},  # type: ignore[typeddict-item]
+            retry_config=_RETRY,  # type: ignore[arg-type]
+            credential_provider=credential_provider,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> S3BlobStore:
+        if not settings.s3_bucket:
+            from ..errors import ConfigurationError
+
+            raise ConfigurationError("AUDIOSTORE_S3_BUCKET is required when AUDIOSTORE_STORE=s3.")
+        return cls(
+            bucket=settings.s3_bucket,
+            endpoint=settings.s3_endpoint,
+            region=settings.s3_region,
+            access_key_id=settings.s3_access_key_id,
+            secret_access_key=settings.s3_secret_access_key,
+            allow_http=settings.s3_allow_http,
+            path_style=settings.s3_path_style,
+            sse=settings.s3_sse,
+            sse_kms_key_id=settings.s3_sse_kms_key_id,
+        )
+
+    async def put_file(self, key: str, path: Path, *, content_type: str) -> None:
+        # obstore reads the file part by part (multipart above one part): no whole-file buffer.
+        with _translated(key):
+            await obstore.put_async(
+                self._store, key, Path(path), attributes={"Content-Type": content_type},
+                chunk_size=PART_SIZE, max_concurrency=4,
+            )
+
+    async def get_stream(
+        self, key: str, *, start: int = 0, end: int | None = None
+    ) -> AsyncIterator[bytes]:
+        if end is not None and end <= start:
+            return
+        options: dict[str, Any] = {"range": (start, end) if end is not None else {"offset": start}}
+        if start == 0 and end is None:
+            options = {}
+        with _translated(key):
+            result = await obstore.get_async(self._store, key, options=options)  # type: ignore[arg-type]
+            async for chunk in result.stream(min_chunk_size=_READ_CHUNK):
+                yield bytes(chunk)
+
+    async def get_range(self, key: str, start: int, end: int) -> bytes:
+        if end <= start:
+            return b""
+        with _translated(key):
+            return bytes(await obstore.get_range_async(self._store, key, start=start, end=end))
+
+    async def head(self, key: str) -> BlobMeta:
+        with _translated(key):
+            meta = await obstore.head_async(self._store, key)
+        return BlobMeta(key=meta["path"], size=meta["size"], last_modified=meta["last_modified"])
+
+    async def delete_many(self, keys: list[str]) -> None:
+        for i in range(0, len(keys), DELETE_BATCH):
+            batch = keys[i : i + DELETE_BATCH]
+            try:
+                with _translated(batch[0]):
+                    await obstore.delete_async(self._store, batch)
+            except BlobNotFound:
+                continue  # missing keys are not errors
+
+    async def list(self, prefix: str = "") -> AsyncIterator[BlobMeta]:
+        with _translated(prefix):
+            async for batch in obstore.list(self._store, prefix or None, chunk_size=1000):
+                for meta in batch:
+                    yield BlobMeta(meta["path"], meta["size"], meta["last_modified"])
+
+    async def sign_get(self, key: str, *, expires_in: int, filename: str | None = None) -> str:
+        """A SigV4 presigned GET URL, made locally. (`filename` is not carried: obstore's
+        signer takes no response-header overrides.)"""
+        with _translated(key):
+            return await obstore.sign_async(
+                self._store, "GET", key, timedelta(seconds=expires_in)
+            )
+
+    async def close(self) -> None:
+        return None  # obstore's client pool needs no explicit close
+
+
+def _boto3_chain() -> Any:
+    """boto3's full credential chain (profiles, SSO, …) when boto3 is installed; otherwise
+    None, and obstore's own chain (environment, web identity, ECS, instance metadata) applies."""
+    try:
+        from obstore.auth.boto3 import Boto3CredentialProvider
+    except ImportError:
+        return None
+    try:
+        import boto3
+
+        if boto3.session.Session().get_credentials() is None:
+            return None
+        return Boto3CredentialProvider()
+    except Exception:  # a broken profile must not stop obstore's own chain
+        return None

