@@ -18,3 +18,17 @@ REQUEST_SECONDS = Histogram(
 UPLOADS = Counter("audiostore_uploads", "Uploads by outcome (error code or 'stored').", ["outcome"], registry=REGISTRY)
 BYTES_IN = Counter("audiostore_bytes_in", "Audio bytes accepted from clients.", registry=REGISTRY)
 BYTES_OUT = Counter("audiostore_bytes_out", "Bytes sent to clients in response bodies.", registry=REGISTRY)
+
+# Text to speech (issue 6)
+TTS_SYNTHESES = Counter(
+    "audiostore_tts_syntheses", "Speech syntheses by engine and outcome (ok, failed).",
+    ["engine", "outcome"], registry=REGISTRY,
+)
+TTS_SYNTHESIS_SECONDS = Histogram(
+    "audiostore_tts_synthesis_seconds", "Time engines spent synthesising, by engine.", ["engine"],
+    registry=REGISTRY, buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+TTS_CACHE_HITS = Counter(
+    "audiostore_tts_cache_hits", "TTS requests answered from stored audio, by engine.", ["engine"],
+    registry=REGISTRY,
+)

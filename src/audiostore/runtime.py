@@ -16,10 +16,13 @@ from . import catalog as catalog_mod
 from .blob_keys import check_template
 from .blobstores import BlobStore, LocalBlobStore
 from .catalog import Catalog
+from .catalog.tts_requests import TtsRequestCatalog
 from .errors import ConfigurationError, InvalidName
 from .service import ApiKeyService, AudioService, IssuedKey
+from .service.tts import TtsService
 from .settings import Settings
 from .signing import UrlSigner, load_or_create_secret
+from .tts import build_registry
 
 
 def utc_now() -> datetime:
@@ -41,6 +44,7 @@ class Runtime:
     store: BlobStore
     audio: AudioService
     keys: ApiKeyService
+    tts: TtsService
     clock: Callable[[], datetime] = field(default=utc_now)
 
     @classmethod
@@ -58,7 +62,11 @@ class Runtime:
         signer = UrlSigner(secrets_)
         audio = AudioService(settings=settings, catalog=catalog, store=store, signer=signer, clock=lambda: clock())
         keys = ApiKeyService(catalog, clock=lambda: clock(), cache_seconds=settings.auth_cache_seconds)
-        return cls(settings=settings, catalog=catalog, store=store, audio=audio, keys=keys, clock=clock)
+        tts = TtsService(
+            settings=settings, audio=audio, registry=build_registry(settings),
+            requests=TtsRequestCatalog(catalog.engine),
+        )
+        return cls(settings=settings, catalog=catalog, store=store, audio=audio, keys=keys, tts=tts, clock=clock)
 
     async def migrate(self) -> None:
         await catalog_mod.upgrade(self.catalog.engine)

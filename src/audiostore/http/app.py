@@ -16,6 +16,7 @@ from .request_metrics import RequestMetrics
 from .routes_audio import router as audio_router
 from .routes_content import router as content_router
 from .routes_system import router as system_router
+from .routes_tts import router as tts_router
 
 log = logging.getLogger("audiostore")
 
@@ -50,5 +51,6 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.include_router(audio_router)
     app.include_router(content_router)
     app.include_router(system_router)
+    app.include_router(tts_router)
     app.add_middleware(RequestMetrics)
     return app

@@ -1,0 +1,96 @@
+"""/v1/tts: text to stored speech, and the voices. Thin routes: parse, one call, render."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..service import Principal
+from ..service.tts import SpokenPart, TtsRequest, TtsResult
+from .auth import principal, runtime_of
+from .schemas import AudioObject, ErrorResponse
+
+router = APIRouter(prefix="/v1/tts", tags=["tts"], responses={"4XX": {"model": ErrorResponse}})
+Who = Annotated[Principal, Depends(principal)]
+
+
+class TtsBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(description="The words to speak (AUDIOSTORE_TTS_MAX_TEXT_CHARS at most).")
+    voice: str | None = Field(
+        None, description="A voice id from GET /v1/tts/voices, or `engine:voice`. "
+        "Default AUDIOSTORE_TTS_DEFAULT_VOICE."
+    )
+    format: str | None = Field(
+        None, description="wav, mp3, opus or ogg (Opus in Ogg). Default AUDIOSTORE_TTS_DEFAULT_FORMAT."
+    )
+    speed: float | None = Field(None, description="0.5 to 2.0; 1.0 is the voice's normal rate.")
+    ttl_seconds: int | None = Field(None, description="Default AUDIOSTORE_TTS_DEFAULT_TTL.")
+    segments: bool = Field(False, description="Also store each sentence on its own, in order.")
+
+
+class SpokenSegment(BaseModel):
+    index: int
+    text: str
+    phonemes: str | None = Field(description="IPA, where the engine gives it.")
+    audio: AudioObject
+
+
+class TtsAudio(AudioObject):
+    engine: str
+    cache_hit: bool = Field(description="True when stored audio of an identical request answered.")
+    phonemes: str | None = None
+    segments: list[SpokenSegment] | None = None
+
+
+class VoiceOut(BaseModel):
+    id: str
+    engine: str
+    language: str
+    name: str
+
+
+class VoiceList(BaseModel):
+    engines: list[str]
+    voices: list[VoiceOut]
+
+
+def _audio(part: SpokenPart) -> AudioObject:
+    return AudioObject.from_row(part.row, part.signed)
+
+
+def render(result: TtsResult, with_segments: bool) -> TtsAudio:
+    return TtsAudio(
+        **_audio(result.whole).model_dump(), engine=result.engine, cache_hit=result.cache_hit,
+        phonemes=result.whole.phonemes,
+        segments=[
+            SpokenSegment(index=i, text=p.text, phonemes=p.phonemes, audio=_audio(p))
+            for i, p in enumerate(result.segments)
+        ] if with_segments else None,
+    )
+
+
+@router.post("", status_code=201, response_model=TtsAudio)
+async def speak(body: TtsBody, request: Request, response: Response, who: Who) -> TtsAudio:
+    """Speak `text` and store it: 201. An identical earlier request whose audio still lives
+    answers from storage with a fresh URL: 200 and `cache_hit: true`."""
+    result = await runtime_of(request).tts.speak(who, TtsRequest(
+        text=body.text, voice=body.voice, format=body.format, speed=body.speed,
+        ttl_seconds=body.ttl_seconds, segments=body.segments,
+    ))
+    if result.cache_hit:
+        response.status_code = 200
+    return render(result, body.segments)
+
+
+@router.get("/voices", response_model=VoiceList)
+async def voices(request: Request, who: Who) -> VoiceList:
+    """Every engine that is on and every voice it has."""
+    tts = runtime_of(request).tts
+    found = await tts.voices()
+    return VoiceList(
+        engines=tts.registry.names,
+        voices=[VoiceOut(id=v.id, engine=v.engine, language=v.language, name=v.name) for v in found],
+    )

@@ -1,0 +1,271 @@
+"""TtsService: text to stored speech, with the request cache.
+
+Speech is stored through the same path as uploads (`AudioService.stage` + `ingest`), so keys,
+probing, expiry and deletion follow the same rules. An identical request (engine, voice,
+text, format, options) made by the same owner is answered from storage while the audio it
+made lives; concurrent identical requests in one process synthesise once (a per-request
+lock), and the catalogue's `tts_requests` table carries the cache across restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+import weakref
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anyio
+import numpy as np
+
+from .. import metrics
+from ..catalog import AudioRow
+from ..catalog.tts_requests import TtsRequestCatalog, TtsRequestRow
+from ..errors import EngineFailed, UnknownFormat, ValidationFailed
+from ..settings import Settings
+from ..tts import (
+    OUTPUT_FORMATS,
+    EngineError,
+    EngineRegistry,
+    Speech,
+    SynthesisOptions,
+    TtsEngine,
+    Voice,
+    encode_speech,
+    split_sentences,
+)
+from .audio import AudioService, SignedUrl, UploadFields
+from .principal import Principal
+
+log = logging.getLogger(__name__)
+
+MIN_SPEED, MAX_SPEED = 0.5, 2.0
+COPY_CHUNK = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class TtsRequest:
+    """What a client asks for. None means the setting's default."""
+
+    text: str
+    voice: str | None = None
+    format: str | None = None
+    speed: float | None = None
+    ttl_seconds: int | None = None
+    segments: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SpokenPart:
+    """One stored piece of speech with a fresh signed URL."""
+
+    row: AudioRow
+    signed: SignedUrl
+    text: str
+    phonemes: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TtsResult:
+    whole: SpokenPart
+    engine: str
+    cache_hit: bool
+    segments: list[SpokenPart] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A validated request: which engine and voice, and its cache key."""
+
+    engine: TtsEngine
+    voice: Voice
+    text: str
+    format: str
+    options: SynthesisOptions
+    segments: bool
+    ttl_seconds: int | None
+    request_hash: str
+
+
+class TtsService:
+    def __init__(
+        self, *, settings: Settings, audio: AudioService, registry: EngineRegistry,
+        requests: TtsRequestCatalog,
+    ) -> None:
+        self.settings = settings
+        self.audio = audio
+        self.registry = registry
+        self.requests = requests
+        self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+
+    async def voices(self) -> list[Voice]:
+        return await self.registry.voices()
+
+    async def speak(self, principal: Principal, request: TtsRequest) -> TtsResult:
+        """Synthesise and store `request`, or answer it from the cache."""
+        plan = await self._plan(request)
+        owner = principal.owner
+        lock = self._locks.setdefault((owner, plan.request_hash), asyncio.Lock())
+        async with lock:
+            cached = await self._from_cache(principal, plan)
+            if cached is not None:
+                metrics.TTS_CACHE_HITS.labels(plan.engine.name).inc()
+                return cached
+            return await self._synthesise_and_store(principal, plan)
+
+    # --- validation -------------------------------------------------------------------
+    async def _plan(self, request: TtsRequest) -> _Plan:
+        text = request.text
+        if not text or not text.strip():
+            raise ValidationFailed("text is empty: give the words to speak.")
+        limit = self.settings.tts_max_text_chars
+        if len(text) > limit:
+            raise ValidationFailed(
+                f"text holds {len(text)} characters; at most {limit} (AUDIOSTORE_TTS_MAX_TEXT_CHARS)."
+            )
+        fmt = (request.format or self.settings.tts_default_format).lower()
+        if fmt not in OUTPUT_FORMATS:
+            raise UnknownFormat(f"Unknown format {fmt!r}; use one of {', '.join(OUTPUT_FORMATS)}.")
+        speed = 1.0 if request.speed is None else float(request.speed)
+        if not MIN_SPEED <= speed <= MAX_SPEED:
+            raise ValidationFailed(f"speed must be between {MIN_SPEED} and {MAX_SPEED}.")
+        if request.ttl_seconds is not None and request.ttl_seconds <= 0:
+            raise ValidationFailed("ttl_seconds must be positive.")
+        engine, voice = await self.registry.resolve(request.voice or self.settings.tts_default_voice)
+        options = SynthesisOptions(speed=speed)
+        key = json.dumps(
+            {"engine": engine.name, "voice": voice.id, "text": text, "format": fmt,
+             "speed": speed, "segments": request.segments},
+            sort_keys=True, ensure_ascii=False,
+        )
+        ttl = request.ttl_seconds
+        if ttl is None and self.settings.tts_default_ttl > 0:
+            ttl = self.settings.tts_default_ttl
+        return _Plan(
+            engine=engine, voice=voice, text=text, format=fmt, options=options,
+            segments=request.segments, ttl_seconds=ttl,
+            request_hash=hashlib.sha256(key.encode()).hexdigest(),
+        )
+
+    # --- cache ------------------------------------------------------------------------
+    async def _from_cache(self, principal: Principal, plan: _Plan) -> TtsResult | None:
+        entry = await self.requests.get(principal.owner, plan.request_hash)
+        if entry is None:
+            return None
+        parts = entry.segments or []
+        ids = [entry.audio_id, *(p["audio_id"] for p in parts)]
+        rows = await self.audio.catalog.get_many_visible(ids, owner=principal.owner, now=self.audio.clock())
+        if len(rows) != len(ids):
+            return None  # some of it expired or was deleted: synthesise again
+        whole = await self._signed(principal, rows[entry.audio_id], plan.text, entry.phonemes)
+        segments = [
+            await self._signed(principal, rows[p["audio_id"]], p["text"], p.get("phonemes"))
+            for p in parts
+        ]
+        return TtsResult(whole=whole, engine=entry.engine, cache_hit=True, segments=segments)
+
+    async def _signed(self, principal: Principal, row: AudioRow, text: str, phonemes: str | None) -> SpokenPart:
+        return SpokenPart(row=row, signed=await self.audio.sign(principal, row.id), text=text, phonemes=phonemes)
+
+    # --- synthesis and storage --------------------------------------------------------
+    async def _synthesise(self, plan: _Plan, text: str) -> Speech:
+        engine = plan.engine.name
+        started = time.perf_counter()
+        try:
+            speech = await plan.engine.synthesize(text, plan.voice, plan.options)
+            if speech.samples.size == 0:
+                raise EngineError("the engine returned no audio")
+        except EngineError as exc:
+            metrics.TTS_SYNTHESES.labels(engine, "failed").inc()
+            raise EngineFailed(f"The {engine} engine failed: {exc}") from exc
+        except Exception as exc:  # an engine bug is still the engine's failure, not a 500
+            log.exception("%s engine raised", engine)
+            metrics.TTS_SYNTHESES.labels(engine, "failed").inc()
+            raise EngineFailed(f"The {engine} engine failed: {type(exc).__name__}.") from exc
+        metrics.TTS_SYNTHESES.labels(engine, "ok").inc()
+        metrics.TTS_SYNTHESIS_SECONDS.labels(engine).observe(time.perf_counter() - started)
+        return speech
+
+    async def _synthesise_and_store(self, principal: Principal, plan: _Plan) -> TtsResult:
+        texts = split_sentences(plan.text) if plan.segments else [plan.text]
+        # Everything is synthesised before anything is stored: an engine failure stores nothing.
+        pieces = [await self._synthesise(plan, t) for t in texts]
+        whole_speech = pieces[0] if not plan.segments else _joined(pieces)
+        stored: list[AudioRow] = []
+        try:
+            whole_row = await self._store(principal, plan, whole_speech, plan.text, None)
+            stored.append(whole_row)
+            for i, (t, speech) in enumerate(zip(texts, pieces, strict=True)):
+                if plan.segments:
+                    stored.append(await self._store(principal, plan, speech, t, i))
+        except BaseException:
+            for row in stored:  # all or nothing
+                await self.audio.delete(principal, row.id)
+            raise
+        segment_rows = stored[1:]
+        await self.requests.put(TtsRequestRow(
+            owner=principal.owner, request_hash=plan.request_hash, audio_id=whole_row.id,
+            engine=plan.engine.name, phonemes=whole_speech.phonemes,
+            segments=[
+                {"audio_id": r.id, "text": t, "phonemes": s.phonemes}
+                for r, t, s in zip(segment_rows, texts, pieces, strict=False)
+            ] if plan.segments else None,
+            created_at=self.audio.clock(),
+        ))
+        whole = await self._signed(principal, whole_row, plan.text, whole_speech.phonemes)
+        segments = [
+            await self._signed(principal, r, t, s.phonemes)
+            for r, t, s in zip(segment_rows, texts, pieces, strict=False)
+        ]
+        return TtsResult(whole=whole, engine=plan.engine.name, cache_hit=False, segments=segments)
+
+    async def _store(
+        self, principal: Principal, plan: _Plan, speech: Speech, text: str, segment: int | None
+    ) -> AudioRow:
+        ext = OUTPUT_FORMATS[plan.format].ext
+        suffix = "" if segment is None else f"-{segment + 1}"
+        staged = self.audio.stage()
+        try:
+            await anyio.to_thread.run_sync(self._encode_into, speech, plan.format, staged)
+        except BaseException:
+            staged.discard()
+            raise
+        meta: dict[str, object] = {"tts": {
+            "engine": plan.engine.name, "format": plan.format, "speed": plan.options.speed,
+            **({"segment": segment} if segment is not None else {}),
+        }}
+        return await self.audio.ingest(staged, principal, UploadFields(
+            name=f"tts-{plan.request_hash[:16]}{suffix}.{ext}",
+            collection=self.settings.tts_collection, ttl_seconds=plan.ttl_seconds,
+            metadata=meta, text=text, voice_id=plan.voice.id,
+        ))
+
+    def _encode_into(self, speech: Speech, fmt: str, staged: object) -> None:
+        """Encode to a temp file, then stream it into the staged upload (hash + size limit)."""
+        self.audio.tmp_dir.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix="tts-", suffix="." + OUTPUT_FORMATS[fmt].ext, dir=self.audio.tmp_dir)
+        os.close(fd)
+        path = Path(name)
+        try:
+            encode_speech(speech, fmt, path)
+            with path.open("rb") as f:
+                while chunk := f.read(COPY_CHUNK):
+                    staged.write(chunk)  # type: ignore[attr-defined]
+        finally:
+            path.unlink(missing_ok=True)
+
+
+def _joined(pieces: list[Speech]) -> Speech:
+    rate = pieces[0].sample_rate
+    if any(p.sample_rate != rate for p in pieces):
+        raise EngineFailed("The engine returned sentences at different sample rates.")
+    phonemes = " ".join(p.phonemes for p in pieces if p.phonemes)
+    return Speech(samples=np.concatenate([p.samples for p in pieces]), sample_rate=rate,
+                  phonemes=phonemes or None)

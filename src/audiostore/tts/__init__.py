@@ -1,0 +1,40 @@
+"""Text to speech: the engine protocol, the registry and the engines (espeak-ng by default)."""
+
+from __future__ import annotations
+
+from ..settings import Settings
+from .base import EngineError, Speech, SynthesisOptions, TtsEngine, Voice
+from .encoding import OUTPUT_FORMATS, encode_speech
+from .espeak import EspeakEngine
+from .registry import EngineRegistry
+from .sentences import split_sentences
+
+__all__ = [
+    "OUTPUT_FORMATS",
+    "EngineError",
+    "EngineRegistry",
+    "EspeakEngine",
+    "Speech",
+    "SynthesisOptions",
+    "TtsEngine",
+    "Voice",
+    "build_registry",
+    "encode_speech",
+    "split_sentences",
+]
+
+
+def build_registry(settings: Settings) -> EngineRegistry:
+    """espeak-ng always; Piper when AUDIOSTORE_PIPER_VOICES is set; Polly when
+    AUDIOSTORE_POLLY_REGION is set."""
+    registry = EngineRegistry()
+    registry.register(EspeakEngine())
+    if settings.piper_voices is not None:
+        from .piper import PiperEngine
+
+        registry.register(PiperEngine(settings.piper_voices))
+    if settings.polly_region:
+        from .polly import PollyEngine, polly_client
+
+        registry.register(PollyEngine(polly_client(settings.polly_region)))
+    return registry

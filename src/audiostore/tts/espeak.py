@@ -1,0 +1,169 @@
+"""espeak-ng, the default engine: the library and data bundled by `espeakng-loader`, via ctypes.
+
+libespeak-ng keeps global state (one voice, one callback, one parameter set per process), so
+every call goes through one lock and runs in a worker thread. Written against the C API in
+`speak_lib.h` because no maintained Python binding exposes synthesis to memory.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from typing import Any
+
+import anyio
+import numpy as np
+
+from .base import EngineError, Speech, SynthesisOptions, Voice
+
+__all__ = ["EspeakEngine"]
+
+AUDIO_OUTPUT_SYNCHRONOUS = 2
+ESPEAK_CHARS_UTF8 = 1
+POS_CHARACTER = 1
+ESPEAK_RATE = 1
+PHONEMES_IPA = 0x02
+DEFAULT_RATE = 175  # words a minute: espeak-ng's own default
+MIN_RATE, MAX_RATE = 80, 450
+
+
+class _EspeakVoice(ctypes.Structure):
+    _fields_ = [
+        ("name", ctypes.c_char_p),
+        ("languages", ctypes.c_void_p),  # (priority byte, name, NUL)* then NUL
+        ("identifier", ctypes.c_char_p),
+        ("gender", ctypes.c_ubyte),
+        ("age", ctypes.c_ubyte),
+        ("variant", ctypes.c_ubyte),
+        ("xx1", ctypes.c_ubyte),
+        ("score", ctypes.c_int),
+        ("spare", ctypes.c_void_p),
+    ]
+
+
+_SynthCallback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
+
+_LOCK = threading.Lock()
+_state: dict[str, Any] = {}
+
+
+def _library() -> tuple[ctypes.CDLL, int]:
+    """Load and initialise libespeak-ng once per process (call with `_LOCK` held)."""
+    if "lib" not in _state:
+        import espeakng_loader
+
+        lib = ctypes.CDLL(espeakng_loader.get_library_path())
+        lib.espeak_Initialize.restype = ctypes.c_int
+        lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
+        lib.espeak_SetSynthCallback.argtypes = [_SynthCallback]
+        lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
+        lib.espeak_SetVoiceByName.restype = ctypes.c_int
+        lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
+        lib.espeak_Synth.argtypes = [
+            ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint,
+            ctypes.c_uint, ctypes.POINTER(ctypes.c_uint), ctypes.c_void_p,
+        ]
+        lib.espeak_Synth.restype = ctypes.c_int
+        lib.espeak_ListVoices.argtypes = [ctypes.c_void_p]
+        lib.espeak_ListVoices.restype = ctypes.POINTER(ctypes.POINTER(_EspeakVoice))
+        lib.espeak_TextToPhonemes.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_int, ctypes.c_int]
+        lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
+        rate = lib.espeak_Initialize(
+            AUDIO_OUTPUT_SYNCHRONOUS, 0, espeakng_loader.get_data_path().encode(), 0
+        )
+        if rate <= 0:
+            raise EngineError("espeak-ng failed to initialise (is espeakng-loader's data intact?)")
+        chunks: list[bytes] = []
+
+        def on_audio(wav: Any, numsamples: int, _events: Any) -> int:
+            if wav and numsamples > 0:
+                chunks.append(ctypes.string_at(wav, numsamples * 2))
+            return 0
+
+        callback = _SynthCallback(on_audio)
+        lib.espeak_SetSynthCallback(callback)
+        _state.update(lib=lib, rate=rate, chunks=chunks, callback=callback)
+    return _state["lib"], _state["rate"]
+
+
+def _languages(ptr: int | None) -> list[str]:
+    """Decode espeak_VOICE.languages: repeated (priority byte, name, NUL), ended by a NUL."""
+    out: list[str] = []
+    if not ptr:
+        return out
+    offset = 0
+    while True:
+        priority = ctypes.string_at(ptr + offset, 1)
+        if priority == b"\x00":
+            return out
+        name = ctypes.string_at(ptr + offset + 1)
+        out.append(name.decode("utf-8", "replace"))
+        offset += 2 + len(name)
+
+
+def list_voices_blocking() -> list[Voice]:
+    with _LOCK:
+        lib, _ = _library()
+        array = lib.espeak_ListVoices(None)
+        voices: dict[str, Voice] = {}
+        i = 0
+        while array[i]:
+            raw = array[i].contents
+            i += 1
+            langs = _languages(raw.languages)
+            if not langs:
+                continue
+            voice_id = langs[0]
+            voices.setdefault(voice_id, Voice(
+                id=voice_id, engine="espeak", language=voice_id,
+                name=(raw.name or b"").decode("utf-8", "replace"),
+            ))
+        return sorted(voices.values(), key=lambda v: v.id)
+
+
+def _phonemes(lib: ctypes.CDLL, text: bytes) -> str:
+    """IPA for `text`: espeak_TextToPhonemes gives one clause a call and moves the pointer."""
+    buffer = ctypes.create_string_buffer(text)
+    pointer = ctypes.c_void_p(ctypes.addressof(buffer))
+    parts: list[str] = []
+    for _ in range(len(text) + 1):  # at most one clause per byte; never loops forever
+        if not pointer.value:
+            break
+        result = lib.espeak_TextToPhonemes(ctypes.byref(pointer), ESPEAK_CHARS_UTF8, PHONEMES_IPA)
+        if result:
+            parts.append(result.decode("utf-8", "replace").strip())
+    return " ".join(p for p in parts if p)
+
+
+def synthesize_blocking(text: str, voice_id: str, speed: float) -> Speech:
+    encoded = text.encode("utf-8")
+    with _LOCK:
+        lib, sample_rate = _library()
+        chunks: list[bytes] = _state["chunks"]
+        chunks.clear()
+        if lib.espeak_SetVoiceByName(voice_id.encode()) != 0:
+            raise EngineError(f"espeak-ng has no voice {voice_id!r}.")
+        rate = max(MIN_RATE, min(MAX_RATE, round(DEFAULT_RATE * speed)))
+        lib.espeak_SetParameter(ESPEAK_RATE, rate, 0)
+        status = lib.espeak_Synth(encoded, len(encoded) + 1, 0, POS_CHARACTER, 0, ESPEAK_CHARS_UTF8, None, None)
+        if status != 0:
+            chunks.clear()
+            raise EngineError(f"espeak-ng synthesis failed (error {status}).")
+        samples = np.frombuffer(b"".join(chunks), dtype=np.int16).copy()
+        chunks.clear()
+        phonemes = _phonemes(lib, encoded)
+    if samples.size == 0:
+        raise EngineError("espeak-ng produced no audio for this text.")
+    return Speech(samples=samples, sample_rate=sample_rate, phonemes=phonemes or None)
+
+
+class EspeakEngine:
+    """espeak-ng: offline, every bundled voice; gives IPA phonemes."""
+
+    name = "espeak"
+
+    async def voices(self) -> list[Voice]:
+        return await anyio.to_thread.run_sync(list_voices_blocking)
+
+    async def synthesize(self, text: str, voice: Voice, options: SynthesisOptions) -> Speech:
+        return await anyio.to_thread.run_sync(synthesize_blocking, text, voice.id, options.speed)
