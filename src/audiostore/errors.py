@@ -23,6 +23,8 @@ __all__ = [
     "SignatureExpired",
     "NotFound",
     "Conflict",
+    "IdempotencyKeyReused",
+    "IdempotencyKeyInProgress",
     "PayloadTooLarge",
     "UnsupportedMediaType",
     "RangeNotSatisfiable",
@@ -106,6 +108,22 @@ class NotFound(AudiostoreError):
 
 class Conflict(AudiostoreError):
     code, status, default_message = "conflict", 409, "The request conflicts with current state."
+
+
+class IdempotencyKeyReused(AudiostoreError):
+    code, status, default_message = (
+        "idempotency_key_reused",
+        409,
+        "This Idempotency-Key was already used with a different upload; use a new key.",
+    )
+
+
+class IdempotencyKeyInProgress(AudiostoreError):
+    code, status, default_message = (
+        "idempotency_key_in_progress",
+        409,
+        "An upload with this Idempotency-Key is still being stored; retry shortly.",
+    )
 
 
 class PayloadTooLarge(AudiostoreError):

@@ -1,7 +1,7 @@
 """The catalogue: audio metadata and API keys in SQLite or PostgreSQL."""
 
 from .database import create_engine, current_revision, downgrade, head_revision, upgrade
-from .models import ApiKeyRow, AudioRow
+from .models import ApiKeyRow, AudioRow, IdempotencyKeyRow
 from .repository import DELETING, PENDING, READY, Catalog, ListQuery
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "ApiKeyRow",
     "AudioRow",
     "Catalog",
+    "IdempotencyKeyRow",
     "ListQuery",
     "create_engine",
     "current_revision",

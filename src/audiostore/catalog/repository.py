@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ..errors import Conflict
-from .models import ApiKeyRow, AudioRow
+from .models import ApiKeyRow, AudioRow, IdempotencyKeyRow
 
 READY, PENDING, DELETING = "ready", "pending", "deleting"
 
@@ -183,3 +183,61 @@ class Catalog:
     async def count_api_keys(self) -> int:
         async with self._session() as s:
             return int((await s.execute(select(func.count()).select_from(ApiKeyRow))).scalar_one())
+
+    # --- idempotency keys (issue 7) ---------------------------------------------------
+    async def claim_idempotency_key(self, row: IdempotencyKeyRow, *, now: datetime) -> IdempotencyKeyRow | None:
+        """Insert `row` unless a live row holds (owner, key); returns that live row, or None
+        when `row` was inserted. An expired row for the same key is replaced."""
+        async with self._session() as s:
+            await s.execute(
+                delete(IdempotencyKeyRow).where(
+                    IdempotencyKeyRow.owner == row.owner, IdempotencyKeyRow.key == row.key,
+                    IdempotencyKeyRow.expires_at <= now,
+                )
+            )
+        try:
+            async with self._session() as s:
+                s.add(row)
+            return None
+        except IntegrityError:
+            pass
+        async with self._session() as s:
+            stmt = select(IdempotencyKeyRow).where(
+                IdempotencyKeyRow.owner == row.owner, IdempotencyKeyRow.key == row.key
+            )
+            existing = (await s.execute(stmt)).scalar_one_or_none()
+        if existing is None:  # released between our insert and this read: try once more
+            try:
+                async with self._session() as s:
+                    s.add(IdempotencyKeyRow(**{c: getattr(row, c) for c in (
+                        "owner", "key", "fingerprint", "audio_id", "created_at", "expires_at")}))
+                return None
+            except IntegrityError as exc:
+                raise Conflict("A request with this Idempotency-Key is in progress.") from exc
+        return existing
+
+    async def complete_idempotency_key(self, owner: str, key: str, audio_id: str) -> None:
+        async with self._session() as s:
+            await s.execute(
+                update(IdempotencyKeyRow)
+                .where(IdempotencyKeyRow.owner == owner, IdempotencyKeyRow.key == key)
+                .values(audio_id=audio_id)
+            )
+
+    async def release_idempotency_key(self, owner: str, key: str, *, fingerprint: str | None = None) -> None:
+        """Forget a key (its request failed, or its object is gone)."""
+        stmt = delete(IdempotencyKeyRow).where(
+            IdempotencyKeyRow.owner == owner, IdempotencyKeyRow.key == key
+        )
+        if fingerprint is not None:
+            stmt = stmt.where(IdempotencyKeyRow.fingerprint == fingerprint)
+        async with self._session() as s:
+            await s.execute(stmt)
+
+    async def delete_expired_idempotency_keys(self, *, now: datetime) -> int:
+        """Delete every expired idempotency row; returns how many went."""
+        async with self._session() as s:
+            result = await s.execute(
+                delete(IdempotencyKeyRow).where(IdempotencyKeyRow.expires_at <= now)
+            )
+            return result.rowcount or 0

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from ..errors import ValidationFailed
 from ..service import Principal, UploadFields, parse_metadata
+from ..service.idempotent_upload import IDEMPOTENCY_HEADER, ingest_once
 from .auth import principal, runtime_of
 from .schemas import (
     AudioList,
@@ -51,6 +52,9 @@ _UPLOAD_DOC = {
     "parameters": [
         {"name": f, "in": "query", "required": False, "schema": {"type": "string"}}
         for f in UPLOAD_FIELDS
+    ] + [
+        {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string"},
+         "description": "Retry-safe uploads: same key + same body -> the first result."},
     ],
 }
 
@@ -89,8 +93,13 @@ def upload_fields(values: Mapping[str, str]) -> UploadFields:
 
 
 @router.post("/audio", status_code=201, response_model=AudioObject, openapi_extra=_UPLOAD_DOC)
-async def upload_audio(request: Request, who: Who) -> AudioObject:
-    """Upload audio: multipart field `file`, or the raw bytes with an audio Content-Type."""
+async def upload_audio(request: Request, response: Response, who: Who) -> AudioObject:
+    """Upload audio: multipart field `file`, or the raw bytes with an audio Content-Type.
+
+    With an `Idempotency-Key` header, a retry with the same key and body answers the first
+    result (header `Idempotent-Replayed: true`) instead of storing twice; the same key with a
+    different body is 409 `idempotency_key_reused`.
+    """
     rt = runtime_of(request)
     staged = rt.audio.stage()
     try:
@@ -108,7 +117,12 @@ async def upload_audio(request: Request, who: Who) -> AudioObject:
     except BaseException:
         staged.discard()
         raise
-    row = await rt.audio.ingest(staged, who, fields_)
+    outcome = await ingest_once(
+        rt.audio, staged, who, fields_, idempotency_key=request.headers.get(IDEMPOTENCY_HEADER)
+    )
+    row = outcome.row
+    if outcome.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
     signed = await rt.audio.sign(who, row.id)
     return AudioObject.from_row(row, signed)
 
