@@ -127,6 +127,28 @@ class Settings(BaseSettings):
     def _cors_csv(cls, value: object) -> object:
         return _split_csv(value)
 
+    # --- text to speech -----------------------------------------------------------------
+    tts_collection: str = Field(
+        "tts", description="Collection TTS audio is stored in when the request names none."
+    )
+    tts_default_ttl: int = Field(
+        86400, description="Seconds TTS audio lives when the request gives no ttl_seconds "
+        "(0: keep it until deleted)."
+    )
+    tts_max_text_chars: int = Field(5000, description="Longest text one TTS request may speak.")
+    tts_default_voice: str = Field("en-us", description="Voice used when a TTS request names none.")
+    tts_default_format: str = Field(
+        "mp3", description="Format used when a TTS request names none: wav, mp3, opus, ogg."
+    )
+    piper_voices: Path | None = Field(
+        None, description="Folder of Piper `.onnx` voices (each with its `.onnx.json`); unset: "
+        "no Piper engine."
+    )
+    polly_region: str | None = Field(
+        None, description="AWS region for Amazon Polly; unset: no Polly engine. Credentials "
+        "come from the standard AWS chain."
+    )
+
     @field_validator("accepted_formats", "signing_secrets", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:
