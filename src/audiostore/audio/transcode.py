@@ -1,0 +1,131 @@
+"""Encode a stored audio file into another format with PyAV (one pass, streaming).
+
+Formats: `mp3` (LAME, CBR), `opus` (Opus in Ogg), `aac` (AAC in MP4/M4A, so players know
+the encoder delay and the duration is exact), `wav` (16-bit PCM) and `flac`. Frames are
+decoded, resampled to the output rate and layout, optionally scaled by a gain (loudness
+normalisation, never above a peak ceiling), and encoded; PyAV's encoder buffers them into
+the codec's frame size. Nothing is held whole in memory.
+
+Example:
+    ```py
+    profile = OutputProfile("mp3", bitrate=128_000, sample_rate=44_100, channels=2)
+    transcode(Path("in.webm"), Path("out.mp3"), profile)
+    ```
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import av.error
+import numpy as np
+
+from ..errors import UndecodableAudio
+
+
+@dataclass(frozen=True, slots=True)
+class FormatInfo:
+    container: str
+    codec: str
+    ext: str
+    content_type: str
+    lossy: bool
+    default_bitrate: int | None
+    rates: tuple[int, ...] | None  # None: any rate
+    max_channels: int
+    container_options: tuple[tuple[str, str], ...] = ()
+
+
+FORMATS: dict[str, FormatInfo] = {
+    "mp3": FormatInfo(
+        "mp3", "libmp3lame", "mp3", "audio/mpeg", True, 128_000,
+        (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000), 2,
+    ),
+    "opus": FormatInfo(
+        "ogg", "libopus", "opus", "audio/ogg", True, 96_000, (8000, 12000, 16000, 24000, 48000), 2,
+    ),
+    "aac": FormatInfo(
+        "ipod", "aac", "m4a", "audio/mp4", True, 128_000,
+        (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000), 2,
+        (("movflags", "+faststart"),),
+    ),
+    "wav": FormatInfo("wav", "pcm_s16le", "wav", "audio/wav", False, None, None, 8),
+    "flac": FormatInfo("flac", "flac", "flac", "audio/flac", False, None, None, 8),
+}
+
+MIN_BITRATE, MAX_BITRATE = 8_000, 512_000
+MIN_RATE, MAX_RATE = 8_000, 192_000
+
+
+@dataclass(frozen=True, slots=True)
+class OutputProfile:
+    """Every parameter that decides the output bytes (and so the rendition's key)."""
+
+    format: str
+    bitrate: int | None = None
+    sample_rate: int = 44_100
+    channels: int = 2
+    gain_db: float = 0.0
+    # MP3 for continuous queue streams: bit reservoir off (frames stand alone) and no
+    # ID3 or Xing/Info header, so frames of different files can be joined back to back.
+    standalone_frames: bool = False
+
+
+def _layout(channels: int) -> str:
+    return {1: "mono", 2: "stereo"}.get(channels, f"{channels}c")
+
+
+def transcode(src: Path, dst: Path, profile: OutputProfile) -> float:
+    """Write `src` as `profile` to `dst`; returns the seconds of audio written."""
+    info = FORMATS[profile.format]
+    options = dict(info.container_options)
+    codec_options: dict[str, str] = {}
+    if profile.format == "mp3" and profile.standalone_frames:
+        options.update(write_xing="0", id3v2_version="0", write_id3v1="0")
+        codec_options["reservoir"] = "0"
+    gain = 10 ** (profile.gain_db / 20) if profile.gain_db else 1.0
+    layout = _layout(profile.channels)
+    written = 0
+    try:
+        source = av.open(str(src), mode="r")
+    except (av.error.FFmpegError, OSError) as exc:
+        raise UndecodableAudio(f"The stored audio cannot be read: {exc}") from exc
+    with source, av.open(str(dst), mode="w", format=info.container, options=options) as out:
+        stream = out.add_stream(info.codec, rate=profile.sample_rate, layout=layout)
+        if info.lossy and profile.bitrate:
+            stream.bit_rate = profile.bitrate
+        if profile.format == "flac" or profile.format == "wav":
+            stream.format = "s16"
+        if codec_options:
+            stream.codec_context.options = codec_options
+        resampler = av.AudioResampler(format="fltp", layout=layout, rate=profile.sample_rate)
+        time_base = Fraction(1, profile.sample_rate)
+
+        def encode(frames: list[av.AudioFrame]) -> None:
+            nonlocal written
+            for frame in frames:
+                if gain != 1.0:
+                    data = frame.to_ndarray() * np.float32(gain)
+                    frame = av.AudioFrame.from_ndarray(
+                        np.clip(data, -1.0, 1.0).astype(np.float32), format="fltp", layout=layout
+                    )
+                    frame.sample_rate = profile.sample_rate
+                frame.pts = written
+                frame.time_base = time_base
+                written += frame.samples
+                for packet in stream.encode(frame):
+                    out.mux(packet)
+
+        try:
+            for frame in source.decode(source.streams.audio[0]):
+                frame.pts = None
+                encode(resampler.resample(frame))
+            encode(resampler.resample(None))
+            for packet in stream.encode(None):
+                out.mux(packet)
+        except (av.error.FFmpegError, ValueError) as exc:
+            raise UndecodableAudio(f"The stored audio cannot be transcoded: {exc}") from exc
+    return written / profile.sample_rate

@@ -1,0 +1,426 @@
+"""Renditions and waveforms: blobs derived from an object, made once, kept beside it.
+
+A rendition is keyed by every parameter that decides its bytes (format, bit rate, sample
+rate, channels, normalisation gain), so two requests that would produce the same bytes share
+one blob and two that would not never do. The first request renders it fully (so it is
+answered with Content-Length, ETag and Range like any stored object); concurrent requests
+for the same rendition wait on one per-key lock and render it once. Each derived blob is
+recorded in `derived_blobs`, listed on the audio object, and deleted with the object (the
+row by ON DELETE CASCADE, the blob through the `AudioService.derived` hook in `purge`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from ..audio.loudness import measure_loudness
+from ..audio.transcode import FORMATS, MAX_BITRATE, MIN_BITRATE, OutputProfile, transcode
+from ..audio.waveform import compute_peaks
+from ..blob_keys import rendition_key
+from ..blobstores import LocalPathStore, SignCapableStore
+from ..catalog import AudioRow
+from ..catalog.derived_blobs import DerivedBlobCatalog
+from ..catalog.models import DerivedBlobRow
+from ..errors import Conflict, NotFound, UnknownFormat, ValidationFailed
+from .audio import AudioService, ContentSource
+from .principal import Principal
+
+log = logging.getLogger(__name__)
+
+RENDITION_PARAMS = ("format", "bitrate", "sample_rate", "channels", "normalize")
+WAVEFORM_PARAMS = ("samples_per_pixel", "pixels_per_second", "bits", "channels", "format")
+RENDITION, WAVEFORM = "rendition", "waveform"
+MAX_WAVEFORM_PIXELS = 5_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class RenditionRequest:
+    """What a client asked for; `None` fields take defaults from the source object."""
+
+    format: str
+    bitrate: int | None = None
+    sample_rate: int | None = None
+    channels: int | None = None
+    normalize: bool = False
+
+    def params(self) -> dict[str, str]:
+        """Canonical query parameters (what a signed URL carries and its signature covers)."""
+        out = {"format": self.format}
+        if self.bitrate is not None:
+            out["bitrate"] = str(self.bitrate)
+        if self.sample_rate is not None:
+            out["sample_rate"] = str(self.sample_rate)
+        if self.channels is not None:
+            out["channels"] = str(self.channels)
+        if self.normalize:
+            out["normalize"] = "true"
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class WaveformRequest:
+    samples_per_pixel: int | None
+    pixels_per_second: int | None
+    bits: int
+    split_channels: bool
+    format: str  # "json" | "dat"
+
+    def variant(self, sample_rate: int) -> str:
+        spp = self.samples_per_pixel or max(1, sample_rate // (self.pixels_per_second or 1))
+        return f"w-s{spp}-b{self.bits}-{'all' if self.split_channels else 'mono'}-{self.format}"
+
+
+def wants_rendition(params: Mapping[str, str]) -> bool:
+    """Whether a content request names a rendition (rather than the original bytes)."""
+    return any(k in params for k in RENDITION_PARAMS)
+
+
+def _int_param(params: Mapping[str, str], name: str, low: int, high: int) -> int | None:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return None
+    text = raw.strip().lower()
+    scale = 1
+    if name == "bitrate" and text.endswith("k"):
+        text, scale = text[:-1], 1000
+    try:
+        value = int(text) * scale
+    except ValueError as exc:
+        raise ValidationFailed(f"{name} must be an integer.") from exc
+    if not low <= value <= high:
+        raise ValidationFailed(f"{name} must be between {low} and {high}.")
+    return value
+
+
+def parse_rendition(params: Mapping[str, str]) -> RenditionRequest | None:
+    """The rendition named by query parameters, None for the original; 422 on anything off."""
+    fmt = params.get("format")
+    if fmt is None:
+        extra = [k for k in RENDITION_PARAMS if k in params]
+        if extra:
+            raise ValidationFailed(f"{', '.join(extra)} need a format (e.g. format=mp3).")
+        return None
+    fmt = fmt.strip().lower()
+    if fmt == "m4a":
+        fmt = "aac"
+    if fmt not in FORMATS:
+        raise UnknownFormat(f"Unknown format {fmt!r}; choose one of {', '.join(FORMATS)}.")
+    unknown = sorted(set(params) - set(RENDITION_PARAMS))
+    if unknown:
+        raise ValidationFailed(f"Unknown rendition parameters: {', '.join(unknown)}.")
+    info = FORMATS[fmt]
+    bitrate = _int_param(params, "bitrate", MIN_BITRATE, MAX_BITRATE)
+    if bitrate is not None and not info.lossy:
+        raise ValidationFailed(f"{fmt} is lossless: it takes no bitrate.")
+    sample_rate = _int_param(params, "sample_rate", 8000, 192_000)
+    if sample_rate is not None and info.rates is not None and sample_rate not in info.rates:
+        raise ValidationFailed(
+            f"{fmt} takes sample_rate {', '.join(map(str, info.rates))}, not {sample_rate}."
+        )
+    channels = _int_param(params, "channels", 1, info.max_channels)
+    normalize_raw = (params.get("normalize") or "false").strip().lower()
+    if normalize_raw not in ("true", "false", "1", "0"):
+        raise ValidationFailed("normalize must be true or false.")
+    return RenditionRequest(fmt, bitrate, sample_rate, channels, normalize_raw in ("true", "1"))
+
+
+def parse_waveform(params: Mapping[str, str]) -> WaveformRequest:
+    unknown = sorted(set(params) - set(WAVEFORM_PARAMS))
+    if unknown:
+        raise ValidationFailed(f"Unknown waveform parameters: {', '.join(unknown)}.")
+    spp = _int_param(params, "samples_per_pixel", 2, 10_000_000)
+    pps = _int_param(params, "pixels_per_second", 1, 96_000)
+    if spp is not None and pps is not None:
+        raise ValidationFailed("Give samples_per_pixel or pixels_per_second, not both.")
+    if spp is None and pps is None:
+        spp = 256
+    bits = _int_param(params, "bits", 8, 16) or 8
+    if bits not in (8, 16):
+        raise ValidationFailed("bits must be 8 or 16.")
+    channels = (params.get("channels") or "mono").lower()
+    if channels not in ("mono", "all"):
+        raise ValidationFailed("channels must be mono or all.")
+    fmt = (params.get("format") or "json").lower()
+    if fmt not in ("json", "dat"):
+        raise UnknownFormat("A waveform's format is json or dat.")
+    return WaveformRequest(spp, pps, bits, channels == "all", fmt)
+
+
+def _default_rate(info_rates: tuple[int, ...] | None, source: int) -> int:
+    if info_rates is None or source in info_rates:
+        return source
+    higher = [r for r in info_rates if r >= source]
+    return min(higher) if higher else max(info_rates)
+
+
+def _sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class RenditionService:
+    """Makes, finds, serves and lists derived blobs of `AudioService` objects."""
+
+    def __init__(self, audio: AudioService) -> None:
+        self.audio = audio
+        self.settings = audio.settings
+        self.store = audio.store
+        self.rows = DerivedBlobCatalog(audio.catalog)
+        self._locks: dict[str, asyncio.Lock] = {}
+        self.renders = 0  # how many derived blobs this process has made (tests count them)
+
+    # --- profiles -----------------------------------------------------------------------
+    def profile_for(self, row: AudioRow, req: RenditionRequest) -> OutputProfile:
+        info = FORMATS[req.format]
+        gain = 0.0
+        if req.normalize and row.loudness_lufs is not None:
+            gain = self.settings.loudness_target_lufs - row.loudness_lufs
+            if row.true_peak_dbtp is not None:  # never push the true peak over the ceiling
+                gain = min(gain, self.settings.loudness_max_true_peak - row.true_peak_dbtp)
+            gain = round(gain, 2)
+        return OutputProfile(
+            format=req.format,
+            bitrate=(req.bitrate or info.default_bitrate) if info.lossy else None,
+            sample_rate=req.sample_rate or _default_rate(info.rates, row.sample_rate),
+            channels=req.channels or min(row.channels, info.max_channels),
+            gain_db=gain,
+        )
+
+    def queue_profile(self) -> OutputProfile:
+        s = self.settings
+        return OutputProfile(
+            "mp3", s.queue_stream_bitrate, s.queue_stream_sample_rate, s.queue_stream_channels,
+            standalone_frames=True,
+        )
+
+    @staticmethod
+    def variant_of(profile: OutputProfile) -> str:
+        parts = [
+            "q" if profile.standalone_frames else "r", profile.format,
+            f"b{profile.bitrate or 0}", f"r{profile.sample_rate}", f"c{profile.channels}",
+        ]
+        if profile.gain_db:
+            parts.append(f"g{int(round(profile.gain_db * 100))}")
+        return "-".join(parts)
+
+    # --- making ---------------------------------------------------------------------------
+    async def _once(self, row: AudioRow, variant: str, make: Any) -> DerivedBlobRow:
+        """The derived blob `variant` of `row`: from the catalogue, or made under a lock."""
+        found = await self.rows.get(row.id, variant)
+        if found is not None:
+            return found
+        lock_key = f"{row.id}/{variant}"
+        lock = self._locks.setdefault(lock_key, asyncio.Lock())
+        try:
+            async with lock:
+                found = await self.rows.get(row.id, variant)
+                if found is not None:
+                    return found
+                made: DerivedBlobRow = await make()
+                self.renders += 1
+                return made
+        finally:
+            if not lock.locked() and self._locks.get(lock_key) is lock:
+                del self._locks[lock_key]
+
+    async def _fetch_original(self, row: AudioRow, tmp: Path) -> Path:
+        """A local file with the original's bytes: the store's own file, or a streamed copy."""
+        if isinstance(self.store, LocalPathStore):
+            path = self.store.local_path(row.key)
+            if path.exists():
+                return path
+            raise NotFound("The audio's bytes are missing from storage.")
+        dst = tmp / f"source.{row.format}"
+        async with await anyio.open_file(dst, "wb") as f:
+            async for chunk in self.store.get_stream(row.key):
+                await f.write(chunk)
+        return dst
+
+    async def _store_derived(
+        self, row: AudioRow, *, variant: str, kind: str, fmt: str, ext: str,
+        content_type: str, path: Path, params: dict[str, Any], duration: float | None,
+    ) -> DerivedBlobRow:
+        key = rendition_key(row.key, variant, ext)
+        size = path.stat().st_size
+        sha = await anyio.to_thread.run_sync(_sha256_of, path)
+        await self.store.put_file(key, path, content_type=content_type)
+        derived = DerivedBlobRow(
+            audio_id=row.id, variant=variant, kind=kind, key=key, format=fmt,
+            content_type=content_type, size=size, sha256=sha, params=params, duration=duration,
+            created_at=self.audio.clock(),
+        )
+        try:
+            await self.rows.put(derived)
+        except Conflict as exc:  # the object went while we rendered: leave nothing behind
+            await self.store.delete_many([key])
+            raise NotFound() from exc
+        return derived
+
+    async def ensure_rendition(self, row: AudioRow, profile: OutputProfile) -> DerivedBlobRow:
+        variant = self.variant_of(profile)
+        info = FORMATS[profile.format]
+
+        async def make() -> DerivedBlobRow:
+            self.audio.tmp_dir.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(dir=self.audio.tmp_dir) as tmp_name:
+                tmp = Path(tmp_name)
+                source = await self._fetch_original(row, tmp)
+                out = tmp / f"out.{info.ext}"
+                seconds = await anyio.to_thread.run_sync(transcode, source, out, profile)
+                params = {
+                    "format": profile.format, "bitrate": profile.bitrate,
+                    "sample_rate": profile.sample_rate, "channels": profile.channels,
+                    "gain_db": profile.gain_db,
+                }
+                if profile.standalone_frames:
+                    params["queue"] = True
+                return await self._store_derived(
+                    row, variant=variant, kind=RENDITION, fmt=profile.format, ext=info.ext,
+                    content_type=info.content_type, path=out, params=params,
+                    duration=round(seconds, 6),
+                )
+
+        return await self._once(row, variant, make)
+
+    # --- serving ----------------------------------------------------------------------------
+    async def _source(self, row: AudioRow, derived: DerivedBlobRow, *, allow_redirect: bool) -> ContentSource:
+        common = dict(
+            row=row, content_type=derived.content_type, size=derived.size,
+            etag=f'"{derived.sha256}"', key=derived.key,
+        )
+        if isinstance(self.store, LocalPathStore):
+            return ContentSource(**common, path=self.store.local_path(derived.key))
+        if allow_redirect and isinstance(self.store, SignCapableStore) and self.settings.signed_urls == "direct":
+            url = await self.store.sign_get(derived.key, expires_in=300, filename=row.name)
+            return ContentSource(**common, redirect_url=url)
+        return ContentSource(**common, store=self.store)
+
+    async def open_content(
+        self, principal: Principal, audio_id: str, params: Mapping[str, str]
+    ) -> ContentSource:
+        """The original (no `format`) or a rendition of a visible object, rendered if new."""
+        req = parse_rendition(params)
+        row = await self.audio.get(principal, audio_id)
+        if req is None:
+            return await self.audio.open_content(principal, audio_id)
+        derived = await self.ensure_rendition(row, self.profile_for(row, req))
+        return await self._source(row, derived, allow_redirect=True)
+
+    async def open_for_row(self, row: AudioRow, params: Mapping[str, str]) -> ContentSource | None:
+        """For an already verified signed URL: the rendition its parameters name, or None."""
+        req = parse_rendition(params)
+        if req is None:
+            return None
+        derived = await self.ensure_rendition(row, self.profile_for(row, req))
+        return await self._source(row, derived, allow_redirect=False)
+
+    def signing_params(self, params: Mapping[str, str]) -> dict[str, str]:
+        """Check rendition parameters for a signed URL and return their canonical form."""
+        req = parse_rendition(params)
+        return req.params() if req else {}
+
+    # --- waveforms ----------------------------------------------------------------------------
+    async def waveform(
+        self, principal: Principal, audio_id: str, params: Mapping[str, str]
+    ) -> ContentSource:
+        req = parse_waveform(params)
+        row = await self.audio.get(principal, audio_id)
+        spp = req.samples_per_pixel or max(1, row.sample_rate // (req.pixels_per_second or 1))
+        if row.duration * row.sample_rate / spp > MAX_WAVEFORM_PIXELS:
+            raise ValidationFailed(
+                f"That scale gives more than {MAX_WAVEFORM_PIXELS} pixels; use a larger "
+                "samples_per_pixel."
+            )
+        variant = req.variant(row.sample_rate)
+
+        async def make() -> DerivedBlobRow:
+            self.audio.tmp_dir.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(dir=self.audio.tmp_dir) as tmp_name:
+                tmp = Path(tmp_name)
+                source = await self._fetch_original(row, tmp)
+                out = tmp / f"peaks.{req.format}"
+
+                def compute() -> None:
+                    peaks = compute_peaks(
+                        source, samples_per_pixel=req.samples_per_pixel,
+                        pixels_per_second=req.pixels_per_second, bits=req.bits,
+                        split_channels=req.split_channels,
+                    )
+                    if req.format == "dat":
+                        out.write_bytes(peaks.to_dat())
+                    else:
+                        with out.open("w") as f:
+                            json.dump(peaks.to_json(), f, separators=(",", ":"))
+
+                await anyio.to_thread.run_sync(compute)
+                content_type = "application/json" if req.format == "json" else "application/octet-stream"
+                return await self._store_derived(
+                    row, variant=variant, kind=WAVEFORM, fmt=req.format, ext=req.format,
+                    content_type=content_type, path=out,
+                    params={"samples_per_pixel": spp, "bits": req.bits,
+                            "channels": "all" if req.split_channels else "mono"},
+                    duration=None,
+                )
+
+        derived = await self._once(row, variant, make)
+        return await self._source(row, derived, allow_redirect=False)
+
+    async def describe(
+        self, principal: Principal, audio_id: str
+    ) -> tuple[AudioRow, list[DerivedBlobRow]]:
+        """A visible object and the renditions made of it so far."""
+        row = await self.audio.get(principal, audio_id)
+        return row, (await self.renditions_of([row]))[row.id]
+
+    # --- hooks AudioService calls ---------------------------------------------------------------
+    async def keys_of(self, rows: Sequence[AudioRow]) -> list[str]:
+        """Every derived blob of `rows`, so `purge` deletes them with the originals."""
+        return [d.key for d in await self.rows.list_for([r.id for r in rows])]
+
+    async def renditions_of(self, rows: Sequence[AudioRow]) -> dict[str, list[DerivedBlobRow]]:
+        out: dict[str, list[DerivedBlobRow]] = {r.id: [] for r in rows}
+        for d in await self.rows.list_for([r.id for r in rows], kind=RENDITION):
+            out[d.audio_id].append(d)
+        return out
+
+    async def measure(self, path: Path) -> tuple[float | None, float | None]:
+        loud = await anyio.to_thread.run_sync(measure_loudness, path)
+        return loud.integrated_lufs, loud.true_peak_dbtp
+
+    def ingest_requests(self, row: AudioRow) -> list[RenditionRequest]:
+        """`AUDIOSTORE_INGEST_RENDITIONS` entries that apply to `row`'s upload format."""
+        out = []
+        for entry in self.settings.ingest_renditions:
+            source_fmt, _, spec = entry.rpartition("->")
+            if source_fmt and source_fmt.strip().lower() != row.format:
+                continue
+            fmt, _, bitrate = spec.partition(":")
+            params = {"format": fmt.strip()}
+            if bitrate.strip():
+                params["bitrate"] = bitrate.strip()
+            req = parse_rendition(params)
+            if req is not None:
+                out.append(req)
+        return out
+
+    async def after_ingest(self, row: AudioRow) -> None:
+        """Make the renditions the settings ask for at upload. A failure is logged, not raised:
+        the upload itself is stored, and the rendition is made on first request instead."""
+        for req in self.ingest_requests(row):
+            try:
+                await self.ensure_rendition(row, self.profile_for(row, req))
+            except Exception as exc:  # noqa: BLE001 - see docstring
+                log.warning("ingest rendition %s of %s failed: %s", req.format, row.id, exc)
