@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import client_commands, server_commands
+from . import client_commands, server_commands, tts_command
 
 app = typer.Typer(
     name="audiostore",
@@ -15,6 +15,7 @@ app = typer.Typer(
 )
 server_commands.register(app)
 client_commands.register(app)
+tts_command.register(app)
 
 
 def main() -> None:

@@ -151,6 +151,28 @@ class Client:
             raise ConnectionFailed(f"Cannot reach {self.base_url}: {exc}") from exc
         return target
 
+    def tts(
+        self,
+        text: str,
+        *,
+        voice: str | None = None,
+        format: str | None = None,
+        speed: float | None = None,
+        ttl_seconds: int | None = None,
+        segments: bool = False,
+    ) -> dict[str, Any]:
+        """Speak `text` and store it; returns the audio object with `url`, `engine`,
+        `cache_hit` (and `segments` when asked)."""
+        body: dict[str, Any] = {"text": text, "segments": segments}
+        for k, v in (("voice", voice), ("format", format), ("speed", speed), ("ttl_seconds", ttl_seconds)):
+            if v is not None:
+                body[k] = v
+        return self._call("POST", "/v1/tts", json=body).json()
+
+    def tts_voices(self) -> dict[str, Any]:
+        """`{"engines": [...], "voices": [{id, engine, language, name}, ...]}`."""
+        return self._call("GET", "/v1/tts/voices").json()
+
     def info(self) -> dict[str, Any]:
         return self._call("GET", "/v1/info").json()
 

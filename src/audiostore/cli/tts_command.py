@@ -1,0 +1,65 @@
+"""`audiostore tts`: speak text through a running service (AUDIOSTORE_URL, AUDIOSTORE_KEY)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..client import Client
+from .client_commands import KeyOpt, UrlOpt, err, with_client
+
+
+def tts(
+    text: str = typer.Argument(None, help="The words to speak."),
+    voice: str = typer.Option(None, help="Voice id (see --voices); default: the service's."),
+    format: str = typer.Option(None, "--format", "-f", help="wav, mp3, opus or ogg."),
+    speed: float = typer.Option(None, help="0.5 to 2.0."),
+    ttl: int = typer.Option(None, help="Keep the audio this many seconds."),
+    segments: bool = typer.Option(False, help="Also store each sentence on its own."),
+    out: Path = typer.Option(None, "--out", "-o", help="Also download the audio to this file."),
+    json_out: bool = typer.Option(False, "--json", help="Print the audio object as JSON."),
+    voices: bool = typer.Option(False, "--voices", help="List the service's voices and exit."),
+    url: str = UrlOpt,
+    key: str = KeyOpt,
+) -> None:
+    """Speak text and store it; prints the signed URL (or the object with --json)."""
+    if voices:
+        listed = with_client(url, key, lambda c: c.tts_voices())
+        if json_out:
+            typer.echo(json.dumps(listed, indent=2))
+            return
+        table = Table("id", "engine", "language", "name")
+        for v in listed["voices"]:
+            table.add_row(v["id"], v["engine"], v["language"], v["name"])
+        Console().print(table)
+        return
+    if not text:
+        err.print("[red]error:[/red] give the text to speak (or --voices).")
+        raise typer.Exit(2)
+
+    def go(c: Client) -> dict[str, Any]:
+        obj = c.tts(text, voice=voice, format=format, speed=speed, ttl_seconds=ttl, segments=segments)
+        if out is not None:
+            c.download(obj["id"], out)
+        return obj
+
+    obj = with_client(url, key, go)
+    if json_out:
+        typer.echo(json.dumps(obj, indent=2))
+    elif out is not None:
+        typer.echo(str(out))
+    else:
+        typer.echo(obj["url"])
+    err.print(
+        f"{obj['id']}  {obj['duration']:.2f}s  {obj['engine']}/{obj['voice_id']}"
+        + ("  (cached)" if obj["cache_hit"] else "")
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(tts)
