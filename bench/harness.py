@@ -123,7 +123,7 @@ def audiostore_serve(work: Path, *, env: dict[str, str] | None = None) -> Iterat
         **(env or {}),
     }
     log = (work / f"audiostore-{port}.log").open("wb")
-    proc = subprocess.Popen(pinned([str(BIN / "audiostore"), "serve"], SERVER_CPU), env=full_env,
+    proc = subprocess.Popen(pinned([sys.executable, "-m", "audiostore", "serve"], SERVER_CPU), env=full_env,
                             stdout=log, stderr=subprocess.STDOUT)
     try:
         url = f"http://127.0.0.1:{port}"

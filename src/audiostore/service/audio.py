@@ -24,6 +24,7 @@ from .. import metrics
 from ..audio import HEAD_BYTES, TAIL_BYTES, AudioFacts, probe, sniff
 from ..blob_keys import build_blob_key, check_key_part, check_name
 from ..blobstores import BlobNotFound, BlobStore, LocalPathStore, SignCapableStore
+from ..blobstores.base import can_sign
 from ..catalog import PENDING, READY, AudioRow, Catalog, ListQuery
 from ..errors import (
     AudiostoreError,
@@ -343,7 +344,7 @@ class AudioService:
         now = self.clock()
         expires_at = now + timedelta(seconds=seconds)
         if (
-            isinstance(self.store, SignCapableStore)
+            can_sign(self.store)
             and self.settings.signed_urls == "direct"
             and not params
         ):
