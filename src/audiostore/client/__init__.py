@@ -1,6 +1,46 @@
-"""The Python SDK: talks to an audiostore service over HTTP only."""
+"""The Python SDK: `Client` and `AsyncClient` talk to an audiostore service over HTTP only.
 
-from .errors import ApiError, AudiostoreClientError, ConnectionFailed
+Importing this package needs only httpx and pydantic (never the server's dependencies).
+"""
+
+from .async_client import AsyncClient
+from .errors import (
+    ApiError,
+    AudiostoreClientError,
+    AuthenticationError,
+    ConflictError,
+    ConnectionFailed,
+    DownloadCorrupted,
+    NotFoundError,
+    RejectedInputError,
+    ServerError,
+)
+from .models import AudioObject, AudioPage, BatchUrlItem, ErrorInfo, SignedUrl
+from .retry import NO_RETRY, RetryPolicy
 from .sync_client import Client
+from .upload_source import ProgressCallback, UploadSource
+from .url_cache import SignedUrlCache
 
-__all__ = ["ApiError", "AudiostoreClientError", "Client", "ConnectionFailed"]
+__all__ = [
+    "NO_RETRY",
+    "ApiError",
+    "AsyncClient",
+    "AudioObject",
+    "AudioPage",
+    "AudiostoreClientError",
+    "AuthenticationError",
+    "BatchUrlItem",
+    "Client",
+    "ConflictError",
+    "ConnectionFailed",
+    "DownloadCorrupted",
+    "ErrorInfo",
+    "NotFoundError",
+    "ProgressCallback",
+    "RejectedInputError",
+    "RetryPolicy",
+    "ServerError",
+    "SignedUrl",
+    "SignedUrlCache",
+    "UploadSource",
+]

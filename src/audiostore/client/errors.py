@@ -1,4 +1,8 @@
-"""Errors the SDK raises: every non-2xx answer carries the service catalogue's code."""
+"""Errors the SDK raises: every non-2xx answer carries the service catalogue's code.
+
+`ApiError` is the base of every answer-with-an-error; its subclasses group statuses a
+caller usually treats alike (`except NotFoundError:`), and `code` tells them apart exactly.
+"""
 
 from __future__ import annotations
 
@@ -17,5 +21,60 @@ class ApiError(AudiostoreClientError):
         super().__init__(f"{status} {code}: {message}")
 
 
+class AuthenticationError(ApiError):
+    """401 or 403: a missing, revoked or insufficient key, or a bad signature."""
+
+
+class NotFoundError(ApiError):
+    """404: no such audio (or not yours, or expired)."""
+
+
+class ConflictError(ApiError):
+    """409: e.g. an `Idempotency-Key` reused with a different upload."""
+
+
+class RejectedInputError(ApiError):
+    """400, 413, 415, 416 or 422: the service refused what was sent; retrying won't help."""
+
+
+class ServerError(ApiError):
+    """5xx: the service or its storage failed; retried automatically where safe."""
+
+
 class ConnectionFailed(AudiostoreClientError):
-    """The service could not be reached."""
+    """The service could not be reached (after the retries)."""
+
+
+class DownloadCorrupted(AudiostoreClientError):
+    """A download's bytes did not match the object's sha256; the partial file was removed."""
+
+
+def api_error(status: int, code: str, message: str) -> ApiError:
+    """The `ApiError` subclass for a status."""
+    if status in (401, 403):
+        cls: type[ApiError] = AuthenticationError
+    elif status == 404:
+        cls = NotFoundError
+    elif status == 409:
+        cls = ConflictError
+    elif status >= 500:
+        cls = ServerError
+    elif status in (400, 413, 415, 416, 422):
+        cls = RejectedInputError
+    else:
+        cls = ApiError
+    return cls(status, code, message)
+
+
+__all__ = [
+    "ApiError",
+    "AudiostoreClientError",
+    "AuthenticationError",
+    "ConflictError",
+    "ConnectionFailed",
+    "DownloadCorrupted",
+    "NotFoundError",
+    "RejectedInputError",
+    "ServerError",
+    "api_error",
+]

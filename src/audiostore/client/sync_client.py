@@ -1,39 +1,44 @@
-"""`Client`: the synchronous Python SDK over httpx. It speaks only the HTTP API."""
+"""`Client`: the synchronous Python SDK over httpx. It speaks only the HTTP API.
+
+`AsyncClient` (async_client.py) has the same methods; both build requests and parse
+answers through `protocol`, so the two cannot drift apart.
+"""
 
 from __future__ import annotations
 
-import mimetypes
 import os
-from collections.abc import Iterator, Sequence
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import httpx
 
-from .errors import ApiError, ConnectionFailed
-
-DEFAULT_URL = "http://127.0.0.1:8000"
-UploadSource = str | os.PathLike[str] | bytes | IO[bytes]
-
-
-def _raise_for(response: httpx.Response) -> None:
-    if response.is_success or response.status_code == 304:
-        return
-    try:
-        err = response.json()["error"]
-        raise ApiError(response.status_code, err["code"], err["message"])
-    except (ValueError, KeyError, TypeError):
-        raise ApiError(response.status_code, "http_error", response.text[:200]) from None
+from . import protocol
+from .errors import ConnectionFailed
+from .models import AudioObject, AudioPage, BatchUrlItem, SignedUrl
+from .protocol import Call, Download
+from .retry import RetryPolicy, never_sent
+from .upload_source import ProgressCallback, UploadBody, UploadSource
+from .url_cache import SignedUrlCache
 
 
 class Client:
     """A client for one audiostore service.
 
+    `base_url` and `api_key` default to `AUDIOSTORE_URL` and `AUDIOSTORE_KEY`. Connection
+    errors and 502/503/504 answers are retried with backoff (`retry`); uploads carry an
+    `Idempotency-Key`, so a retried upload is stored once.
+
     Example:
         ```py
         with Client("http://127.0.0.1:8000", api_key=key) as c:
-            obj = c.upload("take1.wav", collection="takes")
-            print(c.sign(obj["id"], expires_in=600)["url"])
+            obj = c.upload("take1.wav", collection="takes", progress=print)
+            print(obj.duration, c.sign(obj.id, expires_in=600).url)
+            for item in c.list(collection="takes"):
+                print(item.name)
         ```
     """
 
@@ -43,12 +48,19 @@ class Client:
         *,
         api_key: str | None = None,
         timeout: float = 60.0,
+        retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
+        url_cache: SignedUrlCache | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.base_url = (base_url or os.environ.get("AUDIOSTORE_URL") or DEFAULT_URL).rstrip("/")
-        key = api_key or os.environ.get("AUDIOSTORE_KEY")
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout, transport=transport)
+        self.base_url = protocol.resolve_base_url(base_url)
+        self.retry = retry or RetryPolicy()
+        self.url_cache = url_cache or SignedUrlCache()
+        self._sleep = sleep
+        self._http = httpx.Client(
+            base_url=self.base_url, headers=protocol.auth_headers(api_key), timeout=timeout,
+            transport=transport, follow_redirects=True,
+        )
 
     def __enter__(self) -> Client:
         return self
@@ -59,14 +71,34 @@ class Client:
     def close(self) -> None:
         self._http.close()
 
-    def _call(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        try:
-            response = self._http.request(method, path, **kw)
-        except httpx.TransportError as exc:
-            raise ConnectionFailed(f"Cannot reach {self.base_url}: {exc}") from exc
-        _raise_for(response)
-        return response
+    # --- transport with retries -------------------------------------------------------
+    def _send(
+        self, call: Call, *, content: Callable[[], Any] | None = None, stream: bool = False
+    ) -> httpx.Response:
+        attempt = 0
+        while True:
+            attempt += 1
+            request = self._http.build_request(
+                call.method, call.path, params=call.params, json=call.json, headers=call.headers,
+                content=content() if content is not None else None,
+            )
+            try:
+                response = self._http.send(request, stream=stream)
+            except httpx.TransportError as exc:
+                if attempt < self.retry.attempts and (call.repeatable or never_sent(exc)):
+                    self._sleep(self.retry.delay(attempt))
+                    continue
+                raise ConnectionFailed(f"Cannot reach {self.base_url}: {exc}") from exc
+            if (
+                call.repeatable and attempt < self.retry.attempts
+                and self.retry.retry_status(response.status_code)
+            ):
+                response.close()
+                self._sleep(self.retry.delay(attempt, response))
+                continue
+            return response
 
+    # --- audio ------------------------------------------------------------------------
     def upload(
         self,
         source: UploadSource,
@@ -74,83 +106,126 @@ class Client:
         name: str | None = None,
         collection: str | None = None,
         ttl_seconds: int | None = None,
+        expires_at: datetime | str | None = None,
         metadata: dict[str, Any] | None = None,
         text: str | None = None,
-    ) -> dict[str, Any]:
-        """Upload a path, bytes or a binary file object; returns the audio object."""
-        import json
+        voice_id: str | None = None,
+        owner: str | None = None,
+        progress: ProgressCallback | None = None,
+        idempotency_key: str | None = None,
+    ) -> AudioObject:
+        """Upload a path, bytes or a binary file object, streamed in chunks.
 
-        fields: dict[str, str] = {}
-        for k, v in (("name", name), ("collection", collection), ("text", text)):
-            if v is not None:
-                fields[k] = v
-        if ttl_seconds is not None:
-            fields["ttl_seconds"] = str(ttl_seconds)
-        if metadata is not None:
-            fields["metadata"] = json.dumps(metadata)
-        if isinstance(source, (str, os.PathLike)):
-            path = Path(source)
-            ctype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-            with path.open("rb") as f:
-                return self._call("POST", "/v1/audio", files={"file": (path.name, f, ctype)}, data=fields).json()
-        filename = name or "audio"
-        return self._call(
-            "POST", "/v1/audio", files={"file": (filename, source, "application/octet-stream")}, data=fields
-        ).json()
+        `progress(sent_bytes, total_bytes)` is called as the bytes go out (total is None
+        for a pipe). A retry sends the same `Idempotency-Key` (a fresh one per call unless
+        given), so the service stores the audio once. Returns the audio object with `url`.
+        """
+        body = UploadBody(source, name=name)
+        call = protocol.upload_call(
+            body, idempotency_key=idempotency_key or uuid.uuid4().hex, collection=collection,
+            ttl_seconds=ttl_seconds, expires_at=expires_at, metadata=metadata, text=text,
+            voice_id=voice_id, owner=owner,
+        )
+        obj = protocol.parse_audio(self._send(call, content=lambda: body.chunks(progress)))
+        if obj.url and obj.url_expires_at:
+            self.url_cache.put(SignedUrl(id=obj.id, url=obj.url, expires_at=obj.url_expires_at), None)
+        return obj
 
-    def get(self, audio_id: str) -> dict[str, Any]:
-        return self._call("GET", f"/v1/audio/{audio_id}").json()
+    def get(self, audio_id: str) -> AudioObject:
+        return protocol.parse_audio(self._send(protocol.get_call(audio_id)))
 
-    def list_page(self, *, cursor: str | None = None, limit: int = 50, **filters: Any) -> dict[str, Any]:
-        params = {k: v for k, v in {**filters, "cursor": cursor, "limit": limit}.items() if v is not None}
-        return self._call("GET", "/v1/audio", params=params).json()
+    def list_page(self, *, cursor: str | None = None, limit: int = 50, **filters: Any) -> AudioPage:
+        """One page: filters `collection`, `prefix`, `q`, `created_after`, `created_before`,
+        `owner` (admins)."""
+        return protocol.parse_page(self._send(protocol.list_call(cursor, limit, filters)))
 
-    def list(self, *, limit: int | None = None, page_size: int = 100, **filters: Any) -> Iterator[dict[str, Any]]:
-        """Every matching object, newest first, fetching pages as needed."""
+    def list(self, *, limit: int | None = None, page_size: int = 100, **filters: Any) -> Iterator[AudioObject]:
+        """Every matching object, newest first, fetching pages as they are needed."""
         cursor: str | None = None
         seen = 0
         while True:
-            page = self.list_page(cursor=cursor, limit=page_size, **filters)
-            for item in page["items"]:
+            size = page_size if limit is None else max(1, min(page_size, limit - seen))
+            page = self.list_page(cursor=cursor, limit=size, **filters)
+            for item in page.items:
                 yield item
                 seen += 1
                 if limit is not None and seen >= limit:
                     return
-            cursor = page["next_cursor"]
+            cursor = page.next_cursor
             if not cursor:
                 return
 
-    def update(self, audio_id: str, **changes: Any) -> dict[str, Any]:
-        return self._call("PATCH", f"/v1/audio/{audio_id}", json=changes).json()
+    def update(self, audio_id: str, **changes: Any) -> AudioObject:
+        """Change `name`, `metadata`, `ttl_seconds`/`expires_at` or `clear_expiry`."""
+        return protocol.parse_audio(self._send(protocol.update_call(audio_id, changes)))
 
     def delete(self, audio_id: str) -> None:
-        self._call("DELETE", f"/v1/audio/{audio_id}")
+        protocol.check(self._send(protocol.delete_call(audio_id)))
+        self.url_cache.forget(audio_id)
 
-    def sign(self, audio_id: str, *, expires_in: int | None = None) -> dict[str, Any]:
-        body = {"expires_in": expires_in} if expires_in is not None else {}
-        return self._call("POST", f"/v1/audio/{audio_id}/url", json=body).json()
+    # --- signed URLs ------------------------------------------------------------------
+    def sign(self, audio_id: str, *, expires_in: int | None = None, cached: bool = True) -> SignedUrl:
+        """A URL that fetches the bytes with no header; reused from the cache until shortly
+        before it expires (`cached=False` always asks the service)."""
+        if cached and (hit := self.url_cache.get(audio_id, expires_in)) is not None:
+            return hit
+        signed = protocol.parse_signed(self._send(protocol.sign_call(audio_id, expires_in)))
+        self.url_cache.put(signed, expires_in)
+        return signed
 
-    def sign_many(self, ids: Sequence[str], *, expires_in: int | None = None) -> list[dict[str, Any]]:
-        body: dict[str, Any] = {"ids": list(ids)}
-        if expires_in is not None:
-            body["expires_in"] = expires_in
-        return self._call("POST", "/v1/urls", json=body).json()["urls"]
+    def sign_many(self, ids: Sequence[str], *, expires_in: int | None = None) -> list[BatchUrlItem]:
+        """One answer per id, in order; cached URLs are reused and only the rest are asked."""
+        cached = {i: self.url_cache.get(i, expires_in) for i in ids}
+        missing = list(dict.fromkeys(i for i, hit in cached.items() if hit is None))
+        fresh: dict[str, BatchUrlItem] = {}
+        if missing:
+            for item in protocol.parse_batch(self._send(protocol.sign_many_call(missing, expires_in))):
+                fresh[item.id] = item
+                if item.url and item.expires_at:
+                    self.url_cache.put(SignedUrl(id=item.id, url=item.url, expires_at=item.expires_at), expires_in)
+        out = []
+        for i in ids:
+            hit = cached[i]
+            out.append(BatchUrlItem(id=i, url=hit.url, expires_at=hit.expires_at) if hit else fresh[i])
+        return out
 
-    def download(self, audio_id: str, path: str | os.PathLike[str]) -> Path:
-        """Stream the bytes to `path`."""
-        target = Path(path)
-        try:
-            with self._http.stream("GET", f"/v1/audio/{audio_id}/content") as response:
+    # --- bytes ------------------------------------------------------------------------
+    def download(
+        self,
+        audio_id: str,
+        path: str | os.PathLike[str],
+        *,
+        resume: bool = True,
+        progress: ProgressCallback | None = None,
+    ) -> Path:
+        """Stream the bytes to `path` (through `path.part`, renamed when whole and checked
+        against the sha256). With `resume`, a `.part` left by a cut download is continued
+        with a Range request instead of starting over."""
+        dl = Download(path, resume=resume)
+        for _ in range(2):
+            response = self._send(protocol.content_call(audio_id, dl.offset), stream=True)
+            try:
+                if response.status_code == 416 and dl.offset:
+                    dl.restart()
+                    continue
                 if not response.is_success:
                     response.read()
-                    _raise_for(response)
-                with target.open("wb") as f:
-                    for chunk in response.iter_bytes(256 * 1024):
-                        f.write(chunk)
-        except httpx.TransportError as exc:
-            raise ConnectionFailed(f"Cannot reach {self.base_url}: {exc}") from exc
-        return target
+                    protocol.check(response)
+                with dl.open(response) as f:
+                    if progress is not None:
+                        progress(dl.received, dl.total)
+                    for chunk in response.iter_bytes(protocol.DOWNLOAD_CHUNK_BYTES):
+                        dl.write(f, chunk)
+                        if progress is not None:
+                            progress(dl.received, dl.total)
+            except httpx.TransportError as exc:
+                raise ConnectionFailed(f"Download cut off ({exc}); run again to resume.") from exc
+            finally:
+                response.close()
+            return dl.finish()
+        raise ConnectionFailed("The service refused the byte range twice.")
 
+    # --- speech and service facts -----------------------------------------------------
     def tts(
         self,
         text: str,
@@ -161,20 +236,23 @@ class Client:
         ttl_seconds: int | None = None,
         segments: bool = False,
     ) -> dict[str, Any]:
-        """Speak `text` and store it; returns the audio object with `url`, `engine`,
+        """Speak `text` and store it; returns the audio object (JSON) with `url`, `engine`,
         `cache_hit` (and `segments` when asked)."""
-        body: dict[str, Any] = {"text": text, "segments": segments}
-        for k, v in (("voice", voice), ("format", format), ("speed", speed), ("ttl_seconds", ttl_seconds)):
-            if v is not None:
-                body[k] = v
-        return self._call("POST", "/v1/tts", json=body).json()
+        call = protocol.tts_call(
+            text, voice=voice, format=format, speed=speed, ttl_seconds=ttl_seconds,
+            segments=segments,
+        )
+        return protocol.parse_json(self._send(call))  # type: ignore[no-any-return]
 
     def tts_voices(self) -> dict[str, Any]:
         """`{"engines": [...], "voices": [{id, engine, language, name}, ...]}`."""
-        return self._call("GET", "/v1/tts/voices").json()
+        return protocol.parse_json(self._send(Call("GET", "/v1/tts/voices")))  # type: ignore[no-any-return]
 
     def info(self) -> dict[str, Any]:
-        return self._call("GET", "/v1/info").json()
+        return protocol.parse_json(self._send(Call("GET", "/v1/info")))  # type: ignore[no-any-return]
 
     def health(self) -> dict[str, Any]:
-        return self._call("GET", "/v1/health").json()
+        return protocol.parse_json(self._send(Call("GET", "/v1/health")))  # type: ignore[no-any-return]
+
+
+__all__ = ["Client"]

@@ -1,0 +1,259 @@
+"""`AsyncClient`: the asyncio/trio twin of `Client`, with the same methods (awaited).
+
+Both build requests and parse answers through `protocol`, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import os
+import anyio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from . import protocol
+from .errors import ConnectionFailed
+from .models import AudioObject, AudioPage, BatchUrlItem, SignedUrl
+from .protocol import Call, Download
+from .retry import RetryPolicy, never_sent
+from .upload_source import ProgressCallback, UploadBody, UploadSource
+from .url_cache import SignedUrlCache
+
+
+class AsyncClient:
+    """An async client for one audiostore service; see `Client` for the details.
+
+    `base_url` and `api_key` default to `AUDIOSTORE_URL` and `AUDIOSTORE_KEY`. Connection
+    errors and 502/503/504 answers are retried with backoff (`retry`); uploads carry an
+    `Idempotency-Key`, so a retried upload is stored once.
+
+    Example:
+        ```py
+        async with AsyncClient("http://127.0.0.1:8000", api_key=key) as c:
+            obj = await c.upload("take1.wav", collection="takes", progress=print)
+            print(obj.duration, (await c.sign(obj.id, expires_in=600)).url)
+            async for item in c.list(collection="takes"):
+                print(item.name)
+        ```
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        api_key: str | None = None,
+        timeout: float = 60.0,
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        url_cache: SignedUrlCache | None = None,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+    ) -> None:
+        self.base_url = protocol.resolve_base_url(base_url)
+        self.retry = retry or RetryPolicy()
+        self.url_cache = url_cache or SignedUrlCache()
+        self._sleep = sleep
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url, headers=protocol.auth_headers(api_key), timeout=timeout,
+            transport=transport, follow_redirects=True,
+        )
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # --- transport with retries -------------------------------------------------------
+    async def _send(
+        self, call: Call, *, content: Callable[[], Any] | None = None, stream: bool = False
+    ) -> httpx.Response:
+        attempt = 0
+        while True:
+            attempt += 1
+            request = self._http.build_request(
+                call.method, call.path, params=call.params, json=call.json, headers=call.headers,
+                content=content() if content is not None else None,
+            )
+            try:
+                response = await self._http.send(request, stream=stream)
+            except httpx.TransportError as exc:
+                if attempt < self.retry.attempts and (call.repeatable or never_sent(exc)):
+                    await self._sleep(self.retry.delay(attempt))
+                    continue
+                raise ConnectionFailed(f"Cannot reach {self.base_url}: {exc}") from exc
+            if (
+                call.repeatable and attempt < self.retry.attempts
+                and self.retry.retry_status(response.status_code)
+            ):
+                await response.aclose()
+                await self._sleep(self.retry.delay(attempt, response))
+                continue
+            return response
+
+    # --- audio ------------------------------------------------------------------------
+    async def upload(
+        self,
+        source: UploadSource,
+        *,
+        name: str | None = None,
+        collection: str | None = None,
+        ttl_seconds: int | None = None,
+        expires_at: datetime | str | None = None,
+        metadata: dict[str, Any] | None = None,
+        text: str | None = None,
+        voice_id: str | None = None,
+        owner: str | None = None,
+        progress: ProgressCallback | None = None,
+        idempotency_key: str | None = None,
+    ) -> AudioObject:
+        """Upload a path, bytes or a binary file object, streamed in chunks.
+
+        `progress(sent_bytes, total_bytes)` is called as the bytes go out (total is None
+        for a pipe). A retry sends the same `Idempotency-Key` (a fresh one per call unless
+        given), so the service stores the audio once. Returns the audio object with `url`.
+        """
+        body = UploadBody(source, name=name)
+        call = protocol.upload_call(
+            body, idempotency_key=idempotency_key or uuid.uuid4().hex, collection=collection,
+            ttl_seconds=ttl_seconds, expires_at=expires_at, metadata=metadata, text=text,
+            voice_id=voice_id, owner=owner,
+        )
+        obj = protocol.parse_audio(await self._send(call, content=lambda: body.achunks(progress)))
+        if obj.url and obj.url_expires_at:
+            self.url_cache.put(SignedUrl(id=obj.id, url=obj.url, expires_at=obj.url_expires_at), None)
+        return obj
+
+    async def get(self, audio_id: str) -> AudioObject:
+        return protocol.parse_audio(await self._send(protocol.get_call(audio_id)))
+
+    async def list_page(self, *, cursor: str | None = None, limit: int = 50, **filters: Any) -> AudioPage:
+        """One page: filters `collection`, `prefix`, `q`, `created_after`, `created_before`,
+        `owner` (admins)."""
+        return protocol.parse_page(await self._send(protocol.list_call(cursor, limit, filters)))
+
+    async def list(
+        self, *, limit: int | None = None, page_size: int = 100, **filters: Any
+    ) -> AsyncIterator[AudioObject]:
+        """Every matching object, newest first, fetching pages as they are needed."""
+        cursor: str | None = None
+        seen = 0
+        while True:
+            size = page_size if limit is None else max(1, min(page_size, limit - seen))
+            page = await self.list_page(cursor=cursor, limit=size, **filters)
+            for item in page.items:
+                yield item
+                seen += 1
+                if limit is not None and seen >= limit:
+                    return
+            cursor = page.next_cursor
+            if not cursor:
+                return
+
+    async def update(self, audio_id: str, **changes: Any) -> AudioObject:
+        """Change `name`, `metadata`, `ttl_seconds`/`expires_at` or `clear_expiry`."""
+        return protocol.parse_audio(await self._send(protocol.update_call(audio_id, changes)))
+
+    async def delete(self, audio_id: str) -> None:
+        protocol.check(await self._send(protocol.delete_call(audio_id)))
+        self.url_cache.forget(audio_id)
+
+    # --- signed URLs ------------------------------------------------------------------
+    async def sign(self, audio_id: str, *, expires_in: int | None = None, cached: bool = True) -> SignedUrl:
+        """A URL that fetches the bytes with no header; reused from the cache until shortly
+        before it expires (`cached=False` always asks the service)."""
+        if cached and (hit := self.url_cache.get(audio_id, expires_in)) is not None:
+            return hit
+        signed = protocol.parse_signed(await self._send(protocol.sign_call(audio_id, expires_in)))
+        self.url_cache.put(signed, expires_in)
+        return signed
+
+    async def sign_many(self, ids: Sequence[str], *, expires_in: int | None = None) -> list[BatchUrlItem]:
+        """One answer per id, in order; cached URLs are reused and only the rest are asked."""
+        cached = {i: self.url_cache.get(i, expires_in) for i in ids}
+        missing = list(dict.fromkeys(i for i, hit in cached.items() if hit is None))
+        fresh: dict[str, BatchUrlItem] = {}
+        if missing:
+            for item in protocol.parse_batch(await self._send(protocol.sign_many_call(missing, expires_in))):
+                fresh[item.id] = item
+                if item.url and item.expires_at:
+                    self.url_cache.put(SignedUrl(id=item.id, url=item.url, expires_at=item.expires_at), expires_in)
+        out = []
+        for i in ids:
+            hit = cached[i]
+            out.append(BatchUrlItem(id=i, url=hit.url, expires_at=hit.expires_at) if hit else fresh[i])
+        return out
+
+    # --- bytes ------------------------------------------------------------------------
+    async def download(
+        self,
+        audio_id: str,
+        path: str | os.PathLike[str],
+        *,
+        resume: bool = True,
+        progress: ProgressCallback | None = None,
+    ) -> Path:
+        """Stream the bytes to `path` (through `path.part`, renamed when whole and checked
+        against the sha256). With `resume`, a `.part` left by a cut download is continued
+        with a Range request instead of starting over."""
+        dl = Download(path, resume=resume)
+        for _ in range(2):
+            response = await self._send(protocol.content_call(audio_id, dl.offset), stream=True)
+            try:
+                if response.status_code == 416 and dl.offset:
+                    dl.restart()
+                    continue
+                if not response.is_success:
+                    await response.aread()
+                    protocol.check(response)
+                with dl.open(response) as f:
+                    if progress is not None:
+                        progress(dl.received, dl.total)
+                    async for chunk in response.aiter_bytes(protocol.DOWNLOAD_CHUNK_BYTES):
+                        dl.write(f, chunk)
+                        if progress is not None:
+                            progress(dl.received, dl.total)
+            except httpx.TransportError as exc:
+                raise ConnectionFailed(f"Download cut off ({exc}); run again to resume.") from exc
+            finally:
+                await response.aclose()
+            return dl.finish()
+        raise ConnectionFailed("The service refused the byte range twice.")
+
+    # --- speech and service facts -----------------------------------------------------
+    async def tts(
+        self,
+        text: str,
+        *,
+        voice: str | None = None,
+        format: str | None = None,
+        speed: float | None = None,
+        ttl_seconds: int | None = None,
+        segments: bool = False,
+    ) -> dict[str, Any]:
+        """Speak `text` and store it; returns the audio object (JSON) with `url`, `engine`,
+        `cache_hit` (and `segments` when asked)."""
+        call = protocol.tts_call(
+            text, voice=voice, format=format, speed=speed, ttl_seconds=ttl_seconds,
+            segments=segments,
+        )
+        return protocol.parse_json(await self._send(call))  # type: ignore[no-any-return]
+
+    async def tts_voices(self) -> dict[str, Any]:
+        """`{"engines": [...], "voices": [{id, engine, language, name}, ...]}`."""
+        return protocol.parse_json(await self._send(Call("GET", "/v1/tts/voices")))  # type: ignore[no-any-return]
+
+    async def info(self) -> dict[str, Any]:
+        return protocol.parse_json(await self._send(Call("GET", "/v1/info")))  # type: ignore[no-any-return]
+
+    async def health(self) -> dict[str, Any]:
+        return protocol.parse_json(await self._send(Call("GET", "/v1/health")))  # type: ignore[no-any-return]
+
+
+__all__ = ["AsyncClient"]

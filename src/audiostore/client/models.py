@@ -1,0 +1,88 @@
+"""Typed models of what the service answers (pydantic; unknown fields are kept, not lost).
+
+Models also answer `obj["field"]` like the JSON dicts earlier SDK versions returned, and
+`obj.to_json()` gives the plain JSON-ready dict back.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    def __getitem__(self, name: str) -> Any:
+        try:
+            return getattr(self, name)
+        except AttributeError:
+            raise KeyError(name) from None
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return getattr(self, name, default)
+
+    def to_json(self) -> dict[str, Any]:
+        """The model as JSON-ready data (times as ISO 8601 strings)."""
+        return self.model_dump(mode="json")
+
+
+class AudioObject(_Model):
+    """One stored audio object. `url`/`url_expires_at` are set where a URL was implied
+    (upload, TTS); TTS answers also carry `engine`, `cache_hit` and `phonemes`."""
+
+    id: str
+    owner: str
+    collection: str
+    name: str
+    key: str
+    content_type: str
+    format: str
+    codec: str
+    duration: float
+    sample_rate: int
+    channels: int
+    bitrate: int | None = None
+    size: int
+    sha256: str
+    metadata: dict[str, Any] = {}
+    text: str | None = None
+    voice_id: str | None = None
+    created_at: datetime
+    expires_at: datetime | None = None
+    url: str | None = None
+    url_expires_at: datetime | None = None
+
+
+class AudioPage(_Model):
+    """One page of a listing; pass `next_cursor` back as `cursor` for the next one."""
+
+    items: list[AudioObject]
+    next_cursor: str | None = None
+
+
+class SignedUrl(_Model):
+    """A time-limited URL that fetches the bytes with no header at all."""
+
+    id: str
+    url: str
+    expires_at: datetime
+
+
+class ErrorInfo(_Model):
+    code: str
+    message: str
+
+
+class BatchUrlItem(_Model):
+    """One answer of `sign_many`: a `url` and `expires_at`, or an `error` for that id."""
+
+    id: str
+    url: str | None = None
+    expires_at: datetime | None = None
+    error: ErrorInfo | None = None
+
+
+__all__ = ["AudioObject", "AudioPage", "BatchUrlItem", "ErrorInfo", "SignedUrl"]

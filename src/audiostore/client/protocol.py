@@ -1,0 +1,226 @@
+"""The HTTP protocol, written once for `Client` and `AsyncClient`: how each call is built,
+how answers are parsed, and how a download resumes. No I/O happens here."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from .errors import ApiError, DownloadCorrupted, api_error
+from .models import AudioObject, AudioPage, BatchUrlItem, SignedUrl
+from .upload_source import UploadBody
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+DOWNLOAD_CHUNK_BYTES = 256 * 1024
+
+
+def resolve_base_url(base_url: str | None) -> str:
+    return (base_url or os.environ.get("AUDIOSTORE_URL") or DEFAULT_URL).rstrip("/")
+
+
+def auth_headers(api_key: str | None) -> dict[str, str]:
+    key = api_key or os.environ.get("AUDIOSTORE_KEY")
+    return {"Authorization": f"Bearer {key}"} if key else {}
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One request. `repeatable`: safe to send again after it may have reached the service."""
+
+    method: str
+    path: str
+    params: dict[str, Any] | None = None
+    json: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    repeatable: bool = True
+
+
+def _clean(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+# --- calls -----------------------------------------------------------------------------
+def upload_call(
+    body: UploadBody,
+    *,
+    idempotency_key: str,
+    collection: str | None = None,
+    ttl_seconds: int | None = None,
+    expires_at: datetime | str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    text: str | None = None,
+    voice_id: str | None = None,
+    owner: str | None = None,
+) -> Call:
+    """A raw-body upload (the bytes as the body, the fields in the query)."""
+    params = _clean({
+        "name": body.name, "collection": collection, "ttl_seconds": ttl_seconds,
+        "expires_at": expires_at.isoformat() if isinstance(expires_at, datetime) else expires_at,
+        "metadata": json.dumps(metadata) if metadata is not None else None,
+        "text": text, "voice_id": voice_id, "owner": owner,
+    })
+    headers = {"Content-Type": body.content_type, IDEMPOTENCY_HEADER: idempotency_key}
+    if body.total is not None:
+        headers["Content-Length"] = str(body.total)
+    return Call("POST", "/v1/audio", params=params, headers=headers, repeatable=body.rewindable)
+
+
+def get_call(audio_id: str) -> Call:
+    return Call("GET", f"/v1/audio/{audio_id}")
+
+
+def list_call(cursor: str | None, limit: int, filters: Mapping[str, Any]) -> Call:
+    params = _clean({**filters, "cursor": cursor, "limit": limit})
+    for k, v in params.items():
+        if isinstance(v, datetime):
+            params[k] = v.isoformat()
+    return Call("GET", "/v1/audio", params=params)
+
+
+def update_call(audio_id: str, changes: Mapping[str, Any]) -> Call:
+    return Call("PATCH", f"/v1/audio/{audio_id}", json=dict(changes))
+
+
+def delete_call(audio_id: str) -> Call:
+    return Call("DELETE", f"/v1/audio/{audio_id}")
+
+
+def sign_call(audio_id: str, expires_in: int | None) -> Call:
+    return Call("POST", f"/v1/audio/{audio_id}/url", json=_clean({"expires_in": expires_in}))
+
+
+def sign_many_call(ids: Sequence[str], expires_in: int | None) -> Call:
+    return Call("POST", "/v1/urls", json=_clean({"ids": list(ids), "expires_in": expires_in}))
+
+
+def tts_call(text: str, **options: Any) -> Call:
+    # Speaking twice would store twice: repeat only when the request never left.
+    return Call("POST", "/v1/tts", json={"text": text, **_clean(options)}, repeatable=False)
+
+
+def content_call(audio_id: str, offset: int) -> Call:
+    headers = {"Range": f"bytes={offset}-"} if offset else {}
+    return Call("GET", f"/v1/audio/{audio_id}/content", headers=headers)
+
+
+# --- answers ---------------------------------------------------------------------------
+def check(response: httpx.Response) -> httpx.Response:
+    """Raise the `ApiError` for a non-2xx answer (its body must have been read)."""
+    if response.is_success or response.status_code == 304:
+        return response
+    raise error_of(response)
+
+
+def error_of(response: httpx.Response) -> ApiError:
+    try:
+        err = response.json()["error"]
+        return api_error(response.status_code, str(err["code"]), str(err["message"]))
+    except (ValueError, KeyError, TypeError):
+        text = response.text.strip().splitlines()[0][:200] if response.text.strip() else ""
+        return api_error(response.status_code, "http_error", text or response.reason_phrase)
+
+
+def parse_audio(response: httpx.Response) -> AudioObject:
+    return AudioObject.model_validate(check(response).json())
+
+
+def parse_page(response: httpx.Response) -> AudioPage:
+    return AudioPage.model_validate(check(response).json())
+
+
+def parse_signed(response: httpx.Response) -> SignedUrl:
+    return SignedUrl.model_validate(check(response).json())
+
+
+def parse_batch(response: httpx.Response) -> list[BatchUrlItem]:
+    return [BatchUrlItem.model_validate(u) for u in check(response).json()["urls"]]
+
+
+def parse_json(response: httpx.Response) -> Any:
+    return check(response).json()
+
+
+# --- downloads -------------------------------------------------------------------------
+_SHA256_ETAG = re.compile(r'^(?:W/)?"?([0-9a-f]{64})"?$')
+_TOTAL = re.compile(r"/(\d+)\s*$")
+
+
+class Download:
+    """A download into `<target>.part`, renamed to `target` once whole and verified.
+
+    With `resume`, an existing `.part` is continued with a Range request; the finished file
+    is checked against the object's sha256 (the service's ETag), so a stale or foreign
+    `.part` can never pass as the object.
+    """
+
+    def __init__(self, target: str | os.PathLike[str], *, resume: bool) -> None:
+        self.target = Path(target)
+        self.part = self.target.with_name(self.target.name + ".part")
+        if not resume and self.part.exists():
+            self.part.unlink()
+        self.offset = self.part.stat().st_size if self.part.exists() else 0
+        self.total: int | None = None
+        self.received = 0
+        self._hash = hashlib.sha256()
+        self._expected: str | None = None
+
+    def restart(self) -> None:
+        """Drop the partial file and start over from byte 0."""
+        self.part.unlink(missing_ok=True)
+        self.offset = 0
+
+    def open(self, response: httpx.Response) -> Any:
+        """Given a 200 or 206 answer, return the file to append the body to."""
+        etag = _SHA256_ETAG.match(response.headers.get("etag", "").strip())
+        self._expected = etag.group(1) if etag else None
+        if response.status_code == 206 and self.offset:
+            found = _TOTAL.search(response.headers.get("content-range", ""))
+            self.total = int(found.group(1)) if found else None
+            with self.part.open("rb") as f:
+                while block := f.read(DOWNLOAD_CHUNK_BYTES):
+                    self._hash.update(block)
+            self.received = self.offset
+            return self.part.open("ab")
+        length = response.headers.get("content-length")
+        self.total = int(length) if length and length.isdigit() else None
+        self.offset = 0
+        self.received = 0
+        return self.part.open("wb")
+
+    def write(self, f: Any, chunk: bytes) -> None:
+        f.write(chunk)
+        self._hash.update(chunk)
+        self.received += len(chunk)
+
+    def finish(self, expected_sha256: str | None = None) -> Path:
+        expected = expected_sha256 or self._expected
+        if self.total is not None and self.received != self.total:
+            raise DownloadCorrupted(
+                f"Got {self.received} of {self.total} bytes; run again to resume."
+            )
+        if expected is not None and self._hash.hexdigest() != expected:
+            self.part.unlink(missing_ok=True)
+            raise DownloadCorrupted("The downloaded bytes do not match the object's sha256.")
+        os.replace(self.part, self.target)
+        return self.target
+
+
+__all__ = [
+    "Call",
+    "DEFAULT_URL",
+    "Download",
+    "IDEMPOTENCY_HEADER",
+    "auth_headers",
+    "check",
+    "resolve_base_url",
+]
