@@ -45,6 +45,9 @@ _SynthCallback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), 
 
 _LOCK = threading.Lock()
 _state: dict[str, Any] = {}
+# Voice id (its first language, e.g. "en-gb") -> espeak identifier ("gmw/en"): the identifier
+# is what espeak_SetVoiceByName finds for every voice; language codes only for some.
+_IDENTIFIERS: dict[str, bytes] = {}
 
 
 def _library() -> tuple[ctypes.CDLL, int]:
@@ -103,22 +106,39 @@ def _languages(ptr: int | None) -> list[str]:
 
 def list_voices_blocking() -> list[Voice]:
     with _LOCK:
-        lib, _ = _library()
-        array = lib.espeak_ListVoices(None)
-        voices: dict[str, Voice] = {}
-        i = 0
-        while array[i]:
-            raw = array[i].contents
-            i += 1
-            langs = _languages(raw.languages)
-            if not langs:
-                continue
-            voice_id = langs[0]
-            voices.setdefault(voice_id, Voice(
-                id=voice_id, engine="espeak", language=voice_id,
-                name=(raw.name or b"").decode("utf-8", "replace"),
-            ))
-        return sorted(voices.values(), key=lambda v: v.id)
+        return _list_voices()
+
+
+def _list_voices() -> list[Voice]:
+    """Every voice that speaks, one per first language (call with `_LOCK` held)."""
+    lib, rate = _library()
+    array = lib.espeak_ListVoices(None)
+    voices: dict[str, Voice] = {}
+    i = 0
+    while array[i]:
+        raw = array[i].contents
+        i += 1
+        langs = _languages(raw.languages)
+        if not langs:
+            continue
+        voice_id = langs[0]
+        if voice_id in voices or not raw.identifier or not _speaks(lib, raw.identifier, rate):
+            continue
+        _IDENTIFIERS[voice_id] = raw.identifier
+        voices.setdefault(voice_id, Voice(
+            id=voice_id, engine="espeak", language=voice_id,
+            name=(raw.name or b"").decode("utf-8", "replace"),
+        ))
+    return sorted(voices.values(), key=lambda v: v.id)
+
+
+def _speaks(lib: ctypes.CDLL, identifier: bytes, rate: int) -> bool:
+    """A few voices in the bundled data lack their dictionary and speak nothing; they are
+    left out of the listing rather than answering silence. Costs ~1 ms a voice, once."""
+    try:
+        return _synth_locked(lib, identifier, b"1 2 3", DEFAULT_RATE).size > rate // 10
+    except EngineError:
+        return False
 
 
 def _phonemes(lib: ctypes.CDLL, text: bytes) -> str:
@@ -135,27 +155,33 @@ def _phonemes(lib: ctypes.CDLL, text: bytes) -> str:
     return " ".join(p for p in parts if p)
 
 
+def _synth_locked(lib: ctypes.CDLL, identifier: bytes, text: bytes, wpm: int) -> np.ndarray:
+    """Samples for `text` (call with `_LOCK` held)."""
+    chunks: list[bytes] = _state["chunks"]
+    chunks.clear()
+    if lib.espeak_SetVoiceByName(identifier) != 0:
+        raise EngineError(f"espeak-ng has no voice {identifier.decode(errors='replace')!r}.")
+    lib.espeak_SetParameter(ESPEAK_RATE, wpm, 0)
+    status = lib.espeak_Synth(text, len(text) + 1, 0, POS_CHARACTER, 0, ESPEAK_CHARS_UTF8, None, None)
+    samples = np.frombuffer(b"".join(chunks), dtype=np.int16).copy()
+    chunks.clear()
+    if status != 0:
+        raise EngineError(f"espeak-ng synthesis failed (error {status}).")
+    return samples
+
+
 def synthesize_blocking(text: str, voice_id: str, speed: float) -> Speech:
     encoded = text.encode("utf-8")
+    wpm = max(MIN_RATE, min(MAX_RATE, round(DEFAULT_RATE * speed)))
     with _LOCK:
         lib, sample_rate = _library()
-        chunks: list[bytes] = _state["chunks"]
-        chunks.clear()
-        if lib.espeak_SetVoiceByName(voice_id.encode()) != 0:
-            raise EngineError(f"espeak-ng has no voice {voice_id!r}.")
-        rate = max(MIN_RATE, min(MAX_RATE, round(DEFAULT_RATE * speed)))
-        lib.espeak_SetParameter(ESPEAK_RATE, rate, 0)
-        status = lib.espeak_Synth(encoded, len(encoded) + 1, 0, POS_CHARACTER, 0, ESPEAK_CHARS_UTF8, None, None)
-        if status != 0:
-            chunks.clear()
-            raise EngineError(f"espeak-ng synthesis failed (error {status}).")
-        samples = np.frombuffer(b"".join(chunks), dtype=np.int16).copy()
-        chunks.clear()
+        if voice_id not in _IDENTIFIERS:
+            _list_voices()
+        samples = _synth_locked(lib, _IDENTIFIERS.get(voice_id, voice_id.encode()), encoded, wpm)
         phonemes = _phonemes(lib, encoded)
     if samples.size == 0:
         raise EngineError("espeak-ng produced no audio for this text.")
     return Speech(samples=samples, sample_rate=sample_rate, phonemes=phonemes or None)
-
 
 class EspeakEngine:
     """espeak-ng: offline, every bundled voice; gives IPA phonemes."""

@@ -7,9 +7,9 @@ import re
 __all__ = ["split_sentences"]
 
 # A sentence ends at . ! ? … (and CJK 。！？), possibly followed by closing quotes/brackets,
-# then whitespace or the end. Abbreviations like "e.g." may split early; that only makes
+# then whitespace. Abbreviations like "e.g." may split early; that only makes
 # one segment shorter, never loses text.
-_END = re.compile(r"(?<=[.!?…。！？])[\"'”’)\]]*\s+")
+_END = re.compile(r"(?:(?<=[.!?…。！？])|(?<=[.!?…。！？][\"'”’)\]]))\s+")
 
 
 def split_sentences(text: str) -> list[str]:
