@@ -34,7 +34,12 @@ def build_store(settings: Settings) -> BlobStore:
         return LocalBlobStore(settings.data_dir / "blobs")
     from .blobstores.s3 import S3BlobStore  # imported only when chosen
 
-    return S3BlobStore.from_settings(settings)
+    primary = S3BlobStore.from_settings(settings)
+    if settings.fallback == "spool":
+        from .blobstores.spooling import SpoolingBlobStore
+
+        return SpoolingBlobStore(primary, LocalBlobStore(settings.data_dir / "spool"))
+    return primary
 
 
 @dataclass

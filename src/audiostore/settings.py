@@ -110,6 +110,82 @@ class Settings(BaseSettings):
         "another process stops working within this time; 0 disables the cache.",
     )
 
+    # --- data safety: expiry defaults, maintenance jobs, fallback spool (issue 4) --------
+    collection_ttls: Annotated[dict[str, float], NoDecode] = Field(
+        default_factory=dict,
+        description="Default lifetime per collection for uploads that give no `ttl_seconds` "
+        "or `expires_at`, e.g. `tts=24h,scratch=1h` (units s, m, h, d, w).",
+    )
+    sweep_interval: float = Field(
+        60.0,
+        description="Seconds (or `30s`, `5m`) between runs of the maintenance jobs (expiry "
+        "sweep, stale pending uploads, delete retries, spool drain, temp files) inside "
+        "`audiostore serve` and `audiostore worker`; 0 turns the timer off.",
+    )
+    sweep_daily_at: str | None = Field(
+        None,
+        description="Also run the maintenance jobs once a day at this UTC time, `HH:MM` (e.g. "
+        "`12:00`). Unset: the interval alone.",
+    )
+    sweep_in_serve: bool = Field(
+        True,
+        description="Run the maintenance jobs inside `audiostore serve`. Turn off when "
+        "dedicated `audiostore worker` processes do it.",
+    )
+    sweep_batch_size: int = Field(
+        1000, ge=1, le=1000,
+        description="Objects a job claims and deletes per batch (one S3 DeleteObjects call "
+        "and one SQL statement each; S3 takes at most 1000 keys a call).",
+    )
+    fallback: Literal["spool", "off"] = Field(
+        "spool",
+        description="With `store=s3`: `spool` keeps an upload in a local spool "
+        "(`{data_dir}/spool`) when the bucket cannot be reached, serves it from there and "
+        "moves it to the bucket when it answers again; `off` answers 503 instead.",
+    )
+    pending_grace: float = Field(
+        3600.0,
+        description="Seconds (or `1h`) after which an upload still `pending` (a crash between "
+        "its intent row and its blob) is finished or rolled back by the jobs.",
+    )
+    tmp_grace: float = Field(
+        300.0,
+        description="Seconds (or `5m`) after which a temp file in `{data_dir}/tmp` that no live "
+        "upload holds is removed by the jobs.",
+    )
+    delete_retry_base: float = Field(
+        30.0, description="First wait (s) before retrying a failed blob delete; it doubles "
+        "with each failure."
+    )
+    delete_retry_max: float = Field(3600.0, description="Longest wait (s) between delete retries.")
+
+    @field_validator("collection_ttls", mode="before")
+    @classmethod
+    def _ttls(cls, value: object) -> object:
+        from .durations import parse_collection_ttls
+
+        return parse_collection_ttls(value) if isinstance(value, str) else value
+
+    @field_validator(
+        "sweep_interval", "pending_grace", "tmp_grace", "delete_retry_base", "delete_retry_max",
+        mode="before",
+    )
+    @classmethod
+    def _durations(cls, value: object) -> object:
+        from .durations import parse_duration
+
+        return parse_duration(value) if isinstance(value, str) else value
+
+    @field_validator("sweep_daily_at")
+    @classmethod
+    def _daily_at(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        hour, sep, minute = value.partition(":")
+        if not (sep and hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
+            raise ValueError("sweep_daily_at must be HH:MM (UTC), e.g. 12:00")
+        return f"{int(hour):02d}:{int(minute):02d}"
+
     # --- clients: browsers and retries (issue 7) ----------------------------------------
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,

@@ -61,12 +61,20 @@ class AudioRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Data safety (issue 4): where the blob is (`primary` store or the local fallback `spool`),
+    # and the backoff of blob-delete retries while the row is `deleting`.
+    location: Mapped[str] = mapped_column(String(16), default="primary", server_default="primary")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, default=None)
 
     __table_args__ = (
         Index("ix_audio_owner_id", "owner", "id"),
         Index("ix_audio_owner_collection_id", "owner", "collection", "id"),
         Index("ix_audio_expires_at", "expires_at"),
         Index("ix_audio_state", "state"),
+        Index("ix_audio_key", "key"),
+        Index("ix_audio_state_next_attempt", "state", "next_attempt_at"),
+        Index("ix_audio_location", "location"),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import client_commands, server_commands, tts_command
+from . import client_commands, job_commands, server_commands, tts_command
 
 app = typer.Typer(
     name="audiostore",
@@ -14,6 +14,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 server_commands.register(app)
+job_commands.register(app)
 client_commands.register(app)
 tts_command.register(app)
 

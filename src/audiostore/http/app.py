@@ -15,6 +15,8 @@ from . import error_handlers
 from .request_metrics import RequestMetrics
 from .routes_audio import router as audio_router
 from .routes_content import router as content_router
+from ..jobs import maintenance_loop
+from .routes_maintenance import router as maintenance_router
 from .routes_system import router as system_router
 from .routes_tts import router as tts_router
 
@@ -32,7 +34,8 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
             await rt.migrate()
         app.state.runtime = rt
         try:
-            yield
+            async with maintenance_loop(rt, enabled=owned):  # the maintenance timer (issue 4)
+                yield
         finally:
             if owned:
                 await rt.close()
@@ -51,6 +54,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.include_router(audio_router)
     app.include_router(content_router)
     app.include_router(system_router)
+    app.include_router(maintenance_router)
     app.include_router(tts_router)
     app.add_middleware(RequestMetrics)
     return app

@@ -31,6 +31,10 @@ class AudioObject(BaseModel):
     voice_id: str | None
     created_at: datetime
     expires_at: datetime | None
+    location: str = Field(
+        "primary", description="Where the bytes are: `primary` (the configured store) or "
+        "`spool` (kept locally while the primary store was unreachable; moved later)."
+    )
     url: str | None = None
     url_expires_at: datetime | None = None
 
@@ -42,7 +46,7 @@ class AudioObject(BaseModel):
             duration=row.duration, sample_rate=row.sample_rate, channels=row.channels,
             bitrate=row.bitrate, size=row.size, sha256=row.sha256, metadata=row.meta or {},
             text=row.text, voice_id=row.voice_id, created_at=row.created_at,
-            expires_at=row.expires_at,
+            expires_at=row.expires_at, location=row.location or "primary",
             url=signed.url if signed else None,
             url_expires_at=signed.expires_at if signed else None,
         )

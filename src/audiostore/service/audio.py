@@ -25,6 +25,8 @@ from ..audio import HEAD_BYTES, TAIL_BYTES, AudioFacts, probe, sniff
 from ..blob_keys import build_blob_key, check_key_part, check_name
 from ..blobstores import BlobNotFound, BlobStore, LocalPathStore, SignCapableStore
 from ..blobstores.base import can_sign
+from ..blobstores.spooling import SPOOL, spooled_path_of
+from ..catalog.job_queries import JobCatalog
 from ..catalog import PENDING, READY, AudioRow, Catalog, ListQuery
 from ..errors import (
     AudiostoreError,
@@ -38,6 +40,7 @@ from ..errors import (
 )
 from ..settings import Settings
 from ..signing import EXPIRES_PARAM, SIGNATURE_PARAM, UrlSigner
+from .collection_ttl import collection_default_expiry
 from .principal import Principal
 from .staging import StagedUpload
 
@@ -181,7 +184,7 @@ class AudioService:
         owner = check_key_part(principal.owner_for_new(f.owner), what="owner")
         collection = check_key_part(f.collection or self.settings.default_collection, what="collection")
         name = check_name(f.name or staged.filename or "audio")
-        expires_at = self._expiry(f, now)
+        expires_at = self._expiry(f, now) or collection_default_expiry(self.settings, collection, now)
         metadata = check_metadata(f.metadata) if f.metadata is not None else {}
         if f.text is not None and len(f.text) > 100_000:
             raise ValidationFailed("text may hold at most 100000 characters.")
@@ -203,11 +206,14 @@ class AudioService:
         # Intent first: a crash from here on leaves a pending row that a job resolves.
         await self.catalog.insert_audio(row)
         try:
-            await self.store.put_file(key, staged.path, content_type=facts.content_type)
+            placed = await self.store.put_file(key, staged.path, content_type=facts.content_type)
         except Exception as exc:
             await self.catalog.delete_rows([audio_id])
             log.warning("blob put failed for %s: %s", key, exc)
             raise StorageUnavailable(f"The blob store refused the upload: {exc}") from exc
+        if placed == SPOOL:  # the primary store was down: the blob waits in the local spool
+            row.location = SPOOL
+            await self.catalog.update_audio(audio_id, {"location": SPOOL})
         await self.catalog.set_state(audio_id, READY, now=now)
         row.state = READY
         return row
@@ -302,6 +308,8 @@ class AudioService:
             await self.store.delete_many([k for row in rows for k in self.blob_keys_of(row)])
         except Exception as exc:
             log.warning("blob delete failed, %d objects stay 'deleting': %s", len(rows), exc)
+            # The retry job takes them from here, with backoff (jobs/delete_retry.py).
+            await JobCatalog(self.catalog).mark_retry_due([r.id for r in rows], now=self.clock())
             return 0
         return await self.catalog.delete_rows([row.id for row in rows])
 
@@ -347,6 +355,7 @@ class AudioService:
             can_sign(self.store)
             and self.settings.signed_urls == "direct"
             and not params
+            and row.location != SPOOL  # a spooled blob is not in the bucket yet
         ):
             url = await self.store.sign_get(row.key, expires_in=seconds, filename=row.name)
             return SignedUrl(row.id, url, expires_at)
@@ -379,6 +388,9 @@ class AudioService:
             row=row, content_type=row.content_type, size=row.size, etag=f'"{row.sha256}"',
             key=row.key,
         )
+        spooled = spooled_path_of(self.store, row.location, row.key)
+        if spooled is not None:
+            return ContentSource(**common, path=spooled)
         if isinstance(self.store, LocalPathStore):
             return ContentSource(**common, path=self.store.local_path(row.key))
         if allow_redirect and isinstance(self.store, SignCapableStore) and self.settings.signed_urls == "direct":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
 import tempfile
@@ -22,6 +23,10 @@ class StagedUpload:
         fd, name = tempfile.mkstemp(prefix="upload-", suffix=".part", dir=tmp_dir)
         self.path = Path(name)
         self._file = os.fdopen(fd, "wb", buffering=1024 * 1024)
+        # Held until discard(): the temp-file job (jobs/temp_files.py) removes only files no
+        # live upload holds, so a crashed upload's file goes and a running one stays.
+        self._lock_fd = os.open(name, os.O_RDONLY)
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
         self._hash = hashlib.sha256()
         self.limit = limit
         self.size = 0
@@ -59,5 +64,9 @@ class StagedUpload:
     def discard(self) -> None:
         with contextlib.suppress(Exception):
             self._file.close()
+        if self._lock_fd >= 0:  # once only: the number may be reused after close
+            with contextlib.suppress(OSError):
+                os.close(self._lock_fd)
+            self._lock_fd = -1
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()

@@ -1,0 +1,123 @@
+"""Maintenance commands that run on the service's machine: sweep, worker, cleanup, reconcile.
+
+They use the server's settings and call the jobs directly (no HTTP).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..durations import parse_duration
+from ..jobs import JobResult, MaintenanceLoop, cleanup_older_than, reconcile, run_jobs_once
+from ..runtime import Runtime
+from ..settings import Settings
+from .server_commands import run_with_runtime
+
+err = Console(stderr=True)
+
+
+def _seconds(value: str, what: str) -> float:
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=what) from None
+
+
+def _print_results(results: list[JobResult], json_out: bool) -> None:
+    if json_out:
+        typer.echo(json.dumps([r.to_dict() for r in results], indent=2))
+        return
+    table = Table("job", "what it did", "seconds")
+    for r in results:
+        did = r.error or (" ".join(f"{k}={v}" for k, v in r.counts.items()) or "-")
+        table.add_row(r.job, did, f"{r.seconds:.2f}")
+    Console().print(table)
+
+
+def sweep(json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Run every maintenance job once (expiry, stale pending, delete retries, spool drain,
+    temp files) and print what each did. For cron and for tests."""
+    results = run_with_runtime(run_jobs_once)
+    _print_results(results, json_out)
+    if any(r.error for r in results):
+        raise typer.Exit(1)
+
+
+def worker(
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON line per job run."),
+) -> None:
+    """Run the maintenance jobs alone, on AUDIOSTORE_SWEEP_INTERVAL and/or
+    AUDIOSTORE_SWEEP_DAILY_AT, until stopped (SIGTERM or Ctrl-C). Several workers may share one
+    PostgreSQL catalogue; on SQLite run one."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = Settings()
+    interval = settings.sweep_interval or (0 if settings.sweep_daily_at else 60.0)
+
+    def report(results: list[JobResult]) -> None:
+        if json_out:
+            for r in results:
+                typer.echo(json.dumps(r.to_dict()), nl=True)
+
+    async def go(rt: Runtime) -> None:
+        loop = MaintenanceLoop(rt, interval=interval, daily_at=settings.sweep_daily_at,
+                               on_results=report)
+        running = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            running.add_signal_handler(sig, loop.stop)
+        await loop.run()
+
+    run_with_runtime(go)
+
+
+def cleanup(
+    older_than: str = typer.Option(..., "--older-than", help="Age: 30m, 24h, 7d, or seconds."),
+    collection: str = typer.Option(None, help="Only this collection."),
+    owner: str = typer.Option(None, help="Only this owner's audio."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Delete audio created more than --older-than ago, expiring or not."""
+    age = _seconds(older_than, "--older-than")
+    if age <= 0:
+        raise typer.BadParameter("must be positive", param_hint="--older-than")
+    counts: dict[str, Any] = run_with_runtime(
+        lambda rt: cleanup_older_than(rt, older_than=age, collection=collection, owner=owner)
+    )
+    if json_out:
+        typer.echo(json.dumps(counts))
+    else:
+        typer.echo(f"deleted {counts['deleted']} of {counts['matched']} objects older than "
+                   f"{older_than}" + (f" ({counts['left_for_retry']} left for retry)"
+                                      if counts["left_for_retry"] else ""))
+
+
+def reconcile_cmd(
+    fix: bool = typer.Option(False, "--fix", help="Delete orphan blobs and remove broken rows."),
+    grace: str = typer.Option("1h", help="Only judge blobs and rows older than this."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Find blobs no object owns and objects whose blob is missing; --fix repairs both."""
+    seconds = _seconds(grace, "--grace")
+    report = run_with_runtime(lambda rt: reconcile(rt, fix=fix, grace=seconds))
+    counts = report.counts()
+    if json_out:
+        typer.echo(json.dumps(counts))
+        return
+    typer.echo(f"orphan blobs: {counts['orphan_blobs']} (deleted {counts['orphan_blobs_deleted']})")
+    typer.echo(f"rows with a missing blob: {counts['missing_blobs']} "
+               f"(removed {counts['broken_rows_removed']})")
+    typer.echo(f"checked {counts['blobs_checked']} blobs, {counts['rows_checked']} rows")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(sweep)
+    app.command()(worker)
+    app.command()(cleanup)
+    app.command("reconcile")(reconcile_cmd)
