@@ -21,6 +21,7 @@ from .errors import ConfigurationError, InvalidName
 from .service import ApiKeyService, AudioService, IssuedKey
 from .service.tts import TtsService
 from .settings import Settings
+from .settings_checks import check_settings
 from .signing import UrlSigner, load_or_create_secret
 from .tts import build_registry
 
@@ -54,6 +55,7 @@ class Runtime:
 
     @classmethod
     def build(cls, settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Runtime:
+        check_settings(settings)  # stops here, naming the setting, if it cannot work
         try:
             check_template(settings.key_template)
         except InvalidName as exc:

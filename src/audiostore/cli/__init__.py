@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from . import client_commands, job_commands, server_commands, tts_command
+from . import doctor_command
 
 app = typer.Typer(
     name="audiostore",
@@ -14,6 +15,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 server_commands.register(app)
+doctor_command.register(app)
 job_commands.register(app)
 client_commands.register(app)
 tts_command.register(app)
