@@ -107,3 +107,12 @@ async def test_cache_survives_a_restart(api: Api) -> None:
         assert engine.calls == []
     finally:
         await restarted.close()
+
+
+async def test_prune_forgets_requests_whose_audio_is_gone(api: Api) -> None:
+    kept = await speak(api)
+    gone = await speak(api, text="I will be deleted.")
+    await api.http.delete(f"/v1/audio/{gone['id']}", headers=api.alice)
+    assert await api.runtime.tts.prune_cache() == {"tts_requests_pruned": 1}
+    assert await api.runtime.tts.prune_cache() == {"tts_requests_pruned": 0}
+    assert (await speak(api))["id"] == kept["id"]

@@ -10,12 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, String, Text, delete, select
+from sqlalchemy import JSON, String, Text, delete, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .models import Base, UTCDateTime
+from .models import AudioRow, Base, UTCDateTime
 
 __all__ = ["TtsRequestCatalog", "TtsRequestRow"]
 
@@ -62,3 +62,10 @@ class TtsRequestCatalog:
                 s.add(row)
         except IntegrityError:
             return
+
+    async def prune_orphans(self) -> int:
+        """Forget requests whose audio row is gone (swept or deleted). Returns rows removed."""
+        gone = ~exists().where(AudioRow.id == TtsRequestRow.audio_id)
+        async with self._sessions() as s, s.begin():
+            result = await s.execute(delete(TtsRequestRow).where(gone))
+            return result.rowcount or 0

@@ -45,6 +45,7 @@ from .principal import Principal
 log = logging.getLogger(__name__)
 
 MIN_SPEED, MAX_SPEED = 0.5, 2.0
+PRUNE_EVERY_SECONDS = 3600.0
 COPY_CHUNK = 256 * 1024
 
 
@@ -104,6 +105,7 @@ class TtsService:
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
+        self._last_prune = time.monotonic()
 
     async def voices(self) -> list[Voice]:
         return await self.registry.voices()
@@ -118,7 +120,16 @@ class TtsService:
             if cached is not None:
                 metrics.TTS_CACHE_HITS.labels(plan.engine.name).inc()
                 return cached
-            return await self._synthesise_and_store(principal, plan)
+            result = await self._synthesise_and_store(principal, plan)
+        if time.monotonic() - self._last_prune > PRUNE_EVERY_SECONDS:
+            await self.prune_cache()
+        return result
+
+    async def prune_cache(self) -> dict[str, int]:
+        """Forget cached requests whose audio is gone (a job-shaped unit: returns counts).
+        Runs by itself at most hourly after a synthesis; stale entries never serve audio."""
+        self._last_prune = time.monotonic()
+        return {"tts_requests_pruned": await self.requests.prune_orphans()}
 
     # --- validation -------------------------------------------------------------------
     async def _plan(self, request: TtsRequest) -> _Plan:
