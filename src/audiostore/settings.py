@@ -110,6 +110,14 @@ class Settings(BaseSettings):
         "another process stops working within this time; 0 disables the cache.",
     )
 
+    # --- serving hot path (issue 2 benchmarks) -------------------------------------------
+    content_cache_seconds: float = Field(
+        2.0,
+        description="How long the content routes remember a served object's catalogue row "
+        "in-process (local blob store only). Changes made by this process are seen at once; "
+        "changes made by another process within this time. 0 disables the cache.",
+    )
+
     # --- data safety: expiry defaults, maintenance jobs, fallback spool (issue 4) --------
     collection_ttls: Annotated[dict[str, float], NoDecode] = Field(
         default_factory=dict,

@@ -16,7 +16,6 @@ Example:
 
 from __future__ import annotations
 
-import functools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -78,12 +77,14 @@ class SignCapableStore(Protocol):
         """A presigned GET URL for `key`, valid `expires_in` seconds."""
 
 
-@functools.cache
-def _type_can_sign(cls: type) -> bool:
-    return issubclass(cls, SignCapableStore)
+_CAN_SIGN: dict[type, bool] = {}
 
 
 def can_sign(store: object) -> bool:
     """`isinstance(store, SignCapableStore)`, answered once per store type: on Python 3.11 a
     runtime Protocol check costs microseconds, and signing URLs is a hot path."""
-    return _type_can_sign(type(store))
+    kind = type(store)
+    answer = _CAN_SIGN.get(kind)
+    if answer is None:
+        answer = _CAN_SIGN[kind] = isinstance(store, SignCapableStore)
+    return answer

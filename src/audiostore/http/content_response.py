@@ -15,6 +15,7 @@ from starlette.responses import FileResponse, RedirectResponse, Response, Stream
 from ..errors import NotFound
 from ..service import ContentSource
 from .byte_ranges import parse_range
+from .small_range import MAX_SMALL_RANGE, SmallFileRangeResponse
 
 # Bytes under one id never change, so clients and shared caches may keep them.
 IMMUTABLE = "private, max-age=31536000, immutable"
@@ -49,6 +50,12 @@ def render_content(source: ContentSource, request: Request) -> Response:
             stat = os.stat(source.path)
         except FileNotFoundError as exc:
             raise NotFound("The audio's bytes are missing from storage.") from exc
+        if ranges is not None and len(ranges) == 1 and ranges[0][1] - ranges[0][0] <= MAX_SMALL_RANGE:
+            start, end = ranges[0]
+            return SmallFileRangeResponse(
+                source.path, start, end, size=stat.st_size, mtime=stat.st_mtime, headers=headers,
+                media_type=source.content_type, send_body=request.method != "HEAD",
+            )
         return FileResponse(
             source.path, media_type=source.content_type, headers=headers, stat_result=stat,
             content_disposition_type="inline",

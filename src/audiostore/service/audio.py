@@ -42,6 +42,7 @@ from ..settings import Settings
 from ..signing import EXPIRES_PARAM, SIGNATURE_PARAM, UrlSigner
 from .collection_ttl import collection_default_expiry
 from .principal import Principal
+from .served_rows import ServedRows, visible_row
 from .staging import StagedUpload
 
 log = logging.getLogger(__name__)
@@ -142,6 +143,7 @@ class AudioService:
         self.signer = signer
         self.clock = clock
         self.tmp_dir = settings.data_dir / "tmp"
+        self.served_rows = ServedRows.for_settings(settings, catalog.engine)
 
     # --- ingest -----------------------------------------------------------------------
     def stage(self) -> StagedUpload:
@@ -367,7 +369,10 @@ class AudioService:
 
     # --- content ----------------------------------------------------------------------
     async def open_content(self, principal: Principal, audio_id: str) -> ContentSource:
-        return await self._content(await self.get(principal, audio_id), allow_redirect=True)
+        row = await visible_row(self.served_rows, self.catalog, audio_id, owner=principal.scope(), now=self.clock())
+        if row is None:
+            raise NotFound()
+        return await self._content(row, allow_redirect=True)
 
     async def open_signed_content(
         self, audio_id: str, *, expires: str, signature: str, params: Mapping[str, str]
@@ -378,7 +383,7 @@ class AudioService:
             raise BadRequest("expires must be an integer.") from exc
         now = self.clock()
         self.signer.verify(audio_id, expires_int, params, signature, now=now.timestamp())
-        row = await self.catalog.get_visible(audio_id, owner=None, now=now)
+        row = await visible_row(self.served_rows, self.catalog, audio_id, owner=None, now=now)
         if row is None:
             raise NotFound()
         return await self._content(row, allow_redirect=False)

@@ -1,0 +1,160 @@
+"""Memory and throughput of a 1 GB streaming upload through `audiostore serve` on local disk.
+
+    .venv/bin/python bench/upload_memory.py [--size-mb 1024] [--modes raw,multipart]
+
+The server (granian, 1 worker, pinned to CPU 1) gets a valid 1 GiB 16-bit WAV, streamed from
+this process (pinned to CPU 0) in 1 MiB chunks, as a raw `audio/wav` body and as multipart.
+RSS of the server's whole process tree is sampled every 10 ms; "growth" is the peak minus
+the RSS after a small warm-up upload. Throughput is bytes / time until the 201 (stream in,
+sha256, sniff, probe, store, catalogue), against a plain `shutil.copyfile` of the same bytes
+on the same disk. Targets (shared/DESIGN.md): peak RSS growth < 100 MB; throughput >= 0.8x
+a direct store put (here: a plain file copy, which is what a local put costs at most).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import httpx  # noqa: E402
+import psutil  # noqa: E402
+from harness import CLIENT_CPU, audiostore_serve, table, workdir, write_wav  # noqa: E402
+
+RSS_TARGET_MB = 100
+THROUGHPUT_TARGET = 0.8
+CHUNK = 1 << 20
+
+
+class RssSampler:
+    """Peak RSS (sum over a process and its children) while running, every `interval` s."""
+
+    def __init__(self, pid: int, interval: float = 0.01) -> None:
+        self.root = psutil.Process(pid)
+        self.interval = interval
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def current(self) -> int:
+        total = 0
+        for p in [self.root, *self.root.children(recursive=True)]:
+            try:
+                total += p.memory_info().rss
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.current())
+            time.sleep(self.interval)
+
+    def __enter__(self) -> RssSampler:
+        self.peak = self.current()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.current())
+
+
+def file_chunks(path: Path, prefix: bytes = b"", suffix: bytes = b"") -> Iterator[bytes]:
+    yield prefix
+    with path.open("rb") as f:
+        while chunk := f.read(CHUNK):
+            yield chunk
+    yield suffix
+
+
+def upload(url: str, key: str, path: Path, mode: str) -> tuple[float, dict[str, object]]:
+    size = path.stat().st_size
+    headers = {"Authorization": f"Bearer {key}"}
+    if mode == "raw":
+        body = file_chunks(path)
+        headers |= {"Content-Type": "audio/wav", "Content-Length": str(size)}
+    else:
+        boundary = "audiostorebenchboundary0123456789"
+        head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{path.name}\"\r\n"
+                "Content-Type: audio/wav\r\n\r\n").encode()
+        tail = f"\r\n--{boundary}--\r\n".encode()
+        body = file_chunks(path, head, tail)
+        headers |= {"Content-Type": f"multipart/form-data; boundary={boundary}",
+                    "Content-Length": str(len(head) + size + len(tail))}
+    started = time.perf_counter()
+    with httpx.Client(timeout=120) as c:
+        r = c.post(f"{url}/v1/audio", params={"name": path.name}, content=body, headers=headers)
+    elapsed = time.perf_counter() - started
+    r.raise_for_status()
+    return elapsed, r.json()
+
+
+def delete(url: str, key: str, audio_id: str) -> None:
+    httpx.delete(f"{url}/v1/audio/{audio_id}", headers={"Authorization": f"Bearer {key}"},
+                 timeout=60).raise_for_status()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size-mb", type=int, default=1024, help="upload size in MiB (default 1024)")
+    parser.add_argument("--modes", default="raw,multipart", help="raw, multipart or both (default)")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
+    args = parser.parse_args(argv)
+    modes = [m for m in args.modes.split(",") if m]
+    size = args.size_mb << 20
+    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
+        os.sched_setaffinity(0, {int(CLIENT_CPU)})
+
+    with workdir(args.keep) as tmp:
+        work = Path(tmp)
+        source = write_wav(work / "big.wav", size)
+        small = write_wav(work / "small.wav", 1 << 20)
+        size = source.stat().st_size
+
+        started = time.perf_counter()
+        shutil.copyfile(source, work / "copy.wav")
+        copy_s = time.perf_counter() - started
+        (work / "copy.wav").unlink()
+
+        rows: list[list[object]] = [["plain file copy (baseline)", "-", f"{copy_s:.2f}",
+                                     f"{size / copy_s / 1e6:,.0f}", "1.00x", "-"]]
+        verdicts: list[str] = []
+        env = {"AUDIOSTORE_MAX_UPLOAD_BYTES": str(size * 2)}
+        with audiostore_serve(work, env=env) as svc:
+            _, warm = upload(svc.url, svc.key, small, "raw")  # loads PyAV, warms the pool
+            delete(svc.url, svc.key, str(warm["id"]))
+            for mode in modes:
+                sampler = RssSampler(svc.proc.pid)
+                base_rss = sampler.current()
+                with sampler:
+                    elapsed, obj = upload(svc.url, svc.key, source, mode)
+                assert obj["size"] == size, obj
+                growth_mb = (sampler.peak - base_rss) / 1e6
+                ratio = copy_s / elapsed
+                rows.append([f"audiostore upload, {mode}", f"{base_rss / 1e6:.0f}", f"{elapsed:.2f}",
+                             f"{size / elapsed / 1e6:,.0f}", f"{ratio:.2f}x", f"{growth_mb:.1f}"])
+                verdicts.append(
+                    f"{mode}: peak RSS growth {growth_mb:.1f} MB "
+                    f"({'meets' if growth_mb < RSS_TARGET_MB else 'MISSES'} target < {RSS_TARGET_MB} MB); "
+                    f"throughput {ratio:.2f}x a plain copy "
+                    f"({'meets' if ratio >= THROUGHPUT_TARGET else 'MISSES'} target >= {THROUGHPUT_TARGET}x)")
+                delete(svc.url, svc.key, str(obj["id"]))
+
+    print(f"upload: {size / 2**20:,.0f} MiB WAV, streamed in 1 MiB chunks; server on CPU 1, client on CPU 0")
+    print(table(rows, ["case", "RSS before (MB)", "seconds", "MB/s", "vs copy", "peak RSS growth (MB)"]))
+    print()
+    print("\n".join(verdicts))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
