@@ -19,6 +19,8 @@ from .catalog import Catalog
 from .catalog.tts_requests import TtsRequestCatalog
 from .errors import ConfigurationError, InvalidName
 from .service import ApiKeyService, AudioService, IssuedKey
+from .service.queues import QueueService
+from .service.renditions import RenditionService
 from .service.tts import TtsService
 from .settings import Settings
 from .settings_checks import check_settings
@@ -51,6 +53,8 @@ class Runtime:
     audio: AudioService
     keys: ApiKeyService
     tts: TtsService
+    renditions: RenditionService
+    queues: QueueService
     clock: Callable[[], datetime] = field(default=utc_now)
 
     @classmethod
@@ -68,12 +72,17 @@ class Runtime:
         store = build_store(settings)
         signer = UrlSigner(secrets_)
         audio = AudioService(settings=settings, catalog=catalog, store=store, signer=signer, clock=lambda: clock())
+        renditions = RenditionService(audio)
+        audio.derived = renditions
         keys = ApiKeyService(catalog, clock=lambda: clock(), cache_seconds=settings.auth_cache_seconds)
         tts = TtsService(
             settings=settings, audio=audio, registry=build_registry(settings),
             requests=TtsRequestCatalog(catalog.engine),
         )
-        return cls(settings=settings, catalog=catalog, store=store, audio=audio, keys=keys, tts=tts, clock=clock)
+        return cls(
+            settings=settings, catalog=catalog, store=store, audio=audio, keys=keys, tts=tts,
+            renditions=renditions, queues=QueueService(audio, renditions), clock=clock,
+        )
 
     async def migrate(self) -> None:
         await catalog_mod.upgrade(self.catalog.engine)

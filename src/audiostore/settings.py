@@ -233,6 +233,43 @@ class Settings(BaseSettings):
         "come from the standard AWS chain."
     )
 
+    # --- renditions, loudness, waveforms, queues (issue 5) ------------------------------
+    ingest_renditions: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated renditions made at upload, each `format` or "
+        "`format:bitrate` (e.g. `mp3,opus:64k`); `webm->mp3` limits one to uploads of that "
+        "format. Unset: renditions are made on first request only.",
+    )
+    loudness_target_lufs: float = Field(
+        -16.0, description="Integrated loudness (LUFS) `?normalize=true` renditions aim at."
+    )
+    loudness_max_true_peak: float = Field(
+        -1.0, description="Ceiling (dBTP) normalisation gain never pushes the true peak above."
+    )
+    queue_stream_bitrate: int = Field(
+        128_000, description="CBR bit rate (bit/s) of the MP3 profile queue streams are made of."
+    )
+    queue_stream_sample_rate: int = Field(
+        44_100, description="Sample rate (Hz) of the MP3 profile queue streams are made of."
+    )
+    queue_stream_channels: int = Field(
+        2, description="Channels (1 or 2) of the MP3 profile queue streams are made of."
+    )
+    queue_burst_seconds: float = Field(
+        10.0, description="Seconds of audio a queue stream sends at once before pacing to "
+        "playback speed (fills the player's buffer quickly)."
+    )
+    queue_icy_metaint: int = Field(
+        16_000, description="Bytes of audio between ICY metadata blocks on queue streams "
+        "(only for clients that send `Icy-MetaData: 1`)."
+    )
+    queue_max_items: int = Field(1000, description="Most audio ids one queue may hold.")
+
+    @field_validator("ingest_renditions", mode="before")
+    @classmethod
+    def _renditions_csv(cls, value: object) -> object:
+        return _split_csv(value)
+
     @field_validator("accepted_formats", "signing_secrets", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:

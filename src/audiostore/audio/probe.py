@@ -8,6 +8,7 @@ fine), decode without errors, and not end well short of the length its header de
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,9 +50,12 @@ def content_type_for(fmt: str) -> str:
     return _CONTENT_TYPES.get(fmt, "application/octet-stream")
 
 
-def probe(path: Path, sniffed: Sniffed) -> AudioFacts:
+def probe(
+    path: Path, sniffed: Sniffed, *, on_frame: Callable[[av.AudioFrame], None] | None = None
+) -> AudioFacts:
     """Decode the whole file; raise `UnsupportedMediaType` or `UndecodableAudio` if it is not
-    playable audio of the sniffed container."""
+    playable audio of the sniffed container. `on_frame` sees every decoded frame (loudness is
+    measured from the same decode)."""
     try:
         container = av.open(str(path), format=sniffed.demuxer, mode="r")
     except (av.error.FFmpegError, ValueError, OSError) as exc:
@@ -76,6 +80,8 @@ def probe(path: Path, sniffed: Sniffed) -> AudioFacts:
             for frame in container.decode(stream):
                 samples += frame.samples
                 sample_rate = frame.sample_rate or sample_rate
+                if on_frame is not None:
+                    on_frame(frame)
         except (av.error.FFmpegError, ValueError) as exc:
             raise UndecodableAudio(f"The audio cannot be decoded: {exc}") from exc
         if sniffed.format in ("wav", "aiff") and _pcm_chunk_truncated(path, sniffed.format):

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -66,6 +67,9 @@ class AudioRow(Base):
     location: Mapped[str] = mapped_column(String(16), default="primary", server_default="primary")
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, default=None)
+    # EBU R128, measured at ingest (issue 5); None for silence or an unmeasurable file.
+    loudness_lufs: Mapped[float | None] = mapped_column(Float, nullable=True, default=None)
+    true_peak_dbtp: Mapped[float | None] = mapped_column(Float, nullable=True, default=None)
 
     __table_args__ = (
         Index("ix_audio_owner_id", "owner", "id"),
@@ -107,3 +111,39 @@ class IdempotencyKeyRow(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (Index("ix_idempotency_keys_expires_at", "expires_at"),)
+
+
+class DerivedBlobRow(Base):
+    """A blob made from an object (a rendition or a cached waveform), kept beside its
+    original and deleted with it (ON DELETE CASCADE; the blob goes in `AudioService.purge`)."""
+
+    __tablename__ = "derived_blobs"
+
+    audio_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("audio.id", ondelete="CASCADE"), primary_key=True
+    )
+    variant: Mapped[str] = mapped_column(String(96), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "rendition" | "waveform"
+    key: Mapped[str] = mapped_column(String(1200))
+    format: Mapped[str] = mapped_column(String(16))
+    content_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    duration: Mapped[float | None] = mapped_column(Float, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class QueueRow(Base):
+    """A named, ordered list of audio ids, per owner."""
+
+    __tablename__ = "queues"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(128))
+    audio_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (UniqueConstraint("owner", "name", name="uq_queues_owner_name"),)

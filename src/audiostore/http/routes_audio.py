@@ -22,6 +22,7 @@ from .schemas import (
     BatchUrlResponse,
     ErrorBody,
     ErrorResponse,
+    RenditionInfo,
     UrlRequest,
     UrlResponse,
 )
@@ -149,7 +150,10 @@ async def list_audio(
 
 @router.get("/audio/{audio_id}", response_model=AudioObject)
 async def get_audio(audio_id: str, request: Request, who: Who) -> AudioObject:
-    return AudioObject.from_row(await runtime_of(request).audio.get(who, audio_id))
+    row, renditions = await runtime_of(request).renditions.describe(who, audio_id)
+    obj = AudioObject.from_row(row)
+    obj.renditions = [RenditionInfo.from_derived(d) for d in renditions]
+    return obj
 
 
 @router.patch("/audio/{audio_id}", response_model=AudioObject)
@@ -168,7 +172,8 @@ async def delete_audio(audio_id: str, request: Request, who: Who) -> Response:
 async def sign_url(audio_id: str, request: Request, who: Who, body: UrlRequest | None = None) -> UrlResponse:
     """A time-limited URL that fetches the bytes with no Authorization header."""
     signed = await runtime_of(request).audio.sign(
-        who, audio_id, expires_in=body.expires_in if body else None
+        who, audio_id, expires_in=body.expires_in if body else None,
+        params=body.rendition_params() if body else None,
     )
     return UrlResponse(id=signed.audio_id, url=signed.url, expires_at=signed.expires_at)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from ..service.renditions import wants_rendition
 from ..signing import EXPIRES_PARAM, SIGNATURE_PARAM
 from .auth import bearer_token, runtime_of
 from .content_response import render_content
@@ -33,5 +34,8 @@ async def audio_content(audio_id: str, request: Request) -> Response:
         )
     else:
         who = await rt.keys.authenticate(bearer_token(request))
-        source = await rt.audio.open_content(who, audio_id)
+        if wants_rendition(query):
+            source = await rt.renditions.open_content(who, audio_id, dict(query))
+        else:
+            source = await rt.audio.open_content(who, audio_id)
     return render_content(source, request)

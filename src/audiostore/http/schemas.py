@@ -11,6 +11,27 @@ from ..catalog import AudioRow
 from ..service import SignedUrl
 
 
+class RenditionInfo(BaseModel):
+    format: str
+    content_type: str
+    size: int
+    duration: float | None
+    bitrate: int | None
+    sample_rate: int
+    channels: int
+    gain_db: float
+    created_at: datetime
+
+    @classmethod
+    def from_derived(cls, d: Any) -> RenditionInfo:
+        p = d.params or {}
+        return cls(
+            format=d.format, content_type=d.content_type, size=d.size, duration=d.duration,
+            bitrate=p.get("bitrate"), sample_rate=p.get("sample_rate", 0),
+            channels=p.get("channels", 0), gain_db=p.get("gain_db", 0.0), created_at=d.created_at,
+        )
+
+
 class AudioObject(BaseModel):
     id: str = Field(description="UUIDv7: sorts by creation time.")
     owner: str
@@ -37,6 +58,11 @@ class AudioObject(BaseModel):
     )
     url: str | None = None
     url_expires_at: datetime | None = None
+    loudness_lufs: float | None = Field(None, description="EBU R128 integrated loudness.")
+    true_peak_dbtp: float | None = Field(None, description="EBU R128 true peak.")
+    renditions: list[RenditionInfo] = Field(
+        default_factory=list, description="Renditions made so far (GET /v1/audio/{id})."
+    )
 
     @classmethod
     def from_row(cls, row: AudioRow, signed: SignedUrl | None = None) -> AudioObject:
@@ -49,6 +75,8 @@ class AudioObject(BaseModel):
             expires_at=row.expires_at, location=row.location or "primary",
             url=signed.url if signed else None,
             url_expires_at=signed.expires_at if signed else None,
+            loudness_lufs=getattr(row, "loudness_lufs", None),
+            true_peak_dbtp=getattr(row, "true_peak_dbtp", None),
         )
 
 
@@ -69,6 +97,16 @@ class AudioPatch(BaseModel):
 class UrlRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     expires_in: int | None = Field(None, description="Seconds; default AUDIOSTORE_URL_DEFAULT_EXPIRY.")
+    # A rendition (issue 5): the signature covers these, so the URL opens only that rendition.
+    format: str | None = Field(None, description="Rendition: mp3, opus, aac, wav or flac.")
+    bitrate: str | int | None = Field(None, description="Rendition bit rate (bit/s, or e.g. `96k`).")
+    sample_rate: int | None = None
+    channels: int | None = None
+    normalize: bool | None = Field(None, description="Normalise to AUDIOSTORE_LOUDNESS_TARGET_LUFS.")
+
+    def rendition_params(self) -> dict[str, str]:
+        values = self.model_dump(exclude={"expires_in"}, exclude_none=True)
+        return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in values.items()}
 
 
 class UrlResponse(BaseModel):

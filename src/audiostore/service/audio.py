@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 import anyio
@@ -22,6 +22,7 @@ import uuid_utils
 
 from .. import metrics
 from ..audio import HEAD_BYTES, TAIL_BYTES, AudioFacts, probe, sniff
+from ..audio.loudness import LoudnessMeter
 from ..blob_keys import build_blob_key, check_key_part, check_name
 from ..blobstores import BlobNotFound, BlobStore, LocalPathStore, SignCapableStore
 from ..blobstores.base import can_sign
@@ -93,6 +94,16 @@ class ContentSource:
     store: BlobStore | None = field(default=None, repr=False)
 
 
+class DerivedBlobs(Protocol):
+    """Renditions and waveforms (service/renditions.py) plug into ingest, delete and signed
+    URLs through these calls; AudioService works without them (`derived = None`)."""
+
+    async def after_ingest(self, row: AudioRow) -> None: ...
+    async def keys_of(self, rows: Sequence[AudioRow]) -> list[str]: ...
+    async def open_for_row(self, row: AudioRow, params: Mapping[str, str]) -> ContentSource | None: ...
+    def signing_params(self, params: Mapping[str, str]) -> dict[str, str]: ...
+
+
 def encode_cursor(last_id: str) -> str:
     return base64.urlsafe_b64encode(json.dumps({"before": last_id}).encode()).decode().rstrip("=")
 
@@ -144,6 +155,7 @@ class AudioService:
         self.clock = clock
         self.tmp_dir = settings.data_dir / "tmp"
         self.served_rows = ServedRows.for_settings(settings, catalog.engine)
+        self.derived: DerivedBlobs | None = None
 
     # --- ingest -----------------------------------------------------------------------
     def stage(self) -> StagedUpload:
@@ -191,7 +203,9 @@ class AudioService:
         if f.text is not None and len(f.text) > 100_000:
             raise ValidationFailed("text may hold at most 100000 characters.")
 
-        facts = await self._understand(staged)
+        meter = LoudnessMeter()
+        facts = await self._understand(staged, meter=meter)
+        loudness = meter.finish()
         audio_id = str(uuid_utils.uuid7())
         key = build_blob_key(
             self.settings.key_template, owner=owner, collection=collection, audio_id=audio_id,
@@ -203,7 +217,8 @@ class AudioService:
             duration=facts.duration, sample_rate=facts.sample_rate, channels=facts.channels,
             bitrate=facts.bitrate, size=staged.size, sha256=staged.sha256, meta=metadata,
             text=f.text, voice_id=f.voice_id, created_at=now, expires_at=expires_at,
-            updated_at=now,
+            updated_at=now, loudness_lufs=loudness.integrated_lufs,
+            true_peak_dbtp=loudness.true_peak_dbtp,
         )
         # Intent first: a crash from here on leaves a pending row that a job resolves.
         await self.catalog.insert_audio(row)
@@ -218,9 +233,11 @@ class AudioService:
             await self.catalog.update_audio(audio_id, {"location": SPOOL})
         await self.catalog.set_state(audio_id, READY, now=now)
         row.state = READY
+        if self.derived is not None:
+            await self.derived.after_ingest(row)
         return row
 
-    async def _understand(self, staged: StagedUpload) -> AudioFacts:
+    async def _understand(self, staged: StagedUpload, *, meter: LoudnessMeter | None = None) -> AudioFacts:
         if staged.size == 0:
             raise UnsupportedMediaType("The upload is empty.")
         head, tail = staged.read_head_tail(HEAD_BYTES, TAIL_BYTES)
@@ -234,7 +251,8 @@ class AudioService:
             raise UnsupportedMediaType(
                 f"{sniffed.format} uploads are not accepted here (AUDIOSTORE_ACCEPTED_FORMATS)."
             )
-        facts = await anyio.to_thread.run_sync(probe, staged.path, sniffed)
+        on_frame = meter.add if meter is not None else None
+        facts = await anyio.to_thread.run_sync(lambda: probe(staged.path, sniffed, on_frame=on_frame))
         if facts.format not in accepted:
             raise UnsupportedMediaType(
                 f"{facts.format} uploads are not accepted here (AUDIOSTORE_ACCEPTED_FORMATS)."
@@ -307,7 +325,10 @@ class AudioService:
         if not rows:
             return 0
         try:
-            await self.store.delete_many([k for row in rows for k in self.blob_keys_of(row)])
+            keys = [k for row in rows for k in self.blob_keys_of(row)]
+            if self.derived is not None:
+                keys += await self.derived.keys_of(rows)
+            await self.store.delete_many(keys)
         except Exception as exc:
             log.warning("blob delete failed, %d objects stay 'deleting': %s", len(rows), exc)
             # The retry job takes them from here, with backoff (jobs/delete_retry.py).
@@ -334,7 +355,10 @@ class AudioService:
         params: Mapping[str, str] | None = None,
     ) -> SignedUrl:
         row = await self.get(principal, audio_id)
-        return await self._sign_row(row, self._check_expires_in(expires_in), dict(params or {}))
+        canonical = dict(params or {})
+        if canonical and self.derived is not None:
+            canonical = self.derived.signing_params(canonical)
+        return await self._sign_row(row, self._check_expires_in(expires_in), canonical)
 
     async def sign_many(
         self, principal: Principal, ids: Sequence[str], *, expires_in: int | None = None
@@ -386,6 +410,10 @@ class AudioService:
         row = await visible_row(self.served_rows, self.catalog, audio_id, owner=None, now=now)
         if row is None:
             raise NotFound()
+        if params and self.derived is not None:
+            rendition = await self.derived.open_for_row(row, params)
+            if rendition is not None:
+                return rendition
         return await self._content(row, allow_redirect=False)
 
     async def _content(self, row: AudioRow, *, allow_redirect: bool) -> ContentSource:

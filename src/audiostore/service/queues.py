@@ -188,8 +188,14 @@ class QueueService:
                 continue
             reader = Mp3FrameReader()
             got = 0
+            first = True
             async for chunk in self.audio.store.get_stream(derived.key):
                 for frame in reader.feed(chunk):
+                    if first:
+                        # LAME's first frame is its priming delay (1105 of its 1152 samples
+                        # are silence): dropping it makes the joins nearly gapless.
+                        first = False
+                        continue
                     if expected is None:
                         expected = frame.header.profile
                     if frame.header.profile != expected:

@@ -31,7 +31,14 @@ from ..blobstores import LocalPathStore, SignCapableStore
 from ..catalog import AudioRow
 from ..catalog.derived_blobs import DerivedBlobCatalog
 from ..catalog.models import DerivedBlobRow
-from ..errors import Conflict, NotFound, UnknownFormat, ValidationFailed
+from ..errors import (
+    AudiostoreError,
+    ConfigurationError,
+    Conflict,
+    NotFound,
+    UnknownFormat,
+    ValidationFailed,
+)
 from .audio import AudioService, ContentSource
 from .principal import Principal
 
@@ -156,6 +163,21 @@ def parse_waveform(params: Mapping[str, str]) -> WaveformRequest:
     return WaveformRequest(spp, pps, bits, channels == "all", fmt)
 
 
+def _ingest_entry(entry: str) -> tuple[str | None, RenditionRequest]:
+    """`[source->]format[:bitrate]` from AUDIOSTORE_INGEST_RENDITIONS; wrong ones stop the start."""
+    source, _, spec = entry.rpartition("->")
+    fmt, _, bitrate = spec.partition(":")
+    params = {"format": fmt.strip()}
+    if bitrate.strip():
+        params["bitrate"] = bitrate.strip()
+    try:
+        req = parse_rendition(params)
+    except AudiostoreError as exc:
+        raise ConfigurationError(f"AUDIOSTORE_INGEST_RENDITIONS entry {entry!r}: {exc.message}") from exc
+    assert req is not None
+    return (source.strip().lower() or None), req
+
+
 def _default_rate(info_rates: tuple[int, ...] | None, source: int) -> int:
     if info_rates is None or source in info_rates:
         return source
@@ -181,6 +203,7 @@ class RenditionService:
         self.rows = DerivedBlobCatalog(audio.catalog)
         self._locks: dict[str, asyncio.Lock] = {}
         self.renders = 0  # how many derived blobs this process has made (tests count them)
+        self._ingest_plan = [_ingest_entry(e) for e in self.settings.ingest_renditions]
 
     # --- profiles -----------------------------------------------------------------------
     def profile_for(self, row: AudioRow, req: RenditionRequest) -> OutputProfile:
@@ -402,19 +425,7 @@ class RenditionService:
 
     def ingest_requests(self, row: AudioRow) -> list[RenditionRequest]:
         """`AUDIOSTORE_INGEST_RENDITIONS` entries that apply to `row`'s upload format."""
-        out = []
-        for entry in self.settings.ingest_renditions:
-            source_fmt, _, spec = entry.rpartition("->")
-            if source_fmt and source_fmt.strip().lower() != row.format:
-                continue
-            fmt, _, bitrate = spec.partition(":")
-            params = {"format": fmt.strip()}
-            if bitrate.strip():
-                params["bitrate"] = bitrate.strip()
-            req = parse_rendition(params)
-            if req is not None:
-                out.append(req)
-        return out
+        return [req for source, req in self._ingest_plan if source in (None, row.format)]
 
     async def after_ingest(self, row: AudioRow) -> None:
         """Make the renditions the settings ask for at upload. A failure is logged, not raised:
