@@ -1,7 +1,7 @@
 """Serving from local disk: full-file GETs vs nginx sendfile, 64 KiB Range GETs vs a bare
 FastAPI FileResponse. Every figure is measured in this run on this machine.
 
-    .venv/bin/python bench/serve_local.py [--seconds 8] [--size-mb 5]
+    .venv/bin/python bench/serve_local.py [--seconds 5] [--rounds 2] [--size-mb 5] [--only full|range]
 
 Targets (shared/DESIGN.md): full-file GET >= 0.6x nginx; authenticated 64 KiB Range GET
 >= 0.8x the bare FileResponse handler on the same server (granian, 1 worker).
@@ -11,6 +11,8 @@ The servers run on CPU 1, wrk (1 thread) on CPU 0; all on 127.0.0.1.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import statistics
 import sys
 from pathlib import Path
 
@@ -33,16 +35,24 @@ RANGE_TARGET = 0.8
 RANGE = "Range: bytes=1048576-1114111"  # 64 KiB, 1 MiB into the file
 
 
-def measure(name: str, url: str, args: argparse.Namespace, connections: int, headers: list[str]) -> WrkResult:
-    wrk(url, seconds=1, connections=connections, headers=headers)  # warm up
-    result = wrk(url, seconds=args.seconds, connections=connections, headers=headers)
-    check_clean(name, result)
-    return result
+def run_cases(cases: dict[str, tuple[str, list[str]]], args: argparse.Namespace, connections: int) -> dict[str, float]:
+    """Median req/s per case over `args.rounds` rounds; the cases alternate within each round,
+    so a burst of load from elsewhere on the machine hits baseline and candidates alike."""
+    for name, (url, headers) in cases.items():  # warm up every server first
+        check_clean(name, wrk(url, seconds=1, connections=connections, headers=headers))
+    runs: dict[str, list[WrkResult]] = {name: [] for name in cases}
+    for _ in range(args.rounds):
+        for name, (url, headers) in cases.items():
+            result = wrk(url, seconds=args.seconds, connections=connections, headers=headers)
+            check_clean(name, result)
+            runs[name].append(result)
+    return {name: statistics.median(r.requests_per_s for r in rs) for name, rs in runs.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=int, default=8, help="wrk duration per case (default 8)")
+    parser.add_argument("--seconds", type=int, default=5, help="wrk duration per case and round (default 5)")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds; the median counts (default 2)")
     parser.add_argument("--size-mb", type=float, default=5.0, help="file size in MB (default 5)")
     parser.add_argument("--full-connections", type=int, default=8, help="wrk connections, full GETs")
     parser.add_argument("--range-connections", type=int, default=16, help="wrk connections, Range GETs")
@@ -50,45 +60,45 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
     args = parser.parse_args(argv)
 
-    with workdir(args.keep) as tmp:
+    rows: list[list[object]] = []
+    ratios: list[tuple[str, float, float]] = []
+    with workdir(args.keep) as tmp, contextlib.ExitStack() as servers:
         work = Path(tmp)
         source = write_wav(work / "bench.wav", int(args.size_mb * 1_000_000))
-        with audiostore_serve(work) as svc:
-            audio_id = svc.upload(source)
-            blob = next((svc.data_dir / "blobs").rglob(f"{audio_id}.*"))  # the very file served
-            auth = [f"Authorization: Bearer {svc.key}"]
-            content = f"{svc.url}/v1/audio/{audio_id}/content"
-            signed = svc.signed_url(audio_id, expires_in=3600)
-            rows: list[list[object]] = []
-            ratios: list[tuple[str, float, float]] = []
+        svc = servers.enter_context(audiostore_serve(work))
+        audio_id = svc.upload(source)
+        blob = next((svc.data_dir / "blobs").rglob(f"{audio_id}.*"))  # the very file served
+        size = blob.stat().st_size
+        auth = [f"Authorization: Bearer {svc.key}"]
+        content = f"{svc.url}/v1/audio/{audio_id}/content"
+        signed = svc.signed_url(audio_id, expires_in=3600)
 
-            if args.only in (None, "full"):
-                with nginx_serving(work, blob.parent) as nginx_url:
-                    base = measure("nginx", f"{nginx_url}/{blob.name}", args, args.full_connections, [])
-                a = measure("audiostore key", content, args, args.full_connections, auth)
-                s = measure("audiostore signed", signed, args, args.full_connections, [])
-                for name, r in (("nginx sendfile (baseline)", base), ("audiostore GET, API key", a),
-                                ("audiostore GET, signed URL", s)):
-                    rows.append(["full", name, f"{r.requests_per_s:,.0f}", f"{r.bytes_per_s / 1e9:.2f} GB/s",
-                                 f"{r.bytes_per_s / base.bytes_per_s:.2f}x"])
-                ratios += [("full GET, API key vs nginx", a.bytes_per_s / base.bytes_per_s, FULL_TARGET),
-                           ("full GET, signed URL vs nginx", s.bytes_per_s / base.bytes_per_s, FULL_TARGET)]
+        if args.only in (None, "full"):
+            nginx_url = servers.enter_context(nginx_serving(work, blob.parent))
+            rps = run_cases({"nginx sendfile (baseline)": (f"{nginx_url}/{blob.name}", []),
+                             "audiostore GET, API key": (content, auth),
+                             "audiostore GET, signed URL": (signed, [])}, args, args.full_connections)
+            base = rps["nginx sendfile (baseline)"]
+            for name, r in rps.items():
+                rows.append(["full file", name, f"{r:,.0f}", f"{r * size / 1e9:.2f} GB/s", f"{r / base:.2f}x"])
+            ratios += [("full GET, API key vs nginx", rps["audiostore GET, API key"] / base, FULL_TARGET),
+                       ("full GET, signed URL vs nginx", rps["audiostore GET, signed URL"] / base, FULL_TARGET)]
 
-            if args.only in (None, "range"):
-                with granian_app(work, "bench.bare_fileresponse_app:create_app",
-                                 env={"BENCH_FILE": str(blob)}) as bare_url:
-                    base = measure("bare", f"{bare_url}/file", args, args.range_connections, [RANGE])
-                a = measure("range key", content, args, args.range_connections, [RANGE, *auth])
-                s = measure("range signed", signed, args, args.range_connections, [RANGE])
-                for name, r in (("bare FastAPI FileResponse (baseline)", base),
-                                ("audiostore Range, API key", a), ("audiostore Range, signed URL", s)):
-                    rows.append(["64 KiB range", name, f"{r.requests_per_s:,.0f}",
-                                 f"{r.bytes_per_s / 1e6:.0f} MB/s", f"{r.requests_per_s / base.requests_per_s:.2f}x"])
-                ratios += [("64 KiB Range, API key vs bare", a.requests_per_s / base.requests_per_s, RANGE_TARGET),
-                           ("64 KiB Range, signed URL vs bare", s.requests_per_s / base.requests_per_s,
-                            RANGE_TARGET)]
+        if args.only in (None, "range"):
+            bare_url = servers.enter_context(
+                granian_app(work, "bench.bare_fileresponse_app:create_app", env={"BENCH_FILE": str(blob)}))
+            rps = run_cases({"bare FastAPI FileResponse (baseline)": (f"{bare_url}/file", [RANGE]),
+                             "audiostore Range, API key": (content, [RANGE, *auth]),
+                             "audiostore Range, signed URL": (signed, [RANGE])}, args, args.range_connections)
+            base = rps["bare FastAPI FileResponse (baseline)"]
+            for name, r in rps.items():
+                rows.append(["64 KiB range", name, f"{r:,.0f}", f"{r * 65536 / 1e6:.0f} MB/s", f"{r / base:.2f}x"])
+            ratios += [("64 KiB Range, API key vs bare", rps["audiostore Range, API key"] / base, RANGE_TARGET),
+                       ("64 KiB Range, signed URL vs bare", rps["audiostore Range, signed URL"] / base,
+                        RANGE_TARGET)]
 
-    print(f"file: {args.size_mb:g} MB WAV; wrk -t1, {args.seconds} s per case; server on CPU 1, wrk on CPU 0")
+    print(f"file: {size / 1e6:g} MB WAV; wrk -t1, {args.seconds} s per case, median of {args.rounds} "
+          "alternating rounds; servers on CPU 1, wrk on CPU 0")
     print(table(rows, ["case", "server", "req/s", "throughput", "vs baseline"]))
     print()
     for name, ratio, target in ratios:

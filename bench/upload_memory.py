@@ -7,7 +7,7 @@ this process (pinned to CPU 0) in 1 MiB chunks, as a raw `audio/wav` body and as
 RSS of the server's whole process tree is sampled every 10 ms; "growth" is the peak minus
 the RSS after a small warm-up upload. Throughput is bytes / time until the 201 (stream in,
 sha256, sniff, probe, store, catalogue), against a plain `shutil.copyfile` of the same bytes
-on the same disk. Targets (shared/DESIGN.md): peak RSS growth < 100 MB; throughput >= 0.8x
+on the same disk (page cache warm for both; `os.sync()` before each). Targets (shared/DESIGN.md): peak RSS growth < 100 MB; throughput >= 0.8x
 a direct store put (here: a plain file copy, which is what a local put costs at most).
 """
 
@@ -120,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         small = write_wav(work / "small.wav", 1 << 20)
         size = source.stat().st_size
 
+        os.sync()  # start every timed phase with no dirty pages pending
         started = time.perf_counter()
         shutil.copyfile(source, work / "copy.wav")
         copy_s = time.perf_counter() - started
@@ -133,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             _, warm = upload(svc.url, svc.key, small, "raw")  # loads PyAV, warms the pool
             delete(svc.url, svc.key, str(warm["id"]))
             for mode in modes:
+                os.sync()
                 sampler = RssSampler(svc.proc.pid)
                 base_rss = sampler.current()
                 with sampler:
