@@ -29,7 +29,8 @@ def next_daily_run(now: datetime, hhmm: str) -> datetime:
 
 def announce_mode(rt: Runtime) -> None:
     if rt.catalog.dialect == "sqlite":
-        log.info("maintenance jobs: SQLite catalogue, single-instance mode (run one server or "
+        # A warning, so it shows with no logging set up: it is a deployment constraint.
+        log.warning("maintenance jobs: SQLite catalogue, single-instance mode (run one server or "
                  "one worker per catalogue; use PostgreSQL for several)")
     else:
         log.info("maintenance jobs: %s catalogue, shared safely across instances "

@@ -1,0 +1,118 @@
+"""The maintenance commands (`sweep`, `cleanup`, `reconcile`, `worker`) and the timer inside
+`audiostore serve`, as real processes on the embedded default."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from server_process import ServerProcess
+
+from audiostore.jobs import next_daily_run
+
+
+def cli(env: dict[str, str], *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "audiostore", *args], env=env,
+                          capture_output=True, text=True, timeout=120, cwd=cwd)
+
+
+def upload(url: str, key: str, path: Path, **fields: str) -> dict[str, object]:
+    with path.open("rb") as f:
+        r = httpx.post(f"{url}/v1/audio", headers={"Authorization": f"Bearer {key}"},
+                       files={"file": (path.name, f)}, data=fields, timeout=30)
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+def test_daily_time_is_the_next_one_in_utc() -> None:
+    morning = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+    assert next_daily_run(morning, "12:00") == datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    assert next_daily_run(datetime(2026, 3, 1, 12, 0, tzinfo=UTC), "12:00") == datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    assert next_daily_run(datetime(2026, 12, 31, 23, 0, tzinfo=UTC), "00:15") == datetime(2027, 1, 1, 0, 15, tzinfo=UTC)
+
+
+def test_serve_sweeps_expired_audio_on_its_timer(tmp_path: Path, tones: dict[str, Path]) -> None:
+    data = tmp_path / "data"
+    server = ServerProcess(data, env={"AUDIOSTORE_SWEEP_INTERVAL": "0.3"}).start()
+    try:
+        key = (data / "admin.key").read_text().strip()
+        short = upload(server.url, key, tones["wav"], ttl_seconds="1")
+        kept = upload(server.url, key, tones["mp3"])
+        blob_dir = data / "blobs"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (blob_dir / str(short["key"])).exists():
+            time.sleep(0.2)
+        assert not (blob_dir / str(short["key"])).exists()
+        assert (blob_dir / str(kept["key"])).exists()
+        metrics = httpx.get(f"{server.url}/metrics").text
+        assert "audiostore_expired_swept_total 1.0" in metrics
+    finally:
+        log = server.stop()
+    assert "single-instance" in log  # SQLite mode says so
+
+
+def test_sweep_cleanup_and_reconcile_commands(tmp_path: Path, tones: dict[str, Path]) -> None:
+    data = tmp_path / "data"
+    env = {**os.environ, "AUDIOSTORE_DATA_DIR": str(data), "AUDIOSTORE_SWEEP_INTERVAL": "0"}
+    server = ServerProcess(data, env={"AUDIOSTORE_SWEEP_INTERVAL": "0"}).start()
+    try:
+        key = (data / "admin.key").read_text().strip()
+        a = upload(server.url, key, tones["wav"], collection="scratch")
+        b = upload(server.url, key, tones["wav"], collection="keep")
+    finally:
+        server.stop()
+
+    sweep = cli(env, "sweep", "--json", cwd=tmp_path)
+    assert sweep.returncode == 0, sweep.stderr
+    jobs = [j["job"] for j in json.loads(sweep.stdout)]
+    assert jobs == ["resolve_stale_pending", "drain_spool", "retry_deletes", "sweep_expired",
+                    "remove_stale_temp_files"]
+    human = cli(env, "sweep", cwd=tmp_path)
+    assert human.returncode == 0 and "sweep_expired" in human.stdout
+
+    bad = cli(env, "cleanup", "--older-than", "someday", cwd=tmp_path)
+    assert bad.returncode == 2 and "someday" in bad.stderr
+    young = cli(env, "cleanup", "--older-than", "1h", "--json", cwd=tmp_path)
+    assert json.loads(young.stdout) == {"matched": 0, "deleted": 0, "left_for_retry": 0}
+    everything = cli(env, "cleanup", "--older-than", "0.001", "--collection", "scratch", "--json", cwd=tmp_path)
+    assert json.loads(everything.stdout)["deleted"] == 1
+    assert not (data / "blobs" / str(a["key"])).exists()
+    assert (data / "blobs" / str(b["key"])).exists()
+
+    stray = data / "blobs" / "admin" / "keep" / "2020-01-01" / "01890a5d-ac96-774b-bcce-b302099a8057.wav"
+    stray.parent.mkdir(parents=True)
+    stray.write_bytes(b"stray")
+    os.utime(stray, (0, 0))  # written long ago
+    dry = cli(env, "reconcile", "--json", cwd=tmp_path)
+    assert json.loads(dry.stdout)["orphan_blobs"] == 1 and stray.exists()
+    fixed = cli(env, "reconcile", "--fix", "--grace", "1m", cwd=tmp_path)
+    assert fixed.returncode == 0 and "orphan blobs: 1 (deleted 1)" in fixed.stdout
+    assert not stray.exists() and (data / "blobs" / str(b["key"])).exists()
+
+
+def test_worker_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    env = {**os.environ, "AUDIOSTORE_DATA_DIR": str(tmp_path / "data"),
+           "AUDIOSTORE_SWEEP_INTERVAL": "0.2"}
+    proc = subprocess.Popen([sys.executable, "-m", "audiostore", "worker", "--json"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (tmp_path / "data" / "catalog.db").exists():
+            time.sleep(0.1)
+        time.sleep(0.5)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    runs = [json.loads(line) for line in out.splitlines() if line.strip()]
+    assert {r["job"] for r in runs} >= {"sweep_expired", "drain_spool"}
+    assert "single-instance" in err

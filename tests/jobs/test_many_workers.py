@@ -1,0 +1,133 @@
+"""Two `audiostore worker` processes on one PostgreSQL and one bucket split the expiry sweep:
+every expired object is deleted exactly once and none is missed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import uuid_utils
+from sqlalchemy import insert
+
+from conftest import backend_settings_s3
+from fixtures_postgres import Postgres
+from fixtures_seaweedfs import SeaweedFS
+
+from audiostore.blobstores.spooling import primary_of
+from audiostore.catalog import AudioRow
+from audiostore.runtime import Runtime
+
+pytestmark = [pytest.mark.s3, pytest.mark.postgres]
+
+EXPIRED = 2000
+LIVE = 50
+
+
+def worker_env(settings_env: dict[str, str], data_dir: Path) -> dict[str, str]:
+    return {**os.environ, **settings_env, "AUDIOSTORE_DATA_DIR": str(data_dir)}
+
+
+async def seed(rt: Runtime, tmp_path: Path) -> tuple[list[str], list[str]]:
+    """Rows inserted in bulk and tiny blobs put concurrently: fast setup, real state."""
+    now = datetime.now(UTC)
+    blob = tmp_path / "tiny.wav"
+    blob.write_bytes(b"RIFF0000WAVE" + b"\0" * 64)
+    rows, expired_keys, live_keys = [], [], []
+    for i in range(EXPIRED + LIVE):
+        audio_id = str(uuid_utils.uuid7())
+        key = f"load/tts/{now:%Y-%m-%d}/{audio_id}.wav"
+        dead = i < EXPIRED
+        (expired_keys if dead else live_keys).append(key)
+        rows.append(dict(
+            id=audio_id, owner="load", collection="tts", name="t.wav", key=key, state="ready",
+            content_type="audio/wav", format="wav", codec="pcm_s16le", duration=0.1,
+            sample_rate=8000, channels=1, bitrate=None, size=76, sha256="0" * 64, meta={},
+            text=None, voice_id=None, created_at=now - timedelta(days=2),
+            expires_at=now - timedelta(hours=1) if dead else now + timedelta(days=1),
+            updated_at=now, location="primary", attempts=0,
+        ))
+    async with rt.catalog.engine.begin() as conn:
+        await conn.execute(insert(AudioRow), rows)
+    store = primary_of(rt.store)
+    gate = asyncio.Semaphore(32)
+
+    async def put(key: str) -> None:
+        async with gate:
+            await store.put_file(key, blob, content_type="audio/wav")
+
+    await asyncio.gather(*(put(k) for k in expired_keys + live_keys))
+    return expired_keys, live_keys
+
+
+async def test_two_workers_delete_each_expired_object_exactly_once(
+    seaweedfs: SeaweedFS, s3_bucket: str, postgres_url: str, tmp_path: Path
+) -> None:
+    settings = backend_settings_s3(tmp_path, seaweedfs, s3_bucket, postgres_url)
+    rt = Runtime.build(settings)
+    await rt.migrate()
+    try:
+        expired_keys, live_keys = await seed(rt, tmp_path)
+    finally:
+        await rt.close()
+
+    env = {
+        "AUDIOSTORE_STORE": "s3", "AUDIOSTORE_S3_BUCKET": s3_bucket,
+        "AUDIOSTORE_S3_ENDPOINT": seaweedfs.endpoint, "AUDIOSTORE_S3_REGION": seaweedfs.region,
+        "AUDIOSTORE_S3_ACCESS_KEY_ID": seaweedfs.access_key,
+        "AUDIOSTORE_S3_SECRET_ACCESS_KEY": seaweedfs.secret_key, "AUDIOSTORE_S3_ALLOW_HTTP": "true",
+        "AUDIOSTORE_DATABASE_URL": postgres_url, "AUDIOSTORE_SWEEP_INTERVAL": "0.2",
+        "AUDIOSTORE_SWEEP_BATCH_SIZE": "50",
+    }
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "audiostore", "worker", "--json"],
+            env=worker_env(env, tmp_path / f"worker{i}"), stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, start_new_session=True, cwd=tmp_path,
+        )
+        for i in range(2)
+    ]
+    outputs: list[str] = []
+    try:
+        rt = Runtime.build(settings)
+        try:
+            deadline = time.monotonic() + 180
+            while time.monotonic() < deadline and await rt.catalog.count_rows() > LIVE:
+                assert all(w.poll() is None for w in workers), "a worker died"
+                await asyncio.sleep(0.5)
+            assert await rt.catalog.count_rows() == LIVE
+        finally:
+            await rt.close()
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                os.killpg(w.pid, signal.SIGTERM)
+        for w in workers:
+            out, err = w.communicate(timeout=60)
+            outputs.append(out)
+            assert w.returncode == 0, err[-2000:]
+
+    runs = [json.loads(line) for out in outputs for line in out.splitlines() if line.strip()]
+    sweeps = [r for r in runs if r["job"] == "sweep_expired"]
+    assert all(r["error"] is None for r in runs)
+    # Claims are exclusive: the workers' claims add up to exactly the expired objects.
+    assert sum(r["counts"]["expired"] for r in sweeps) == EXPIRED
+    assert sum(r["counts"]["deleted"] for r in sweeps) == EXPIRED
+    per_worker = [
+        sum(json.loads(x)["counts"].get("expired", 0) for x in out.splitlines()
+            if x.strip() and json.loads(x)["job"] == "sweep_expired")
+        for out in outputs
+    ]
+    assert sum(per_worker) == EXPIRED
+
+    client = seaweedfs.boto3()
+    left = [o["Key"] for page in client.get_paginator("list_objects_v2").paginate(Bucket=s3_bucket)
+            for o in page.get("Contents", [])]
+    assert sorted(left) == sorted(live_keys)
