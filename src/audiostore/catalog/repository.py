@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ..errors import Conflict
 from .models import ApiKeyRow, AudioRow, IdempotencyKeyRow
+from .text_search import text_search_clause
 
 READY, PENDING, DELETING = "ready", "pending", "deleting"
 
@@ -102,14 +103,8 @@ class Catalog:
             stmt = stmt.where(AudioRow.collection == query.collection)
         if query.key_prefix:
             stmt = stmt.where(AudioRow.key.like(_like_escape(query.key_prefix) + "%", escape="\\"))
-        if query.text_query:
-            pattern = "%" + _like_escape(query.text_query.lower()) + "%"
-            stmt = stmt.where(
-                or_(
-                    func.lower(AudioRow.name).like(pattern, escape="\\"),
-                    func.lower(AudioRow.text).like(pattern, escape="\\"),
-                )
-            )
+        if query.text_query:  # index-backed per dialect (migration 0002)
+            stmt = stmt.where(text_search_clause(self.dialect, query.text_query))
         if query.created_after is not None:
             stmt = stmt.where(AudioRow.created_at > query.created_after)
         if query.created_before is not None:
