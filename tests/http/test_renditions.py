@@ -132,6 +132,7 @@ async def test_signed_url_opens_only_its_rendition(api: Api, tones: dict[str, Pa
     assert query["format"] == "mp3" and query["bitrate"] == "96000"
     got = await api.http.get(f"{parts.path}?{parts.query}", headers={"Range": "bytes=0-3"})
     assert got.status_code == 206 and got.headers["content-type"].startswith("audio/mpeg")
+    assert got.headers["content-disposition"].endswith("tone.mp3")
     for changed in ({"format": "opus"}, {"bitrate": "128000"}, {"channels": "1"}):
         moved = await api.http.get(f"{parts.path}?{urlencode({**query, **changed})}")
         assert moved.status_code == 403, changed

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+from sqlalchemy import inspect as sa_inspect
 
 from ..audio.loudness import measure_loudness
 from ..audio.transcode import FORMATS, MAX_BITRATE, MIN_BITRATE, OutputProfile, transcode
@@ -185,6 +186,15 @@ def _default_rate(info_rates: tuple[int, ...] | None, source: int) -> int:
     return min(higher) if higher else max(info_rates)
 
 
+def _renamed(row: AudioRow, ext: str) -> AudioRow:
+    """A detached copy of `row` whose name ends in `ext`, so a download of a rendition is
+    offered as `take1.mp3` rather than `take1.webm`."""
+    copy = AudioRow(**{a.key: getattr(row, a.key) for a in sa_inspect(AudioRow).column_attrs})
+    stem = row.name.rsplit(".", 1)[0] if "." in row.name else row.name
+    copy.name = f"{stem}.{ext}"
+    return copy
+
+
 def _sha256_of(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:
@@ -320,6 +330,7 @@ class RenditionService:
 
     # --- serving ----------------------------------------------------------------------------
     async def _source(self, row: AudioRow, derived: DerivedBlobRow, *, allow_redirect: bool) -> ContentSource:
+        row = _renamed(row, derived.key.rsplit(".", 1)[-1])
         common = dict(
             row=row, content_type=derived.content_type, size=derived.size,
             etag=f'"{derived.sha256}"', key=derived.key,
