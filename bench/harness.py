@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psutil
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -85,6 +86,26 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(wait)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time used so far by a process and its children (kernel sendfile work
+    included): a cost per request that load from elsewhere on the machine does not inflate."""
+    total = 0.0
+    root = psutil.Process(pid)
+    for p in [root, *root.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+@dataclass
+class Server:
+    url: str
+    pid: int
+
+
 @dataclass
 class Audiostore:
     url: str
@@ -136,7 +157,7 @@ def audiostore_serve(work: Path, *, env: dict[str, str] | None = None) -> Iterat
 
 
 @contextlib.contextmanager
-def granian_app(work: Path, target: str, *, env: dict[str, str] | None = None) -> Iterator[str]:
+def granian_app(work: Path, target: str, *, env: dict[str, str] | None = None) -> Iterator[Server]:
     """Any ASGI app `module:factory` under granian with the options `audiostore serve` uses."""
     port = free_port()
     code = (
@@ -151,7 +172,7 @@ def granian_app(work: Path, target: str, *, env: dict[str, str] | None = None) -
     try:
         url = f"http://127.0.0.1:{port}"
         wait_http(url + "/", proc=proc)
-        yield url
+        yield Server(url, proc.pid)
     finally:
         stop(proc)
         log.close()
@@ -184,7 +205,7 @@ http {{
 
 
 @contextlib.contextmanager
-def nginx_serving(work: Path, root: Path) -> Iterator[str]:
+def nginx_serving(work: Path, root: Path) -> Iterator[Server]:
     """nginx (1 worker, sendfile on) serving `root` in the foreground, pinned to SERVER_CPU."""
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     if not Path(nginx).exists():
@@ -197,13 +218,14 @@ def nginx_serving(work: Path, root: Path) -> Iterator[str]:
     try:
         url = f"http://127.0.0.1:{port}"
         wait_http(url + "/", proc=proc)
-        yield url
+        yield Server(url, proc.pid)
     finally:
         stop(proc)  # SIGINT: nginx's fast shutdown
 
 
 @dataclass
 class WrkResult:
+    requests: int
     requests_per_s: float
     bytes_per_s: float
     non_2xx: int
@@ -223,11 +245,12 @@ def wrk(url: str, *, seconds: int, connections: int, headers: Sequence[str] = ()
     out = subprocess.run(pinned([*cmd, url], CLIENT_CPU), capture_output=True, text=True,
                          timeout=seconds + 30, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     m = re.search(r"Transfer/sec:\s+([\d.]+)([KMGT]?B)", out)
     bps = float(m.group(1)) * _UNITS[m.group(2)] if m else 0.0
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errs = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    return WrkResult(rps, bps, int(non2xx.group(1)) if non2xx else 0,
+    return WrkResult(total, rps, bps, int(non2xx.group(1)) if non2xx else 0,
                      sum(int(g) for g in errs.groups()) if errs else 0)
 
 

@@ -1,7 +1,7 @@
 """Serving from local disk: full-file GETs vs nginx sendfile, 64 KiB Range GETs vs a bare
 FastAPI FileResponse. Every figure is measured in this run on this machine.
 
-    .venv/bin/python bench/serve_local.py [--seconds 5] [--rounds 2] [--size-mb 5] [--only full|range]
+    .venv/bin/python bench/serve_local.py [--seconds 3] [--rounds 5] [--size-mb 5] [--only full|range]
 
 Targets (shared/DESIGN.md): full-file GET >= 0.6x nginx; authenticated 64 KiB Range GET
 >= 0.8x the bare FileResponse handler on the same server (granian, 1 worker).
@@ -19,9 +19,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import (  # noqa: E402
-    WrkResult,
     audiostore_serve,
     check_clean,
+    cpu_seconds,
     granian_app,
     nginx_serving,
     table,
@@ -35,24 +35,40 @@ RANGE_TARGET = 0.8
 RANGE = "Range: bytes=1048576-1114111"  # 64 KiB, 1 MiB into the file
 
 
-def run_cases(cases: dict[str, tuple[str, list[str]]], args: argparse.Namespace, connections: int) -> dict[str, float]:
-    """Median req/s per case over `args.rounds` rounds; the cases alternate within each round,
-    so a burst of load from elsewhere on the machine hits baseline and candidates alike."""
-    for name, (url, headers) in cases.items():  # warm up every server first
+def run_cases(
+    cases: dict[str, tuple[int, str, list[str]]], args: argparse.Namespace, connections: int
+) -> dict[str, tuple[float, float]]:
+    """Per case: median req/s and median server CPU ms per request over `args.rounds` rounds.
+    The cases alternate within each round, so load from elsewhere on the machine hits baseline
+    and candidates alike; the CPU cost per request does not depend on that load."""
+    for name, (_, url, headers) in cases.items():  # warm up every server first
         check_clean(name, wrk(url, seconds=1, connections=connections, headers=headers))
-    runs: dict[str, list[WrkResult]] = {name: [] for name in cases}
+    rps: dict[str, list[float]] = {name: [] for name in cases}
+    cpu: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(args.rounds):
-        for name, (url, headers) in cases.items():
+        for name, (pid, url, headers) in cases.items():
+            before = cpu_seconds(pid)
             result = wrk(url, seconds=args.seconds, connections=connections, headers=headers)
+            used = cpu_seconds(pid) - before
             check_clean(name, result)
-            runs[name].append(result)
-    return {name: statistics.median(r.requests_per_s for r in rs) for name, rs in runs.items()}
+            rps[name].append(result.requests_per_s)
+            cpu[name].append(used * 1000 / max(1, result.requests))
+    return {name: (statistics.median(rps[name]), statistics.median(cpu[name])) for name in cases}
+
+
+def report(kind: str, results: dict[str, tuple[float, float]], bytes_per_req: int, unit: float,
+           unit_name: str, rows: list[list[object]]) -> tuple[float, float]:
+    base_rps, base_cpu = next(iter(results.values()))
+    for name, (r, c) in results.items():
+        rows.append([kind, name, f"{r:,.0f}", f"{r * bytes_per_req / unit:.2f} {unit_name}",
+                     f"{r / base_rps:.2f}x", f"{c:.3f}", f"{base_cpu / c:.2f}x"])
+    return base_rps, base_cpu
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=int, default=5, help="wrk duration per case and round (default 5)")
-    parser.add_argument("--rounds", type=int, default=2, help="rounds; the median counts (default 2)")
+    parser.add_argument("--seconds", type=int, default=3, help="wrk duration per case and round (default 3)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds; the median counts (default 5)")
     parser.add_argument("--size-mb", type=float, default=5.0, help="file size in MB (default 5)")
     parser.add_argument("--full-connections", type=int, default=8, help="wrk connections, full GETs")
     parser.add_argument("--range-connections", type=int, default=16, help="wrk connections, Range GETs")
@@ -61,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     rows: list[list[object]] = []
-    ratios: list[tuple[str, float, float]] = []
+    ratios: list[tuple[str, float, float, float]] = []
     with workdir(args.keep) as tmp, contextlib.ExitStack() as servers:
         work = Path(tmp)
         source = write_wav(work / "bench.wav", int(args.size_mb * 1_000_000))
@@ -74,36 +90,37 @@ def main(argv: list[str] | None = None) -> int:
         signed = svc.signed_url(audio_id, expires_in=3600)
 
         if args.only in (None, "full"):
-            nginx_url = servers.enter_context(nginx_serving(work, blob.parent))
-            rps = run_cases({"nginx sendfile (baseline)": (f"{nginx_url}/{blob.name}", []),
-                             "audiostore GET, API key": (content, auth),
-                             "audiostore GET, signed URL": (signed, [])}, args, args.full_connections)
-            base = rps["nginx sendfile (baseline)"]
-            for name, r in rps.items():
-                rows.append(["full file", name, f"{r:,.0f}", f"{r * size / 1e9:.2f} GB/s", f"{r / base:.2f}x"])
-            ratios += [("full GET, API key vs nginx", rps["audiostore GET, API key"] / base, FULL_TARGET),
-                       ("full GET, signed URL vs nginx", rps["audiostore GET, signed URL"] / base, FULL_TARGET)]
+            nginx = servers.enter_context(nginx_serving(work, blob.parent))
+            res = run_cases({"nginx sendfile (baseline)": (nginx.pid, f"{nginx.url}/{blob.name}", []),
+                             "audiostore GET, API key": (svc.proc.pid, content, auth),
+                             "audiostore GET, signed URL": (svc.proc.pid, signed, [])}, args, args.full_connections)
+            base, base_cpu = report("full file", res, size, 1e9, "GB/s", rows)
+            for label, name in (("API key", "audiostore GET, API key"), ("signed URL", "audiostore GET, signed URL")):
+                ratios.append((f"full GET, {label} vs nginx", res[name][0] / base, base_cpu / res[name][1],
+                               FULL_TARGET))
 
         if args.only in (None, "range"):
-            bare_url = servers.enter_context(
+            bare = servers.enter_context(
                 granian_app(work, "bench.bare_fileresponse_app:create_app", env={"BENCH_FILE": str(blob)}))
-            rps = run_cases({"bare FastAPI FileResponse (baseline)": (f"{bare_url}/file", [RANGE]),
-                             "audiostore Range, API key": (content, [RANGE, *auth]),
-                             "audiostore Range, signed URL": (signed, [RANGE])}, args, args.range_connections)
-            base = rps["bare FastAPI FileResponse (baseline)"]
-            for name, r in rps.items():
-                rows.append(["64 KiB range", name, f"{r:,.0f}", f"{r * 65536 / 1e6:.0f} MB/s", f"{r / base:.2f}x"])
-            ratios += [("64 KiB Range, API key vs bare", rps["audiostore Range, API key"] / base, RANGE_TARGET),
-                       ("64 KiB Range, signed URL vs bare", rps["audiostore Range, signed URL"] / base,
-                        RANGE_TARGET)]
+            res = run_cases({"bare FastAPI FileResponse (baseline)": (bare.pid, f"{bare.url}/file", [RANGE]),
+                             "audiostore Range, API key": (svc.proc.pid, content, [RANGE, *auth]),
+                             "audiostore Range, signed URL": (svc.proc.pid, signed, [RANGE])},
+                            args, args.range_connections)
+            base, base_cpu = report("64 KiB range", res, 65536, 1e6, "MB/s", rows)
+            for label, name in (("API key", "audiostore Range, API key"),
+                                ("signed URL", "audiostore Range, signed URL")):
+                ratios.append((f"64 KiB Range, {label} vs bare", res[name][0] / base, base_cpu / res[name][1],
+                               RANGE_TARGET))
 
     print(f"file: {size / 1e6:g} MB WAV; wrk -t1, {args.seconds} s per case, median of {args.rounds} "
           "alternating rounds; servers on CPU 1, wrk on CPU 0")
-    print(table(rows, ["case", "server", "req/s", "throughput", "vs baseline"]))
+    print(table(rows, ["case", "server", "req/s", "throughput", "vs baseline", "server CPU ms/req",
+                       "CPU efficiency vs baseline"]))
     print()
-    for name, ratio, target in ratios:
+    for name, ratio, cpu_ratio, target in ratios:
         verdict = "meets" if ratio >= target else "MISSES"
-        print(f"{name}: {ratio:.2f}x ({verdict} target >= {target}x)")
+        print(f"{name}: {ratio:.2f}x throughput ({verdict} target >= {target}x); "
+              f"{cpu_ratio:.2f}x the baseline's requests per CPU-second")
     return 0
 
 
