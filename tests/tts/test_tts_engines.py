@@ -51,6 +51,8 @@ def test_sentences_split_in_order() -> None:
     assert split_sentences('He said "stop." Then left.') == ['He said "stop."', "Then left."]
     assert split_sentences("  no end mark  ") == ["no end mark"]
     assert split_sentences("3.14 is pi. Yes.") == ["3.14 is pi.", "Yes."]
+    assert split_sentences("Wait. ... Go on. -") == ["Wait. ...", "Go on. -"]
+    assert split_sentences("... Then words.") == ["... Then words."]
 
 
 async def test_registry_resolves_bare_prefixed_and_case_insensitive_ids() -> None:

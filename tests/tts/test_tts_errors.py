@@ -32,6 +32,7 @@ async def assert_nothing_stored(api: Api) -> None:
         ({"text": "hi", "ttl_seconds": 0}, "validation_failed", "ttl_seconds"),
         ({"text": "hi", "ttl_seconds": -5}, "validation_failed", "ttl_seconds"),
         ({"text": 5}, "validation_failed", "text"),
+        ({"text": "nul\u0000byte"}, "validation_failed", "NUL"),
     ],
 )
 async def test_bad_requests_are_422_and_store_nothing(api: Api, body: dict[str, Any], code: str, says: str) -> None:
@@ -78,6 +79,22 @@ async def test_engine_failure_is_502_and_stores_nothing(api: Api) -> None:
     await assert_nothing_stored(api)
     # A failure is not cached: the same request with a working voice is synthesised.
     assert (await api.http.post("/v1/tts", headers=api.alice, json={"text": "This will fail."})).status_code == 201
+
+
+async def test_lone_surrogate_in_text_is_422(api: Api) -> None:
+    raw = b'{"text": "lone \\ud800 surrogate"}'  # valid JSON, but not encodable text
+    r = await api.http.post("/v1/tts", headers={**api.alice, "Content-Type": "application/json"}, content=raw)
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["code"] == "validation_failed"
+    await assert_nothing_stored(api)
+
+
+async def test_text_with_nothing_to_speak_is_422(api: Api) -> None:
+    for text in ("...", " - "):
+        r = await api.http.post("/v1/tts", headers=api.alice, json={"text": text, "segments": True})
+        assert r.status_code == 422, r.text
+        assert r.json()["error"]["code"] == "validation_failed" and "nothing to speak" in r.json()["error"]["message"]
+    await assert_nothing_stored(api)
 
 
 async def test_needs_an_api_key(api: Api) -> None:

@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 MIN_SPEED, MAX_SPEED = 0.5, 2.0
 PRUNE_EVERY_SECONDS = 3600.0
+MIN_SPEECH_SECONDS = 0.05  # less than this is a click, not speech: the text had nothing to say
 COPY_CHUNK = 256 * 1024
 
 
@@ -136,6 +137,12 @@ class TtsService:
         text = request.text
         if not text or not text.strip():
             raise ValidationFailed("text is empty: give the words to speak.")
+        if "\x00" in text:
+            raise ValidationFailed("text may not contain NUL characters.")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValidationFailed("text is not valid Unicode (lone surrogate).") from exc
         limit = self.settings.tts_max_text_chars
         if len(text) > limit:
             raise ValidationFailed(
@@ -202,6 +209,8 @@ class TtsService:
             raise EngineFailed(f"The {engine} engine failed: {type(exc).__name__}.") from exc
         metrics.TTS_SYNTHESES.labels(engine, "ok").inc()
         metrics.TTS_SYNTHESIS_SECONDS.labels(engine).observe(time.perf_counter() - started)
+        if speech.duration < MIN_SPEECH_SECONDS:
+            raise ValidationFailed(f"The voice finds nothing to speak in {text[:40]!r}.")
         return speech
 
     async def _synthesise_and_store(self, principal: Principal, plan: _Plan) -> TtsResult:
