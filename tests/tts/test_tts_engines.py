@@ -17,7 +17,7 @@ from botocore.stub import Stubber
 from conftest import Api
 from tts_support import decode, rms
 
-from audiostore.errors import UnknownVoice
+from audiostore.errors import ConfigurationError, UnknownVoice
 from audiostore.settings import Settings
 from audiostore.tts import EngineError, EngineRegistry, EspeakEngine, SynthesisOptions, build_registry, split_sentences
 from audiostore.tts.piper import PiperEngine, discover_piper_voices, speech_from_chunks
@@ -224,6 +224,11 @@ async def test_polly_speech_is_stored_through_the_api(api: Api) -> None:
     voices = (await api.http.get("/v1/tts/voices", headers=api.alice)).json()
     assert voices["engines"] == ["espeak", "polly"]
     assert {"id": "Joanna", "engine": "polly", "language": "en-US", "name": "Joanna"} in voices["voices"]
+
+
+def test_missing_piper_folder_is_a_configuration_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="AUDIOSTORE_PIPER_VOICES"):
+        build_registry(Settings(data_dir=tmp_path, piper_voices=tmp_path / "nowhere"))
 
 
 def test_polly_is_on_only_when_a_region_is_set(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..errors import ConfigurationError
 from ..settings import Settings
 from .base import EngineError, Speech, SynthesisOptions, TtsEngine, Voice
 from .encoding import OUTPUT_FORMATS, encode_speech
@@ -32,9 +33,16 @@ def build_registry(settings: Settings) -> EngineRegistry:
     if settings.piper_voices is not None:
         from .piper import PiperEngine
 
+        if not settings.piper_voices.is_dir():
+            raise ConfigurationError(
+                f"AUDIOSTORE_PIPER_VOICES={settings.piper_voices} is not a folder of Piper voices."
+            )
         registry.register(PiperEngine(settings.piper_voices))
     if settings.polly_region:
         from .polly import PollyEngine, polly_client
 
-        registry.register(PollyEngine(polly_client(settings.polly_region)))
+        try:
+            registry.register(PollyEngine(polly_client(settings.polly_region)))
+        except EngineError as exc:
+            raise ConfigurationError(f"AUDIOSTORE_POLLY_REGION is set, but {exc}") from exc
     return registry
