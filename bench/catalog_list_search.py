@@ -37,7 +37,7 @@ WORDS = ["warmup", "lesson", "take", "scale", "chorus", "verse", "bridge", "intr
 NOW = datetime.now(UTC)
 
 # id: a UUIDv7-shaped string that sorts by i; owner: 10 owners in blocks of 1000 rows; the
-# rare word is in 1 row of 10,007; text on every 10th row.
+# rare word is in 1 row of 1009; text on every 10th row.
 SQLITE_FILL = """
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :rows)
 INSERT INTO audio (id, owner, collection, name, key, state, content_type, format, codec,
@@ -46,7 +46,7 @@ INSERT INTO audio (id, owner, collection, name, key, state, content_type, format
 SELECT printf('01900000-0000-7000-8000-%012x', i), 'user' || ((i / 1000) % 10), 'c' || (i % 7),
   'take ' || i || ' ' || CASE i % 8 WHEN 0 THEN 'warmup' WHEN 1 THEN 'lesson' WHEN 2 THEN 'take'
   WHEN 3 THEN 'scale' WHEN 4 THEN 'chorus' WHEN 5 THEN 'verse' WHEN 6 THEN 'bridge' ELSE 'intro' END
-  || CASE WHEN i % 10007 = 3 THEN ' zanzibar' ELSE '' END,
+  || CASE WHEN i % 1009 = 3 THEN ' zanzibar' ELSE '' END,
   'user' || ((i / 1000) % 10) || '/c/' || i || '.wav', 'ready', 'audio/wav', 'wav', 'pcm_s16le', 2.0,
   48000, 2, NULL, 384044, '0000000000000000000000000000000000000000000000000000000000000000',
   '{}', CASE WHEN i % 10 = 0 THEN 'she sells sea shells by the sea shore ' || i ELSE NULL END,
@@ -60,7 +60,7 @@ INSERT INTO audio (id, owner, collection, name, key, state, content_type, format
   expires_at, updated_at, location, attempts)
 SELECT '01900000-0000-7000-8000-' || lpad(to_hex(i), 12, '0'), 'user' || ((i / 1000) % 10), 'c' || (i % 7),
   'take ' || i || ' ' || (ARRAY['warmup','lesson','take','scale','chorus','verse','bridge','intro'])[i % 8 + 1]
-  || CASE WHEN i % 10007 = 3 THEN ' zanzibar' ELSE '' END,
+  || CASE WHEN i % 1009 = 3 THEN ' zanzibar' ELSE '' END,
   'user' || ((i / 1000) % 10) || '/c/' || i || '.wav', 'ready', 'audio/wav', 'wav', 'pcm_s16le', 2.0,
   48000, 2, NULL, 384044, repeat('0', 64), '{}'::json,
   CASE WHEN i % 10 = 0 THEN 'she sells sea shells by the sea shore ' || i ELSE NULL END,
@@ -77,7 +77,7 @@ def queries(rows: int) -> list[tuple[str, ListQuery]]:
         ("list, collection filter", ListQuery(owner=OWNER, collection="c3", limit=51)),
         ("q=warmup (1 in 8 rows)", ListQuery(owner=OWNER, text_query="warmup", limit=51)),
         ("q=sea shells (text, 1 in 10)", ListQuery(owner=OWNER, text_query="sea shells", limit=51)),
-        ("q=zanzibar (1 in 10,007)", ListQuery(owner=OWNER, text_query="zanzibar", limit=51)),
+        ("q=zanzibar (1 in 1009)", ListQuery(owner=OWNER, text_query="zanzibar", limit=51)),
         ("q=nothing-matches", ListQuery(owner=OWNER, text_query="qqqxqqq", limit=51)),
     ]
 

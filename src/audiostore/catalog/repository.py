@@ -103,8 +103,6 @@ class Catalog:
             stmt = stmt.where(AudioRow.collection == query.collection)
         if query.key_prefix:
             stmt = stmt.where(AudioRow.key.like(_like_escape(query.key_prefix) + "%", escape="\\"))
-        if query.text_query:  # index-backed per dialect (migration 0002)
-            stmt = stmt.where(text_search_clause(self.dialect, query.text_query))
         if query.created_after is not None:
             stmt = stmt.where(AudioRow.created_at > query.created_after)
         if query.created_before is not None:
@@ -113,6 +111,8 @@ class Catalog:
             stmt = stmt.where(AudioRow.id < query.before_id)
         stmt = stmt.order_by(AudioRow.id.desc()).limit(query.limit)
         async with self._session() as s:
+            if query.text_query:  # index-backed per dialect (migration 0002)
+                stmt = stmt.where(await text_search_clause(s, self.dialect, query.text_query))
             return list((await s.execute(stmt)).scalars())
 
     async def update_audio(self, audio_id: str, values: dict[str, Any]) -> None:
