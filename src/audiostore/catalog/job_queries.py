@@ -1,11 +1,11 @@
 """SQL of the maintenance jobs: batch claims, delete-retry backoff, lookups by blob key.
 
-Every claim is one `UPDATE ... WHERE id IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)
-RETURNING ...` statement: on PostgreSQL, concurrent workers skip each other's locked rows and
-re-check the outer condition on rows changed under them, so no row is claimed twice and none
-is dropped. A claim moves the row out of the claimable set in the same statement (ready ->
-deleting, or a lease time pushed into the future). SQLite ignores the locking clause; its
-single writer makes the statement atomic, and SQLite mode is single-instance anyway.
+On PostgreSQL a claim is `SELECT id ... LIMIT n FOR UPDATE SKIP LOCKED` then `UPDATE ...
+WHERE id IN (...) RETURNING ...` in one transaction: concurrent workers skip each other's
+locked rows, so no row is claimed twice and none is dropped. A claim moves its rows out of
+the claimable set (ready -> deleting, or a lease time pushed into the future). On SQLite a
+claim is one `UPDATE ... WHERE id IN (SELECT ... LIMIT n) RETURNING ...`, atomic under its
+single writer; SQLite mode is single-instance anyway.
 """
 
 from __future__ import annotations
@@ -32,17 +32,28 @@ class JobCatalog:
     async def _claim(
         self, condition: ColumnElement[bool], values: dict[str, Any], limit: int
     ) -> list[AudioRow]:
-        chosen = (
-            select(AudioRow.id).where(condition).limit(limit).with_for_update(skip_locked=True)
-        )
-        stmt = (
-            update(AudioRow)
-            .where(AudioRow.id.in_(chosen.scalar_subquery()), condition)
-            .values(**values)
-            .returning(AudioRow)
-            .execution_options(synchronize_session=False)
-        )
+        chosen = select(AudioRow.id).where(condition).limit(limit)
         async with self._catalog._session() as s:
+            if self._catalog.dialect == "sqlite":
+                # One statement: SQLite takes its write lock (waiting out busy_timeout) before
+                # reading, and runs the uncorrelated subquery once.
+                target: ColumnElement[bool] = AudioRow.id.in_(chosen.scalar_subquery())
+            else:
+                # Lock the batch first (skipping rows other workers hold), then update it by
+                # primary key in the same transaction. (One `UPDATE ... IN (SELECT ...)` let
+                # PostgreSQL re-run the subquery per row on fresh tables: quadratic.)
+                locked = chosen.with_for_update(skip_locked=True)
+                ids = list((await s.execute(locked)).scalars())
+                if not ids:
+                    return []
+                target = AudioRow.id.in_(ids)
+            stmt = (
+                update(AudioRow)
+                .where(target, condition)  # re-checked: nobody else changed them meanwhile
+                .values(**values)
+                .returning(AudioRow)
+                .execution_options(synchronize_session=False)
+            )
             return list((await s.execute(stmt)).scalars())
 
     # --- claims -----------------------------------------------------------------------
