@@ -64,12 +64,13 @@ async def _orphans_in(
 
 
 async def _missing_in_batch(rt: Runtime, rows: list[AudioRow]) -> list[AudioRow]:
-    spool, primary = spool_of(rt.store), primary_of(rt.store)
+    primary = primary_of(rt.store)
     gate = asyncio.Semaphore(_HEAD_CONCURRENCY)
 
     async def missing(row: AudioRow) -> bool:
         if row.location == SPOOL:
-            return spool is None or spool.local_path(row.key).is_file() is False
+            # Spooled blobs may sit on another instance's disk; the drain job owns them.
+            return False
         async with gate:
             try:
                 await primary.head(row.key)
