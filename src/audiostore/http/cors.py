@@ -1,0 +1,39 @@
+"""CORS for browser apps on other origins (AUDIOSTORE_CORS_ORIGINS), on the API and on
+signed service URLs alike: preflights are answered, and the headers a player or an upload
+widget needs to read are exposed. Starlette's CORSMiddleware does the work."""
+
+from __future__ import annotations
+
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp
+
+from ..settings import Settings
+
+ALLOWED_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+ALLOWED_HEADERS = [
+    "Authorization", "Content-Type", "Range", "If-Range", "If-None-Match", "Idempotency-Key",
+]
+EXPOSED_HEADERS = [
+    "Content-Range", "Accept-Ranges", "Content-Length", "ETag", "Content-Disposition",
+    "Idempotent-Replayed", "Retry-After",
+]
+PREFLIGHT_MAX_AGE = 600
+
+
+def install_cors(app: ASGIApp, settings: Settings) -> None:
+    """Add the CORS layer when origins are configured (none: no CORS headers at all).
+
+    Add it last, so it wraps every route and error answer. Credentials (cookies) are never
+    allowed: the API authenticates with a Bearer key, signed URLs with their signature.
+    """
+    if not settings.cors_origins:
+        return
+    app.add_middleware(  # type: ignore[attr-defined]
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=ALLOWED_METHODS,
+        allow_headers=ALLOWED_HEADERS,
+        expose_headers=EXPOSED_HEADERS,
+        allow_credentials=False,
+        max_age=PREFLIGHT_MAX_AGE,
+    )

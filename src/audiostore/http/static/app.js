@@ -1,0 +1,381 @@
+// audiostore web page: plain JS over the public HTTP API (no build step).
+// The API key lives in sessionStorage; the <audio> element plays signed URLs, since a
+// media element cannot send an Authorization header.
+"use strict";
+
+const KEY_STORAGE = "audiostore.key";
+const PAGE_SIZE = 20;
+const URL_LIFETIME = 3600;        // seconds a signed URL asked for here lives
+const URL_REFRESH_MARGIN = 120;   // re-sign this long before a cached URL expires
+const UPLOAD_ATTEMPTS = 3;        // an upload retried on network errors and 502/503/504
+
+const $ = (sel) => document.querySelector(sel);
+const state = { key: null, q: "", cursors: [null], page: 0, nextCursor: null, playing: null,
+                waveform: null, items: new Map() };
+const signedUrls = new Map();     // id -> {url, expiresAt (ms)}
+
+// --- API -----------------------------------------------------------------------------
+class ApiError extends Error {
+  constructor(status, code, message) { super(`${code}: ${message}`); this.status = status; this.code = code; }
+}
+
+async function api(method, path, { json, query } = {}) {
+  const url = new URL(path, location.origin);
+  for (const [k, v] of Object.entries(query || {})) if (v !== null && v !== undefined && v !== "") url.searchParams.set(k, v);
+  const headers = { Authorization: `Bearer ${state.key}` };
+  if (json !== undefined) headers["Content-Type"] = "application/json";
+  const r = await fetch(url, { method, headers, body: json === undefined ? undefined : JSON.stringify(json) });
+  if (r.status === 204) return null;
+  const body = await r.json().catch(() => null);
+  if (!r.ok) {
+    const err = (body && body.error) || { code: "http_error", message: r.statusText };
+    if (r.status === 401 && state.key) signOut(`Signed out: ${err.message}`);
+    throw new ApiError(r.status, err.code, err.message);
+  }
+  return body;
+}
+
+async function signedUrl(id) {
+  const hit = signedUrls.get(id);
+  if (hit && hit.expiresAt - Date.now() > URL_REFRESH_MARGIN * 1000) return hit;
+  const s = await api("POST", `/v1/audio/${id}/url`, { json: { expires_in: URL_LIFETIME } });
+  const fresh = { url: s.url, expiresAt: Date.parse(s.expires_at) };
+  signedUrls.set(id, fresh);
+  return fresh;
+}
+
+// --- sign in / out -------------------------------------------------------------------
+async function signIn(key) {
+  state.key = key;
+  try {
+    await api("GET", "/v1/audio", { query: { limit: 1 } });
+  } catch (e) {
+    state.key = null;
+    $("#signin-error").textContent = e.status === 401 ? "That key was not accepted." : `Could not sign in: ${e.message}`;
+    return;
+  }
+  sessionStorage.setItem(KEY_STORAGE, key);
+  $("#signin-error").textContent = "";
+  $("#signin").hidden = true;
+  $("#library").hidden = false;
+  $("#sign-out").hidden = false;
+  $("#whoami").textContent = `key ${key.split("_")[1] || ""}…`;
+  await loadPage(0);
+}
+
+function signOut(message) {
+  sessionStorage.removeItem(KEY_STORAGE);
+  state.key = null;
+  signedUrls.clear();
+  $("#player").removeAttribute("src");
+  $("#library").hidden = true;
+  $("#signin").hidden = false;
+  $("#sign-out").hidden = true;
+  $("#whoami").textContent = "";
+  $("#signin-error").textContent = message || "";
+}
+
+// --- library -------------------------------------------------------------------------
+function humanSize(n) {
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+  return i === 0 ? `${n} B` : `${n.toFixed(1)} ${units[i]}`;
+}
+
+function clock(seconds) {
+  if (!isFinite(seconds)) return "0:00";
+  const m = Math.floor(seconds / 60), s = Math.floor(seconds % 60);
+  return `${m}:${String(s).padStart(2, "0")}`;
+}
+
+function status(text, isError = false) {
+  const el = $("#status");
+  el.textContent = text;
+  el.classList.toggle("error", isError);
+}
+
+async function loadPage(page) {
+  const cursor = state.cursors[page];
+  let data;
+  try {
+    data = await api("GET", "/v1/audio", { query: { limit: PAGE_SIZE, cursor, q: state.q } });
+  } catch (e) {
+    status(`Could not list audio: ${e.message}`, true);
+    return;
+  }
+  state.page = page;
+  state.nextCursor = data.next_cursor;
+  state.cursors[page + 1] = data.next_cursor;
+  state.items = new Map(data.items.map((o) => [o.id, o]));
+  const tbody = $("#audio-list tbody");
+  tbody.replaceChildren(...data.items.map(row));
+  $("#empty").hidden = data.items.length > 0;
+  $("#prev").disabled = page === 0;
+  $("#next").disabled = !data.next_cursor;
+  $("#page-info").textContent = `page ${page + 1}`;
+}
+
+function cell(text, cls) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  if (cls) td.className = cls;
+  return td;
+}
+
+function button(label, cls, onClick) {
+  const b = document.createElement("button");
+  b.textContent = label;
+  b.className = cls;
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+function row(o) {
+  const tr = document.createElement("tr");
+  tr.dataset.id = o.id;
+  if (state.playing === o.id) tr.classList.add("playing");
+  tr.append(
+    cell(o.name, "name"), cell(o.collection), cell(o.format), cell(clock(o.duration)),
+    cell(humanSize(o.size)), cell(new Date(o.created_at).toLocaleString()),
+  );
+  const actions = document.createElement("td");
+  actions.className = "actions";
+  actions.append(
+    button("Play", "play", () => play(o)),
+    button("Copy URL", "copy ghost", () => copyUrl(o)),
+    button("Delete", "delete danger", () => remove(o)),
+  );
+  tr.append(actions);
+  return tr;
+}
+
+// --- player and waveform -------------------------------------------------------------
+async function play(o) {
+  let signed;
+  try {
+    signed = await signedUrl(o.id);
+  } catch (e) {
+    status(`Could not play ${o.name}: ${e.message}`, true);
+    return;
+  }
+  state.playing = o.id;
+  document.querySelectorAll("#audio-list tr").forEach((tr) => tr.classList.toggle("playing", tr.dataset.id === o.id));
+  $("#player-card").hidden = false;
+  $("#now-playing").textContent = o.name;
+  const audio = $("#player");
+  audio.src = signed.url;
+  audio.play().catch(() => {});   // a browser may want a gesture first; the controls remain
+  loadWaveform(o);
+}
+
+async function loadWaveform(o) {
+  state.waveform = null;
+  const note = $("#waveform-status");
+  note.textContent = "Loading waveform…";
+  try {
+    state.waveform = await api("GET", `/v1/audio/${o.id}/waveform`);
+    note.textContent = "";
+  } catch (e) {
+    note.textContent = e.status === 404 ? "No waveform for this audio." : `Waveform unavailable (${e.code}).`;
+  }
+  drawWaveform();
+}
+
+function drawWaveform() {
+  const canvas = $("#waveform");
+  const width = canvas.clientWidth || 600;
+  const ratio = window.devicePixelRatio || 1;
+  canvas.width = Math.round(width * ratio);
+  canvas.height = Math.round(96 * ratio);
+  const ctx = canvas.getContext("2d");
+  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+  ctx.clearRect(0, 0, width, 96);
+  const audio = $("#player");
+  const w = state.waveform;
+  const mid = 48;
+  ctx.fillStyle = "#c8d3e6";
+  if (w && Array.isArray(w.data) && w.length > 0) {
+    // audiowaveform v2: per point, [min, max] for each channel in turn; draw channel 0.
+    const channels = w.channels || 1;
+    const scale = w.bits === 8 ? 128 : 32768;
+    const stride = 2 * channels;
+    for (let x = 0; x < width; x++) {
+      const i = Math.min(w.length - 1, Math.floor((x / width) * w.length));
+      const lo = w.data[i * stride] / scale, hi = w.data[i * stride + 1] / scale;
+      ctx.fillRect(x, mid - hi * mid, 1, Math.max(1, (hi - lo) * mid));
+    }
+  } else {
+    ctx.fillRect(0, mid - 1, width, 2);
+  }
+  if (audio.duration > 0) {
+    const x = (audio.currentTime / audio.duration) * width;
+    ctx.fillStyle = "#3b6fd8";
+    ctx.fillRect(x - 1, 0, 2, 96);
+  }
+}
+
+function seekTo(fraction) {
+  const audio = $("#player");
+  if (audio.duration > 0) audio.currentTime = Math.max(0, Math.min(1, fraction)) * audio.duration;
+}
+
+// --- share, delete -------------------------------------------------------------------
+async function copyUrl(o) {
+  let signed;
+  try {
+    signed = await signedUrl(o.id);
+  } catch (e) {
+    status(`Could not sign ${o.name}: ${e.message}`, true);
+    return;
+  }
+  $("#share").hidden = false;
+  const input = $("#signed-url");
+  input.value = signed.url;
+  $("#signed-url-expiry").textContent = `(valid until ${new Date(signed.expiresAt).toLocaleString()})`;
+  input.select();
+  try {
+    await navigator.clipboard.writeText(signed.url);
+    status(`Signed URL for ${o.name} copied.`);
+  } catch {
+    status("Signed URL ready below: copy it with Ctrl+C.");
+  }
+}
+
+async function remove(o) {
+  if (!confirm(`Delete "${o.name}"? This cannot be undone.`)) return;
+  try {
+    await api("DELETE", `/v1/audio/${o.id}`);
+  } catch (e) {
+    status(`Could not delete ${o.name}: ${e.message}`, true);
+    return;
+  }
+  signedUrls.delete(o.id);
+  if (state.playing === o.id) {
+    $("#player").removeAttribute("src");
+    $("#player-card").hidden = true;
+    state.playing = null;
+  }
+  status(`Deleted ${o.name}.`);
+  await loadPage(state.page);
+}
+
+// --- uploads -------------------------------------------------------------------------
+function newKey() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function uploadOnce(file, collection, idempotencyKey, onProgress) {
+  return new Promise((resolve) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", "/v1/audio");
+    xhr.setRequestHeader("Authorization", `Bearer ${state.key}`);
+    xhr.setRequestHeader("Idempotency-Key", idempotencyKey);
+    xhr.upload.addEventListener("progress", (ev) => { if (ev.lengthComputable) onProgress(ev.loaded, ev.total, true); });
+    xhr.addEventListener("load", () => {
+      let body = null;
+      try { body = JSON.parse(xhr.responseText); } catch {}
+      resolve({ status: xhr.status, body });
+    });
+    xhr.addEventListener("error", () => resolve({ status: 0, body: null }));
+    const form = new FormData();
+    if (collection) form.append("collection", collection);
+    form.append("file", file, file.name);
+    xhr.send(form);
+  });
+}
+
+async function uploadFile(file, collection) {
+  const li = document.createElement("li");
+  li.className = "upload";
+  const name = document.createElement("span");
+  name.className = "upload-name";
+  name.textContent = file.name;
+  const bar = document.createElement("progress");
+  bar.className = "upload-progress";
+  bar.max = 100;
+  bar.value = 0;
+  const pct = document.createElement("span");
+  pct.className = "upload-percent";
+  pct.textContent = "0%";
+  const note = document.createElement("span");
+  note.className = "upload-note muted";
+  li.append(name, bar, pct, note);
+  $("#uploads").prepend(li);
+  const show = (loaded, total, fromEvent = false) => {
+    const p = total ? Math.round((loaded / total) * 100) : 0;
+    bar.value = p;
+    pct.textContent = `${p}%`;
+    if (fromEvent) {   // what the browser reported sending (tests read these)
+      li.dataset.progressEvents = String(Number(li.dataset.progressEvents || 0) + 1);
+      li.dataset.sent = String(loaded);
+      li.dataset.total = String(total);
+    }
+  };
+  const key = newKey();     // the same key on every retry: the service stores it once
+  for (let attempt = 1; attempt <= UPLOAD_ATTEMPTS; attempt++) {
+    const { status: code, body } = await uploadOnce(file, collection, key, show);
+    if (code === 201) {
+      bar.value = 100;
+      pct.textContent = "100%";
+      li.classList.add("done");
+      note.textContent = `stored, ${clock(body.duration)}`;
+      return body;
+    }
+    const retryable = code === 0 || code === 502 || code === 503 || code === 504;
+    if (!retryable || attempt === UPLOAD_ATTEMPTS) {
+      li.classList.add("failed");
+      note.textContent = body && body.error ? `${body.error.code}: ${body.error.message}` : "network error";
+      return null;
+    }
+    note.textContent = `retrying (${attempt}/${UPLOAD_ATTEMPTS - 1})…`;
+    await new Promise((r) => setTimeout(r, 500 * 2 ** (attempt - 1)));
+  }
+  return null;
+}
+
+async function uploadFiles(files) {
+  const collection = $("#collection").value.trim();
+  let stored = 0;
+  for (const file of files) if (await uploadFile(file, collection)) stored++;
+  status(`${stored} of ${files.length} file(s) stored.`, stored < files.length);
+  await loadPage(0);
+}
+
+// --- wiring --------------------------------------------------------------------------
+document.addEventListener("DOMContentLoaded", () => {
+  $("#signin-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    signIn($("#api-key").value.trim());
+  });
+  $("#sign-out").addEventListener("click", () => signOut());
+  let searchTimer = null;
+  $("#search").addEventListener("input", () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(() => { state.q = $("#search").value.trim(); state.cursors = [null]; loadPage(0); }, 250);
+  });
+  $("#prev").addEventListener("click", () => state.page > 0 && loadPage(state.page - 1));
+  $("#next").addEventListener("click", () => state.nextCursor && loadPage(state.page + 1));
+  $("#file-input").addEventListener("change", (ev) => {
+    const files = Array.from(ev.target.files);
+    ev.target.value = "";
+    if (files.length) uploadFiles(files);
+  });
+  const canvas = $("#waveform");
+  canvas.addEventListener("click", (ev) => {
+    const rect = canvas.getBoundingClientRect();
+    seekTo((ev.clientX - rect.left) / rect.width);
+  });
+  const audio = $("#player");
+  const tick = () => {
+    $("#player-time").textContent = `${clock(audio.currentTime)} / ${clock(audio.duration)}`;
+    drawWaveform();
+  };
+  for (const ev of ["timeupdate", "seeked", "loadedmetadata"]) audio.addEventListener(ev, tick);
+  audio.addEventListener("error", () => status("The player could not load this audio.", true));
+  window.addEventListener("resize", drawWaveform);
+
+  const saved = sessionStorage.getItem(KEY_STORAGE);
+  if (saved) signIn(saved);
+});
