@@ -49,7 +49,9 @@ def write_wav(path: Path, size: int, *, rate: int = 48_000, channels: int = 2) -
     data_len = size - 44
     data_len -= data_len % (2 * channels)
     header = b"RIFF" + struct.pack("<I", 36 + data_len) + b"WAVE"
-    header += b"fmt " + struct.pack("<IHHIIHH", 16, 1, channels, rate, rate * 2 * channels, 2 * channels, 16)
+    header += b"fmt " + struct.pack(
+        "<IHHIIHH", 16, 1, channels, rate, rate * 2 * channels, 2 * channels, 16
+    )
     header += b"data" + struct.pack("<I", data_len)
     block = bytes((i * 7) & 0x0F for i in range(1 << 20))  # low-amplitude, not all zeros
     with path.open("wb") as f:
@@ -62,7 +64,9 @@ def write_wav(path: Path, size: int, *, rate: int = 48_000, channels: int = 2) -
     return path
 
 
-def wait_http(url: str, *, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+def wait_http(
+    url: str, *, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -114,12 +118,18 @@ class Audiostore:
     proc: subprocess.Popen[bytes]
 
     def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.key}"}, timeout=120)
+        return httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {self.key}"}, timeout=120
+        )
 
     def upload(self, path: Path, content_type: str = "audio/wav") -> str:
         with self.client() as c, path.open("rb") as f:
-            r = c.post("/v1/audio", params={"name": path.name}, content=f,
-                       headers={"Content-Type": content_type})
+            r = c.post(
+                "/v1/audio",
+                params={"name": path.name},
+                content=f,
+                headers={"Content-Type": content_type},
+            )
             r.raise_for_status()
             return str(r.json()["id"])
 
@@ -144,8 +154,12 @@ def audiostore_serve(work: Path, *, env: dict[str, str] | None = None) -> Iterat
         **(env or {}),
     }
     log = (work / f"audiostore-{port}.log").open("wb")
-    proc = subprocess.Popen(pinned([sys.executable, "-m", "audiostore", "serve"], SERVER_CPU), env=full_env,
-                            stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        pinned([sys.executable, "-m", "audiostore", "serve"], SERVER_CPU),
+        env=full_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         url = f"http://127.0.0.1:{port}"
         wait_http(url + "/v1/health", proc=proc)
@@ -166,9 +180,13 @@ def granian_app(work: Path, target: str, *, env: dict[str, str] | None = None) -
         "interface=Interfaces.ASGI, workers=1, log_access=False).serve()"
     )
     log = (work / f"granian-{port}.log").open("wb")
-    proc = subprocess.Popen(pinned([sys.executable, "-c", code], SERVER_CPU), cwd=REPO,
-                            env={**os.environ, **(env or {}), "PYTHONPATH": str(REPO)},
-                            stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        pinned([sys.executable, "-c", code], SERVER_CPU),
+        cwd=REPO,
+        env={**os.environ, **(env or {}), "PYTHONPATH": str(REPO)},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         url = f"http://127.0.0.1:{port}"
         wait_http(url + "/", proc=proc)
@@ -213,8 +231,14 @@ def nginx_serving(work: Path, root: Path) -> Iterator[Server]:
     port = free_port()
     conf = work / "nginx.conf"
     conf.write_text(NGINX_CONF.format(work=work, port=port, root=root))
-    proc = subprocess.Popen(pinned([nginx, "-c", str(conf), "-p", str(work), "-e", str(work / "nginx-error.log")],
-                                   SERVER_CPU), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        pinned(
+            [nginx, "-c", str(conf), "-p", str(work), "-e", str(work / "nginx-error.log")],
+            SERVER_CPU,
+        ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         url = f"http://127.0.0.1:{port}"
         wait_http(url + "/", proc=proc)
@@ -242,16 +266,26 @@ def wrk(url: str, *, seconds: int, connections: int, headers: Sequence[str] = ()
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
     for h in headers:
         cmd += ["-H", h]
-    out = subprocess.run(pinned([*cmd, url], CLIENT_CPU), capture_output=True, text=True,
-                         timeout=seconds + 30, check=True).stdout
+    out = subprocess.run(
+        pinned([*cmd, url], CLIENT_CPU),
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+        check=True,
+    ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     m = re.search(r"Transfer/sec:\s+([\d.]+)([KMGT]?B)", out)
     bps = float(m.group(1)) * _UNITS[m.group(2)] if m else 0.0
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errs = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    return WrkResult(total, rps, bps, int(non2xx.group(1)) if non2xx else 0,
-                     sum(int(g) for g in errs.groups()) if errs else 0)
+    return WrkResult(
+        total,
+        rps,
+        bps,
+        int(non2xx.group(1)) if non2xx else 0,
+        sum(int(g) for g in errs.groups()) if errs else 0,
+    )
 
 
 def check_clean(name: str, r: WrkResult) -> None:
@@ -260,8 +294,11 @@ def check_clean(name: str, r: WrkResult) -> None:
 
 
 def workdir(keep: bool = False) -> contextlib.AbstractContextManager[str]:
-    return contextlib.nullcontext(tempfile.mkdtemp(prefix="audiostore-bench-")) if keep else \
-        tempfile.TemporaryDirectory(prefix="audiostore-bench-")
+    return (
+        contextlib.nullcontext(tempfile.mkdtemp(prefix="audiostore-bench-"))
+        if keep
+        else tempfile.TemporaryDirectory(prefix="audiostore-bench-")
+    )
 
 
 def table(rows: Sequence[Sequence[object]], header: Sequence[str]) -> str:

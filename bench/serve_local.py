@@ -1,7 +1,7 @@
 """Serving from local disk: full-file GETs vs nginx sendfile, 64 KiB Range GETs vs a bare
 FastAPI FileResponse. Every figure is measured in this run on this machine.
 
-    .venv/bin/python bench/serve_local.py [--seconds 3] [--rounds 5] [--size-mb 5] [--only full|range]
+    .venv/bin/python bench/serve_local.py [--seconds 3] [--rounds 5] [--only full|range]
 
 Targets (shared/DESIGN.md): full-file GET >= 0.6x nginx; authenticated 64 KiB Range GET
 >= 0.8x the bare FileResponse handler on the same server (granian, 1 worker).
@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import (  # noqa: E402
+from harness import (
     audiostore_serve,
     check_clean,
     cpu_seconds,
@@ -26,8 +26,8 @@ from harness import (  # noqa: E402
     nginx_serving,
     table,
     workdir,
-    wrk,
     write_wav,
+    wrk,
 )
 
 FULL_TARGET = 0.6
@@ -56,22 +56,45 @@ def run_cases(
     return {name: (statistics.median(rps[name]), statistics.median(cpu[name])) for name in cases}
 
 
-def report(kind: str, results: dict[str, tuple[float, float]], bytes_per_req: int, unit: float,
-           unit_name: str, rows: list[list[object]]) -> tuple[float, float]:
+def report(
+    kind: str,
+    results: dict[str, tuple[float, float]],
+    bytes_per_req: int,
+    unit: float,
+    unit_name: str,
+    rows: list[list[object]],
+) -> tuple[float, float]:
     base_rps, base_cpu = next(iter(results.values()))
     for name, (r, c) in results.items():
-        rows.append([kind, name, f"{r:,.0f}", f"{r * bytes_per_req / unit:.2f} {unit_name}",
-                     f"{r / base_rps:.2f}x", f"{c:.3f}", f"{base_cpu / c:.2f}x"])
+        rows.append(
+            [
+                kind,
+                name,
+                f"{r:,.0f}",
+                f"{r * bytes_per_req / unit:.2f} {unit_name}",
+                f"{r / base_rps:.2f}x",
+                f"{c:.3f}",
+                f"{base_cpu / c:.2f}x",
+            ]
+        )
     return base_rps, base_cpu
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=int, default=3, help="wrk duration per case and round (default 3)")
-    parser.add_argument("--rounds", type=int, default=5, help="rounds; the median counts (default 5)")
+    parser.add_argument(
+        "--seconds", type=int, default=3, help="wrk duration per case and round (default 3)"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="rounds; the median counts (default 5)"
+    )
     parser.add_argument("--size-mb", type=float, default=5.0, help="file size in MB (default 5)")
-    parser.add_argument("--full-connections", type=int, default=8, help="wrk connections, full GETs")
-    parser.add_argument("--range-connections", type=int, default=16, help="wrk connections, Range GETs")
+    parser.add_argument(
+        "--full-connections", type=int, default=8, help="wrk connections, full GETs"
+    )
+    parser.add_argument(
+        "--range-connections", type=int, default=16, help="wrk connections, Range GETs"
+    )
     parser.add_argument("--only", choices=["full", "range"], help="run one of the two benchmarks")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
     args = parser.parse_args(argv)
@@ -91,36 +114,83 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.only in (None, "full"):
             nginx = servers.enter_context(nginx_serving(work, blob.parent))
-            res = run_cases({"nginx sendfile (baseline)": (nginx.pid, f"{nginx.url}/{blob.name}", []),
-                             "audiostore GET, API key": (svc.proc.pid, content, auth),
-                             "audiostore GET, signed URL": (svc.proc.pid, signed, [])}, args, args.full_connections)
+            res = run_cases(
+                {
+                    "nginx sendfile (baseline)": (nginx.pid, f"{nginx.url}/{blob.name}", []),
+                    "audiostore GET, API key": (svc.proc.pid, content, auth),
+                    "audiostore GET, signed URL": (svc.proc.pid, signed, []),
+                },
+                args,
+                args.full_connections,
+            )
             base, base_cpu = report("full file", res, size, 1e9, "GB/s", rows)
-            for label, name in (("API key", "audiostore GET, API key"), ("signed URL", "audiostore GET, signed URL")):
-                ratios.append((f"full GET, {label} vs nginx", res[name][0] / base, base_cpu / res[name][1],
-                               FULL_TARGET))
+            for label, name in (
+                ("API key", "audiostore GET, API key"),
+                ("signed URL", "audiostore GET, signed URL"),
+            ):
+                ratios.append(
+                    (
+                        f"full GET, {label} vs nginx",
+                        res[name][0] / base,
+                        base_cpu / res[name][1],
+                        FULL_TARGET,
+                    )
+                )
 
         if args.only in (None, "range"):
             bare = servers.enter_context(
-                granian_app(work, "bench.bare_fileresponse_app:create_app", env={"BENCH_FILE": str(blob)}))
-            res = run_cases({"bare FastAPI FileResponse (baseline)": (bare.pid, f"{bare.url}/file", [RANGE]),
-                             "audiostore Range, API key": (svc.proc.pid, content, [RANGE, *auth]),
-                             "audiostore Range, signed URL": (svc.proc.pid, signed, [RANGE])},
-                            args, args.range_connections)
+                granian_app(
+                    work, "bench.bare_fileresponse_app:create_app", env={"BENCH_FILE": str(blob)}
+                )
+            )
+            res = run_cases(
+                {
+                    "bare FastAPI FileResponse (baseline)": (bare.pid, f"{bare.url}/file", [RANGE]),
+                    "audiostore Range, API key": (svc.proc.pid, content, [RANGE, *auth]),
+                    "audiostore Range, signed URL": (svc.proc.pid, signed, [RANGE]),
+                },
+                args,
+                args.range_connections,
+            )
             base, base_cpu = report("64 KiB range", res, 65536, 1e6, "MB/s", rows)
-            for label, name in (("API key", "audiostore Range, API key"),
-                                ("signed URL", "audiostore Range, signed URL")):
-                ratios.append((f"64 KiB Range, {label} vs bare", res[name][0] / base, base_cpu / res[name][1],
-                               RANGE_TARGET))
+            for label, name in (
+                ("API key", "audiostore Range, API key"),
+                ("signed URL", "audiostore Range, signed URL"),
+            ):
+                ratios.append(
+                    (
+                        f"64 KiB Range, {label} vs bare",
+                        res[name][0] / base,
+                        base_cpu / res[name][1],
+                        RANGE_TARGET,
+                    )
+                )
 
-    print(f"file: {size / 1e6:g} MB WAV; wrk -t1, {args.seconds} s per case, median of {args.rounds} "
-          "alternating rounds; servers on CPU 1, wrk on CPU 0")
-    print(table(rows, ["case", "server", "req/s", "throughput", "vs baseline", "server CPU ms/req",
-                       "CPU efficiency vs baseline"]))
+    print(
+        f"file: {size / 1e6:g} MB WAV; wrk -t1, {args.seconds} s per case, median of {args.rounds} "
+        "alternating rounds; servers on CPU 1, wrk on CPU 0"
+    )
+    print(
+        table(
+            rows,
+            [
+                "case",
+                "server",
+                "req/s",
+                "throughput",
+                "vs baseline",
+                "server CPU ms/req",
+                "CPU efficiency vs baseline",
+            ],
+        )
+    )
     print()
     for name, ratio, cpu_ratio, target in ratios:
         verdict = "meets" if ratio >= target else "MISSES"
-        print(f"{name}: {ratio:.2f}x throughput ({verdict} target >= {target}x); "
-              f"{cpu_ratio:.2f}x the baseline's requests per CPU-second")
+        print(
+            f"{name}: {ratio:.2f}x throughput ({verdict} target >= {target}x); "
+            f"{cpu_ratio:.2f}x the baseline's requests per CPU-second"
+        )
     return 0
 
 

@@ -22,13 +22,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import boto3  # noqa: E402
-from botocore.config import Config  # noqa: E402
-from harness import table  # noqa: E402
+import boto3
+from botocore.config import Config
+from harness import table
 
-from audiostore.catalog import AudioRow  # noqa: E402
-from audiostore.runtime import Runtime  # noqa: E402
-from audiostore.settings import Settings  # noqa: E402
+from audiostore.catalog import AudioRow
+from audiostore.runtime import Runtime
+from audiostore.settings import Settings
 
 TARGET = 10.0
 AUDIO_ID = "01937a5e-6f1c-7a42-9d1b-3c4e5f607182"
@@ -60,12 +60,16 @@ def run_sync(coro):  # type: ignore[no-untyped-def]
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=2.0, help="length of one round (default 2)")
+    parser.add_argument(
+        "--seconds", type=float, default=2.0, help="length of one round (default 2)"
+    )
     parser.add_argument("--rounds", type=int, default=3, help="rounds per signer (default 3)")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="audiostore-bench-") as tmp:
-        rt = Runtime.build(Settings(data_dir=Path(tmp) / "data", public_url="https://audio.example.com"))
+        rt = Runtime.build(
+            Settings(data_dir=Path(tmp) / "data", public_url="https://audio.example.com")
+        )
         try:
             row = AudioRow(id=AUDIO_ID, key=KEY, name="take 1.wav", owner="alice")
             audio = rt.audio
@@ -81,21 +85,28 @@ def main(argv: list[str] | None = None) -> int:
                 return signer.sign(AUDIO_ID, expires, {})
 
             s3 = boto3.client(
-                "s3", region_name="us-east-1", endpoint_url="https://s3.example.com",
+                "s3",
+                region_name="us-east-1",
+                endpoint_url="https://s3.example.com",
                 aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
                 aws_secret_access_key="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
                 config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
             )
 
             def boto3_url() -> str:
-                return str(s3.generate_presigned_url(
-                    "get_object", Params={"Bucket": "audio", "Key": KEY}, ExpiresIn=seconds))
+                return str(
+                    s3.generate_presigned_url(
+                        "get_object", Params={"Bucket": "audio", "Key": KEY}, ExpiresIn=seconds
+                    )
+                )
 
             sample = audiostore_url()
             assert "signature=" in sample and "expires=" in sample, sample
-            cases = {"audiostore service URL (AudioService)": audiostore_url,
-                     "audiostore UrlSigner.sign only": hmac_only,
-                     "boto3 generate_presigned_url (baseline)": boto3_url}
+            cases = {
+                "audiostore service URL (AudioService)": audiostore_url,
+                "audiostore UrlSigner.sign only": hmac_only,
+                "boto3 generate_presigned_url (baseline)": boto3_url,
+            }
             best = dict.fromkeys(cases, 0.0)
             for _ in range(args.rounds):
                 for name, fn in cases.items():
@@ -106,11 +117,18 @@ def main(argv: list[str] | None = None) -> int:
 
     base = best["boto3 generate_presigned_url (baseline)"]
     print(f"best of {args.rounds} rounds of {args.seconds:g} s each, one thread")
-    print(table([[name, f"{r:,.0f}", f"{r / base:.1f}x"] for name, r in best.items()],
-                ["signer", "URLs/s", "vs boto3"]))
+    print(
+        table(
+            [[name, f"{r:,.0f}", f"{r / base:.1f}x"] for name, r in best.items()],
+            ["signer", "URLs/s", "vs boto3"],
+        )
+    )
     print()
     ratio = best["audiostore service URL (AudioService)"] / base
-    print(f"service URL vs boto3: {ratio:.1f}x ({'meets' if ratio >= TARGET else 'MISSES'} target >= {TARGET:g}x)")
+    print(
+        f"service URL vs boto3: {ratio:.1f}x "
+        f"({'meets' if ratio >= TARGET else 'MISSES'} target >= {TARGET:g}x)"
+    )
     print(f"example: {sample}")
     return 0
 

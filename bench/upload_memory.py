@@ -7,7 +7,8 @@ this process (pinned to CPU 0) in 1 MiB chunks, as a raw `audio/wav` body and as
 RSS of the server's whole process tree is sampled every 10 ms; "growth" is the peak minus
 the RSS after a small warm-up upload. Throughput is bytes / time until the 201 (stream in,
 sha256, sniff, probe, store, catalogue), against a plain `shutil.copyfile` of the same bytes
-on the same disk (page cache warm for both; `os.sync()` before each). Targets (shared/DESIGN.md): peak RSS growth < 100 MB; throughput >= 0.8x
+on the same disk (page cache warm for both; `os.sync()` before each).
+Targets (shared/DESIGN.md): peak RSS growth < 100 MB; throughput >= 0.8x
 a direct store put (here: a plain file copy, which is what a local put costs at most).
 """
 
@@ -24,9 +25,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import httpx  # noqa: E402
-import psutil  # noqa: E402
-from harness import CLIENT_CPU, audiostore_serve, table, workdir, write_wav  # noqa: E402
+from typing import Self
+
+import httpx
+import psutil
+from harness import CLIENT_CPU, audiostore_serve, table, workdir, write_wav
 
 RSS_TARGET_MB = 100
 THROUGHPUT_TARGET = 0.8
@@ -57,7 +60,7 @@ class RssSampler:
             self.peak = max(self.peak, self.current())
             time.sleep(self.interval)
 
-    def __enter__(self) -> RssSampler:
+    def __enter__(self) -> Self:
         self.peak = self.current()
         self._thread.start()
         return self
@@ -68,7 +71,9 @@ class RssSampler:
         self.peak = max(self.peak, self.current())
 
 
-def file_chunks(path: Path, sent: list[float], prefix: bytes = b"", suffix: bytes = b"") -> Iterator[bytes]:
+def file_chunks(
+    path: Path, sent: list[float], prefix: bytes = b"", suffix: bytes = b""
+) -> Iterator[bytes]:
     """The body; appends the time its last byte was handed to the socket to `sent`."""
     yield prefix
     with path.open("rb") as f:
@@ -88,12 +93,17 @@ def upload(url: str, key: str, path: Path, mode: str) -> tuple[float, float, dic
         headers |= {"Content-Type": "audio/wav", "Content-Length": str(size)}
     else:
         boundary = "audiostorebenchboundary0123456789"
-        head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{path.name}\"\r\n"
-                "Content-Type: audio/wav\r\n\r\n").encode()
+        head = (
+            f"--{boundary}\r\n"
+            f'Content-Disposition: form-data; name="file"; filename="{path.name}"\r\n'
+            "Content-Type: audio/wav\r\n\r\n"
+        ).encode()
         tail = f"\r\n--{boundary}--\r\n".encode()
         body = file_chunks(path, sent, head, tail)
-        headers |= {"Content-Type": f"multipart/form-data; boundary={boundary}",
-                    "Content-Length": str(len(head) + size + len(tail))}
+        headers |= {
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            "Content-Length": str(len(head) + size + len(tail)),
+        }
     started = time.perf_counter()
     with httpx.Client(timeout=120) as c:
         r = c.post(f"{url}/v1/audio", params={"name": path.name}, content=body, headers=headers)
@@ -103,13 +113,16 @@ def upload(url: str, key: str, path: Path, mode: str) -> tuple[float, float, dic
 
 
 def delete(url: str, key: str, audio_id: str) -> None:
-    httpx.delete(f"{url}/v1/audio/{audio_id}", headers={"Authorization": f"Bearer {key}"},
-                 timeout=60).raise_for_status()
+    httpx.delete(
+        f"{url}/v1/audio/{audio_id}", headers={"Authorization": f"Bearer {key}"}, timeout=60
+    ).raise_for_status()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--size-mb", type=int, default=1024, help="upload size in MiB (default 1024)")
+    parser.add_argument(
+        "--size-mb", type=int, default=1024, help="upload size in MiB (default 1024)"
+    )
     parser.add_argument("--modes", default="raw,multipart", help="raw, multipart or both (default)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
     args = parser.parse_args(argv)
@@ -130,8 +143,17 @@ def main(argv: list[str] | None = None) -> int:
         copy_s = time.perf_counter() - started
         (work / "copy.wav").unlink()
 
-        rows: list[list[object]] = [["plain file copy (baseline)", "-", "-", f"{copy_s:.2f}",
-                                     f"{size / copy_s / 1e6:,.0f}", "1.00x", "-"]]
+        rows: list[list[object]] = [
+            [
+                "plain file copy (baseline)",
+                "-",
+                "-",
+                f"{copy_s:.2f}",
+                f"{size / copy_s / 1e6:,.0f}",
+                "1.00x",
+                "-",
+            ]
+        ]
         verdicts: list[str] = []
         env = {"AUDIOSTORE_MAX_UPLOAD_BYTES": str(size * 2)}
         with audiostore_serve(work, env=env) as svc:
@@ -146,20 +168,49 @@ def main(argv: list[str] | None = None) -> int:
                 assert obj["size"] == size, obj
                 growth_mb = (sampler.peak - base_rss) / 1e6
                 ratio = copy_s / elapsed
-                rows.append([f"audiostore upload, {mode}", f"{base_rss / 1e6:.0f}", f"{streamed:.2f}", f"{elapsed:.2f}",
-                             f"{size / elapsed / 1e6:,.0f}", f"{ratio:.2f}x", f"{growth_mb:.1f}"])
+                rows.append(
+                    [
+                        f"audiostore upload, {mode}",
+                        f"{base_rss / 1e6:.0f}",
+                        f"{streamed:.2f}",
+                        f"{elapsed:.2f}",
+                        f"{size / elapsed / 1e6:,.0f}",
+                        f"{ratio:.2f}x",
+                        f"{growth_mb:.1f}",
+                    ]
+                )
                 verdicts.append(
                     f"{mode}: peak RSS growth {growth_mb:.1f} MB "
-                    f"({'meets' if growth_mb < RSS_TARGET_MB else 'MISSES'} target < {RSS_TARGET_MB} MB); "
+                    f"({'meets' if growth_mb < RSS_TARGET_MB else 'MISSES'} "
+                    f"target < {RSS_TARGET_MB} MB); "
                     f"throughput {ratio:.2f}x a plain copy "
-                    f"({'meets' if ratio >= THROUGHPUT_TARGET else 'MISSES'} target >= {THROUGHPUT_TARGET}x)")
+                    f"({'meets' if ratio >= THROUGHPUT_TARGET else 'MISSES'} "
+                    f"target >= {THROUGHPUT_TARGET}x)"
+                )
                 delete(svc.url, svc.key, str(obj["id"]))
 
-    print(f"upload: {size / 2**20:,.0f} MiB WAV, streamed in 1 MiB chunks; server on CPU 1, client on CPU 0")
-    print(table(rows, ["case", "RSS before (MB)", "body sent (s)", "total (s)", "MB/s", "vs copy",
-                       "peak RSS growth (MB)"]))
-    print("body sent: the last byte left the client; total: the 201 arrived (after sniff, probe and\n"
-          "loudness analysis of the whole file, then the store put and the catalogue row)")
+    print(
+        f"upload: {size / 2**20:,.0f} MiB WAV, streamed in 1 MiB chunks; "
+        "server on CPU 1, client on CPU 0"
+    )
+    print(
+        table(
+            rows,
+            [
+                "case",
+                "RSS before (MB)",
+                "body sent (s)",
+                "total (s)",
+                "MB/s",
+                "vs copy",
+                "peak RSS growth (MB)",
+            ],
+        )
+    )
+    print(
+        "body sent: the last byte left the client; total: the 201 arrived (after sniff, probe and\n"
+        "loudness analysis of the whole file, then the store put and the catalogue row)"
+    )
     print()
     print("\n".join(verdicts))
     return 0

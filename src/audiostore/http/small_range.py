@@ -71,8 +71,12 @@ class SmallFileRangeResponse(Response):
         body = b""
         if self.send_body:
             try:
-                body = await anyio.to_thread.run_sync(_read_range, self.path, self.start, self.end - self.start)
+                body = await anyio.to_thread.run_sync(
+                    _read_range, self.path, self.start, self.end - self.start
+                )
             except FileNotFoundError as exc:
                 raise NotFound("The audio's bytes are missing from storage.") from exc
-        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
         await send({"type": "http.response.body", "body": body})

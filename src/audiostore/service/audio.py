@@ -393,7 +393,9 @@ class AudioService:
 
     # --- content ----------------------------------------------------------------------
     async def open_content(self, principal: Principal, audio_id: str) -> ContentSource:
-        row = await visible_row(self.served_rows, self.catalog, audio_id, owner=principal.scope(), now=self.clock())
+        row = await visible_row(
+            self.served_rows, self.catalog, audio_id, owner=principal.scope(), now=self.clock()
+        )
         if row is None:
             raise NotFound()
         return await self._content(row, allow_redirect=True)
