@@ -121,6 +121,11 @@ async def test_search_follows_inserts_renames_and_deletes(catalog: Catalog) -> N
     assert await search(catalog, "1_0") == set()
     assert await search(catalog, "grüße") == {"Ünïcode Grüße"}
     assert await search(catalog, 'say "hi') == set()  # quotes are text, not query syntax
+    d = row("it's a back\\slash take", None, minutes=3)
+    await catalog.insert_audio(d)
+    assert await search(catalog, "it's") == {d.name}  # quotes and backslashes are text too
+    assert await search(catalog, "k\\sl") == {d.name}
+    assert await search(catalog, "'; DROP TABLE audio; --") == set()
     assert await search(catalog, "NEAR(a b)") == set()
     await catalog.update_audio(a.id, {"name": "Evening cooldown"})
     assert await search(catalog, "warmup") == set()

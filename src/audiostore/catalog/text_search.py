@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, or_, text
+from sqlalchemy import bindparam, func, or_, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .models import AudioRow
@@ -33,8 +33,12 @@ async def text_search_clause(session: AsyncSession, dialect: str, query: str) ->
     """A WHERE clause matching audio whose name or text contains `query`."""
     pattern = "%" + like_escape(query) + "%"
     if dialect == "postgresql":
-        # ILIKE on the bare columns is what the gin_trgm_ops indexes serve.
-        return or_(AudioRow.name.ilike(pattern, escape="\\"), AudioRow.text.ilike(pattern, escape="\\"))
+        # ILIKE on the bare columns is what the gin_trgm_ops indexes serve. The pattern is
+        # inlined, not a bind parameter: with a parameter, asyncpg's prepared statement soon
+        # gets PostgreSQL's generic plan, which cannot see how rare the pattern is and walks
+        # the whole keyset index for a rare term (measured: 500 ms instead of 5 ms at 1M rows).
+        inline = bindparam("text_pattern", pattern, literal_execute=True)
+        return or_(AudioRow.name.ilike(inline, escape="\\"), AudioRow.text.ilike(inline, escape="\\"))
     if dialect == "sqlite" and len(query) >= MIN_INDEXED_CHARS:
         phrase = '"' + query.replace('"', '""') + '"'  # one FTS5 string: no query syntax
         found = await session.execute(
