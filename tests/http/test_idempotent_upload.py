@@ -103,3 +103,20 @@ async def test_expired_keys_are_purged(api: Api, tones: dict[str, Path]) -> None
     assert await purge_expired_idempotency_keys(api.runtime.audio) == 0
     api.clock.advance(api.runtime.settings.idempotency_ttl_seconds + 1)
     assert await purge_expired_idempotency_keys(api.runtime.audio) == 2
+
+
+async def test_uploads_purge_expired_keys_now_and_then(api: Api, tones: dict[str, Path]) -> None:
+    from sqlalchemy import func, select
+
+    from audiostore.catalog import IdempotencyKeyRow
+
+    async def rows() -> int:
+        async with api.runtime.catalog.engine.connect() as conn:
+            return int((await conn.execute(select(func.count()).select_from(IdempotencyKeyRow))).scalar_one())
+
+    await _post(api, tones["wav"], "old-1")
+    await _post(api, tones["mp3"], "old-2")
+    assert await rows() == 2
+    api.clock.advance(api.runtime.settings.idempotency_ttl_seconds + 3600)
+    await _post(api, tones["flac"], "new-1")
+    assert await rows() == 1

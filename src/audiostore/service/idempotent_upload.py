@@ -13,7 +13,8 @@ The rules, all here:
 - If the first object is gone (deleted or expired), the key is released and the upload is
   stored again.
 - Keys live `idempotency_ttl_seconds` (default a day); after that they are ignored and
-  replaced, and `purge_expired_idempotency_keys` deletes them in bulk.
+  replaced. Expired rows are deleted in bulk by `purge_expired_idempotency_keys`, which
+  idempotent uploads also run themselves at most once per `PURGE_EVERY` per process.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -33,6 +35,8 @@ from .staging import StagedUpload
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
 ABANDONED_AFTER = timedelta(minutes=15)
+PURGE_EVERY = timedelta(hours=1)
+_last_purge: weakref.WeakKeyDictionary[AudioService, datetime] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +93,7 @@ async def ingest_once(
         await audio.catalog.release_idempotency_key(principal.owner, key, fingerprint=fingerprint)
         raise
     await audio.catalog.complete_idempotency_key(principal.owner, key, row.id)
+    await _purge_now_and_then(audio)
     return UploadOutcome(row)
 
 
@@ -121,3 +126,12 @@ async def _claim(audio: AudioService, owner: str, key: str, fingerprint: str) ->
 async def purge_expired_idempotency_keys(audio: AudioService, *, now: datetime | None = None) -> int:
     """Delete expired idempotency keys; returns how many. Safe to run any time, anywhere."""
     return await audio.catalog.delete_expired_idempotency_keys(now=now or audio.clock())
+
+
+async def _purge_now_and_then(audio: AudioService) -> None:
+    now = audio.clock()
+    last = _last_purge.get(audio)
+    if last is not None and now - last < PURGE_EVERY:
+        return
+    _last_purge[audio] = now
+    await purge_expired_idempotency_keys(audio, now=now)
