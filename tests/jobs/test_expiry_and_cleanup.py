@@ -7,6 +7,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from conftest import Api, make_api
 
 from audiostore.jobs import run_job, run_jobs_once
@@ -148,3 +150,28 @@ async def test_admin_sweep_reports_every_job(api: Api) -> None:
     assert set(jobs) >= {"sweep_expired", "retry_deletes", "resolve_stale_pending", "drain_spool",
                          "remove_stale_temp_files"}
     assert all(j["error"] is None for j in jobs.values())
+
+
+async def test_presigned_urls_never_outlive_their_object(
+    settings_factory: Callable[..., Settings], tones: dict[str, Path], backend: str
+) -> None:
+    """A presigned S3 URL cannot be revoked, so it ends when its object does. (Service URLs
+    are checked on every request: they answer 404 once the object expired.)"""
+    if backend == "local":
+        pytest.skip("local disk hands out service URLs only (see the 404 test above)")
+    api, runtime = await make_api(settings_factory(auth_cache_seconds=0, signed_urls="direct"))
+    try:
+        obj = (await api.upload(tones["wav"], ttl_seconds=90)).json()
+        expires = datetime.fromisoformat(obj["expires_at"])
+        assert datetime.fromisoformat(obj["url_expires_at"]) <= expires
+        r = await api.http.post(f"/v1/audio/{obj['id']}/url", headers=api.alice,
+                                json={"expires_in": 3600})
+        assert datetime.fromisoformat(r.json()["expires_at"]) <= expires
+        assert "X-Amz-Expires=90" in r.json()["url"]
+        forever = (await api.upload(tones["wav"])).json()
+        r = await api.http.post(f"/v1/audio/{forever['id']}/url", headers=api.alice,
+                                json={"expires_in": 3600})
+        assert "X-Amz-Expires=3600" in r.json()["url"]
+    finally:
+        await api.http.aclose()
+        await runtime.close()

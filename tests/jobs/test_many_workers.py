@@ -18,7 +18,6 @@ import uuid_utils
 from sqlalchemy import insert
 
 from conftest import backend_settings_s3
-from fixtures_postgres import Postgres
 from fixtures_seaweedfs import SeaweedFS
 
 from audiostore.blobstores.spooling import primary_of

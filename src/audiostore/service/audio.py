@@ -42,6 +42,7 @@ from ..errors import (
 from ..settings import Settings
 from ..signing import EXPIRES_PARAM, SIGNATURE_PARAM, UrlSigner
 from .collection_ttl import collection_default_expiry
+from .expiry_rules import collection_default_expiry, url_lifetime_within_expiry
 from .principal import Principal
 from .served_rows import ServedRows, visible_row
 from .staging import StagedUpload
@@ -383,6 +384,10 @@ class AudioService:
             and not params
             and row.location != SPOOL  # a spooled blob is not in the bucket yet
         ):
+            # A presigned URL cannot be revoked: it must end when the object does. (Service
+            # URLs check the object on every request, so they need no such cap.)
+            seconds = url_lifetime_within_expiry(row, seconds, now)
+            expires_at = now + timedelta(seconds=seconds)
             url = await self.store.sign_get(row.key, expires_in=seconds, filename=row.name)
             return SignedUrl(row.id, url, expires_at)
         expires = int(expires_at.timestamp())
