@@ -55,6 +55,16 @@ def weed_ports(count: int) -> list[int]:
     raise RuntimeError("no free port pairs for SeaweedFS")
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: if the test process is killed outright (no teardown), the
+    kernel stops weed too, instead of leaving it running with its ports."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def weed_binary() -> str | None:
     here = Path(sys.executable).parent / "weed"
     return str(here) if here.exists() else shutil.which("weed")
@@ -128,7 +138,7 @@ def start_seaweedfs(root: Path, *, timeout: float = 90.0) -> SeaweedFS:
         # one at a time and keep them small, so a session's many fresh buckets fit.
         env = {**os.environ, "WEED_MASTER_VOLUME_GROWTH_COPY_1": "1"}
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                cwd=root, env=env)
+                                cwd=root, env=env, preexec_fn=_die_with_parent)
     server = SeaweedFS(f"http://127.0.0.1:{s3}", ACCESS_KEY, SECRET_KEY, REGION, proc, log_path)
     deadline = time.monotonic() + timeout
     last: Exception | None = None
