@@ -41,7 +41,6 @@ from ..errors import (
 )
 from ..settings import Settings
 from ..signing import EXPIRES_PARAM, SIGNATURE_PARAM, UrlSigner
-from .collection_ttl import collection_default_expiry
 from .expiry_rules import collection_default_expiry, url_lifetime_within_expiry
 from .principal import Principal
 from .served_rows import ServedRows, visible_row
