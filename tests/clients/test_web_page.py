@@ -147,6 +147,25 @@ def test_upload_list_play_seek_copy_delete(page: Any, served: Served, tones: dic
     assert page.errors == []
 
 
+def test_player_swaps_in_a_fresh_signed_url_before_expiry(page: Any, served: Served, tones: dict[str, Path]) -> None:
+    key = served.new_key("web-long-listen")
+    with Client(served.url, api_key=key) as c:
+        c.upload(tones["wav"])
+    # URLs living 125 s are refreshed 120 s before they expire: after about 5 s here.
+    page.goto(f"{served.url}/?url_lifetime=125")
+    page.fill("#api-key", key)
+    page.click("#signin-form button[type=submit]")
+    page.click("#audio-list tr:has-text('tone.wav') button.play")
+    page.wait_for_function("document.querySelector('#player').readyState >= 1")
+    first = page.evaluate("document.querySelector('#player').src")
+    page.evaluate("() => { const a = document.querySelector('#player'); a.pause(); a.currentTime = 1.5; }")
+    page.wait_for_function(f"document.querySelector('#player').src !== {first!r}", timeout=30_000)
+    page.wait_for_function("document.querySelector('#player').readyState >= 1 && "
+                           "Math.abs(document.querySelector('#player').currentTime - 1.5) < 0.05")
+    assert page.evaluate("document.querySelector('#player').error") is None
+    assert page.errors == []
+
+
 def test_pagination(page: Any, served: Served, tones: dict[str, Path]) -> None:
     key = served.new_key("web-pager")
     with Client(served.url, api_key=key) as c:

@@ -5,7 +5,8 @@
 
 const KEY_STORAGE = "audiostore.key";
 const PAGE_SIZE = 20;
-const URL_LIFETIME = 3600;        // seconds a signed URL asked for here lives
+// seconds a signed URL asked for here lives (`/?url_lifetime=S` to change it)
+const URL_LIFETIME = Number(new URLSearchParams(location.search).get("url_lifetime")) || 3600;
 const URL_REFRESH_MARGIN = 120;   // re-sign this long before a cached URL expires
 const UPLOAD_ATTEMPTS = 3;        // an upload retried on network errors and 502/503/504
 
@@ -64,6 +65,7 @@ async function signIn(key) {
 }
 
 function signOut(message) {
+  clearTimeout(refreshTimer);
   sessionStorage.removeItem(KEY_STORAGE);
   state.key = null;
   signedUrls.clear();
@@ -166,7 +168,29 @@ async function play(o) {
   const audio = $("#player");
   audio.src = signed.url;
   audio.play().catch(() => {});   // a browser may want a gesture first; the controls remain
+  scheduleUrlRefresh(o, signed);
   loadWaveform(o);
+}
+
+// A long listen outlives its signed URL: swap in a fresh one shortly before it expires,
+// keeping the position, so later seeks (new Range requests) keep working.
+let refreshTimer = null;
+function scheduleUrlRefresh(o, signed) {
+  clearTimeout(refreshTimer);
+  const wait = Math.max(5000, signed.expiresAt - Date.now() - URL_REFRESH_MARGIN * 1000);
+  refreshTimer = setTimeout(async () => {
+    if (state.playing !== o.id) return;
+    let fresh;
+    try { fresh = await signedUrl(o.id); } catch { return; }
+    const audio = $("#player");
+    const at = audio.currentTime, wasPlaying = !audio.paused;
+    audio.src = fresh.url;
+    audio.addEventListener("loadedmetadata", () => {
+      audio.currentTime = at;
+      if (wasPlaying) audio.play().catch(() => {});
+    }, { once: true });
+    scheduleUrlRefresh(o, fresh);
+  }, wait);
 }
 
 async function loadWaveform(o) {
@@ -252,6 +276,7 @@ async function remove(o) {
   }
   signedUrls.delete(o.id);
   if (state.playing === o.id) {
+    clearTimeout(refreshTimer);
     $("#player").removeAttribute("src");
     $("#player-card").hidden = true;
     state.playing = null;
