@@ -46,6 +46,11 @@ async def test_same_key_different_body_is_409_and_writes_nothing(api: Api, tones
     assert other_file.json()["error"]["code"] == "idempotency_key_reused"
     other_fields = await _post(api, tones["wav"], "k", collection="elsewhere")
     assert other_fields.status_code == 409
+    renamed = await api.http.post(
+        "/v1/audio", headers={**api.alice, "Idempotency-Key": "k"},
+        files={"file": ("other-name.wav", tones["wav"].read_bytes(), "audio/wav")},
+    )
+    assert renamed.status_code == 409
     assert await api.row_count() == 1
     assert len(await api.blob_keys()) == 1
 

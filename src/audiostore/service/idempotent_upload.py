@@ -2,8 +2,8 @@
 
 The rules, all here:
 - A key belongs to the caller's owner; two owners may use the same key independently.
-- The request's fingerprint is sha256 over the uploaded bytes' sha256 and the upload fields
-  (name, collection, expiry, metadata, text, voice, owner). Same key + same fingerprint ->
+- The request's fingerprint is sha256 over the uploaded bytes' sha256, the multipart file
+  name and the upload fields (name, collection, expiry, metadata, text, voice, owner). Same key + same fingerprint ->
   the object the first request stored (no second object, no second blob). Same key + a
   different fingerprint -> 409 `idempotency_key_reused`.
 - While the first request is still being stored, a second one with the same key gets 409
@@ -57,10 +57,10 @@ def check_idempotency_key(raw: str) -> str:
     return raw
 
 
-def upload_fingerprint(content_sha256: str, fields: UploadFields) -> str:
-    """sha256 over the bytes' hash and the fields a client sent with them."""
+def upload_fingerprint(content_sha256: str, fields: UploadFields, filename: str | None = None) -> str:
+    """sha256 over the bytes' hash, the file name and the fields a client sent with them."""
     described = json.dumps(
-        {"content": content_sha256, "fields": dataclasses.asdict(fields)},
+        {"content": content_sha256, "filename": filename, "fields": dataclasses.asdict(fields)},
         sort_keys=True, default=str, separators=(",", ":"),
     )
     return hashlib.sha256(described.encode()).hexdigest()
@@ -79,7 +79,7 @@ async def ingest_once(
         return UploadOutcome(await audio.ingest(staged, principal, fields))
     try:
         key = check_idempotency_key(idempotency_key)
-        fingerprint = upload_fingerprint(staged.sha256, fields)
+        fingerprint = upload_fingerprint(staged.sha256, fields, staged.filename)
         earlier = await _claim(audio, principal.owner, key, fingerprint)
     except BaseException:
         staged.discard()
