@@ -125,3 +125,20 @@ async def test_uploads_purge_expired_keys_now_and_then(api: Api, tones: dict[str
     api.clock.advance(api.runtime.settings.idempotency_ttl_seconds + 3600)
     await _post(api, tones["flac"], "new-1")
     assert await rows() == 1
+
+
+async def test_concurrent_retries_store_once(api: Api, tones: dict[str, Path]) -> None:
+    import asyncio
+
+    answers = await asyncio.gather(*[_post(api, tones["wav"], "race") for _ in range(4)])
+    statuses = sorted(r.status_code for r in answers)
+    assert statuses[0] == 201 and set(statuses) <= {201, 409}
+    ids = {r.json()["id"] for r in answers if r.status_code == 201}
+    assert len(ids) == 1
+    for r in answers:
+        if r.status_code == 409:
+            assert r.json()["error"]["code"] == "idempotency_key_in_progress"
+    assert await api.row_count() == 1
+    assert len(await api.blob_keys()) == 1
+    again = await _post(api, tones["wav"], "race")  # once stored, every retry gets it
+    assert again.status_code == 201 and again.json()["id"] in ids
