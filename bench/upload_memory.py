@@ -125,7 +125,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--modes", default="raw,multipart", help="raw, multipart or both (default)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=60.0,
+        help="start no further mode after this many seconds (default 60: stays < 2 min)",
+    )
     args = parser.parse_args(argv)
+    began = time.monotonic()
     modes = [m for m in args.modes.split(",") if m]
     size = args.size_mb << 20
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
@@ -160,6 +167,11 @@ def main(argv: list[str] | None = None) -> int:
             _, _, warm = upload(svc.url, svc.key, small, "raw")  # loads PyAV, warms the pool
             delete(svc.url, svc.key, str(warm["id"]))
             for mode in modes:
+                if time.monotonic() - began > args.budget:
+                    verdicts.append(
+                        f"{mode}: skipped, the run is past its --budget of {args.budget:g} s"
+                    )
+                    continue
                 os.sync()
                 sampler = RssSampler(svc.proc.pid)
                 base_rss = sampler.current()
