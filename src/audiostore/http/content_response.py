@@ -10,11 +10,12 @@ import os
 from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
+from starlette.responses import FileResponse, RedirectResponse, Response
 
 from ..errors import NotFound
 from ..service import ContentSource
 from .byte_ranges import parse_range
+from .store_stream_response import StoreStreamResponse
 from .small_range import MAX_SMALL_RANGE, SmallFileRangeResponse
 
 # Bytes under one id never change, so clients and shared caches may keep them.
@@ -77,4 +78,4 @@ def render_content(source: ContentSource, request: Request) -> Response:
 def _stream(body, status: int, headers: dict[str, str], media_type: str) -> Response:  # type: ignore[no-untyped-def]
     if body is None:
         return Response(status_code=status, headers=headers, media_type=media_type)
-    return StreamingResponse(body, status_code=status, headers=headers, media_type=media_type)
+    return StoreStreamResponse(body, status_code=status, headers=headers, media_type=media_type)
