@@ -52,3 +52,22 @@ def test_unreadable_values_name_their_variable(monkeypatch: pytest.MonkeyPatch) 
     with pytest.raises(ConfigurationError) as caught:
         load_settings()
     assert "AUDIOSTORE_STORE" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [({"AUDIOSTORE_STORE": "ftp"}, "AUDIOSTORE_STORE"), ({"AUDIOSTORE_STORE": "s3"}, "AUDIOSTORE_S3_BUCKET")],
+)
+def test_serve_refuses_to_start_naming_the_setting(tmp_path: Path, env: dict[str, str], named: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("AUDIOSTORE_")}
+    r = subprocess.run(
+        [sys.executable, "-m", "audiostore", "serve", "--port", "9"],
+        env={**clean, "AUDIOSTORE_DATA_DIR": str(tmp_path / "data"), **env},
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )
+    assert r.returncode == 1
+    assert named in r.stderr and "Traceback" not in r.stderr

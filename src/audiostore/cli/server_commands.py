@@ -14,7 +14,7 @@ from rich.table import Table
 
 from ..errors import AudiostoreError
 from ..runtime import Runtime
-from ..settings import Settings
+from ..settings_checks import load_settings
 
 T = TypeVar("T")
 err = Console(stderr=True)
@@ -26,7 +26,7 @@ def run_with_runtime(fn: Callable[[Runtime], Awaitable[T]], *, migrate: bool = T
     """Build a runtime from the environment, run `fn`, close it; errors exit 1 with one line."""
 
     async def go() -> T:
-        rt = Runtime.build(Settings())
+        rt = Runtime.build(load_settings())
         try:
             if migrate and rt.settings.migrate_on_start:
                 await rt.migrate()
@@ -50,7 +50,11 @@ def serve(
     for name, value in (("HOST", host), ("PORT", port), ("WORKERS", workers)):
         if value is not None:
             os.environ[f"AUDIOSTORE_{name}"] = str(value)
-    settings = Settings()
+    try:
+        settings = load_settings()
+    except AudiostoreError as exc:
+        err.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from None
 
     async def prepare(rt: Runtime) -> Any:
         return await rt.ensure_admin_key()
