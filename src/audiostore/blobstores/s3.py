@@ -81,11 +81,11 @@ class S3BlobStore:
         self.bucket = bucket
         self.endpoint = endpoint
         self.region = region
-        config: dict[str, Any] = {"region": region}
+        # Path-style (`endpoint/bucket/key`) is what self-hosted servers speak; AWS takes
+        # either. With virtual-hosted style and an endpoint, obstore wants the bucket in it.
+        config: dict[str, Any] = {"region": region, "virtual_hosted_style_request": not path_style}
         if endpoint:
             config["endpoint"] = endpoint
-            # Path-style is what self-hosted servers speak; AWS takes either.
-            config["virtual_hosted_style_request"] = not path_style
         credential_provider = None
         self._static_credentials = bool(access_key_id)
         if access_key_id:
