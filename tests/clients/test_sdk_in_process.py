@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -83,6 +83,11 @@ async def test_upload_path_reports_progress_to_the_full_size(sdk, tones: dict[st
     assert obj.metadata == {"take": 1} and isinstance(obj.created_at, datetime)
     assert obj.expires_at is not None and obj["id"] == obj.id  # dict-style reads still work
     assert (await c.get(obj.id)).sha256 == obj.sha256
+    later = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
+    changed = await c.update(obj.id, name="renamed.wav", expires_at=later, metadata={"take": 2})
+    assert changed.name == "renamed.wav" and changed.expires_at == later and changed.metadata == {"take": 2}
+    kept = await c.update(obj.id, clear_expiry=True)
+    assert kept.expires_at is None
 
 
 async def test_upload_bytes_and_file_objects(sdk, tones: dict[str, Path], local_api: Api) -> None:

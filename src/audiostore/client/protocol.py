@@ -88,7 +88,8 @@ def list_call(cursor: str | None, limit: int, filters: Mapping[str, Any]) -> Cal
 
 
 def update_call(audio_id: str, changes: Mapping[str, Any]) -> Call:
-    return Call("PATCH", f"/v1/audio/{audio_id}", json=dict(changes))
+    body = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in changes.items()}
+    return Call("PATCH", f"/v1/audio/{audio_id}", json=body)
 
 
 def delete_call(audio_id: str) -> Call:
