@@ -9,17 +9,18 @@ import asyncio
 import json
 import logging
 import signal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from ..durations import parse_duration
-from ..jobs import JobResult, MaintenanceLoop, cleanup_older_than, reconcile, run_jobs_once
-from ..runtime import Runtime
-from ..settings import Settings
 from .server_commands import run_with_runtime
+
+if TYPE_CHECKING:  # the jobs pull in the whole server; client commands should start fast
+    from ..jobs import JobResult
+    from ..runtime import Runtime
 
 err = Console(stderr=True)
 
@@ -45,6 +46,8 @@ def _print_results(results: list[JobResult], json_out: bool) -> None:
 def sweep(json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Run every maintenance job once (expiry, stale pending, delete retries, spool drain,
     temp files) and print what each did. For cron and for tests."""
+    from ..jobs import run_jobs_once
+
     results = run_with_runtime(run_jobs_once)
     _print_results(results, json_out)
     if any(r.error for r in results):
@@ -57,6 +60,9 @@ def worker(
     """Run the maintenance jobs alone, on AUDIOSTORE_SWEEP_INTERVAL and/or
     AUDIOSTORE_SWEEP_DAILY_AT, until stopped (SIGTERM or Ctrl-C). Several workers may share one
     PostgreSQL catalogue; on SQLite run one."""
+    from ..jobs import MaintenanceLoop
+    from ..settings import Settings
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = Settings()
     interval = settings.sweep_interval or (0 if settings.sweep_daily_at else 60.0)
@@ -84,6 +90,8 @@ def cleanup(
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Delete audio created more than --older-than ago, expiring or not."""
+    from ..jobs import cleanup_older_than
+
     age = _seconds(older_than, "--older-than")
     if age <= 0:
         raise typer.BadParameter("must be positive", param_hint="--older-than")
@@ -104,6 +112,8 @@ def reconcile_cmd(
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Find blobs no object owns and objects whose blob is missing; --fix repairs both."""
+    from ..jobs import reconcile
+
     seconds = _seconds(grace, "--grace")
     report = run_with_runtime(lambda rt: reconcile(rt, fix=fix, grace=seconds))
     counts = report.counts()

@@ -6,15 +6,17 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from ..errors import AudiostoreError
-from ..runtime import Runtime
 from ..settings_checks import load_settings
+
+if TYPE_CHECKING:  # the server is imported only when a server command runs
+    from ..runtime import Runtime
 
 T = TypeVar("T")
 err = Console(stderr=True)
@@ -26,6 +28,8 @@ def run_with_runtime(fn: Callable[[Runtime], Awaitable[T]], *, migrate: bool = T
     """Build a runtime from the environment, run `fn`, close it; errors exit 1 with one line."""
 
     async def go() -> T:
+        from ..runtime import Runtime
+
         rt = Runtime.build(load_settings())
         try:
             if migrate and rt.settings.migrate_on_start:
