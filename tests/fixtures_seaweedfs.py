@@ -178,7 +178,7 @@ def seaweedfs() -> Iterator[SeaweedFS]:
     except RuntimeError as exc:
         shutil.rmtree(root, ignore_errors=True)
         if weed_binary() is None:
-            pytest.skip(str(exc))
+            pytest.skip(reason=f"SeaweedFS cannot start here: {exc}")
         raise
     try:
         yield server

