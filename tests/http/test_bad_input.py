@@ -126,6 +126,8 @@ async def test_too_large_without_content_length_stops_reading(small_api: Api, wa
         ({"metadata": "[1, 2]"}, 422, "invalid_metadata"),
         ({"ttl_seconds": "soon"}, 422, "validation_failed"),
         ({"ttl_seconds": "-5"}, 422, "validation_failed"),
+        ({"ttl_seconds": "99999999999999999999"}, 422, "validation_failed"),
+        ({"expires_at": "9999-12-31T23:59:59Z"}, 422, "validation_failed"),
         ({"expires_at": "2000-01-01T00:00:00Z"}, 422, "validation_failed"),
         ({"ttl_seconds": "5", "expires_at": "2099-01-01T00:00:00Z"}, 422, "validation_failed"),
     ],
@@ -204,3 +206,11 @@ async def test_unknown_routes_and_methods_use_the_error_shape(api: Api) -> None:
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
     r = await api.http.put("/v1/audio", headers=api.alice)
     assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed"
+
+
+async def test_patch_with_an_absurd_ttl_is_422_and_changes_nothing(api: Api, wav_bytes: bytes) -> None:
+    oid = (await api.http.post("/v1/audio", headers=api.alice, files={"file": ("x.wav", wav_bytes)})).json()["id"]
+    for body in ({"ttl_seconds": 10**30}, {"expires_at": "9999-12-31T23:59:59Z"}):
+        r = await api.http.patch(f"/v1/audio/{oid}", headers=api.alice, json=body)
+        assert r.status_code == 422 and r.json()["error"]["code"] == "validation_failed"
+    assert (await api.http.get(f"/v1/audio/{oid}", headers=api.alice)).json()["expires_at"] is None

@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 MAX_LIST_LIMIT = 1000
 MAX_BATCH_URLS = 1000
 MAX_METADATA_BYTES = 16 * 1024
+MAX_TTL_SECONDS = 100 * 365 * 86400  # beyond this an expiry is a typo (and overflows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,14 +169,16 @@ class AudioService:
         if ttl is not None and at is not None:
             raise ValidationFailed("Give ttl_seconds or expires_at, not both.")
         if ttl is not None:
-            if ttl <= 0:
-                raise ValidationFailed("ttl_seconds must be positive.")
+            if not 0 < ttl <= MAX_TTL_SECONDS:
+                raise ValidationFailed(f"ttl_seconds must be between 1 and {MAX_TTL_SECONDS}.")
             return now + timedelta(seconds=ttl)
         if at is not None:
             if at.tzinfo is None:
                 raise ValidationFailed("expires_at needs a timezone (e.g. 2026-01-01T00:00:00Z).")
             if at <= now:
                 raise ValidationFailed("expires_at must be in the future.")
+            if at - now > timedelta(seconds=MAX_TTL_SECONDS):
+                raise ValidationFailed("expires_at may be at most 100 years ahead.")
             return at.astimezone(UTC)
         return None
 
