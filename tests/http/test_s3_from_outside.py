@@ -150,3 +150,34 @@ async def test_rejected_upload_writes_nothing_to_the_bucket(
     listed = seaweedfs.boto3().list_objects_v2(Bucket=s3_bucket)
     assert listed.get("KeyCount", 0) == 0
     assert await direct.row_count() == 0
+
+
+async def test_direct_rendition_redirects_to_a_presigned_url_of_the_rendition(
+    direct: Api, tones: dict[str, Path], tmp_path: Path
+) -> None:
+    import av
+
+    obj = (await direct.upload(tones["wav"])).json()
+    r = await direct.http.get(f"/v1/audio/{obj['id']}/content", headers=direct.alice, params={"format": "mp3"})
+    assert r.status_code == 307, r.text
+    async with httpx.AsyncClient(timeout=30) as plain:
+        got = await plain.get(r.headers["location"])
+        part = await plain.get(r.headers["location"], headers={"Range": "bytes=0-99"})
+    assert got.status_code == 200 and part.status_code == 206 and part.content == got.content[:100]
+    path = tmp_path / "r.mp3"
+    path.write_bytes(got.content)
+    with av.open(str(path)) as c:
+        assert c.streams.audio[0].codec_context.name.startswith("mp3")
+    # A signed URL for the rendition opens that rendition, and no other.
+    signed = await direct.http.post(
+        f"/v1/audio/{obj['id']}/url", headers=direct.alice, json={"expires_in": 60, "format": "mp3"}
+    )
+    assert signed.status_code == 200, signed.text
+    url = signed.json()["url"]
+    if url.startswith("http://testserver"):  # a service URL: streamed through the service
+        fetched = await direct.http.get(url.removeprefix("http://testserver"))
+    else:  # the bucket's own presigned URL
+        async with httpx.AsyncClient(timeout=30) as plain:
+            fetched = await plain.get(url)
+    assert fetched.status_code == 200 and fetched.content == got.content
+    assert "format=mp3" in url or "mp3" in urlsplit(url).path
