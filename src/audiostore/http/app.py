@@ -9,20 +9,20 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from .. import __version__
+from ..jobs import maintenance_loop
 from ..runtime import Runtime
 from ..settings import get_settings
 from . import error_handlers
+from .cors import install_cors
 from .request_metrics import RequestMetrics
 from .routes_audio import router as audio_router
 from .routes_content import router as content_router
+from .routes_maintenance import router as maintenance_router
 from .routes_queues import router as queues_router
 from .routes_renditions import router as renditions_router
-from ..jobs import maintenance_loop
-from .routes_maintenance import router as maintenance_router
 from .routes_system import router as system_router
 from .routes_tts import router as tts_router
 from .web_page import install_web_page
-from .cors import install_cors
 
 log = logging.getLogger("audiostore")
 
@@ -38,7 +38,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
             await rt.migrate()
         app.state.runtime = rt
         try:
-            async with maintenance_loop(rt, enabled=owned):  # the maintenance timer (issue 4)
+            async with maintenance_loop(rt, enabled=owned):  # sweeper, retries, spool drain
                 yield
         finally:
             if owned:
@@ -63,6 +63,6 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.include_router(queues_router)
     app.include_router(tts_router)
     app.add_middleware(RequestMetrics)
-    install_web_page(app)  # the web page at / (issue 7)
-    install_cors(app, runtime.settings if runtime else get_settings())  # outermost (issue 7)
+    install_web_page(app)  # the web page at /
+    install_cors(app, runtime.settings if runtime else get_settings())  # outermost
     return app

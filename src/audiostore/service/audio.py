@@ -27,8 +27,8 @@ from ..blob_keys import build_blob_key, check_key_part, check_name
 from ..blobstores import BlobNotFound, BlobStore, LocalPathStore, SignCapableStore
 from ..blobstores.base import can_sign
 from ..blobstores.spooling import SPOOL, spooled_path_of
-from ..catalog.job_queries import JobCatalog
 from ..catalog import PENDING, READY, AudioRow, Catalog, ListQuery
+from ..catalog.job_queries import JobCatalog
 from ..errors import (
     AudiostoreError,
     BadRequest,
