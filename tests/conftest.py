@@ -22,6 +22,7 @@ from audio_factory import RECIPES, make_tone  # noqa: E402
 from fixtures_postgres import Postgres, postgres, postgres_url  # noqa: E402,F401
 from fixtures_seaweedfs import SeaweedFS, s3_bucket, seaweedfs  # noqa: E402,F401
 from fixtures_client_server import Served, served  # noqa: E402,F401
+from fixtures_catalog import catalog  # noqa: E402,F401
 
 from audiostore.http import create_app  # noqa: E402
 from audiostore.runtime import Runtime  # noqa: E402

