@@ -16,7 +16,8 @@ import hashlib
 import json
 import logging
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -269,6 +270,15 @@ class RenditionService:
             if not lock.locked() and self._locks.get(lock_key) is lock:
                 del self._locks[lock_key]
 
+    @asynccontextmanager
+    async def _original_in_scratch(self, row: AudioRow) -> AsyncIterator[tuple[Path, Path]]:
+        """A scratch directory under the data dir holding a local copy of the original;
+        removed, with whatever was made in it, on exit."""
+        self.audio.tmp_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=self.audio.tmp_dir) as tmp_name:
+            tmp = Path(tmp_name)
+            yield tmp, await self._fetch_original(row, tmp)
+
     async def _fetch_original(self, row: AudioRow, tmp: Path) -> Path:
         """A local file with the original's bytes: the store's own file, or a streamed copy."""
         if isinstance(self.store, LocalPathStore):
@@ -307,10 +317,7 @@ class RenditionService:
         info = FORMATS[profile.format]
 
         async def make() -> DerivedBlobRow:
-            self.audio.tmp_dir.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory(dir=self.audio.tmp_dir) as tmp_name:
-                tmp = Path(tmp_name)
-                source = await self._fetch_original(row, tmp)
+            async with self._original_in_scratch(row) as (tmp, source):
                 out = tmp / f"out.{info.ext}"
                 seconds = await anyio.to_thread.run_sync(transcode, source, out, profile)
                 params = {
@@ -381,10 +388,7 @@ class RenditionService:
         variant = req.variant(row.sample_rate)
 
         async def make() -> DerivedBlobRow:
-            self.audio.tmp_dir.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory(dir=self.audio.tmp_dir) as tmp_name:
-                tmp = Path(tmp_name)
-                source = await self._fetch_original(row, tmp)
+            async with self._original_in_scratch(row) as (tmp, source):
                 out = tmp / f"peaks.{req.format}"
 
                 def compute() -> None:
