@@ -4,6 +4,12 @@ It runs with an identities file, so SigV4 signatures and presigned URLs are real
 Ports are picked below 55000 because weed also listens on every PORT+10000 (gRPC). "Ready"
 means a bucket can be made and an object put and read back, not just that a port answers.
 It is stopped by its process group at the end of the session.
+
+With `sse=True` it also does server-side encryption: SSE-S3 (`AES256`) with a key-encryption key
+given as `WEED_S3_SSE_KEK` (what SeaweedFS reads for `s3.sse.kek` in security.toml; without it
+an SSE-S3 put is a 500), and SSE-KMS with SeaweedFS's built-in `local` KMS provider, declared in
+a `kms` block of the same `-s3.config` file. The local provider keeps its one key in memory
+under the alias `LOCAL_KMS_KEY`: KMS-encrypted objects do not survive a restart.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ import pytest
 ACCESS_KEY = "audiostoretestkey"
 SECRET_KEY = "audiostore-test-secret-0123456789abcdef"
 REGION = "us-east-1"
+# The alias SeaweedFS's `local` KMS provider gives the key it creates at start.
+LOCAL_KMS_KEY = "alias/seaweedfs-default"
 
 
 def _port_free(port: int) -> bool:
@@ -105,6 +113,11 @@ class SeaweedFS:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=10)
 
+    @property
+    def data_dir(self) -> Path:
+        """Where weed keeps volumes and the filer store (to look at bytes at rest)."""
+        return self.log_path.parent / "data"
+
     def log_tail(self, n: int = 4000) -> str:
         try:
             return self.log_path.read_text(errors="replace")[-n:]
@@ -118,11 +131,12 @@ def start_seaweedfs(
     ports: list[int] | None = None,
     volume_size_mb: int = 64,
     timeout: float = 90.0,
+    sse: bool = False,
 ) -> SeaweedFS:
     """Start `weed server -s3` on `root` and wait until a put and a get go through.
 
     Pass the same `ports` (master, volume, filer, s3) and `root` again to restart a stopped
-    server on its data.
+    server on its data. `sse=True` turns on SSE-S3 and SSE-KMS (see the module docstring).
     """
     binary = weed_binary()
     if binary is None:
@@ -130,11 +144,14 @@ def start_seaweedfs(
     data = root / "data"
     data.mkdir(parents=True, exist_ok=True)
     identities = root / "identities.json"
-    identities.write_text(json.dumps({"identities": [{
+    s3_config: dict[str, Any] = {"identities": [{
         "name": "audiostore",
         "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
         "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-    }]}))
+    }]}
+    if sse:
+        s3_config["kms"] = {"default_provider": "local", "providers": {"local": {"type": "local"}}}
+    identities.write_text(json.dumps(s3_config))
     master, volume, filer, s3 = ports or weed_ports(4)
     log_path = root / "weed.log"
     cmd = [
@@ -147,7 +164,10 @@ def start_seaweedfs(
     with log_path.open("ab") as log:  # a restart appends to the same log
         # Every bucket is a SeaweedFS collection with volumes of its own (7 by default): grow
         # one at a time and keep them small, so a session's many fresh buckets fit.
-        env = {**os.environ, "WEED_MASTER_VOLUME_GROWTH_COPY_1": "1"}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WEED_S3_SSE_")}
+        env["WEED_MASTER_VOLUME_GROWTH_COPY_1"] = "1"
+        if sse:
+            env["WEED_S3_SSE_KEK"] = _sse_kek(root)
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                                 cwd=root, env=env, preexec_fn=_die_with_parent)
     server = SeaweedFS(f"http://127.0.0.1:{s3}", ACCESS_KEY, SECRET_KEY, REGION, proc, log_path)
@@ -166,6 +186,14 @@ def start_seaweedfs(
     raise RuntimeError(f"SeaweedFS was not ready in {timeout}s ({last!r}):\n{server.log_tail()}")
 
 
+def _sse_kek(root: Path) -> str:
+    """A 256-bit key-encryption key, hex; kept beside the data so a restart can still read."""
+    path = root / "sse.kek"
+    if not path.exists():
+        path.write_text(os.urandom(32).hex())
+    return path.read_text().strip()
+
+
 def _probe(server: SeaweedFS) -> None:
     client = server.boto3()
     bucket = "readiness"
@@ -182,10 +210,21 @@ def _probe(server: SeaweedFS) -> None:
 @pytest.fixture(scope="session")
 def seaweedfs() -> Iterator[SeaweedFS]:
     """One real SeaweedFS S3 gateway for the whole session."""
+    yield from _session_server(sse=False)
+
+
+@pytest.fixture(scope="session")
+def seaweedfs_sse() -> Iterator[SeaweedFS]:
+    """A second SeaweedFS with server-side encryption on (SSE-S3 and SSE-KMS), started only
+    by the tests that use it."""
+    yield from _session_server(sse=True)
+
+
+def _session_server(*, sse: bool) -> Iterator[SeaweedFS]:
     # Not under pytest's basetemp, which a concurrent pytest run may prune mid-session.
     root = Path(tempfile.mkdtemp(prefix="audiostore-test-weed-"))
     try:
-        server = start_seaweedfs(root)
+        server = start_seaweedfs(root, sse=sse)
     except RuntimeError as exc:
         shutil.rmtree(root, ignore_errors=True)
         if weed_binary() is None:

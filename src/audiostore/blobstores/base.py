@@ -38,6 +38,11 @@ class BlobStoreUnavailable(Exception):
     """The store could not be reached or refused the call (network, auth, 5xx)."""
 
 
+class BlobStoreAccessDenied(BlobStoreUnavailable):
+    """The store answered but refused the credentials or the permission (S3's 403): a
+    configuration problem rather than an outage, so checks can name the setting to fix."""
+
+
 @runtime_checkable
 class BlobStore(Protocol):
     kind: str
@@ -69,6 +74,23 @@ class BlobStore(Protocol):
 class LocalPathStore(Protocol):
     def local_path(self, key: str) -> Path:
         """The file holding `key` on this machine (may not exist)."""
+
+
+class BlobWriter(Protocol):
+    """A blob being written while its bytes still arrive. Nothing is visible under the key
+    until `complete()`; `abort()` leaves nothing behind (S3: the multipart upload is aborted)."""
+
+    key: str
+
+    async def write(self, data: bytes) -> None: ...
+    async def complete(self) -> None: ...
+    async def abort(self) -> None: ...
+
+
+@runtime_checkable
+class StreamingPutStore(Protocol):
+    def open_writer(self, key: str, *, content_type: str) -> BlobWriter:
+        """Start writing `key` piece by piece (S3: a multipart upload, parts sent as they fill)."""
 
 
 @runtime_checkable

@@ -3,7 +3,8 @@
 Uploads go up as multipart straight from the file (8 MiB parts, never whole in memory);
 deletes go in batches of 1000 keys (one DeleteObjects call each); presigned GET URLs are
 SigV4, made locally by obstore without a round trip. obstore's errors are translated here:
-callers only ever see `BlobNotFound` or `BlobStoreUnavailable`.
+callers only ever see `BlobNotFound` or `BlobStoreUnavailable` (`BlobStoreAccessDenied` when
+the bucket refuses the credentials).
 
 Example:
     ```py
@@ -24,10 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 import obstore
 from obstore.exceptions import BaseError as ObstoreError
-from obstore.exceptions import NotFoundError
+from obstore.exceptions import NotFoundError, PermissionDeniedError, UnauthenticatedError
 from obstore.store import S3Store
 
-from .base import BlobMeta, BlobNotFound, BlobStoreUnavailable
+from .base import BlobMeta, BlobNotFound, BlobStoreAccessDenied, BlobStoreUnavailable
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -51,6 +52,8 @@ def _translated(key: str) -> Iterator[None]:
         raise BlobNotFound(key) from exc
     except FileNotFoundError as exc:
         raise BlobNotFound(key) from exc
+    except (PermissionDeniedError, UnauthenticatedError) as exc:
+        raise BlobStoreAccessDenied(f"{type(exc).__name__}: {_first_line(exc)}") from exc
     except (ObstoreError, OSError) as exc:
         raise BlobStoreUnavailable(f"{type(exc).__name__}: {_first_line(exc)}") from exc
 
@@ -197,8 +200,9 @@ def _boto3_chain() -> Any:
     try:
         import boto3
 
-        if boto3.session.Session().get_credentials() is None:
+        session = boto3.session.Session()
+        if session.get_credentials() is None:  # resolved once; the provider reuses it
             return None
-        return Boto3CredentialProvider()
+        return Boto3CredentialProvider(session)
     except Exception:  # a broken profile must not stop obstore's own chain
         return None
