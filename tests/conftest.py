@@ -136,6 +136,11 @@ class Api:
                 data={k: str(v) for k, v in fields.items()},
             )
 
+    async def settled(self) -> None:
+        """Wait for the analysis that runs after uploads (loudness, ingest renditions)."""
+        assert self.runtime.audio.analysis is not None
+        await self.runtime.audio.analysis.settled()
+
     async def row_count(self) -> int:
         return await self.runtime.catalog.count_rows()
 

@@ -19,6 +19,7 @@ from .catalog import Catalog
 from .catalog.tts_requests import TtsRequestCatalog
 from .errors import ConfigurationError, InvalidName
 from .service import ApiKeyService, AudioService, IssuedKey
+from .service.analysis import UploadAnalysis
 from .service.queues import QueueService
 from .service.renditions import RenditionService
 from .service.tts import TtsService
@@ -74,6 +75,7 @@ class Runtime:
         audio = AudioService(settings=settings, catalog=catalog, store=store, signer=signer, clock=lambda: clock())
         renditions = RenditionService(audio)
         audio.derived = renditions
+        audio.analysis = UploadAnalysis(audio, renditions)
         keys = ApiKeyService(catalog, clock=lambda: clock(), cache_seconds=settings.auth_cache_seconds)
         tts = TtsService(
             settings=settings, audio=audio, registry=build_registry(settings),
@@ -96,6 +98,8 @@ class Runtime:
         return issued
 
     async def close(self) -> None:
+        if self.audio.analysis is not None:
+            await self.audio.analysis.close()
         await self.store.close()
         await self.catalog.close()
 

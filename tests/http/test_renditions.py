@@ -1,6 +1,6 @@
 """Renditions: every input format to every output format, Range on the first request,
 rendered once, signed URLs bound to one rendition, listed, deleted with the object; loudness
-measured at ingest and normalisation to the target."""
+measured after the upload and normalisation to the target."""
 
 from __future__ import annotations
 
@@ -168,9 +168,14 @@ async def test_expired_object_hides_and_purges_its_renditions(api: Api, tones: d
     assert await api.blob_keys() == []
 
 
-async def test_loudness_measured_at_ingest_and_normalize(api: Api, tmp_path: Path) -> None:
+async def test_loudness_measured_after_upload_and_normalize(api: Api, tmp_path: Path) -> None:
     quiet = make_tone(tmp_path / "quiet.wav", "wav", seconds=3.0, channels=2, frequency=1000.0, amplitude=0.1)
-    obj = (await api.upload(quiet)).json()
+    created = (await api.upload(quiet)).json()
+    # The 201 does not wait for loudness: it says the analysis is pending.
+    assert created["analysis"] == "pending" and created["loudness_lufs"] is None
+    await api.settled()
+    obj = (await api.http.get(f"/v1/audio/{created['id']}", headers=api.alice)).json()
+    assert obj["analysis"] == "done"
     assert abs(obj["loudness_lufs"] - -20.0) <= 0.5
     assert abs(obj["true_peak_dbtp"] - -20.0) <= 0.5
     r = await api.http.get(f"/v1/audio/{obj['id']}/content?format=wav&normalize=true", headers=api.alice)
@@ -184,6 +189,7 @@ async def test_loudness_measured_at_ingest_and_normalize(api: Api, tmp_path: Pat
 
     loud = make_tone(tmp_path / "loud.wav", "wav", seconds=3.0, channels=2, frequency=1000.0, amplitude=0.9)
     obj2 = (await api.upload(loud)).json()
+    # Asked for at once, before the analysis after the upload has run: measured first.
     r2 = await api.http.get(f"/v1/audio/{obj2['id']}/content?format=flac&normalize=true", headers=api.alice)
     out2 = tmp_path / "norm.flac"
     out2.write_bytes(r2.content)
@@ -198,6 +204,7 @@ async def test_ingest_renditions_are_made_at_upload(
     try:
         webm = (await api.upload(tones["webm"])).json()
         wav = (await api.upload(tones["wav"])).json()
+        await api.settled()  # ingest renditions are made after the 201
         listed = (await api.http.get(f"/v1/audio/{webm['id']}", headers=api.alice)).json()["renditions"]
         assert sorted((r["format"], r["bitrate"]) for r in listed) == [("mp3", 128000), ("opus", 64000)]
         assert (await api.http.get(f"/v1/audio/{wav['id']}", headers=api.alice)).json()["renditions"] == []

@@ -74,7 +74,7 @@ def test_sweep_cleanup_and_reconcile_commands(tmp_path: Path, tones: dict[str, P
     assert sweep.returncode == 0, sweep.stderr
     jobs = [j["job"] for j in json.loads(sweep.stdout)]
     assert jobs == ["resolve_stale_pending", "drain_spool", "retry_deletes", "sweep_expired",
-                    "remove_stale_temp_files"]
+                    "remove_stale_temp_files", "analyse_due"]
     human = cli(env, "sweep", cwd=tmp_path)
     assert human.returncode == 0 and "sweep_expired" in human.stdout
 

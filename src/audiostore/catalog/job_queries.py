@@ -99,6 +99,14 @@ class JobCatalog:
         condition = and_(AudioRow.state == PENDING, AudioRow.updated_at <= stale_before)
         return await self._claim(condition, {"updated_at": now}, limit)
 
+    async def claim_analysis_due(
+        self, *, now: datetime, lease_until: datetime, limit: int
+    ) -> list[AudioRow]:
+        """Ready rows whose loudness is still to measure and whose lease has run out; leased
+        again until `lease_until` (the analysis clears it when done)."""
+        condition = and_(AudioRow.state == READY, AudioRow.analysis_due_at <= now)
+        return await self._claim(condition, {"analysis_due_at": lease_until}, limit)
+
     # --- delete retries ---------------------------------------------------------------
     async def mark_retry_due(self, ids: Sequence[str], *, now: datetime) -> None:
         """A blob delete failed: make unscheduled `deleting` rows due for the retry job now."""

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, Index, Integer, String, Text
 from sqlalchemy import ForeignKey, UniqueConstraint
+from sqlalchemy import text as sql_text  # `text` is also a column name below
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -70,6 +71,9 @@ class AudioRow(Base):
     # EBU R128, measured at ingest (issue 5); None for silence or an unmeasurable file.
     loudness_lufs: Mapped[float | None] = mapped_column(Float, nullable=True, default=None)
     true_peak_dbtp: Mapped[float | None] = mapped_column(Float, nullable=True, default=None)
+    # Loudness and ingest renditions run after the upload answers: the time from which the
+    # analysis job may take this row (a lease while one runs); None once analysed.
+    analysis_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, default=None)
 
     __table_args__ = (
         Index("ix_audio_owner_id", "owner", "id"),
@@ -79,6 +83,11 @@ class AudioRow(Base):
         Index("ix_audio_key", "key"),
         Index("ix_audio_state_next_attempt", "state", "next_attempt_at"),
         Index("ix_audio_location", "location"),
+        Index(
+            "ix_audio_analysis_due_at", "analysis_due_at",
+            postgresql_where=sql_text("analysis_due_at IS NOT NULL"),
+            sqlite_where=sql_text("analysis_due_at IS NOT NULL"),
+        ),
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -60,6 +60,11 @@ class AudioObject(BaseModel):
     url_expires_at: datetime | None = None
     loudness_lufs: float | None = Field(None, description="EBU R128 integrated loudness.")
     true_peak_dbtp: float | None = Field(None, description="EBU R128 true peak.")
+    analysis: Literal["pending", "done"] = Field(
+        "done", description="`pending` while loudness is still being measured after the upload "
+        "(the two fields above are null until then); `done` once measured (null then means "
+        "silence or unmeasurable)."
+    )
     renditions: list[RenditionInfo] = Field(
         default_factory=list, description="Renditions made so far (GET /v1/audio/{id})."
     )
@@ -77,6 +82,7 @@ class AudioObject(BaseModel):
             url_expires_at=signed.expires_at if signed else None,
             loudness_lufs=getattr(row, "loudness_lufs", None),
             true_peak_dbtp=getattr(row, "true_peak_dbtp", None),
+            analysis="pending" if getattr(row, "analysis_due_at", None) is not None else "done",
         )
 
 

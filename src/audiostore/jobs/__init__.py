@@ -5,6 +5,8 @@
 - `resolve_stale_pending`: finish or roll back uploads a crash left `pending`.
 - `drain_spool`: move fallback-spooled blobs to the primary store.
 - `remove_stale_temp_files`: remove temp files of dead uploads.
+- `analyse_due`: measure loudness (and make ingest renditions) of uploads whose analysis
+  after the upload did not run.
 - on demand: `cleanup_older_than`, `reconcile`.
 
 They run inside `audiostore serve` on a timer, alone in `audiostore worker`, or once from

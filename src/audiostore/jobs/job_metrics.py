@@ -35,6 +35,10 @@ ORPHANS_FOUND = Counter(
 TEMP_FILES_REMOVED = Counter(
     "audiostore_temp_files_removed", "Abandoned upload temp files removed.", registry=REGISTRY,
 )
+ANALYSED = Counter(
+    "audiostore_analysed_by_job", "Uploads whose loudness the analysis job measured (the "
+    "in-process analysis after an upload is not counted here).", registry=REGISTRY,
+)
 JOB_RUNS = Counter(
     "audiostore_job_runs", "Maintenance job runs by job and outcome.", ["job", "outcome"],
     registry=REGISTRY,

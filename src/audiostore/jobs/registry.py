@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from ..runtime import Runtime
+from .analysis import analyse_due
 from .delete_retry import retry_deletes
 from .expiry import sweep_expired
 from .job_metrics import JOB_RUNS
@@ -29,6 +30,7 @@ JOBS: dict[str, Job] = {
     "retry_deletes": retry_deletes,
     "sweep_expired": sweep_expired,
     "remove_stale_temp_files": remove_stale_temp_files,
+    "analyse_due": analyse_due,
 }
 """Every periodic job by name. (`reconcile` and `cleanup` run on demand only.)"""
 

@@ -22,7 +22,6 @@ import uuid_utils
 
 from .. import metrics
 from ..audio import HEAD_BYTES, TAIL_BYTES, AudioFacts, probe, sniff
-from ..audio.loudness import LoudnessMeter
 from ..blob_keys import build_blob_key, check_key_part, check_name
 from ..blobstores import BlobNotFound, BlobStore, LocalPathStore, SignCapableStore
 from ..blobstores.base import can_sign
@@ -43,6 +42,7 @@ from ..settings import Settings
 from ..signing import EXPIRES_PARAM, SIGNATURE_PARAM, UrlSigner
 from .expiry_rules import collection_default_expiry, url_lifetime_within_expiry
 from .principal import Principal
+from .analysis import ANALYSIS_LEASE, UploadAnalysis
 from .served_rows import ServedRows, visible_row
 from .staging import StagedUpload
 
@@ -99,7 +99,6 @@ class DerivedBlobs(Protocol):
     """Renditions and waveforms (service/renditions.py) plug into ingest, delete and signed
     URLs through these calls; AudioService works without them (`derived = None`)."""
 
-    async def after_ingest(self, row: AudioRow) -> None: ...
     async def keys_of(self, rows: Sequence[AudioRow]) -> list[str]: ...
     async def open_for_row(self, row: AudioRow, params: Mapping[str, str]) -> ContentSource | None: ...
     def signing_params(self, params: Mapping[str, str]) -> dict[str, str]: ...
@@ -157,6 +156,7 @@ class AudioService:
         self.tmp_dir = settings.data_dir / "tmp"
         self.served_rows = ServedRows.for_settings(settings, catalog.engine)
         self.derived: DerivedBlobs | None = None
+        self.analysis: UploadAnalysis | None = None
 
     # --- ingest -----------------------------------------------------------------------
     def stage(self) -> StagedUpload:
@@ -186,13 +186,17 @@ class AudioService:
         """Turn a staged upload into a ready object, or raise and leave nothing behind."""
         try:
             row = await self._ingest(staged, principal, fields_)
-        except AudiostoreError as exc:
-            metrics.UPLOADS.labels(exc.code).inc()
-            raise
-        finally:
+        except BaseException as exc:
             staged.discard()
+            if isinstance(exc, AudiostoreError):
+                metrics.UPLOADS.labels(exc.code).inc()
+            raise
         metrics.UPLOADS.labels("stored").inc()
         metrics.BYTES_IN.inc(row.size)
+        if self.analysis is not None:
+            self.analysis.submit(row, staged)  # loudness and ingest renditions, after the 201
+        else:
+            staged.discard()  # the row stays due: the analysis job measures it from the store
         return row
 
     async def _ingest(self, staged: StagedUpload, principal: Principal, f: UploadFields) -> AudioRow:
@@ -206,9 +210,7 @@ class AudioService:
         if f.text is not None and len(f.text) > 100_000:
             raise ValidationFailed("text may hold at most 100000 characters.")
 
-        meter = LoudnessMeter()
-        facts = await self._understand(staged, meter=meter)
-        loudness = meter.finish()
+        facts = await self._understand(staged)
         audio_id = str(uuid_utils.uuid7())
         key = build_blob_key(
             self.settings.key_template, owner=owner, collection=collection, audio_id=audio_id,
@@ -220,8 +222,7 @@ class AudioService:
             duration=facts.duration, sample_rate=facts.sample_rate, channels=facts.channels,
             bitrate=facts.bitrate, size=staged.size, sha256=staged.sha256, meta=metadata,
             text=f.text, voice_id=f.voice_id, created_at=now, expires_at=expires_at,
-            updated_at=now, loudness_lufs=loudness.integrated_lufs,
-            true_peak_dbtp=loudness.true_peak_dbtp,
+            updated_at=now, analysis_due_at=now + ANALYSIS_LEASE,
         )
         # Intent first: a crash from here on leaves a pending row that a job resolves.
         await self.catalog.insert_audio(row)
@@ -236,11 +237,9 @@ class AudioService:
             await self.catalog.update_audio(audio_id, {"location": SPOOL})
         await self.catalog.set_state(audio_id, READY, now=now)
         row.state = READY
-        if self.derived is not None:
-            await self.derived.after_ingest(row)
         return row
 
-    async def _understand(self, staged: StagedUpload, *, meter: LoudnessMeter | None = None) -> AudioFacts:
+    async def _understand(self, staged: StagedUpload) -> AudioFacts:
         if staged.size == 0:
             raise UnsupportedMediaType("The upload is empty.")
         head, tail = staged.read_head_tail(HEAD_BYTES, TAIL_BYTES)
@@ -254,8 +253,7 @@ class AudioService:
             raise UnsupportedMediaType(
                 f"{sniffed.format} uploads are not accepted here (AUDIOSTORE_ACCEPTED_FORMATS)."
             )
-        on_frame = meter.add if meter is not None else None
-        facts = await anyio.to_thread.run_sync(lambda: probe(staged.path, sniffed, on_frame=on_frame))
+        facts = await anyio.to_thread.run_sync(probe, staged.path, sniffed)
         if facts.format not in accepted:
             raise UnsupportedMediaType(
                 f"{facts.format} uploads are not accepted here (AUDIOSTORE_ACCEPTED_FORMATS)."

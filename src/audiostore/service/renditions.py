@@ -233,6 +233,14 @@ class RenditionService:
             gain_db=gain,
         )
 
+    async def _measured_profile(self, row: AudioRow, req: RenditionRequest) -> OutputProfile:
+        """`profile_for`, after measuring the loudness first if normalising needs it and the
+        analysis after the upload has not run yet."""
+        analysis = self.audio.analysis
+        if req.normalize and row.analysis_due_at is not None and analysis is not None:
+            await analysis.analyse_stored(row)
+        return self.profile_for(row, req)
+
     def queue_profile(self) -> OutputProfile:
         s = self.settings
         return OutputProfile(
@@ -271,7 +279,7 @@ class RenditionService:
                 del self._locks[lock_key]
 
     @asynccontextmanager
-    async def _original_in_scratch(self, row: AudioRow) -> AsyncIterator[tuple[Path, Path]]:
+    async def original_in_scratch(self, row: AudioRow) -> AsyncIterator[tuple[Path, Path]]:
         """A scratch directory under the data dir holding a local copy of the original;
         removed, with whatever was made in it, on exit."""
         self.audio.tmp_dir.mkdir(parents=True, exist_ok=True)
@@ -317,7 +325,7 @@ class RenditionService:
         info = FORMATS[profile.format]
 
         async def make() -> DerivedBlobRow:
-            async with self._original_in_scratch(row) as (tmp, source):
+            async with self.original_in_scratch(row) as (tmp, source):
                 out = tmp / f"out.{info.ext}"
                 seconds = await anyio.to_thread.run_sync(transcode, source, out, profile)
                 params = {
@@ -357,7 +365,7 @@ class RenditionService:
         row = await self.audio.get(principal, audio_id)
         if req is None:
             return await self.audio.open_content(principal, audio_id)
-        derived = await self.ensure_rendition(row, self.profile_for(row, req))
+        derived = await self.ensure_rendition(row, await self._measured_profile(row, req))
         return await self._source(row, derived, allow_redirect=True)
 
     async def open_for_row(self, row: AudioRow, params: Mapping[str, str]) -> ContentSource | None:
@@ -365,7 +373,7 @@ class RenditionService:
         req = parse_rendition(params)
         if req is None:
             return None
-        derived = await self.ensure_rendition(row, self.profile_for(row, req))
+        derived = await self.ensure_rendition(row, await self._measured_profile(row, req))
         return await self._source(row, derived, allow_redirect=False)
 
     def signing_params(self, params: Mapping[str, str]) -> dict[str, str]:
@@ -388,7 +396,7 @@ class RenditionService:
         variant = req.variant(row.sample_rate)
 
         async def make() -> DerivedBlobRow:
-            async with self._original_in_scratch(row) as (tmp, source):
+            async with self.original_in_scratch(row) as (tmp, source):
                 out = tmp / f"peaks.{req.format}"
 
                 def compute() -> None:

@@ -1,0 +1,38 @@
+"""Measure the uploads whose analysis (loudness, ingest renditions) did not run after their
+upload: the process stopped first, or was too busy and left them to this job. Each row is
+claimed with a lease, so instances sharing a PostgreSQL catalogue do not measure it twice."""
+
+from __future__ import annotations
+
+import logging
+
+from ..catalog.job_queries import JobCatalog
+from ..runtime import Runtime
+from ..service.analysis import ANALYSIS_LEASE
+from .job_metrics import ANALYSED
+
+log = logging.getLogger(__name__)
+
+_BATCH = 16  # each row is a full decode: a run measures a few, the next run goes on
+
+
+async def analyse_due(rt: Runtime) -> dict[str, int]:
+    analysis = rt.audio.analysis
+    if analysis is None:
+        return {"analysed": 0, "failed": 0}
+    now = rt.clock()
+    rows = await JobCatalog(rt.catalog).claim_analysis_due(
+        now=now, lease_until=now + ANALYSIS_LEASE, limit=_BATCH
+    )
+    analysed = failed = 0
+    for row in rows:
+        try:
+            await analysis.analyse_stored(row)
+        except Exception as exc:  # noqa: BLE001 - one bad row must not stop the others
+            # The lease runs out and a later run tries again (reconcile reports a lost blob).
+            log.warning("analysis of %s failed, retried after the lease: %s", row.id, exc)
+            failed += 1
+            continue
+        analysed += 1
+    ANALYSED.inc(analysed)
+    return {"analysed": analysed, "failed": failed}
