@@ -24,7 +24,14 @@ from typing import Any
 
 import httpx
 
-from .blobstores import BlobNotFound, BlobStore, LocalBlobStore, SignCapableStore
+from .blobstores import (
+    BlobNotFound,
+    BlobStore,
+    BlobStoreAccessDenied,
+    BlobStoreUnavailable,
+    LocalBlobStore,
+    SignCapableStore,
+)
 from .errors import AudiostoreError
 from .settings import Settings
 from .settings_checks import settings_problems
@@ -124,14 +131,43 @@ async def _check_store(settings: Settings) -> list[Check]:
                 return "probe blob removed"
             raise RuntimeError("the probe blob is still there after delete")
 
-        reached = await _step(report, "store: reach", reach)
-        wrote = await _step(report, "store: write", write, after=reached)
-        await _step(report, "store: read", read, after=wrote)
-        await _step(report, "store: sign", sign, after=wrote)
-        await _step(report, "store: delete", delete, after=wrote)
+        reached = await _step(report, "store: reach", _explained(settings, reach))
+        wrote = await _step(report, "store: write", _explained(settings, write, writing=True),
+                            after=reached)
+        await _step(report, "store: read", _explained(settings, read), after=wrote)
+        await _step(report, "store: sign", _explained(settings, sign), after=wrote)
+        await _step(report, "store: delete", _explained(settings, delete), after=wrote)
     finally:
         await store.close()
     return report
+
+
+def _explained(
+    settings: Settings, fn: Callable[[], Awaitable[str]], *, writing: bool = False
+) -> Callable[[], Awaitable[str]]:
+    """The step; a store failure that a setting can explain is reported naming the setting."""
+
+    async def run() -> str:
+        try:
+            return await fn()
+        except BlobStoreAccessDenied as exc:
+            if settings.s3_access_key_id:
+                source = "AUDIOSTORE_S3_ACCESS_KEY_ID / AUDIOSTORE_S3_SECRET_ACCESS_KEY"
+            else:
+                source = ("the AWS chain (AUDIOSTORE_S3_ACCESS_KEY_ID is unset): AWS_ACCESS_KEY_ID"
+                          " / AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or the role")
+            raise BlobStoreAccessDenied(  # the store's own words (a 403) add nothing here
+                f"bucket {settings.s3_bucket} refused access with the credentials from {source}"
+            ) from exc
+        except BlobStoreUnavailable as exc:
+            if not (writing and settings.store == "s3" and settings.s3_sse):
+                raise
+            raise BlobStoreUnavailable(
+                f"failed with AUDIOSTORE_S3_SSE={settings.s3_sse}: can the server encrypt? "
+                "(SeaweedFS: s3.sse.kek; aws:kms: AUDIOSTORE_S3_SSE_KMS_KEY_ID) "
+                f"({exc})") from exc
+
+    return run
 
 
 def _primary_store(settings: Settings) -> BlobStore:
