@@ -20,6 +20,8 @@ import pytest
 
 from audiostore.blobstores import BlobStoreAccessDenied, BlobStoreUnavailable
 from audiostore.blobstores.s3 import S3BlobStore
+from audiostore.errors import ConfigurationError
+from audiostore.runtime import Runtime
 from audiostore.settings import Settings
 from fixtures_seaweedfs import SeaweedFS
 
@@ -131,6 +133,20 @@ async def test_chain_order_settings_then_environment_then_profile(
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     with pytest.raises(BlobStoreAccessDenied):
         await _chain_store(seaweedfs, s3_bucket, tmp_path).head("chain/a.wav")
+
+
+async def test_a_missing_named_profile_stops_the_start_naming_aws_profile(
+    empty_chain: Path, monkeypatch: pytest.MonkeyPatch, seaweedfs: SeaweedFS, s3_bucket: str,
+    tmp_path: Path,
+) -> None:
+    _write_profiles(empty_chain, {"audiostore": (seaweedfs.access_key, seaweedfs.secret_key)})
+    monkeypatch.setenv("AWS_PROFILE", "audiostor")  # a typo; as in the AWS CLI, not ignored
+    with pytest.raises(ConfigurationError, match="AWS_PROFILE") as err:
+        Runtime.build(Settings(
+            data_dir=tmp_path / "data", store="s3", s3_bucket=s3_bucket,
+            s3_endpoint=seaweedfs.endpoint, s3_allow_http=True,
+        ))
+    assert "audiostor" in err.value.message and seaweedfs.secret_key not in err.value.message
 
 
 async def test_wrong_secret_in_the_chain_is_access_denied(

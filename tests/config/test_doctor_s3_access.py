@@ -70,6 +70,14 @@ def test_wrong_secret_in_the_chain_names_where_credentials_come_from(
     assert "wrong-chain-secret" not in r.stdout + r.stderr
 
 
+def test_missing_named_profile_names_aws_profile(seaweedfs: SeaweedFS, s3_bucket: str, tmp_path: Path) -> None:
+    r = _doctor({**_store_env(seaweedfs, s3_bucket, tmp_path, keys=False),
+                 "AWS_PROFILE": "no-such-profile"}, tmp_path)
+    assert r.returncode == 1
+    line = _line(r.stdout, "store: configure")
+    assert line.startswith("FAIL") and "AWS_PROFILE" in line and "no-such-profile" in line, r.stdout
+
+
 def test_wrong_configured_secret_names_the_setting(seaweedfs: SeaweedFS, s3_bucket: str, tmp_path: Path) -> None:
     env = {**_store_env(seaweedfs, s3_bucket, tmp_path),
            "AUDIOSTORE_S3_SECRET_ACCESS_KEY": "wrong-configured-secret"}

@@ -197,6 +197,8 @@ def _boto3_chain() -> Any:
         from obstore.auth.boto3 import Boto3CredentialProvider
     except ImportError:
         return None
+    from botocore.exceptions import ProfileNotFound
+
     try:
         import boto3
 
@@ -204,5 +206,12 @@ def _boto3_chain() -> Any:
         if session.get_credentials() is None:  # resolved once; the provider reuses it
             return None
         return Boto3CredentialProvider(session)
-    except Exception:  # a broken profile must not stop obstore's own chain
+    except ProfileNotFound as exc:  # named, but not there: as in the AWS CLI, an error
+        from ..errors import ConfigurationError
+
+        raise ConfigurationError(
+            f"AWS_PROFILE: {exc}. AUDIOSTORE_S3_ACCESS_KEY_ID is unset, so S3 credentials come "
+            "from the AWS chain; fix or unset AWS_PROFILE, or set the AUDIOSTORE_S3_* keys."
+        ) from exc
+    except Exception:  # any other broken profile must not stop obstore's own chain
         return None
