@@ -13,19 +13,23 @@ import re
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 import httpx
 import psutil
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))
+from audio_factory import write_wav  # noqa: E402,F401 - the benchmarks' test files, as the tests make them
+
 BIN = Path(sys.executable).parent
 SERVER_CPU = "1"
 CLIENT_CPU = "0"
@@ -44,24 +48,39 @@ def pinned(cmd: Sequence[str], cpu: str) -> list[str]:
     return list(cmd)
 
 
-def write_wav(path: Path, size: int, *, rate: int = 48_000, channels: int = 2) -> Path:
-    """A valid 16-bit PCM WAV of exactly `size` bytes (a quiet ramp), written in 1 MiB steps."""
-    data_len = size - 44
-    data_len -= data_len % (2 * channels)
-    header = b"RIFF" + struct.pack("<I", 36 + data_len) + b"WAVE"
-    header += b"fmt " + struct.pack(
-        "<IHHIIHH", 16, 1, channels, rate, rate * 2 * channels, 2 * channels, 16
-    )
-    header += b"data" + struct.pack("<I", data_len)
-    block = bytes((i * 7) & 0x0F for i in range(1 << 20))  # low-amplitude, not all zeros
-    with path.open("wb") as f:
-        f.write(header)
-        left = data_len
-        while left > 0:
-            n = min(left, len(block))
-            f.write(block[:n])
-            left -= n
-    return path
+class RssSampler:
+    """Peak RSS (sum over a process and its children) while running, every `interval` s."""
+
+    def __init__(self, pid: int, interval: float = 0.01) -> None:
+        self.root = psutil.Process(pid)
+        self.interval = interval
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def current(self) -> int:
+        total = 0
+        for p in [self.root, *self.root.children(recursive=True)]:
+            try:
+                total += p.memory_info().rss
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.current())
+            time.sleep(self.interval)
+
+    def __enter__(self) -> Self:
+        self.peak = self.current()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.current())
 
 
 def wait_http(

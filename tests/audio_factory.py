@@ -1,7 +1,9 @@
-"""Real audio files made with PyAV, for tests: a sine tone in every accepted format."""
+"""Real audio files made with PyAV, for tests: a sine tone in every accepted format; and
+large PCM WAVs of an exact size, written directly (PyAV would take seconds for them)."""
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -73,4 +75,28 @@ def make_tone(
                 out.mux(packet)
         for packet in stream.encode(None):
             out.mux(packet)
+    return path
+
+
+def write_wav(
+    path: Path, size: int, *, rate: int = 48_000, channels: int = 2, declared_extra: int = 0
+) -> Path:
+    """A valid 16-bit PCM WAV of exactly `size` bytes (a quiet ramp), written in 1 MiB steps.
+    `declared_extra` > 0 makes its header claim that many more bytes: a truncated file."""
+    data_len = size - 44
+    data_len -= data_len % (2 * channels)
+    declared = data_len + declared_extra
+    header = b"RIFF" + struct.pack("<I", 36 + declared) + b"WAVE"
+    header += b"fmt " + struct.pack(
+        "<IHHIIHH", 16, 1, channels, rate, rate * 2 * channels, 2 * channels, 16
+    )
+    header += b"data" + struct.pack("<I", declared)
+    block = bytes((i * 7) & 0x0F for i in range(1 << 20))  # low-amplitude, not all zeros
+    with path.open("wb") as f:
+        f.write(header)
+        left = data_len
+        while left > 0:
+            n = min(left, len(block))
+            f.write(block[:n])
+            left -= n
     return path

@@ -18,6 +18,11 @@ REQUEST_SECONDS = Histogram(
 UPLOADS = Counter("audiostore_uploads", "Uploads by outcome (error code or 'stored').", ["outcome"], registry=REGISTRY)
 BYTES_IN = Counter("audiostore_bytes_in", "Audio bytes accepted from clients.", registry=REGISTRY)
 BYTES_OUT = Counter("audiostore_bytes_out", "Bytes sent to clients in response bodies.", registry=REGISTRY)
+EARLY_PUTS = Counter(
+    "audiostore_early_puts", "Uploads sent to the store while they arrived, by outcome: "
+    "'completed', 'abandoned' (the file was put after all) or 'aborted' (the upload failed).",
+    ["outcome"], registry=REGISTRY,
+)
 
 # Text to speech (issue 6)
 TTS_SYNTHESES = Counter(

@@ -6,8 +6,10 @@ from .base import (
     BlobStore,
     BlobStoreAccessDenied,
     BlobStoreUnavailable,
+    BlobWriter,
     LocalPathStore,
     SignCapableStore,
+    StreamingPutStore,
 )
 from .local import LocalBlobStore
 
@@ -17,7 +19,9 @@ __all__ = [
     "BlobStore",
     "BlobStoreAccessDenied",
     "BlobStoreUnavailable",
+    "BlobWriter",
     "LocalBlobStore",
     "LocalPathStore",
     "SignCapableStore",
+    "StreamingPutStore",
 ]

@@ -186,8 +186,39 @@ class S3BlobStore:
                 return obstore.sign(self._store, "GET", key, expiry)
             return await obstore.sign_async(self._store, "GET", key, expiry)
 
+    def open_writer(self, key: str, *, content_type: str) -> _S3Writer:
+        """A multipart upload fed while the bytes arrive: 8 MiB parts, two in flight (so one
+        upload holds at most ~24 MiB); under one part it becomes a single PUT at `complete`."""
+        writer = obstore.open_writer_async(
+            self._store, key, attributes={"Content-Type": content_type},
+            buffer_size=PART_SIZE, max_concurrency=2,
+        )
+        return _S3Writer(key, writer)
+
     async def close(self) -> None:
         return None  # obstore's client pool needs no explicit close
+
+
+class _S3Writer:
+    """obstore's buffered writer, with the store's two errors and an explicit abort."""
+
+    def __init__(self, key: str, writer: Any) -> None:
+        self.key = key
+        self._writer = writer
+
+    async def write(self, data: bytes) -> None:
+        with _translated(self.key):
+            await self._writer.write(data)
+
+    async def complete(self) -> None:
+        with _translated(self.key):
+            await self._writer.close()
+
+    async def abort(self) -> None:
+        """Abort the multipart upload (its parts go); nothing appears under the key."""
+        with _translated(self.key):
+            # obstore aborts when its context exits with an exception (there is no abort()).
+            await self._writer.__aexit__(RuntimeError, RuntimeError("upload abandoned"), None)
 
 
 def _boto3_chain() -> Any:

@@ -24,7 +24,10 @@ from pathlib import Path
 from prometheus_client import Counter
 
 from ..metrics import REGISTRY
-from .base import BlobMeta, BlobNotFound, BlobStore, SignCapableStore
+from .base import (
+    BlobMeta, BlobNotFound, BlobStore, BlobStoreUnavailable, BlobWriter, SignCapableStore,
+    StreamingPutStore,
+)
 from .local import LocalBlobStore
 
 log = logging.getLogger(__name__)
@@ -57,6 +60,13 @@ class SpoolingBlobStore:
         except BlobNotFound:
             return None
         return path if path.is_file() else None
+
+    def open_writer(self, key: str, *, content_type: str) -> BlobWriter:
+        """The primary's streaming writer. While the primary is known to be down this refuses,
+        and the upload goes to `put_file` (and so to the spool) once it has fully arrived."""
+        if time.monotonic() < self._primary_down_until or not isinstance(self.primary, StreamingPutStore):
+            raise BlobStoreUnavailable("the primary store is down or cannot stream")
+        return self.primary.open_writer(key, content_type=content_type)
 
     async def put_file(self, key: str, path: Path, *, content_type: str) -> str:  # type: ignore[override]
         """Store the blob; returns where it went: `"primary"` or `"spool"`."""

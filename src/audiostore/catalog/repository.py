@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import ARRAY, String, bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -21,6 +21,12 @@ from .models import ApiKeyRow, AudioRow, IdempotencyKeyRow
 from .text_search import text_search_clause
 
 READY, PENDING, DELETING = "ready", "pending", "deleting"
+# What ingest learns once the whole upload is in (the rest of a row is set when it is made).
+_INGEST_FACTS = (
+    "owner", "collection", "name", "key", "content_type", "format", "codec", "duration",
+    "sample_rate", "channels", "bitrate", "size", "sha256", "meta", "text", "voice_id",
+    "expires_at", "updated_at", "analysis_due_at",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,9 +141,38 @@ class Catalog:
     async def delete_rows(self, ids: Sequence[str]) -> int:
         if not ids:
             return 0
+        if self.dialect == "postgresql":
+            # One array parameter rather than one per id: a sweep deletes 1000 rows a call.
+            target = AudioRow.id == func.any(bindparam("ids", list(ids), type_=ARRAY(String)))
+        else:
+            target = AudioRow.id.in_(list(ids))
+        stmt = delete(AudioRow).where(target).execution_options(synchronize_session=False)
         async with self._session() as s:
-            result = await s.execute(delete(AudioRow).where(AudioRow.id.in_(list(ids))))
+            result = await s.execute(stmt)
             return result.rowcount or 0
+
+    async def fill_pending(self, row: AudioRow) -> bool:
+        """Give an early put's intent row its facts (it stays `pending`). False if it is gone."""
+        values = {name: getattr(row, name) for name in _INGEST_FACTS}
+        async with self._session() as s:
+            result = await s.execute(
+                update(AudioRow).where(AudioRow.id == row.id, AudioRow.state == PENDING)
+                .values(**values)
+            )
+            return bool(result.rowcount)
+
+    async def delete_pending(self, audio_id: str) -> None:
+        """Remove an intent row whose upload failed (a row that became ready stays)."""
+        async with self._session() as s:
+            await s.execute(delete(AudioRow).where(AudioRow.id == audio_id, AudioRow.state == PENDING))
+
+    async def touch_pending(self, audio_id: str, *, now: datetime) -> None:
+        """An upload still arriving: keep its intent row from looking abandoned."""
+        async with self._session() as s:
+            await s.execute(
+                update(AudioRow).where(AudioRow.id == audio_id, AudioRow.state == PENDING)
+                .values(updated_at=now)
+            )
 
     async def count_rows(self) -> int:
         async with self._session() as s:

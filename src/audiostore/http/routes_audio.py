@@ -9,8 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import ValidationError
 
-from ..errors import ValidationFailed
+from ..errors import AudiostoreError, ValidationFailed
 from ..service import Principal, UploadFields, parse_metadata
+from ..service.early_put import EarlyPut
 from ..service.idempotent_upload import IDEMPOTENCY_HEADER, ingest_once
 from .auth import principal, runtime_of
 from .schemas import (
@@ -103,20 +104,29 @@ async def upload_audio(request: Request, response: Response, who: Who) -> AudioO
     """
     rt = runtime_of(request)
     staged = rt.audio.stage()
+
+    def fields_so_far() -> dict[str, str]:
+        values = {k: v for k, v in request.query_params.items() if k in UPLOAD_FIELDS}
+        values.update({k: v for k, v in staged.form_fields.items() if k in UPLOAD_FIELDS})
+        return values
+
+    async def early_put(head: bytes) -> EarlyPut | None:
+        try:
+            known = upload_fields(fields_so_far())
+        except AudiostoreError:
+            return None  # reported once the whole body is in
+        return await rt.audio.begin_early_put(who, known, staged.filename, head)
+
+    if rt.audio.wants_early_put(request.headers.get("content-length")):
+        staged.on_head = early_put
     try:
-        form = await read_upload(
+        await read_upload(
             request.headers.get("content-type"), request.headers.get("content-length"),
             request.stream(), staged,
         )
+        fields_ = upload_fields(fields_so_far())
     except BaseException:
-        staged.discard()
-        raise
-    values = {k: v for k, v in request.query_params.items() if k in UPLOAD_FIELDS}
-    values.update({k: v for k, v in form.items() if k in UPLOAD_FIELDS})
-    try:
-        fields_ = upload_fields(values)
-    except BaseException:
-        staged.discard()
+        await staged.close()
         raise
     outcome = await ingest_once(
         rt.audio, staged, who, fields_, idempotency_key=request.headers.get(IDEMPOTENCY_HEADER)

@@ -21,7 +21,7 @@ RAW_TYPES = ("audio/", "application/octet-stream", "video/webm", "video/mp4", "a
 class _MultipartSink:
     def __init__(self, staged: StagedUpload) -> None:
         self.staged = staged
-        self.fields: dict[str, str] = {}
+        self.fields = staged.form_fields  # shared: the fields so far name the early put's key
         self.saw_file = False
         self._header_field = b""
         self._header_value = b""
@@ -117,7 +117,9 @@ async def read_upload(
         try:
             async for chunk in body:
                 parser.write(chunk)
+                await staged.pump()
             parser.finalize()
+            await staged.pump(final=True)
         except (BadRequest, PayloadTooLarge):
             raise
         except Exception as exc:  # the parser's own errors: malformed multipart
@@ -133,4 +135,6 @@ async def read_upload(
     staged.declared_content_type = mime_s
     async for chunk in body:
         staged.write(chunk)
+        await staged.pump()
+    await staged.pump(final=True)
     return {}

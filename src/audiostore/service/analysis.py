@@ -19,12 +19,14 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-import anyio
 
 from ..audio.loudness import measure_loudness
 from ..catalog import AudioRow
@@ -43,6 +45,14 @@ ANALYSIS_LEASE = timedelta(minutes=10)
 # Uploads waiting in this process beyond this many are left to the job (which reads them
 # back from the store), so a burst never piles up staging files without bound.
 _MAX_WAITING = 16
+# The analysis thread runs at this nice value: with the CPU contended, serving and uploads
+# go first and the measurements wait.
+_ANALYSIS_NICENESS = 10
+
+
+def _lower_priority() -> None:
+    with contextlib.suppress(OSError, AttributeError):  # not Linux, or not allowed: run as is
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _ANALYSIS_NICENESS)
 
 
 class UploadAnalysis:
@@ -51,6 +61,9 @@ class UploadAnalysis:
         self.renditions = renditions
         self._tasks: set[asyncio.Task[None]] = set()
         self._one_at_a_time = asyncio.Semaphore(1)  # CPU-bound: leave cores to serving
+        self._thread = ThreadPoolExecutor(
+            1, thread_name_prefix="audiostore-analysis", initializer=_lower_priority
+        )
 
     def submit(self, row: AudioRow, staged: StagedUpload) -> None:
         """Measure `row` from its staging file in the background; owns `staged` from here."""
@@ -72,7 +85,8 @@ class UploadAnalysis:
 
     async def analyse(self, row: AudioRow, path: Path) -> None:
         """Measure loudness from `path` (the object's bytes), store it, make ingest renditions."""
-        loudness = await anyio.to_thread.run_sync(measure_loudness, path)
+        loop = asyncio.get_running_loop()
+        loudness = await loop.run_in_executor(self._thread, measure_loudness, path)
         row.loudness_lufs = loudness.integrated_lufs
         row.true_peak_dbtp = loudness.true_peak_dbtp
         row.analysis_due_at = None
@@ -105,3 +119,4 @@ class UploadAnalysis:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        self._thread.shutdown(wait=False, cancel_futures=True)

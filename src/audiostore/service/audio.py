@@ -21,12 +21,20 @@ import anyio
 import uuid_utils
 
 from .. import metrics
-from ..audio import HEAD_BYTES, TAIL_BYTES, AudioFacts, probe, sniff
+from ..audio import HEAD_BYTES, TAIL_BYTES, AudioFacts, content_type_for, probe, sniff
 from ..blob_keys import build_blob_key, check_key_part, check_name
-from ..blobstores import BlobNotFound, BlobStore, LocalPathStore, SignCapableStore
+from ..blobstores import (
+    BlobNotFound,
+    BlobStore,
+    BlobStoreUnavailable,
+    LocalPathStore,
+    SignCapableStore,
+    StreamingPutStore,
+)
 from ..blobstores.base import can_sign
-from ..blobstores.spooling import SPOOL, spooled_path_of
+from ..blobstores.spooling import PRIMARY, SPOOL, primary_of, spooled_path_of
 from ..catalog import PENDING, READY, AudioRow, Catalog, ListQuery
+from ..catalog.doomed_claims import DoomedObject
 from ..catalog.job_queries import JobCatalog
 from ..errors import (
     AudiostoreError,
@@ -43,6 +51,7 @@ from ..signing import EXPIRES_PARAM, SIGNATURE_PARAM, UrlSigner
 from .expiry_rules import collection_default_expiry, url_lifetime_within_expiry
 from .principal import Principal
 from .analysis import ANALYSIS_LEASE, UploadAnalysis
+from .early_put import EARLY_PUT_MIN_BYTES, EarlyPut, likely_format
 from .served_rows import ServedRows, visible_row
 from .staging import StagedUpload
 
@@ -99,7 +108,7 @@ class DerivedBlobs(Protocol):
     """Renditions and waveforms (service/renditions.py) plug into ingest, delete and signed
     URLs through these calls; AudioService works without them (`derived = None`)."""
 
-    async def keys_of(self, rows: Sequence[AudioRow]) -> list[str]: ...
+    async def keys_of(self, rows: Sequence[AudioRow | DoomedObject]) -> list[str]: ...
     async def open_for_row(self, row: AudioRow, params: Mapping[str, str]) -> ContentSource | None: ...
     def signing_params(self, params: Mapping[str, str]) -> dict[str, str]: ...
 
@@ -187,7 +196,7 @@ class AudioService:
         try:
             row = await self._ingest(staged, principal, fields_)
         except BaseException as exc:
-            staged.discard()
+            await staged.close()  # aborts an early put and its intent row
             if isinstance(exc, AudiostoreError):
                 metrics.UPLOADS.labels(exc.code).inc()
             raise
@@ -199,19 +208,65 @@ class AudioService:
             staged.discard()  # the row stays due: the analysis job measures it from the store
         return row
 
-    async def _ingest(self, staged: StagedUpload, principal: Principal, f: UploadFields) -> AudioRow:
-        staged.finish()
-        now = self.clock()
+    def _placement(self, principal: Principal, f: UploadFields, filename: str | None) -> tuple[str, str, str]:
+        """Owner, collection and name of a new object: the parts of its blob key."""
         owner = check_key_part(principal.owner_for_new(f.owner), what="owner")
         collection = check_key_part(f.collection or self.settings.default_collection, what="collection")
-        name = check_name(f.name or staged.filename or "audio")
+        return owner, collection, check_name(f.name or filename or "audio")
+
+    def wants_early_put(self, content_length: str | None) -> bool:
+        """Whether an upload of this declared length should go to the store while it arrives
+        (a store that can stream, and a body of more than one part or of unknown length)."""
+        if not isinstance(primary_of(self.store), StreamingPutStore):
+            return False
+        try:
+            return content_length is None or int(content_length) > EARLY_PUT_MIN_BYTES
+        except ValueError:
+            return False
+
+    async def begin_early_put(
+        self, principal: Principal, f: UploadFields, filename: str | None, head: bytes
+    ) -> EarlyPut | None:
+        """Write the intent row and open the store write of an upload whose first bytes have
+        arrived; None (the upload is stored once it has arrived) when anything is unclear."""
+        try:
+            sniffed = sniff(head, b"")
+            owner, collection, name = self._placement(principal, f, filename)
+        except AudiostoreError:
+            return None  # the checks after the body say what is wrong
+        fmt = likely_format(sniffed, head)
+        now, audio_id = self.clock(), str(uuid_utils.uuid7())
+        key = build_blob_key(
+            self.settings.key_template, owner=owner, collection=collection, audio_id=audio_id,
+            ext=fmt, created_at=now, name=name,
+        )
+        try:
+            writer = self.store.open_writer(key, content_type=content_type_for(fmt))  # type: ignore[attr-defined]
+        except BlobStoreUnavailable:
+            return None
+        await self.catalog.insert_audio(AudioRow(
+            id=audio_id, owner=owner, collection=collection, name=name, key=key, state=PENDING,
+            content_type=content_type_for(fmt), format=fmt, codec="", duration=0.0,
+            sample_rate=0, channels=0, bitrate=None, size=0, sha256="", meta={},
+            created_at=now, updated_at=now,
+        ))
+        return EarlyPut(
+            writer=writer, catalog=self.catalog, audio_id=audio_id, created_at=now,
+            heartbeat_seconds=self.settings.pending_grace / 4, clock=self.clock,
+        )
+
+    async def _ingest(self, staged: StagedUpload, principal: Principal, f: UploadFields) -> AudioRow:
+        staged.finish()
+        early = staged.early
+        now = early.created_at if early is not None else self.clock()
+        owner, collection, name = self._placement(principal, f, staged.filename)
         expires_at = self._expiry(f, now) or collection_default_expiry(self.settings, collection, now)
         metadata = check_metadata(f.metadata) if f.metadata is not None else {}
         if f.text is not None and len(f.text) > 100_000:
             raise ValidationFailed("text may hold at most 100000 characters.")
 
         facts = await self._understand(staged)
-        audio_id = str(uuid_utils.uuid7())
+        audio_id = early.audio_id if early is not None else str(uuid_utils.uuid7())
         key = build_blob_key(
             self.settings.key_template, owner=owner, collection=collection, audio_id=audio_id,
             ext=facts.ext, created_at=now, name=name,
@@ -225,9 +280,19 @@ class AudioService:
             updated_at=now, analysis_due_at=now + ANALYSIS_LEASE,
         )
         # Intent first: a crash from here on leaves a pending row that a job resolves.
-        await self.catalog.insert_audio(row)
+        if early is None:
+            await self.catalog.insert_audio(row)
+        elif not await self.catalog.fill_pending(row):
+            raise StorageUnavailable("The upload's intent row was rolled back while it arrived.")
         try:
-            placed = await self.store.put_file(key, staged.path, content_type=facts.content_type)
+            placed = None
+            if early is not None:
+                if early.key == key and await early.complete():
+                    placed = PRIMARY
+                else:  # the fields after the file changed the key, or the store failed midway
+                    await early.abandon_blob()
+            if placed is None:
+                placed = await self.store.put_file(key, staged.path, content_type=facts.content_type)
         except Exception as exc:
             await self.catalog.delete_rows([audio_id])
             log.warning("blob put failed for %s: %s", key, exc)
@@ -321,7 +386,7 @@ class AudioService:
             raise NotFound()
         await self.purge([row])
 
-    async def purge(self, rows: Sequence[AudioRow]) -> int:
+    async def purge(self, rows: Sequence[AudioRow | DoomedObject]) -> int:
         """Delete blobs, then rows, of objects already marked `deleting`. Returns rows gone."""
         if not rows:
             return 0
@@ -337,7 +402,7 @@ class AudioService:
             return 0
         return await self.catalog.delete_rows([row.id for row in rows])
 
-    def blob_keys_of(self, row: AudioRow) -> list[str]:
+    def blob_keys_of(self, row: AudioRow | DoomedObject) -> list[str]:
         """Every blob an object owns (original; renditions join here)."""
         return [row.key]
 

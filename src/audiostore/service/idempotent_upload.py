@@ -82,10 +82,10 @@ async def ingest_once(
         fingerprint = upload_fingerprint(staged.sha256, fields, staged.filename)
         earlier = await _claim(audio, principal.owner, key, fingerprint)
     except BaseException:
-        staged.discard()
+        await staged.close()
         raise
     if earlier is not None:
-        staged.discard()
+        await staged.close()  # an early put of this body is aborted: the first one stands
         return UploadOutcome(earlier, replayed=True)
     try:
         row = await audio.ingest(staged, principal, fields)
