@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -48,6 +49,11 @@ def test_upload_download_sign_list_delete(served: Served, sdk_key: str, tones: d
         obj = c.upload(tones["wav"], collection="real", progress=lambda s, t: seen.append((s, t)))
         size = tones["wav"].stat().st_size
         assert seen[-1] == (size, size) and obj.owner == "sdk-user"
+        # Loudness is measured by the server in the background, just after the 201.
+        deadline = time.monotonic() + 30
+        while (got := c.get(obj.id)).analysis == "pending" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert got.analysis == "done" and got.loudness_lufs is not None and got.true_peak_dbtp is not None
 
         signed = c.sign(obj.id, expires_in=120)
         assert c.sign(obj.id, expires_in=120) is signed  # cached

@@ -54,6 +54,10 @@ class AudioObject(_Model):
     expires_at: datetime | None = None
     url: str | None = None
     url_expires_at: datetime | None = None
+    location: str = "primary"
+    loudness_lufs: float | None = None
+    true_peak_dbtp: float | None = None
+    analysis: str = "done"  # "pending" until loudness is measured, just after the upload
 
 
 class AudioPage(_Model):
