@@ -1,7 +1,8 @@
 """The rules of audiostore: ingest, read, sign, delete, keys."""
 
 from .api_keys import ApiKeyService, IssuedKey
-from .audio import AudioService, ContentSource, Page, SignedUrl, UploadFields, parse_metadata
+from .audio import AudioService, ContentSource, Page, SignedUrl, UploadFields
+from .metadata_field import parse_metadata
 from .principal import Principal
 from .staging import StagedUpload
 

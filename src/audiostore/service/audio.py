@@ -6,9 +6,6 @@ The HTTP routes, the CLI's admin commands and the jobs all call these methods.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,8 +36,6 @@ from ..catalog.job_queries import JobCatalog
 from ..errors import (
     AudiostoreError,
     BadRequest,
-    InvalidCursor,
-    InvalidMetadata,
     NotFound,
     StorageUnavailable,
     UnsupportedMediaType,
@@ -51,6 +46,8 @@ from ..signing import EXPIRES_PARAM, SIGNATURE_PARAM, UrlSigner
 from .expiry_rules import collection_default_expiry, url_lifetime_within_expiry
 from .principal import Principal
 from .analysis import ANALYSIS_LEASE, UploadAnalysis
+from .list_cursor import decode_cursor, encode_cursor
+from .metadata_field import check_metadata
 from .early_put import EARLY_PUT_MIN_BYTES, EarlyPut, likely_format
 from .served_rows import ServedRows, visible_row
 from .staging import StagedUpload
@@ -59,7 +56,6 @@ log = logging.getLogger(__name__)
 
 MAX_LIST_LIMIT = 1000
 MAX_BATCH_URLS = 1000
-MAX_METADATA_BYTES = 16 * 1024
 MAX_TTL_SECONDS = 100 * 365 * 86400  # beyond this an expiry is a typo (and overflows)
 
 
@@ -111,40 +107,6 @@ class DerivedBlobs(Protocol):
     async def keys_of(self, rows: Sequence[AudioRow | DoomedObject]) -> list[str]: ...
     async def open_for_row(self, row: AudioRow, params: Mapping[str, str]) -> ContentSource | None: ...
     def signing_params(self, params: Mapping[str, str]) -> dict[str, str]: ...
-
-
-def encode_cursor(last_id: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"before": last_id}).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> str:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        value = json.loads(base64.urlsafe_b64decode(padded.encode()))["before"]
-        if not isinstance(value, str) or len(value) != 36:
-            raise ValueError(value)
-        return value
-    except (ValueError, KeyError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
-        raise InvalidCursor() from exc
-
-
-def parse_metadata(raw: str | None) -> dict[str, Any] | None:
-    """Metadata arrives as a JSON object in a form field or body; anything else is a 422."""
-    if raw is None or raw == "":
-        return None
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise InvalidMetadata(f"metadata is not valid JSON: {exc.msg}.") from exc
-    return check_metadata(value)
-
-
-def check_metadata(value: object) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise InvalidMetadata()
-    if len(json.dumps(value)) > MAX_METADATA_BYTES:
-        raise InvalidMetadata(f"metadata may hold at most {MAX_METADATA_BYTES} bytes of JSON.")
-    return value
 
 
 class AudioService:
