@@ -83,7 +83,12 @@ class LocalBlobStore:
         await anyio.to_thread.run_sync(self._delete_files, keys)
 
     def _delete_files(self, keys: list[str]) -> None:
+        root = str(self.root)
         for key in keys:
+            # Most keys of a batch are not here (the fallback spool is usually empty): one
+            # lstat rules them out, without `local_path`'s resolve (a syscall per path part).
+            if not os.path.lexists(os.path.join(root, key)):
+                continue
             with contextlib.suppress(FileNotFoundError, BlobNotFound):
                 path = self.local_path(key)
                 path.unlink()

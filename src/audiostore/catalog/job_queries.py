@@ -1,8 +1,9 @@
 """SQL of the maintenance jobs: batch claims, delete-retry backoff, lookups by blob key.
 
-On PostgreSQL a claim is `SELECT id ... LIMIT n FOR UPDATE SKIP LOCKED` then `UPDATE ...
-WHERE id IN (...) RETURNING ...` in one transaction: concurrent workers skip each other's
-locked rows, so no row is claimed twice and none is dropped. A claim moves its rows out of
+On PostgreSQL a claim is one statement, `UPDATE ... WHERE id = ANY(ARRAY(SELECT id ... LIMIT n
+FOR UPDATE SKIP LOCKED)) RETURNING ...`: concurrent workers skip each other's locked rows, so
+no row is claimed twice and none is dropped. The expiry sweep and cleanup claim through
+`doomed_claims`, which returns only what a purge needs. A claim moves its rows out of
 the claimable set (ready -> deleting, or a lease time pushed into the future). On SQLite a
 claim is one `UPDATE ... WHERE id IN (SELECT ... LIMIT n) RETURNING ...`, atomic under its
 single writer; SQLite mode is single-instance anyway.
@@ -11,12 +12,14 @@ single writer; SQLite mode is single-instance anyway.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
+from .doomed_claims import DoomedObject, LockedBatch, claim_doomed, lock_doomed
 from .models import AudioRow
 from .repository import DELETING, PENDING, READY, Catalog
 
@@ -39,14 +42,12 @@ class JobCatalog:
                 # reading, and runs the uncorrelated subquery once.
                 target: ColumnElement[bool] = AudioRow.id.in_(chosen.scalar_subquery())
             else:
-                # Lock the batch first (skipping rows other workers hold), then update it by
-                # primary key in the same transaction. (One `UPDATE ... IN (SELECT ...)` let
-                # PostgreSQL re-run the subquery per row on fresh tables: quadratic.)
-                locked = chosen.with_for_update(skip_locked=True)
-                ids = list((await s.execute(locked)).scalars())
-                if not ids:
-                    return []
-                target = AudioRow.id.in_(ids)
+                # One statement too: `ARRAY(SELECT ...)` is an InitPlan, run once, that locks
+                # the batch (skipping rows other workers hold); the update is then by primary
+                # key. (`IN (SELECT ...)` let PostgreSQL re-run the subquery per row on fresh
+                # tables: quadratic.)
+                locked = chosen.with_for_update(skip_locked=True).scalar_subquery()
+                target = AudioRow.id == func.any(func.array(locked))
             stmt = (
                 update(AudioRow)
                 .where(target, condition)  # re-checked: nobody else changed them meanwhile
@@ -57,24 +58,28 @@ class JobCatalog:
             return list((await s.execute(stmt)).scalars())
 
     # --- claims -----------------------------------------------------------------------
-    async def claim_expired(self, *, now: datetime, limit: int) -> list[AudioRow]:
-        """Up to `limit` ready rows whose `expires_at` has passed, now `deleting` and ours."""
-        condition = and_(
-            AudioRow.state == READY, AudioRow.expires_at.is_not(None), AudioRow.expires_at <= now
-        )
-        return await self._claim(condition, _deleting(now), limit)
+    async def claim_expired(self, *, now: datetime, limit: int) -> list[DoomedObject]:
+        """Up to `limit` ready objects whose `expires_at` has passed, now `deleting` and ours."""
+        return await claim_doomed(self._catalog, _expired(now), now=now, limit=limit)
+
+    def lock_expired(self, *, now: datetime, limit: int) -> AbstractAsyncContextManager[LockedBatch]:
+        """PostgreSQL: up to `limit` expired objects, row-locked for one sweep batch."""
+        return lock_doomed(self._catalog, _expired(now), limit=limit)
 
     async def claim_created_before(
         self, *, cutoff: datetime, now: datetime, limit: int, collection: str | None = None,
         owner: str | None = None,
-    ) -> list[AudioRow]:
-        """Up to `limit` ready rows created before `cutoff` (cleanup), now `deleting`."""
-        condition = and_(AudioRow.state == READY, AudioRow.created_at < cutoff)
-        if collection is not None:
-            condition = and_(condition, AudioRow.collection == collection)
-        if owner is not None:
-            condition = and_(condition, AudioRow.owner == owner)
-        return await self._claim(condition, _deleting(now), limit)
+    ) -> list[DoomedObject]:
+        """Up to `limit` ready objects created before `cutoff` (cleanup), now `deleting`."""
+        condition = _created_before(cutoff, collection, owner)
+        return await claim_doomed(self._catalog, condition, now=now, limit=limit)
+
+    def lock_created_before(
+        self, *, cutoff: datetime, limit: int, collection: str | None = None,
+        owner: str | None = None,
+    ) -> AbstractAsyncContextManager[LockedBatch]:
+        """PostgreSQL: up to `limit` objects created before `cutoff`, row-locked for one batch."""
+        return lock_doomed(self._catalog, _created_before(cutoff, collection, owner), limit=limit)
 
     async def claim_due_deletes(
         self, *, now: datetime, stale_before: datetime, lease_until: datetime, limit: int
@@ -214,6 +219,21 @@ class JobCatalog:
         async with self._catalog._session() as s:
             stmt = select(func.count()).select_from(AudioRow).where(AudioRow.state == state)
             return int((await s.execute(stmt)).scalar_one())
+
+
+def _expired(now: datetime) -> ColumnElement[bool]:
+    return and_(AudioRow.state == READY, AudioRow.expires_at.is_not(None), AudioRow.expires_at <= now)
+
+
+def _created_before(
+    cutoff: datetime, collection: str | None, owner: str | None
+) -> ColumnElement[bool]:
+    condition = and_(AudioRow.state == READY, AudioRow.created_at < cutoff)
+    if collection is not None:
+        condition = and_(condition, AudioRow.collection == collection)
+    if owner is not None:
+        condition = and_(condition, AudioRow.owner == owner)
+    return condition
 
 
 def _deleting(now: datetime) -> dict[str, Any]:

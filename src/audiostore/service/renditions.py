@@ -32,6 +32,7 @@ from ..blob_keys import rendition_key
 from ..blobstores import LocalPathStore, SignCapableStore
 from ..catalog import AudioRow
 from ..catalog.derived_blobs import DerivedBlobCatalog
+from ..catalog.doomed_claims import DoomedObject
 from ..catalog.models import DerivedBlobRow
 from ..errors import (
     AudiostoreError,
@@ -432,9 +433,15 @@ class RenditionService:
         return row, (await self.renditions_of([row]))[row.id]
 
     # --- hooks AudioService calls ---------------------------------------------------------------
-    async def keys_of(self, rows: Sequence[AudioRow]) -> list[str]:
-        """Every derived blob of `rows`, so `purge` deletes them with the originals."""
-        return [d.key for d in await self.rows.list_for([r.id for r in rows])]
+    async def keys_of(self, rows: Sequence[AudioRow | DoomedObject]) -> list[str]:
+        """Every derived blob of `rows`, so `purge` deletes them with the originals. A sweep's
+        claim already brought them (`DoomedObject.derived_keys`); only the rest are looked up."""
+        known = [k for r in rows if isinstance(r, DoomedObject) and r.derived_keys is not None
+                 for k in r.derived_keys]
+        unknown = [r.id for r in rows if not isinstance(r, DoomedObject) or r.derived_keys is None]
+        if unknown:
+            known += [d.key for d in await self.rows.list_for(unknown)]
+        return known
 
     async def renditions_of(self, rows: Sequence[AudioRow]) -> dict[str, list[DerivedBlobRow]]:
         out: dict[str, list[DerivedBlobRow]] = {r.id: [] for r in rows}
