@@ -3,6 +3,8 @@
 A full decode is what makes "truncated or undecodable" a fact rather than a guess: the file
 must demux as the container `sniff` named, hold an audio stream and no video (cover art is
 fine), decode without errors, and not end well short of the length its header declares.
+(Plain PCM is the exception: any bytes are valid samples, so its header and data chunk size
+are checked against the file instead of decoding it all.)
 """
 
 from __future__ import annotations
@@ -76,12 +78,19 @@ def probe(
         codec = stream.codec_context.name
         samples = 0
         sample_rate = stream.codec_context.sample_rate or 0
+        # Plain PCM in WAV/AIFF: every byte is a valid sample, so decoding it all would check
+        # nothing the header does not; its length comes from the data chunk's size (checked
+        # against the file below). One frame is decoded to prove the codec really opens.
+        pcm_length = _pcm_samples(stream) if sniffed.format in ("wav", "aiff") and on_frame is None else None
         try:
             for frame in container.decode(stream):
                 samples += frame.samples
                 sample_rate = frame.sample_rate or sample_rate
                 if on_frame is not None:
                     on_frame(frame)
+                if pcm_length is not None:
+                    samples = pcm_length
+                    break
         except (av.error.FFmpegError, ValueError) as exc:
             raise UndecodableAudio(f"The audio cannot be decoded: {exc}") from exc
         if sniffed.format in ("wav", "aiff") and _pcm_chunk_truncated(path, sniffed.format):
@@ -111,6 +120,17 @@ def probe(
             channels=int(channels),
             bitrate=bitrate,
         )
+
+
+def _pcm_samples(stream: av.AudioStream) -> int | None:
+    """The sample count of an uncompressed PCM stream from its header, or None when the
+    codec is not plain PCM or the header gives no length (then the file is decoded)."""
+    rate = stream.codec_context.sample_rate
+    if not stream.codec_context.name.startswith("pcm_") or not rate or stream.duration is None:
+        return None
+    if stream.time_base is None or stream.time_base.denominator != rate * stream.time_base.numerator:
+        return None
+    return int(stream.duration)
 
 
 def _pcm_chunk_truncated(path: Path, fmt: str) -> bool:

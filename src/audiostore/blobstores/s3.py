@@ -191,7 +191,7 @@ class S3BlobStore:
         upload holds at most ~24 MiB); under one part it becomes a single PUT at `complete`."""
         writer = obstore.open_writer_async(
             self._store, key, attributes={"Content-Type": content_type},
-            buffer_size=PART_SIZE, max_concurrency=2,
+            buffer_size=PART_SIZE, max_concurrency=4,
         )
         return _S3Writer(key, writer)
 

@@ -24,7 +24,9 @@ from ..errors import PayloadTooLarge
 if TYPE_CHECKING:
     from .early_put import EarlyPut
 
-_SEND_AT_LEAST = 1024 * 1024  # bytes gathered before one call into the store's writer
+_BATCH_BYTES = 1024 * 1024  # gathered before one hash-and-write (and one call into the store)
+_SYNC_FLUSH_AT = 8 * 1024 * 1024  # a writer that never calls pump() still holds no more
+# (with `on_head` set the body reader must pump: an early put has to see every batch)
 _ABORTS: set[asyncio.Task[None]] = set()  # last-resort aborts scheduled by discard()
 
 
@@ -38,7 +40,7 @@ class StagedUpload:
         tmp_dir.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(prefix="upload-", suffix=".part", dir=tmp_dir)
         self.path = Path(name)
-        self._file = os.fdopen(fd, "wb", buffering=1024 * 1024)
+        self._file = os.fdopen(fd, "wb", buffering=0)  # writes come in batches already
         # Held until discard(): the temp-file job (jobs/temp_files.py) removes only files no
         # live upload holds, so a crashed upload's file goes and a running one stays.
         self._lock_fd = os.open(name, os.O_RDONLY)
@@ -53,8 +55,11 @@ class StagedUpload:
         self.on_head: Callable[[bytes], Awaitable[EarlyPut | None]] | None = None
         self.early: EarlyPut | None = None
         self._deciding = True
-        self._unsent: list[bytes] = []
-        self._unsent_bytes = 0
+        self._head = b""
+        # Chunks not yet hashed and written: a batch goes out together (to a worker thread for
+        # the hash and the file, and to the early put), not one 64 KiB chunk at a time.
+        self._batch: list[bytes] = []
+        self._batch_bytes = 0
 
     def write(self, chunk: bytes) -> None:
         self.size += len(chunk)
@@ -62,33 +67,44 @@ class StagedUpload:
             raise PayloadTooLarge(
                 f"The upload is larger than {self.limit} bytes (AUDIOSTORE_MAX_UPLOAD_BYTES)."
             )
-        self._hash.update(chunk)
-        self._file.write(chunk)
-        if self.on_head is not None and (self._deciding or self._sending):
-            self._unsent.append(bytes(chunk))
-            self._unsent_bytes += len(chunk)
+        if len(self._head) < HEAD_BYTES:
+            self._head += chunk[: HEAD_BYTES - len(self._head)]
+        self._batch.append(chunk)
+        self._batch_bytes += len(chunk)
+        if self._batch_bytes >= _SYNC_FLUSH_AT and self.on_head is None:
+            self._absorb(self._take_batch())  # a writer that never pumps stays bounded
 
     @property
     def _sending(self) -> bool:
         return self.early is not None and not self.early.failed and not self.early.settled
 
+    def _take_batch(self) -> bytes:
+        data = b"".join(self._batch)
+        self._batch, self._batch_bytes = [], 0
+        return data
+
+    def _absorb(self, data: bytes) -> None:
+        """Hash and write a batch (hashlib and the write release the GIL)."""
+        self._hash.update(data)
+        self._file.write(data)
+
     async def pump(self, *, final: bool = False) -> None:
-        """Decide on an early put once the head has arrived; pass gathered bytes on to it.
-        Called by the body reader after each chunk, and with `final=True` at the end."""
-        if self.on_head is None:
-            return
-        if self._deciding and (self.size >= HEAD_BYTES or (final and self.size)):
+        """Hash and write what has gathered, in a worker thread, while the early put (decided
+        once the head has arrived) sends the same bytes on. Called by the body reader after
+        each chunk, and with `final=True` at the end."""
+        if self.on_head is not None and self._deciding and (self.size >= HEAD_BYTES or (final and self.size)):
             self._deciding = False
-            head = b"".join(self._unsent)[:HEAD_BYTES]
-            self.early = await self.on_head(head)
-        if not self._sending:
-            self._unsent, self._unsent_bytes = [], 0
+            self.early = await self.on_head(self._head)
+        if not self._batch or (not final and self._batch_bytes < _BATCH_BYTES):
             return
-        if self._unsent and (final or self._unsent_bytes >= _SEND_AT_LEAST):
-            data = b"".join(self._unsent)
-            self._unsent, self._unsent_bytes = [], 0
+        data = self._take_batch()
+        if self._sending:
             assert self.early is not None
-            await self.early.send(data)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(anyio.to_thread.run_sync, self._absorb, data)
+                tg.start_soon(self.early.send, data)
+        else:
+            await anyio.to_thread.run_sync(self._absorb, data)
 
     async def close(self) -> None:
         """Discard, after aborting an early put that did not complete (shielded: this runs on
@@ -99,6 +115,8 @@ class StagedUpload:
         self.discard()
 
     def finish(self) -> None:
+        if self._batch:
+            self._absorb(self._take_batch())
         self._file.close()
 
     @property
@@ -124,7 +142,7 @@ class StagedUpload:
                 task = asyncio.get_running_loop().create_task(self.early.abort())
                 _ABORTS.add(task)
                 task.add_done_callback(_ABORTS.discard)
-        self._unsent = []
+        self._batch = []
         with contextlib.suppress(Exception):
             self._file.close()
         if self._lock_fd >= 0:  # once only: the number may be reused after close
