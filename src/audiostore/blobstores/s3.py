@@ -187,8 +187,8 @@ class S3BlobStore:
             return await obstore.sign_async(self._store, "GET", key, expiry)
 
     def open_writer(self, key: str, *, content_type: str) -> _S3Writer:
-        """A multipart upload fed while the bytes arrive: 8 MiB parts, two in flight (so one
-        upload holds at most ~24 MiB); under one part it becomes a single PUT at `complete`."""
+        """A multipart upload fed while the bytes arrive: 8 MiB parts, four in flight (so one
+        upload holds at most ~40 MiB); under one part it becomes a single PUT at `complete`."""
         writer = obstore.open_writer_async(
             self._store, key, attributes={"Content-Type": content_type},
             buffer_size=PART_SIZE, max_concurrency=4,
