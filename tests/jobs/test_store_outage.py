@@ -86,6 +86,13 @@ async def test_outage_spools_uploads_keeps_deletes_and_heals(
             assert got.status_code == 200
             assert hashlib.sha256(got.content).hexdigest() == obj["sha256"]
 
+        # Another instance (same catalogue and bucket, its own data dir) does not hold the
+        # spool: it answers 503 naming the spool, not a 404 that would look like data loss.
+        other, other_runtime = await make_api(settings.model_copy(update={"data_dir": tmp_path / "other"}))
+        spooled = live[1]
+        away = await other.http.get(f"/v1/audio/{spooled['id']}/content", headers=api.alice)
+        assert away.status_code == 503 and "spool" in away.json()["error"]["message"]
+
         weed.start()
         results = {r.job: r for r in await run_jobs_once(runtime)}
         assert all(r.error is None for r in results.values()), results
@@ -108,9 +115,16 @@ async def test_outage_spools_uploads_keeps_deletes_and_heals(
             )
         again = {r.job: r.counts for r in await run_jobs_once(runtime)}
         assert again["drain_spool"]["moved"] == 0 and again["retry_deletes"]["retried"] == 0
+        # Drained: the other instance reads it from the bucket like any other object.
+        there = await other.http.get(f"/v1/audio/{spooled['id']}/content", headers=api.alice)
+        assert there.status_code == 307
+        assert hashlib.sha256(httpx.get(there.headers["location"]).content).hexdigest() == spooled["sha256"]
     finally:
         await api.http.aclose()
         await runtime.close()
+        if "other" in locals():
+            await other.http.aclose()
+            await other_runtime.close()
         postgres.drop_database(database)
 
 

@@ -458,12 +458,26 @@ class AudioService:
         spooled = spooled_path_of(self.store, row.location, row.key)
         if spooled is not None:
             return ContentSource(**common, path=spooled)
+        if row.location == SPOOL and not await self._in_primary(row.key):
+            raise StorageUnavailable(
+                "This audio is still in the fallback spool of the instance that stored it while "
+                "the bucket was down; it can be read here once that instance has moved it to "
+                "the bucket. Try again later."
+            )
         if isinstance(self.store, LocalPathStore):
             return ContentSource(**common, path=self.store.local_path(row.key))
         if allow_redirect and isinstance(self.store, SignCapableStore) and self.settings.signed_urls == "direct":
             url = await self.store.sign_get(row.key, expires_in=300, filename=row.name)
             return ContentSource(**common, redirect_url=url)
         return ContentSource(**common, store=self.store)
+
+    async def _in_primary(self, key: str) -> bool:
+        """Whether the primary store holds `key` (a spooled object another instance drained)."""
+        try:
+            await primary_of(self.store).head(key)
+        except (BlobNotFound, BlobStoreUnavailable):
+            return False
+        return True
 
     async def blob_exists(self, row: AudioRow) -> bool:
         try:
