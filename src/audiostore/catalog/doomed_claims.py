@@ -1,20 +1,27 @@
-"""Claims of objects about to be deleted (the expiry sweep, cleanup), shaped for a purge.
+"""Taking objects that are about to be deleted (the expiry sweep, cleanup), shaped for a purge.
 
-A sweep claims up to 1000 rows at a time, so a claim asks for what a purge needs and nothing
-more: each object's id and blob key and, on PostgreSQL, the keys of its derived blobs
-(renditions, waveforms), all in one statement and one round trip:
+A sweep takes up to 1000 rows at a time, so it asks for what a purge needs and nothing more:
+each object's id and blob key and, on PostgreSQL, the keys of its derived blobs (renditions,
+waveforms), in the same statement. Two ways to take a batch:
 
-    UPDATE audio SET state = 'deleting', ...
-     WHERE id = ANY(ARRAY(SELECT id FROM audio WHERE <due> LIMIT n FOR UPDATE SKIP LOCKED))
-       AND <due>
-    RETURNING id, key, (SELECT array_agg(key) FROM derived_blobs WHERE audio_id = audio.id)
+- `lock_doomed` (the sweeps on PostgreSQL): `SELECT id, key, (SELECT array_agg(key) FROM
+  derived_blobs ...) FROM audio WHERE <due> LIMIT n FOR UPDATE OF audio SKIP LOCKED`, in a
+  transaction that lasts until the rows are deleted. Nothing is written twice.
+- `claim_doomed` (SQLite, and anywhere a transaction must not stay open): the rows turn
+  `deleting` in one statement. On PostgreSQL
 
-`ARRAY(SELECT ...)` is an InitPlan: PostgreSQL runs the locking subquery once, then updates
-by primary key. (`id IN (SELECT ...)` let the planner re-run it per row on freshly loaded
-tables: quadratic.) Concurrent workers skip each other's locked rows, so no row is claimed
-twice and none is dropped; `<due>` is checked again on the row being updated. On SQLite a
-claim is `UPDATE ... WHERE id IN (SELECT ... LIMIT n) RETURNING id, key`, atomic under its
-single writer, and the purge looks the derived blobs up itself.
+      UPDATE audio SET state = 'deleting', ...
+       WHERE id = ANY(ARRAY(SELECT id FROM audio WHERE <due> LIMIT n FOR UPDATE SKIP LOCKED))
+         AND <due>
+      RETURNING id, key, (SELECT array_agg(key) FROM derived_blobs WHERE audio_id = audio.id)
+
+  where `ARRAY(SELECT ...)` is an InitPlan: run once, then the update is by primary key.
+  (`id IN (SELECT ...)` let the planner re-run it per row on freshly loaded tables.) On
+  SQLite it is `UPDATE ... WHERE id IN (SELECT ... LIMIT n) RETURNING id, key`, atomic under
+  its single writer, and the purge looks the derived blobs up itself.
+
+Either way concurrent workers skip each other's locked rows, so no row is taken twice and
+none is dropped.
 """
 
 from __future__ import annotations
@@ -33,10 +40,10 @@ from .repository import DELETING, Catalog
 
 @dataclass(frozen=True, slots=True)
 class DoomedObject:
-    """A claimed object, now `deleting`: what `AudioService.purge` needs, and no more.
+    """An object a sweep took (claimed, or locked): what a purge needs, and no more.
 
-    `derived_keys` are the keys of its renditions and waveforms when the claim fetched them
-    (PostgreSQL), or None when the purge has to look them up.
+    `derived_keys` are the keys of its renditions and waveforms when the statement fetched
+    them (PostgreSQL), or None when the purge has to look them up.
     """
 
     id: str
