@@ -142,7 +142,7 @@ def main() -> None:
     print(f"{n} expired objects on SeaweedFS (+ {n} PostgreSQL rows for audiostore)")
     print(table([
         ("seed 000: list prefix, delete_object per key (boto3)", f"{base:.1f}", f"{n / base:.0f}"),
-        ("audiostore sweep_expired (claim 1000, DeleteObjects, DELETE rows)", f"{ours:.1f}", f"{n / ours:.0f}"),
+        ("audiostore sweep_expired (lock 1000 rows, DeleteObjects, DELETE rows)", f"{ours:.1f}", f"{n / ours:.0f}"),
     ], ["method", "seconds", "objects/s"]))
     print(f"speed-up: {base / ours:.1f}x (target >= 20x)")
 
