@@ -89,6 +89,22 @@ class Runtime:
     async def migrate(self) -> None:
         await catalog_mod.upgrade(self.catalog.engine)
 
+    async def check_store_credentials(self) -> None:
+        """Stop the start when the bucket rejects our S3 credentials. Without this, with the
+        fallback spool on, every upload would quietly go to the spool for good."""
+        from .blobstores.spooling import primary_of
+
+        probe = getattr(primary_of(self.store), "rejected_credentials", None)
+        code = await probe() if probe is not None else None
+        if code is not None:
+            source = ("AUDIOSTORE_S3_ACCESS_KEY_ID / AUDIOSTORE_S3_SECRET_ACCESS_KEY"
+                      if self.settings.s3_access_key_id else
+                      "the AWS chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, AWS_PROFILE, the role)")
+            raise ConfigurationError(
+                f"Bucket {self.settings.s3_bucket} rejects the credentials from {source} "
+                f"({code}). Fix them; `audiostore doctor` checks the whole setup."
+            )
+
     async def ensure_admin_key(self) -> IssuedKey | None:
         """On first start: create an admin key, write it to `<data dir>/admin.key` (0600)."""
         if await self.keys.has_any():

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from ..settings import Settings
 
 PART_SIZE = 8 * 1024 * 1024
+_CREDENTIALS_PROBE_KEY = "audiostore-credentials-probe/none"
+_REJECTED_CREDENTIALS = ("InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken")
 DELETE_BATCH = 1000  # S3 DeleteObjects takes at most 1000 keys a call
 _READ_CHUNK = 256 * 1024
 # A bucket that is down should fail an upload in seconds (so a fallback can take over),
@@ -185,6 +187,21 @@ class S3BlobStore:
                 # scheduling alone. A credential provider may need I/O, so it gets the async one.
                 return obstore.sign(self._store, "GET", key, expiry)
             return await obstore.sign_async(self._store, "GET", key, expiry)
+
+    async def rejected_credentials(self) -> str | None:
+        """The S3 error code when the bucket rejects the credentials themselves (an unknown
+        key, a wrong secret, an expired token), else None. Asks for a key that does not
+        exist: a 404 proves the credentials. A plain `AccessDenied` proves nothing either way
+        (without s3:ListBucket AWS answers 403 for a missing key), and an unreachable bucket
+        is not a credentials problem: both give None."""
+        try:
+            await self.get_range(_CREDENTIALS_PROBE_KEY, 0, 1)
+        except BlobStoreAccessDenied as exc:
+            said = str(exc.__cause__ or exc)
+            return next((c for c in _REJECTED_CREDENTIALS if f"<Code>{c}</Code>" in said), None)
+        except (BlobNotFound, BlobStoreUnavailable):
+            return None
+        return None
 
     def open_writer(self, key: str, *, content_type: str) -> _S3Writer:
         """A multipart upload fed while the bytes arrive: 8 MiB parts, four in flight (so one

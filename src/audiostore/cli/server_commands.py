@@ -61,6 +61,7 @@ def serve(
         raise typer.Exit(1) from None
 
     async def prepare(rt: Runtime) -> Any:
+        await rt.check_store_credentials()  # a wrong secret stops the start, naming the setting
         return await rt.ensure_admin_key()
 
     issued = run_with_runtime(prepare)

@@ -1,0 +1,61 @@
+"""A bucket that rejects the credentials themselves stops `audiostore serve` at start, naming
+the settings; with the fallback spool on, uploads would otherwise go to the spool for good.
+A bucket that is merely unreachable does not stop it (the spool is for exactly that)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from audiostore.blobstores.s3 import S3BlobStore
+from fixtures_seaweedfs import SeaweedFS
+from server_process import free_port
+
+pytestmark = pytest.mark.s3
+
+
+def store(seaweedfs: SeaweedFS, bucket: str, *, key: str | None = None, secret: str | None = None,
+          endpoint: str | None = None) -> S3BlobStore:
+    return S3BlobStore(
+        bucket=bucket, endpoint=endpoint or seaweedfs.endpoint, region=seaweedfs.region,
+        access_key_id=key or seaweedfs.access_key, secret_access_key=secret or seaweedfs.secret_key,
+        allow_http=True,
+    )
+
+
+async def test_rejected_credentials_are_named_by_their_s3_code(seaweedfs: SeaweedFS, s3_bucket: str) -> None:
+    assert await store(seaweedfs, s3_bucket).rejected_credentials() is None
+    wrong_secret = store(seaweedfs, s3_bucket, secret="not-the-secret")
+    assert await wrong_secret.rejected_credentials() == "SignatureDoesNotMatch"
+    unknown_key = store(seaweedfs, s3_bucket, key="nobody-has-this-key")
+    assert await unknown_key.rejected_credentials() == "InvalidAccessKeyId"
+    nobody_listens = store(seaweedfs, s3_bucket, endpoint=f"http://127.0.0.1:{free_port()}")
+    assert await nobody_listens.rejected_credentials() is None
+
+
+def serve(tmp_path: Path, seaweedfs: SeaweedFS, bucket: str, secret: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AUDIOSTORE_", "AWS_"))},
+        "AUDIOSTORE_DATA_DIR": str(tmp_path / "data"), "AUDIOSTORE_STORE": "s3",
+        "AUDIOSTORE_S3_BUCKET": bucket, "AUDIOSTORE_S3_ENDPOINT": seaweedfs.endpoint,
+        "AUDIOSTORE_S3_REGION": seaweedfs.region, "AUDIOSTORE_S3_ALLOW_HTTP": "true",
+        "AUDIOSTORE_S3_ACCESS_KEY_ID": seaweedfs.access_key, "AUDIOSTORE_S3_SECRET_ACCESS_KEY": secret,
+        "AUDIOSTORE_PORT": str(free_port()),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "audiostore", "serve"], env=env, cwd=tmp_path,
+        capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_serve_stops_at_start_when_the_bucket_rejects_the_secret(
+    tmp_path: Path, seaweedfs: SeaweedFS, s3_bucket: str
+) -> None:
+    done = serve(tmp_path, seaweedfs, s3_bucket, "not-the-secret")
+    assert done.returncode == 1
+    assert "rejects the credentials" in done.stderr and "AUDIOSTORE_S3_SECRET_ACCESS_KEY" in done.stderr
+    assert "SignatureDoesNotMatch" in done.stderr
