@@ -6,6 +6,7 @@ there is one place that decides which implementation a setting selects.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -95,7 +96,13 @@ class Runtime:
         from .blobstores.spooling import primary_of
 
         probe = getattr(primary_of(self.store), "rejected_credentials", None)
-        code = await probe() if probe is not None else None
+        if probe is None:
+            return
+        try:
+            # A bucket that is down must not hold the start up for the client's retries.
+            code = await asyncio.wait_for(probe(), timeout=5)
+        except TimeoutError:
+            return
         if code is not None:
             source = ("AUDIOSTORE_S3_ACCESS_KEY_ID / AUDIOSTORE_S3_SECRET_ACCESS_KEY"
                       if self.settings.s3_access_key_id else
