@@ -127,6 +127,26 @@ class Runtime:
         await self.catalog.close()
 
 
+def credentials_problem() -> str | None:
+    """`Runtime.check_store_credentials` for the settings in the environment; the message if
+    it fails. `serve` runs this in a child process: an S3 call in the server's own process
+    would start obstore's async runtime there, and granian's forked workers would inherit it
+    without its threads, so every S3 call in them would hang."""
+    from .settings_checks import load_settings
+
+    async def check() -> str | None:
+        rt = Runtime.build(load_settings())
+        try:
+            await rt.check_store_credentials()
+        except ConfigurationError as exc:
+            return exc.message
+        finally:
+            await rt.close()
+        return None
+
+    return asyncio.run(check())
+
+
 def write_secret_file(path: Path, secret: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -45,6 +47,20 @@ def run_with_runtime(fn: Callable[[Runtime], Awaitable[T]], *, migrate: bool = T
         raise typer.Exit(1) from None
 
 
+def refuse_rejected_credentials() -> None:
+    """Ask the bucket, from a child process (see `runtime.credentials_problem`), whether it
+    rejects our credentials; exit 1 with its message if it does."""
+    probe = "from audiostore.runtime import credentials_problem; print(credentials_problem() or '')"
+    try:
+        done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        return  # the bucket is slow to answer: that is the spool's business, not a reason to stop
+    message = done.stdout.strip()
+    if done.returncode == 0 and message:
+        err.print(f"[red]error:[/red] {message}")
+        raise typer.Exit(1)
+
+
 def serve(
     host: str = typer.Option(None, help="Listen address (AUDIOSTORE_HOST, default 127.0.0.1)."),
     port: int = typer.Option(None, help="Listen port (AUDIOSTORE_PORT, default 8000)."),
@@ -60,8 +76,10 @@ def serve(
         err.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(1) from None
 
+    if settings.store == "s3":
+        refuse_rejected_credentials()  # a wrong secret stops the start, naming the setting
+
     async def prepare(rt: Runtime) -> Any:
-        await rt.check_store_credentials()  # a wrong secret stops the start, naming the setting
         return await rt.ensure_admin_key()
 
     issued = run_with_runtime(prepare)

@@ -1,19 +1,26 @@
-"""A bucket that rejects the credentials themselves stops `audiostore serve` at start, naming
-the settings; with the fallback spool on, uploads would otherwise go to the spool for good.
-A bucket that is merely unreachable does not stop it (the spool is for exactly that)."""
+"""`audiostore serve` on S3, as a real process: a bucket that rejects the credentials
+themselves stops it at start, naming the settings (with the fallback spool on, uploads would
+otherwise go to the spool for good); a bucket that is merely unreachable does not stop it. And
+the check at start must not break the server: it runs in a child process, because an S3 call
+in the server's own process would leave granian's forked workers with an obstore runtime
+whose threads they do not have (every S3 call in them then hangs)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
+
+from audio_factory import write_wav
 
 from audiostore.blobstores.s3 import S3BlobStore
 from fixtures_seaweedfs import SeaweedFS
-from server_process import free_port
+from server_process import ServerProcess, free_port
 
 pytestmark = pytest.mark.s3
 
@@ -37,15 +44,19 @@ async def test_rejected_credentials_are_named_by_their_s3_code(seaweedfs: Seawee
     assert await nobody_listens.rejected_credentials() is None
 
 
-def serve(tmp_path: Path, seaweedfs: SeaweedFS, bucket: str, secret: str) -> subprocess.CompletedProcess[str]:
-    env = {
+def s3_env(tmp_path: Path, seaweedfs: SeaweedFS, bucket: str, secret: str) -> dict[str, str]:
+    return {
         **{k: v for k, v in os.environ.items() if not k.startswith(("AUDIOSTORE_", "AWS_"))},
         "AUDIOSTORE_DATA_DIR": str(tmp_path / "data"), "AUDIOSTORE_STORE": "s3",
         "AUDIOSTORE_S3_BUCKET": bucket, "AUDIOSTORE_S3_ENDPOINT": seaweedfs.endpoint,
         "AUDIOSTORE_S3_REGION": seaweedfs.region, "AUDIOSTORE_S3_ALLOW_HTTP": "true",
         "AUDIOSTORE_S3_ACCESS_KEY_ID": seaweedfs.access_key, "AUDIOSTORE_S3_SECRET_ACCESS_KEY": secret,
-        "AUDIOSTORE_PORT": str(free_port()),
+        "AUDIOSTORE_PORT": str(free_port()), "AUDIOSTORE_SWEEP_INTERVAL": "0",
     }
+
+
+def serve(tmp_path: Path, seaweedfs: SeaweedFS, bucket: str, secret: str) -> subprocess.CompletedProcess[str]:
+    env = s3_env(tmp_path, seaweedfs, bucket, secret)
     return subprocess.run(
         [sys.executable, "-m", "audiostore", "serve"], env=env, cwd=tmp_path,
         capture_output=True, text=True, timeout=120,
@@ -59,3 +70,23 @@ def test_serve_stops_at_start_when_the_bucket_rejects_the_secret(
     assert done.returncode == 1
     assert "rejects the credentials" in done.stderr and "AUDIOSTORE_S3_SECRET_ACCESS_KEY" in done.stderr
     assert "SignatureDoesNotMatch" in done.stderr
+
+
+def test_a_server_started_on_s3_stores_large_uploads_in_the_bucket(
+    tmp_path: Path, seaweedfs: SeaweedFS, s3_bucket: str
+) -> None:
+    """After the start check: a 12 MiB upload (an early put, multipart) and a small one reach
+    the bucket through the real server's forked worker."""
+    (tmp_path / "data").mkdir()
+    server = ServerProcess(tmp_path / "data", env=s3_env(tmp_path, seaweedfs, s3_bucket, seaweedfs.secret_key)).start()
+    try:
+        key = (tmp_path / "data" / "admin.key").read_text().strip()
+        for size in (12 * 1024 * 1024, 64 * 1024):
+            wav = write_wav(tmp_path / f"{size}.wav", size)
+            r = httpx.post(f"{server.url}/v1/audio", content=wav.read_bytes(), timeout=60,
+                           headers={"Authorization": f"Bearer {key}", "Content-Type": "audio/wav"})
+            assert r.status_code == 201, r.text
+            stored = seaweedfs.boto3().get_object(Bucket=s3_bucket, Key=r.json()["key"])["Body"].read()
+            assert hashlib.sha256(stored).hexdigest() == hashlib.sha256(wav.read_bytes()).hexdigest()
+    finally:
+        server.stop()
