@@ -352,17 +352,24 @@ class AudioService:
         """Delete blobs, then rows, of objects already marked `deleting`. Returns rows gone."""
         if not rows:
             return 0
+        if not await self.delete_blobs_of(rows):
+            # The retry job takes them from here, with backoff (jobs/delete_retry.py).
+            await JobCatalog(self.catalog).mark_retry_due([r.id for r in rows], now=self.clock())
+            return 0
+        return await self.catalog.delete_rows([row.id for row in rows])
+
+    async def delete_blobs_of(self, rows: Sequence[AudioRow | DoomedObject]) -> bool:
+        """Delete every blob of `rows` (originals, renditions, waveforms) in as few store
+        calls as it allows. False (logged) if the store refused: the rows must stay."""
         try:
             keys = [k for row in rows for k in self.blob_keys_of(row)]
             if self.derived is not None:
                 keys += await self.derived.keys_of(rows)
             await self.store.delete_many(keys)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any refusal means: keep the rows, retry later
             log.warning("blob delete failed, %d objects stay 'deleting': %s", len(rows), exc)
-            # The retry job takes them from here, with backoff (jobs/delete_retry.py).
-            await JobCatalog(self.catalog).mark_retry_due([r.id for r in rows], now=self.clock())
-            return 0
-        return await self.catalog.delete_rows([row.id for row in rows])
+            return False
+        return True
 
     def blob_keys_of(self, row: AudioRow | DoomedObject) -> list[str]:
         """Every blob an object owns (original; renditions join here)."""
