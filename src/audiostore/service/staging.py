@@ -116,6 +116,8 @@ class StagedUpload:
 
     def finish(self) -> None:
         if self._batch:
+            if self._sending:  # those bytes would never reach the early put's blob
+                raise RuntimeError("pump(final=True) must run before finish() during an early put")
             self._absorb(self._take_batch())
         self._file.close()
 
