@@ -6,6 +6,7 @@ import typer
 
 from . import client_commands, job_commands, server_commands, tts_command
 from . import doctor_command
+from ..process_exit import end_process, exit_code_of
 
 app = typer.Typer(
     name="audiostore",
@@ -22,7 +23,11 @@ tts_command.register(app)
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except SystemExit as exc:
+        end_process(exit_code_of(exc))
+    end_process(0)
 
 
 __all__ = ["app", "main"]

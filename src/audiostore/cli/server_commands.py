@@ -47,18 +47,29 @@ def run_with_runtime(fn: Callable[[Runtime], Awaitable[T]], *, migrate: bool = T
         raise typer.Exit(1) from None
 
 
+# The child's program: prints the problem (or an empty line) and ends without finalisation.
+CREDENTIALS_PROBE = ("from audiostore.runtime import credentials_problem; "
+                     "from audiostore.process_exit import end_process; "
+                     "print(credentials_problem() or '', flush=True); end_process(0)")
+
+
 def refuse_rejected_credentials() -> None:
     """Ask the bucket, from a child process (see `runtime.credentials_problem`), whether it
-    rejects our credentials; exit 1 with its message if it does."""
-    probe = "from audiostore.runtime import credentials_problem; print(credentials_problem() or '')"
+    rejects our credentials; exit 1 with its message if it does. The child's answer counts
+    whatever its exit status; a child that died without one is reported, and the start goes on
+    (the bucket is then checked by every request, and `audiostore doctor` checks it all)."""
     try:
-        done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+        done = subprocess.run([sys.executable, "-c", CREDENTIALS_PROBE], capture_output=True, text=True, timeout=60)
     except subprocess.TimeoutExpired:
         return  # the bucket is slow to answer: that is the spool's business, not a reason to stop
     message = done.stdout.strip()
-    if done.returncode == 0 and message:
+    if message:
         err.print(f"[red]error:[/red] {message}")
         raise typer.Exit(1)
+    if done.returncode != 0:
+        said = done.stderr.strip().splitlines()[-1:] or ["no output"]
+        err.print(f"[yellow]warning:[/yellow] the check of the S3 credentials at start failed "
+                  f"(exit {done.returncode}: {said[0]}); starting anyway.")
 
 
 def serve(
