@@ -89,6 +89,16 @@ async def test_parameters_key_the_rendition(api: Api, tones: dict[str, Path], tm
     assert got == [("mp3", 64000, 22050, 1), ("mp3", 128000, 44100, 2)]
 
 
+async def test_a_list_page_names_each_items_renditions(api: Api, tones: dict[str, Path]) -> None:
+    rendered = (await api.upload(tones["wav"], name="rendered.wav")).json()
+    plain = (await api.upload(tones["wav"], name="plain.wav")).json()
+    got = await api.http.get(f"/v1/audio/{rendered['id']}/content?format=opus&bitrate=64k", headers=api.alice)
+    assert got.status_code == 200
+    items = {i["id"]: i for i in (await api.http.get("/v1/audio", headers=api.alice)).json()["items"]}
+    assert [(r["format"], r["bitrate"]) for r in items[rendered["id"]]["renditions"]] == [("opus", 64000)]
+    assert items[plain["id"]]["renditions"] == []
+
+
 async def test_bad_rendition_parameters_are_422_and_write_nothing(api: Api, tones: dict[str, Path]) -> None:
     obj = (await api.upload(tones["wav"])).json()
     keys = await api.blob_keys()

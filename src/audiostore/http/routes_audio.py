@@ -155,7 +155,11 @@ async def list_audio(
         who, collection=collection, prefix=prefix, q=q, created_after=created_after,
         created_before=created_before, limit=limit, cursor=cursor, owner=owner,
     )
-    return AudioList(items=[AudioObject.from_row(r) for r in page.items], next_cursor=page.next_cursor)
+    made = await runtime_of(request).renditions.renditions_of(page.items)  # one query a page
+    items = [AudioObject.from_row(r) for r in page.items]
+    for item in items:
+        item.renditions = [RenditionInfo.from_derived(d) for d in made[item.id]]
+    return AudioList(items=items, next_cursor=page.next_cursor)
 
 
 @router.get("/audio/{audio_id}", response_model=AudioObject)

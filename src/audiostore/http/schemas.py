@@ -66,7 +66,7 @@ class AudioObject(BaseModel):
         "silence or unmeasurable)."
     )
     renditions: list[RenditionInfo] = Field(
-        default_factory=list, description="Renditions made so far (GET /v1/audio/{id})."
+        default_factory=list, description="Renditions made so far (on GET and list; [] elsewhere)."
     )
 
     @classmethod
