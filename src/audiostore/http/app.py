@@ -14,6 +14,7 @@ from ..runtime import Runtime
 from ..settings import get_settings
 from . import error_handlers
 from .cors import install_cors
+from .nul_refusal import RefuseNulInUrl
 from .request_metrics import RequestMetrics
 from .routes_audio import router as audio_router
 from .routes_content import router as content_router
@@ -62,6 +63,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.include_router(renditions_router)
     app.include_router(queues_router)
     app.include_router(tts_router)
+    app.add_middleware(RefuseNulInUrl)
     app.add_middleware(RequestMetrics)
     install_web_page(app)  # the web page at /
     install_cors(app, runtime.settings if runtime else get_settings())  # outermost

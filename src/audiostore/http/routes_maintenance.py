@@ -5,21 +5,20 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from ..durations import parse_duration
 from ..errors import ValidationFailed
 from ..jobs import cleanup_older_than, run_jobs_once
 from ..service import Principal
 from .auth import admin_principal, runtime_of
-from .schemas import ErrorResponse
+from .schemas import ErrorResponse, RequestBody
 
 router = APIRouter(prefix="/v1/admin", tags=["maintenance"], responses={"4XX": {"model": ErrorResponse}})
 Admin = Annotated[Principal, Depends(admin_principal)]
 
 
-class CleanupRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class CleanupRequest(RequestBody):
     older_than: str | float = Field(description="Age: seconds, or `30m`, `24h`, `7d`.")
     collection: str | None = Field(None, description="Only this collection.")
     owner: str | None = Field(None, description="Only this owner's audio.")

@@ -7,19 +7,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from ..service import Principal
 from ..service.queues import QueueView
 from .auth import principal, runtime_of
-from .schemas import ErrorResponse
+from .schemas import ErrorResponse, RequestBody
 
 router = APIRouter(prefix="/v1", tags=["queues"], responses={"4XX": {"model": ErrorResponse}})
 Who = Annotated[Principal, Depends(principal)]
 
 
-class QueueBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class QueueBody(RequestBody):
     audio_ids: list[str] = Field(description="Audio ids in play order (repeats allowed).")
 
 

@@ -5,19 +5,18 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from ..service import Principal
 from ..service.tts import SpokenPart, TtsRequest, TtsResult
 from .auth import principal, runtime_of
-from .schemas import AudioObject, ErrorResponse
+from .schemas import AudioObject, ErrorResponse, RequestBody
 
 router = APIRouter(prefix="/v1/tts", tags=["tts"], responses={"4XX": {"model": ErrorResponse}})
 Who = Annotated[Principal, Depends(principal)]
 
 
-class TtsBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class TtsBody(RequestBody):
     text: str = Field(description="The words to speak (AUDIOSTORE_TTS_MAX_TEXT_CHARS at most).")
     voice: str | None = Field(
         None, description="A voice id from GET /v1/tts/voices, or `engine:voice`. "

@@ -5,10 +5,29 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from ..catalog import AudioRow
 from ..service import SignedUrl
+from ..service.text_field import strings_in, unstorable
+
+
+class RequestBody(BaseModel):
+    """A JSON request body: unknown fields are refused, and every string in it (ids, names,
+    metadata keys and values) must be storable text (`service.text_field`), so a NUL or a lone
+    surrogate is a 422 before any lookup or write."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="after")
+    def _storable_strings(self) -> RequestBody:
+        for field in type(self).model_fields:
+            for text in strings_in(getattr(self, field)):
+                why = unstorable(text)
+                if why is not None:
+                    raise PydanticCustomError("unstorable_text", "{field} holds {why}.", {"field": field, "why": why})
+        return self
 
 
 class RenditionInfo(BaseModel):
@@ -91,8 +110,7 @@ class AudioList(BaseModel):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at the end.")
 
 
-class AudioPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class AudioPatch(RequestBody):
     name: str | None = None
     metadata: dict[str, Any] | None = None
     ttl_seconds: int | None = None
@@ -100,8 +118,7 @@ class AudioPatch(BaseModel):
     clear_expiry: bool = Field(False, description="Remove the expiry: keep the audio for good.")
 
 
-class UrlRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class UrlRequest(RequestBody):
     expires_in: int | None = Field(None, description="Seconds; default AUDIOSTORE_URL_DEFAULT_EXPIRY.")
     # A rendition (issue 5): the signature covers these, so the URL opens only that rendition.
     format: str | None = Field(None, description="Rendition: mp3, opus, aac, wav or flac.")
@@ -121,8 +138,7 @@ class UrlResponse(BaseModel):
     expires_at: datetime
 
 
-class BatchUrlRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class BatchUrlRequest(RequestBody):
     ids: list[str]
     expires_in: int | None = None
 

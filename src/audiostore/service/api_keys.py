@@ -16,8 +16,10 @@ from ..blob_keys import check_key_part
 from ..catalog import ApiKeyRow, Catalog
 from ..errors import NotFound, Unauthorized
 from .principal import Principal
+from .text_field import check_text
 
 KEY_PREFIX = "as"
+MAX_LABEL_CHARS = 255  # the catalogue column's width
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,8 @@ class ApiKeyService:
 
     async def create(self, owner: str, *, admin: bool = False, label: str | None = None) -> IssuedKey:
         check_key_part(owner, what="owner")
+        if label is not None:
+            check_text(label, "label", max_chars=MAX_LABEL_CHARS)
         prefix = secrets.token_hex(6)
         key = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
         row = ApiKeyRow(

@@ -51,12 +51,15 @@ from .metadata_field import check_metadata
 from .early_put import EARLY_PUT_MIN_BYTES, EarlyPut, likely_format
 from .served_rows import ServedRows, visible_row
 from .staging import StagedUpload
+from .text_field import check_text
 
 log = logging.getLogger(__name__)
 
 MAX_LIST_LIMIT = 1000
 MAX_BATCH_URLS = 1000
 MAX_TTL_SECONDS = 100 * 365 * 86400  # beyond this an expiry is a typo (and overflows)
+MAX_TEXT_CHARS = 100_000  # an upload's `text` (a transcript, the words spoken)
+MAX_VOICE_ID_CHARS = 128  # the catalogue column's width
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,8 +227,10 @@ class AudioService:
         owner, collection, name = self._placement(principal, f, staged.filename)
         expires_at = self._expiry(f, now) or collection_default_expiry(self.settings, collection, now)
         metadata = check_metadata(f.metadata) if f.metadata is not None else {}
-        if f.text is not None and len(f.text) > 100_000:
-            raise ValidationFailed("text may hold at most 100000 characters.")
+        if f.text is not None:
+            check_text(f.text, "text", max_chars=MAX_TEXT_CHARS)
+        if f.voice_id is not None:
+            check_text(f.voice_id, "voice_id", max_chars=MAX_VOICE_ID_CHARS)
 
         facts = await self._understand(staged)
         audio_id = early.audio_id if early is not None else str(uuid_utils.uuid7())

@@ -1,4 +1,5 @@
-"""The `metadata` a client attaches to an object: a JSON object of bounded size."""
+"""The `metadata` a client attaches to an object: a JSON object of bounded size, with finite
+numbers and storable strings (see `text_field`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 from typing import Any
 
 from ..errors import InvalidMetadata
+from .text_field import strings_in, unstorable
 
 MAX_METADATA_BYTES = 16 * 1024
 
@@ -24,6 +26,15 @@ def parse_metadata(raw: str | None) -> dict[str, Any] | None:
 def check_metadata(value: object) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidMetadata()
-    if len(json.dumps(value)) > MAX_METADATA_BYTES:
+    try:
+        dumped = json.dumps(value, allow_nan=False)
+    except ValueError as exc:  # NaN or Infinity (also what 1e999 parses to): not JSON
+        raise InvalidMetadata("metadata numbers must be finite (no NaN or Infinity).") from exc
+    if len(dumped) > MAX_METADATA_BYTES:
         raise InvalidMetadata(f"metadata may hold at most {MAX_METADATA_BYTES} bytes of JSON.")
+    for text in strings_in(value):
+        why = unstorable(text)
+        if why is not None:
+            raise InvalidMetadata(f"metadata holds {why}.")
     return value
+

@@ -41,6 +41,7 @@ from ..tts import (
 )
 from .audio import AudioService, SignedUrl, UploadFields
 from .principal import Principal
+from .text_field import check_text
 
 log = logging.getLogger(__name__)
 
@@ -137,12 +138,7 @@ class TtsService:
         text = request.text
         if not text or not text.strip():
             raise ValidationFailed("text is empty: give the words to speak.")
-        if "\x00" in text:
-            raise ValidationFailed("text may not contain NUL characters.")
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise ValidationFailed("text is not valid Unicode (lone surrogate).") from exc
+        check_text(text, "text")
         limit = self.settings.tts_max_text_chars
         if len(text) > limit:
             raise ValidationFailed(
