@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+MAX_DURATION_SECONDS = 100 * 365 * 86400  # longer is a typo (and overflows a timedelta)
 _PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
 
 
@@ -28,8 +30,12 @@ def parse_duration(text: str | float | int) -> float:
             if not raw or "".join(n + u for n, u in parts) != raw:
                 raise ValueError(f"{text!r} is not a duration (e.g. 90s, 30m, 24h, 7d, 1h30m)")
             value = sum(float(n) * _UNITS[u] for n, u in parts)
+    if not math.isfinite(value):
+        raise ValueError(f"{text!r} is not a finite number of seconds")
     if value < 0:
         raise ValueError(f"{text!r}: a duration cannot be negative")
+    if value > MAX_DURATION_SECONDS:
+        raise ValueError(f"{text!r}: a duration may be at most 100 years")
     return value
 
 

@@ -1,4 +1,5 @@
-"""Text no catalogue can store is a 4xx that writes nothing, on SQLite and PostgreSQL alike.
+"""Text no catalogue can store is a 4xx that writes nothing, on SQLite and PostgreSQL alike
+(and a list time without a timezone is a 422, not a 500).
 
 PostgreSQL refuses a NUL character in text (each of these was a 500 there, from asyncpg), and
 a lone surrogate (a JSON `\\ud800` escape) cannot be encoded at all: stored in metadata on
@@ -103,3 +104,13 @@ async def test_a_key_label_must_be_storable(api: Api) -> None:
         await api.runtime.keys.create("carol", label=NUL)
     with pytest.raises(ValidationFailed, match="at most 255"):
         await api.runtime.keys.create("carol", label="l" * 256)
+
+
+@pytest.mark.parametrize("param", ["created_after", "created_before"])
+async def test_a_list_time_without_a_timezone_is_422(api: Api, param: str) -> None:
+    """A naive time was a 500 (the catalogue keeps UTC and refuses to guess)."""
+    r = await api.http.get("/v1/audio", params={param: "2026-01-01T00:00:00"}, headers=api.alice)
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["message"] == f"{param} needs a timezone (e.g. 2026-01-01T00:00:00Z)."
+    ok = await api.http.get("/v1/audio", params={param: "2026-01-01T00:00:00Z"}, headers=api.alice)
+    assert ok.status_code == 200

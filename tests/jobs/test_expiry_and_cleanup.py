@@ -124,9 +124,14 @@ async def test_admin_cleanup_removes_old_audio(api: Api, tones: dict[str, Path])
     assert denied.status_code == 403
     assert denied.json()["error"]["code"] == "forbidden"
     assert (await api.http.post("/v1/admin/cleanup", json=body)).status_code == 401
-    for bad in ({"older_than": "soon"}, {"older_than": "0s"}, {"older_than": -5}, {}):
+    for bad in ({"older_than": "soon"}, {"older_than": "0s"}, {"older_than": -5}, {},
+                {"older_than": "99999999999999999d"}, {"older_than": 1e300}):  # these two were 500s
         r = await api.http.post("/v1/admin/cleanup", headers=api.admin, json=bad)
         assert r.status_code == 422, (bad, r.text)
+    for raw in ('{"older_than": NaN}', '{"older_than": Infinity}'):  # Python's json reads both
+        r = await api.http.post("/v1/admin/cleanup", content=raw,
+                                headers={**api.admin, "content-type": "application/json"})
+        assert (r.status_code, r.json()["error"]["code"]) == (422, "validation_failed"), (raw, r.text)
     assert await api.row_count() == 3
 
     r = await api.http.post("/v1/admin/cleanup", headers=api.admin, json=body)

@@ -76,6 +76,13 @@ class UploadFields:
     owner: str | None = None  # admins only
 
 
+def check_aware(moment: datetime, field: str) -> None:
+    """A time from a client must say its timezone: the catalogue keeps UTC, and guessing the
+    zone of a naive time would move it by hours."""
+    if moment.tzinfo is None:
+        raise ValidationFailed(f"{field} needs a timezone (e.g. 2026-01-01T00:00:00Z).")
+
+
 @dataclass(frozen=True, slots=True)
 class SignedUrl:
     audio_id: str
@@ -147,8 +154,7 @@ class AudioService:
                 raise ValidationFailed(f"ttl_seconds must be between 1 and {MAX_TTL_SECONDS}.")
             return now + timedelta(seconds=ttl)
         if at is not None:
-            if at.tzinfo is None:
-                raise ValidationFailed("expires_at needs a timezone (e.g. 2026-01-01T00:00:00Z).")
+            check_aware(at, "expires_at")
             if at <= now:
                 raise ValidationFailed("expires_at must be in the future.")
             if at - now > timedelta(seconds=MAX_TTL_SECONDS):
@@ -314,6 +320,9 @@ class AudioService:
     ) -> Page:
         if not 1 <= limit <= MAX_LIST_LIMIT:
             raise ValidationFailed(f"limit must be between 1 and {MAX_LIST_LIMIT}.")
+        for moment, name in ((created_after, "created_after"), (created_before, "created_before")):
+            if moment is not None:
+                check_aware(moment, name)
         query = ListQuery(
             owner=principal.scope(owner), collection=collection, key_prefix=prefix,
             text_query=q or None, created_after=created_after, created_before=created_before,
