@@ -114,3 +114,22 @@ async def test_a_list_time_without_a_timezone_is_422(api: Api, param: str) -> No
     assert r.json()["error"]["message"] == f"{param} needs a timezone (e.g. 2026-01-01T00:00:00Z)."
     ok = await api.http.get("/v1/audio", params={param: "2026-01-01T00:00:00Z"}, headers=api.alice)
     assert ok.status_code == 200
+
+
+async def test_deeply_nested_metadata_is_422(api: Api, tones: dict[str, Path], wav_bytes: bytes) -> None:
+    """5,000 levels overflowed the JSON parser's stack: a 500. Metadata nests 32 levels at most."""
+    for depth in (5000, 33):
+        nested = '{"a": ' + "[" * depth + "]" * depth + "}"
+
+        def post(nested: str = nested) -> object:
+            return api.http.post("/v1/audio", headers=api.alice, data={"metadata": nested},
+                                 files={"file": ("a.wav", wav_bytes, "audio/wav")})
+
+        r = await assert_nothing_written(api, post, 422, "invalid_metadata")  # type: ignore[arg-type]
+        assert "at most 32 levels" in r.json()["error"]["message"]
+    obj = (await api.upload(tones["wav"], metadata='{"a": ' + "[" * 31 + "]" * 31 + "}")).json()
+    assert "id" in obj, obj
+    for depth in (900, 40):
+        r = await api.http.patch(f"/v1/audio/{obj['id']}", content='{"metadata": {"a": ' + "[" * depth + "]" * depth + "}}",
+                                 headers={**api.alice, "content-type": "application/json"})
+        assert 400 <= r.status_code < 500, r.text

@@ -10,6 +10,7 @@ from ..errors import InvalidMetadata
 from .text_field import strings_in, unstorable
 
 MAX_METADATA_BYTES = 16 * 1024
+MAX_METADATA_DEPTH = 32  # objects and arrays within each other
 
 
 def parse_metadata(raw: str | None) -> dict[str, Any] | None:
@@ -20,12 +21,16 @@ def parse_metadata(raw: str | None) -> dict[str, Any] | None:
         value = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise InvalidMetadata(f"metadata is not valid JSON: {exc.msg}.") from exc
+    except RecursionError as exc:  # deeper than the parser's own stack
+        raise InvalidMetadata(f"metadata may nest at most {MAX_METADATA_DEPTH} levels.") from exc
     return check_metadata(value)
 
 
 def check_metadata(value: object) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidMetadata()
+    if _depth(value) > MAX_METADATA_DEPTH:
+        raise InvalidMetadata(f"metadata may nest at most {MAX_METADATA_DEPTH} levels.")
     try:
         dumped = json.dumps(value, allow_nan=False)
     except ValueError as exc:  # NaN or Infinity (also what 1e999 parses to): not JSON
@@ -38,3 +43,17 @@ def check_metadata(value: object) -> dict[str, Any]:
             raise InvalidMetadata(f"metadata holds {why}.")
     return value
 
+
+
+def _depth(value: object) -> int:
+    """How many objects and arrays are nested in each other at the deepest (iteratively)."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        item, level = pending.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, level)
+        if level <= MAX_METADATA_DEPTH:  # no need to look further once over the limit
+            pending.extend((child, level + 1) for child in children)
+    return deepest

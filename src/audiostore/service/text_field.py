@@ -32,13 +32,15 @@ def check_text(value: str, field: str, *, max_chars: int | None = None) -> str:
 
 
 def strings_in(value: object) -> Iterator[str]:
-    """Every string in a JSON-shaped value, keys included, however deep."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            yield from strings_in(k)
-            yield from strings_in(v)
-    elif isinstance(value, (list, tuple)):
-        for v in value:
-            yield from strings_in(v)
+    """Every string in a JSON-shaped value, keys included, however deep (no recursion: a body
+    nested a thousand levels must not overflow the stack)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            pending.extend(item)
