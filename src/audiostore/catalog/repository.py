@@ -127,16 +127,15 @@ class Catalog:
 
     async def mark_deleting(self, audio_id: str, *, owner: str | None, now: datetime) -> AudioRow | None:
         """Make a visible object invisible at once; returns it, or None if not visible."""
+        # One conditional UPDATE ... RETURNING: of concurrent deletes exactly one gets the row
+        # (SQLite ignores FOR UPDATE, so a select-then-update let two "win" and one fail).
+        stmt = update(AudioRow).where(AudioRow.id == audio_id, self._visible(now))
+        if owner is not None:
+            stmt = stmt.where(AudioRow.owner == owner)
+        stmt = stmt.values(state=DELETING, updated_at=now).returning(AudioRow)
         async with self._session() as s:
-            stmt = select(AudioRow).where(AudioRow.id == audio_id, self._visible(now))
-            if owner is not None:
-                stmt = stmt.where(AudioRow.owner == owner)
-            row = (await s.execute(stmt.with_for_update())).scalar_one_or_none()
-            if row is None:
-                return None
-            row.state = DELETING
-            row.updated_at = now
-            return row
+            result = await s.execute(stmt.execution_options(synchronize_session=False))
+            return result.scalar_one_or_none()
 
     async def delete_rows(self, ids: Sequence[str]) -> int:
         if not ids:

@@ -9,7 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
-from ..errors import AudiostoreError, ValidationFailed
+from ..blobstores import BlobNotFound
+from ..errors import AudiostoreError, NotFound, ValidationFailed
 
 log = logging.getLogger("audiostore.http")
 
@@ -37,6 +38,13 @@ def install(app: FastAPI) -> None:
     async def _http(_: Request, exc: HTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         return _render(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
+
+    @app.exception_handler(BlobNotFound)
+    async def _blob_gone(request: Request, exc: BlobNotFound) -> JSONResponse:
+        # A safety net: the services say NotFound themselves where they expect this (an object
+        # deleted while it was being read); anything else is a row whose blob is missing.
+        log.warning("blob %s missing on %s %s", exc, request.method, request.url.path)
+        return _render(404, NotFound.code, "The audio's bytes are missing from storage.")
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:

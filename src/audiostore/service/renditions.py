@@ -29,7 +29,7 @@ from ..audio.loudness import measure_loudness
 from ..audio.transcode import FORMATS, MAX_BITRATE, MIN_BITRATE, OutputProfile, transcode
 from ..audio.waveform import compute_peaks
 from ..blob_keys import rendition_key
-from ..blobstores import LocalPathStore, SignCapableStore
+from ..blobstores import BlobNotFound, LocalPathStore, SignCapableStore
 from ..catalog import AudioRow
 from ..catalog.derived_blobs import DerivedBlobCatalog
 from ..catalog.doomed_claims import DoomedObject
@@ -296,9 +296,12 @@ class RenditionService:
                 return path
             raise NotFound("The audio's bytes are missing from storage.")
         dst = tmp / f"source.{row.format}"
-        async with await anyio.open_file(dst, "wb") as f:
-            async for chunk in self.store.get_stream(row.key):
-                await f.write(chunk)
+        try:
+            async with await anyio.open_file(dst, "wb") as f:
+                async for chunk in self.store.get_stream(row.key):
+                    await f.write(chunk)
+        except BlobNotFound as exc:  # deleted while we began to render it
+            raise NotFound("The audio's bytes are missing from storage.") from exc
         return dst
 
     async def _store_derived(
