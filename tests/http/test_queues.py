@@ -184,6 +184,23 @@ async def test_deleted_and_expired_items_drop_out(qapi: Api, three: list[Path], 
     assert abs(decode_seconds(got.body, tmp_path) - keep["duration"]) <= FRAME
 
 
+async def test_an_item_whose_blob_vanishes_as_its_turn_comes_is_skipped(
+    qapi: Api, three: list[Path], tmp_path: Path
+) -> None:
+    """Deleted between 'still in the queue' and its first byte: the stream plays the next
+    item (it ended with BlobNotFound before)."""
+    objs = await upload_three(qapi, three)
+    await qapi.http.put("/v1/queues/v", headers=qapi.alice, json={"audio_ids": [o["id"] for o in objs]})
+    first = await stream(qapi, "v", mode="sequential", max_bytes=10_000_000)  # renders all three
+    assert first.ended
+    middle = await qapi.runtime.renditions.rows.list_for([objs[1]["id"]])
+    await qapi.runtime.store.delete_many([d.key for d in middle])
+    got = await stream(qapi, "v", mode="sequential", max_bytes=10_000_000)
+    assert got.status == 200 and got.ended
+    want = objs[0]["duration"] + objs[2]["duration"]
+    assert abs(decode_seconds(got.body, tmp_path) - want) <= FRAME * 2
+
+
 async def test_paced_at_playback_speed_after_the_burst(qapi: Api, three: list[Path]) -> None:
     """With a fake clock that never moves, every second sent past the burst is a second
     the stream asks to sleep: the pacing rule itself, with no real waiting."""

@@ -26,6 +26,7 @@ import uuid_utils
 
 from ..audio.mp3_frames import Mp3FrameReader
 from ..blob_keys import check_key_part
+from ..blobstores import BlobNotFound
 from ..catalog import AudioRow
 from ..catalog.derived_blobs import QueueCatalog
 from ..catalog.models import QueueRow
@@ -189,19 +190,22 @@ class QueueService:
             reader = Mp3FrameReader()
             got = 0
             first = True
-            async for chunk in self.audio.store.get_stream(derived.key):
-                for frame in reader.feed(chunk):
-                    if first:
-                        # LAME's first frame is its priming delay (1105 of its 1152 samples
-                        # are silence): dropping it makes the joins nearly gapless.
-                        first = False
-                        continue
-                    if expected is None:
-                        expected = frame.header.profile
-                    if frame.header.profile != expected:
-                        continue  # never let a foreign frame break the stream
-                    got += 1
-                    yield frame.data, frame.header.duration, item.name
+            try:
+                async for chunk in self.audio.store.get_stream(derived.key):
+                    for frame in reader.feed(chunk):
+                        if first:
+                            # LAME's first frame is its priming delay (1105 of its 1152 samples
+                            # are silence): dropping it makes the joins nearly gapless.
+                            first = False
+                            continue
+                        if expected is None:
+                            expected = frame.header.profile
+                        if frame.header.profile != expected:
+                            continue  # never let a foreign frame break the stream
+                        got += 1
+                        yield frame.data, frame.header.duration, item.name
+            except BlobNotFound:  # the item was deleted as its turn came: play the next one
+                log.info("queue %s: %s was deleted as its turn came", name, item.id)
             barren = 0 if got else barren + 1
             if barren > 3:
                 return
