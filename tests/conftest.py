@@ -25,8 +25,25 @@ from fixtures_client_server import Served, served  # noqa: E402,F401
 from fixtures_catalog import catalog  # noqa: E402,F401
 
 from audiostore.http import create_app  # noqa: E402
+from audiostore.process_exit import end_process  # noqa: E402
 from audiostore.runtime import Runtime  # noqa: E402
 from audiostore.settings import Settings  # noqa: E402
+
+_EXIT_STATUS: list[int] = []
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _EXIT_STATUS.append(int(exitstatus))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """End the run the way the CLI ends a command (`audiostore.process_exit`): once the
+    session's SeaweedFS is stopped, obstore's Tokio workers wake to close their pooled
+    connections, and an interpreter exit racing them can abort with SIGABRT, turning a
+    passed run into exit 134. Everything is reported by now; only the exit is skipped."""
+    if _EXIT_STATUS and "obstore" in sys.modules:
+        end_process(_EXIT_STATUS[-1])
 
 ACCEPTED_FORMATS = list(RECIPES)
 
