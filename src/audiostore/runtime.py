@@ -21,6 +21,7 @@ from .catalog.tts_requests import TtsRequestCatalog
 from .errors import ConfigurationError, InvalidName
 from .service import ApiKeyService, AudioService, IssuedKey
 from .service.analysis import UploadAnalysis
+from .service.queue_urls import QueueUrls
 from .service.queues import QueueService
 from .service.renditions import RenditionService
 from .service.tts import TtsService
@@ -57,6 +58,7 @@ class Runtime:
     tts: TtsService
     renditions: RenditionService
     queues: QueueService
+    queue_urls: QueueUrls
     clock: Callable[[], datetime] = field(default=utc_now)
 
     @classmethod
@@ -82,9 +84,10 @@ class Runtime:
             settings=settings, audio=audio, registry=build_registry(settings),
             requests=TtsRequestCatalog(catalog.engine),
         )
+        queues = QueueService(audio, renditions)
         return cls(
             settings=settings, catalog=catalog, store=store, audio=audio, keys=keys, tts=tts,
-            renditions=renditions, queues=QueueService(audio, renditions), clock=clock,
+            renditions=renditions, queues=queues, queue_urls=QueueUrls(queues), clock=clock,
         )
 
     async def migrate(self) -> None:

@@ -248,3 +248,71 @@ async def test_icy_metadata_only_when_asked_at_the_interval(qapi: Api, three: li
             titles.append(meta[len("StreamTitle='") : -2])
     assert bytes(audio) == plain.body  # the metadata blocks sit exactly every metaint bytes
     assert titles == ["one.wav", "two.opus", "three.m4a"]
+
+
+async def test_a_signed_url_plays_the_queue_with_no_header(qapi: Api, three: list[Path]) -> None:
+    """Seed 003's speakers fetch the stream with a plain GET: the signed URL stands in for the
+    key, and plays exactly what the key would."""
+    objs = await upload_three(qapi, three)
+    await qapi.http.put("/v1/queues/bed", headers=qapi.alice, json={"audio_ids": [o["id"] for o in objs]})
+    r = await qapi.http.post("/v1/queues/bed/url", headers=qapi.alice, json={"mode": "sequential", "expires_in": 600})
+    assert r.status_code == 200, r.text
+    signed = r.json()
+    assert (signed["name"], signed["mode"]) == ("bed", "sequential")
+    app = create_app(qapi.runtime)
+    got = await read_stream(app, signed["url"], {}, max_bytes=10_000_000)
+    assert got.status == 200 and got.ended and got.headers["content-type"] == "audio/mpeg"
+    with_key = await stream(qapi, "bed", mode="sequential", max_bytes=10_000_000)
+    assert got.body == with_key.body
+    plain = await read_stream(app, "/v1/queues/bed/stream.mp3", {}, max_bytes=1000)
+    assert plain.status == 401
+
+
+async def test_a_signed_queue_url_opens_only_what_it_names(qapi: Api, three: list[Path]) -> None:
+    objs = await upload_three(qapi, three[:1])
+    await qapi.http.put("/v1/queues/q", headers=qapi.alice, json={"audio_ids": [objs[0]["id"]]})
+    url = (await qapi.http.post("/v1/queues/q/url", headers=qapi.alice, json={"mode": "loop"})).json()["url"]
+    app = create_app(qapi.runtime)
+
+    async def status_of(u: str) -> tuple[int, str]:
+        got = await read_stream(app, u, {}, max_bytes=2000)
+        return got.status, (got.body.decode(errors="replace") if got.status != 200 else "")
+
+    tampered = {
+        "another mode": url.replace("mode=loop", "mode=shuffle"),
+        "no mode": url.replace("mode=loop&", ""),
+        "another owner": url.replace("owner=alice", "owner=bob"),
+        "another signature": url[:-4] + ("AAAA" if not url.endswith("AAAA") else "BBBB"),
+        "another queue": url.replace("/queues/q/", "/queues/r/"),
+    }
+    for why, u in tampered.items():
+        status, body = await status_of(u)
+        assert status == 403 and "signature_invalid" in body, (why, status, body)
+    assert (await status_of(url))[0] == 200
+    bad_expires = url.replace("expires=", "expires=x")
+    assert (await status_of(bad_expires))[0] == 400
+    # The signature is not an audio URL's: it opens no object.
+    query = url.split("?", 1)[1]
+    content = await qapi.http.get(f"/v1/audio/{objs[0]['id']}/content?{query}")
+    assert content.status_code == 403
+    qapi.clock.advance(qapi.runtime.settings.url_default_expiry + 1)
+    status, body = await status_of(url)
+    assert status == 403 and "signature_expired" in body
+
+
+async def test_queue_url_requests_are_checked(qapi: Api, three: list[Path]) -> None:
+    objs = await upload_three(qapi, three[:1])
+    await qapi.http.put("/v1/queues/q", headers=qapi.alice, json={"audio_ids": [objs[0]["id"]]})
+    cases = [
+        (qapi.alice, "/v1/queues/none/url", {}, 404, "not_found"),
+        (qapi.bob, "/v1/queues/q/url", {}, 404, "not_found"),  # another owner's queue
+        (qapi.alice, "/v1/queues/q/url", {"mode": "backwards"}, 422, "validation_failed"),
+        (qapi.alice, "/v1/queues/q/url", {"expires_in": 10**9}, 422, "validation_failed"),
+        (qapi.alice, "/v1/queues/q/url", {"extra": 1}, 422, "validation_failed"),
+    ]
+    for headers, path, body, status, code in cases:
+        r = await qapi.http.post(path, headers=headers, json=body)
+        assert (r.status_code, r.json()["error"]["code"]) == (status, code), (path, body, r.text)
+    assert (await qapi.http.post("/v1/queues/q/url", json={})).status_code == 401
+    default = (await qapi.http.post("/v1/queues/q/url", headers=qapi.alice)).json()
+    assert default["mode"] == "sequential" and "mode=sequential" in default["url"]

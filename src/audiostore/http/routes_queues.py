@@ -10,8 +10,9 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from ..service import Principal
+from ..service.queue_urls import is_signed
 from ..service.queues import QueueView
-from .auth import principal, runtime_of
+from .auth import bearer_token, principal, runtime_of
 from .schemas import ErrorResponse, RequestBody
 
 router = APIRouter(prefix="/v1", tags=["queues"], responses={"4XX": {"model": ErrorResponse}})
@@ -20,6 +21,18 @@ Who = Annotated[Principal, Depends(principal)]
 
 class QueueBody(RequestBody):
     audio_ids: list[str] = Field(description="Audio ids in play order (repeats allowed).")
+
+
+class QueueUrlRequest(RequestBody):
+    mode: str = Field("sequential", description="sequential, loop, shuffle or endless-shuffle.")
+    expires_in: int | None = Field(None, description="Seconds; default AUDIOSTORE_URL_DEFAULT_EXPIRY.")
+
+
+class QueueUrlResponse(BaseModel):
+    name: str
+    mode: str
+    url: str = Field(description="Plays the stream with no header until `expires_at`.")
+    expires_at: datetime
 
 
 class QueueItem(BaseModel):
@@ -60,6 +73,17 @@ async def delete_queue(name: str, request: Request, who: Who) -> Response:
     return Response(status_code=204)
 
 
+@router.post("/queues/{name}/url", response_model=QueueUrlResponse)
+async def sign_queue_url(
+    name: str, request: Request, who: Who, body: QueueUrlRequest | None = None
+) -> QueueUrlResponse:
+    """A signed URL that plays the queue's stream with no header: for players, speakers and
+    devices that cannot send an API key. It opens this queue in this mode only."""
+    body = body or QueueUrlRequest()
+    signed = await runtime_of(request).queue_urls.sign(who, name, mode=body.mode, expires_in=body.expires_in)
+    return QueueUrlResponse(name=signed.name, mode=signed.mode, url=signed.url, expires_at=signed.expires_at)
+
+
 @router.get(
     "/queues/{name}/stream.mp3",
     response_class=StreamingResponse,
@@ -68,12 +92,19 @@ async def delete_queue(name: str, request: Request, who: Who) -> Response:
 async def stream_queue(
     name: str,
     request: Request,
-    who: Who,
     mode: str = Query("sequential", description="sequential, loop, shuffle or endless-shuffle."),
 ) -> StreamingResponse:
     """One continuous MP3 (no Content-Length, `Accept-Ranges: none`); ICY metadata with
-    `icy-metaint` when the client sends `Icy-MetaData: 1`."""
-    stream = await runtime_of(request).queues.open_stream(
-        who, name, mode=mode, icy=request.headers.get("icy-metadata", "").strip() == "1"
-    )
+    `icy-metaint` when the client sends `Icy-MetaData: 1`.
+
+    Either send `Authorization: Bearer <key>`, or use a URL from `POST /v1/queues/{name}/url`
+    (its `owner`, `mode`, `expires` and `signature` parameters stand in for the key).
+    """
+    rt = runtime_of(request)
+    icy = request.headers.get("icy-metadata", "").strip() == "1"
+    if is_signed(request.query_params):
+        stream = await rt.queue_urls.open_stream(name, request.query_params, icy=icy)
+    else:
+        who = await rt.keys.authenticate(bearer_token(request))
+        stream = await rt.queues.open_stream(who, name, mode=mode, icy=icy)
     return StreamingResponse(stream.body, headers=stream.headers, media_type="audio/mpeg")

@@ -390,7 +390,8 @@ class AudioService:
         return [row.key]
 
     # --- signed URLs ------------------------------------------------------------------
-    def _check_expires_in(self, expires_in: int | None) -> int:
+    def check_expires_in(self, expires_in: int | None) -> int:
+        """The lifetime of a URL to sign, in seconds: the default, or `expires_in` within the cap."""
         value = self.settings.url_default_expiry if expires_in is None else expires_in
         if not 1 <= value <= self.settings.url_max_expiry:
             raise ValidationFailed(
@@ -407,7 +408,7 @@ class AudioService:
         canonical = dict(params or {})
         if canonical and self.derived is not None:
             canonical = self.derived.signing_params(canonical)
-        return await self._sign_row(row, self._check_expires_in(expires_in), canonical)
+        return await self._sign_row(row, self.check_expires_in(expires_in), canonical)
 
     async def sign_many(
         self, principal: Principal, ids: Sequence[str], *, expires_in: int | None = None
@@ -415,7 +416,7 @@ class AudioService:
         """One URL per id, in order; an id that is not visible comes back as the bare id."""
         if not ids or len(ids) > MAX_BATCH_URLS:
             raise ValidationFailed(f"ids must hold 1 to {MAX_BATCH_URLS} ids.")
-        seconds = self._check_expires_in(expires_in)
+        seconds = self.check_expires_in(expires_in)
         rows = await self.catalog.get_many_visible(ids, owner=principal.scope(), now=self.clock())
         out: list[SignedUrl | str] = []
         for audio_id in ids:
