@@ -45,3 +45,22 @@ async def test_bad_cursor_and_limit(api: Api) -> None:
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_cursor"
     r = await api.http.get("/v1/audio", headers=api.alice, params={"limit": 0})
     assert r.status_code == 422 and r.json()["error"]["code"] == "validation_failed"
+
+
+async def test_a_list_page_can_carry_a_signed_url_per_item(api: Api, tones: dict[str, Path]) -> None:
+    """Seed 003 lists its files with a URL each: `urls=true` signs the page in one request."""
+    made = [(await api.upload(tones["wav"], name=f"u{i}")).json() for i in range(3)]
+    page = (await api.http.get("/v1/audio", headers=api.alice,
+                               params={"urls": "true", "expires_in": 120})).json()
+    assert [i["id"] for i in page["items"]] == [m["id"] for m in reversed(made)]
+    for item in page["items"]:
+        assert item["url"] and item["url_expires_at"]
+        fetched = await api.http.get(item["url"].replace("http://testserver", ""))  # no header
+        assert fetched.status_code == 200
+        assert fetched.content == tones["wav"].read_bytes()
+    plain = (await api.http.get("/v1/audio", headers=api.alice)).json()
+    assert all(i["url"] is None for i in plain["items"])
+    for params, status in (({"expires_in": 60}, 422), ({"urls": "true", "expires_in": 10**9}, 422),
+                           ({"urls": "maybe"}, 422)):
+        r = await api.http.get("/v1/audio", headers=api.alice, params=params)
+        assert r.status_code == status, (params, r.text)

@@ -150,13 +150,19 @@ async def list_audio(
     limit: int = Query(50, ge=1, le=1000),
     cursor: str | None = None,
     owner: str | None = Query(None, description="Admins: list another owner's audio."),
+    urls: bool = Query(False, description="Also give each item a signed `url` (as POST /v1/urls)."),
+    expires_in: int | None = Query(None, description="With urls=true: their lifetime in seconds."),
 ) -> AudioList:
-    page = await runtime_of(request).audio.list(
+    rt = runtime_of(request)
+    if expires_in is not None and not urls:
+        raise ValidationFailed("expires_in applies to the URLs of urls=true; add urls=true.")
+    page = await rt.audio.list(
         who, collection=collection, prefix=prefix, q=q, created_after=created_after,
         created_before=created_before, limit=limit, cursor=cursor, owner=owner,
     )
-    made = await runtime_of(request).renditions.renditions_of(page.items)  # one query a page
-    items = [AudioObject.from_row(r) for r in page.items]
+    made = await rt.renditions.renditions_of(page.items)  # one query a page
+    signed = await rt.audio.sign_rows(page.items, expires_in=expires_in) if urls else [None] * len(page.items)
+    items = [AudioObject.from_row(r, s) for r, s in zip(page.items, signed, strict=True)]
     for item in items:
         item.renditions = [RenditionInfo.from_derived(d) for d in made[item.id]]
     return AudioList(items=items, next_cursor=page.next_cursor)

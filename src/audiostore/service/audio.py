@@ -424,6 +424,11 @@ class AudioService:
             out.append(await self._sign_row(row, seconds, {}) if row else audio_id)
         return out
 
+    async def sign_rows(self, rows: Sequence[AudioRow], *, expires_in: int | None = None) -> list[SignedUrl]:
+        """A URL for each of `rows`, in order: rows the caller has just been shown (a list page)."""
+        seconds = self.check_expires_in(expires_in)
+        return [await self._sign_row(row, seconds, {}) for row in rows]
+
     async def _sign_row(self, row: AudioRow, seconds: int, params: dict[str, str]) -> SignedUrl:
         now = self.clock()
         expires_at = now + timedelta(seconds=seconds)
