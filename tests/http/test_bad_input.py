@@ -214,3 +214,14 @@ async def test_patch_with_an_absurd_ttl_is_422_and_changes_nothing(api: Api, wav
         r = await api.http.patch(f"/v1/audio/{oid}", headers=api.alice, json=body)
         assert r.status_code == 422 and r.json()["error"]["code"] == "validation_failed"
     assert (await api.http.get(f"/v1/audio/{oid}", headers=api.alice)).json()["expires_at"] is None
+
+
+async def test_an_unknown_form_field_is_422_and_names_it(api: Api, wav_bytes: bytes) -> None:
+    """Seed 004 sent projectId and recordingId beside the file; they were dropped in silence."""
+    def post() -> Awaitable[httpx.Response]:
+        return api.http.post("/v1/audio", headers=api.alice, data={"recordingId": "r-1", "projectId": "p"},
+                             files={"file": ("a.wav", wav_bytes, "audio/wav")})
+
+    r = await assert_nothing_written(api, post, 422, "validation_failed")
+    assert "projectId, recordingId" in r.json()["error"]["message"]
+    assert "metadata" in r.json()["error"]["message"]

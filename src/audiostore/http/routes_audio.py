@@ -81,6 +81,17 @@ def _time_field(values: Mapping[str, str], name: str) -> datetime | None:
         raise ValidationFailed(f"{name} must be an ISO 8601 time.") from exc
 
 
+def refuse_unknown_fields(form_fields: Mapping[str, str]) -> None:
+    """A form field the upload does not take is a 422, not silently dropped: a client that
+    sends its own `recordingId` must learn it was not kept."""
+    unknown = sorted(set(form_fields) - set(UPLOAD_FIELDS))
+    if unknown:
+        raise ValidationFailed(
+            f"Unknown form field(s): {', '.join(unknown)}. An upload takes `file` and "
+            f"{', '.join(UPLOAD_FIELDS)}; put facts of your own (ids, a project) in `metadata`."
+        )
+
+
 def upload_fields(values: Mapping[str, str]) -> UploadFields:
     return UploadFields(
         name=values.get("name") or None,
@@ -124,6 +135,7 @@ async def upload_audio(request: Request, response: Response, who: Who) -> AudioO
             request.headers.get("content-type"), request.headers.get("content-length"),
             request.stream(), staged,
         )
+        refuse_unknown_fields(staged.form_fields)
         fields_ = upload_fields(fields_so_far())
     except BaseException:
         await staged.close()
