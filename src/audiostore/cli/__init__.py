@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from . import client_commands, job_commands, server_commands, tts_command
-from . import doctor_command
+from . import doctor_command, queue_commands
 from ..process_exit import end_process, exit_code_of
 
 app = typer.Typer(
@@ -20,6 +20,7 @@ doctor_command.register(app)
 job_commands.register(app)
 client_commands.register(app)
 tts_command.register(app)
+queue_commands.register(app)
 
 
 def main() -> None:

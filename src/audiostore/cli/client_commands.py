@@ -197,12 +197,24 @@ def info(audio_id: str = typer.Argument(None, help="An audio id; none: the servi
 def url_cmd(
     audio_id: str = typer.Argument(...),
     expires_in: int = typer.Option(None, help="Seconds the URL stays valid."),
+    fmt: str = typer.Option(None, "--format", help="A rendition: mp3, opus, aac, wav or flac."),
+    bitrate: str = typer.Option(None, help="Rendition bit rate (bit/s, or e.g. 96k)."),
+    sample_rate: int = typer.Option(None, help="Rendition sample rate (Hz)."),
+    channels: int = typer.Option(None, help="Rendition channels (1 or 2)."),
+    normalize: bool = typer.Option(None, "--normalize/--no-normalize", help="Normalise the rendition's loudness."),
     json_out: bool = typer.Option(False, "--json", help="Print {id, url, expires_at}."),
     url: str = UrlOpt,
     key: str = KeyOpt,
 ) -> None:
-    """Print a signed URL (alone on stdout); it needs no header to fetch."""
-    signed = with_client(url, key, lambda c: c.sign(audio_id, expires_in=expires_in))
+    """Print a signed URL (alone on stdout); it needs no header to fetch. With --format it
+    opens that rendition (made by the service on first fetch) and nothing else."""
+    if fmt is None and (bitrate, sample_rate, channels, normalize) != (None, None, None, None):
+        err.print("[red]error:[/red] --bitrate, --sample-rate, --channels and --normalize need --format.")
+        raise typer.Exit(EXIT_USAGE)
+    signed = with_client(url, key, lambda c: c.sign(
+        audio_id, expires_in=expires_in, format=fmt, bitrate=bitrate, sample_rate=sample_rate,
+        channels=channels, normalize=normalize,
+    ))
     typer.echo(json.dumps(signed.to_json()) if json_out else signed.url)
 
 

@@ -15,7 +15,21 @@ from .errors import (
     RejectedInputError,
     ServerError,
 )
-from .models import AudioObject, AudioPage, BatchUrlItem, ErrorInfo, SignedUrl
+from .models import (
+    AudioObject,
+    AudioPage,
+    BatchUrlItem,
+    CleanupResult,
+    ErrorInfo,
+    JobRun,
+    Queue,
+    QueueItem,
+    QueueUrl,
+    SignedUrl,
+    Waveform,
+)
+from .mp3_clock import Mp3Clock
+from .queue_stream import AsyncQueueStream, QueueStream
 from .retry import NO_RETRY, RetryPolicy
 from .sync_client import Client
 from .upload_source import ProgressCallback, UploadSource
@@ -25,22 +39,31 @@ __all__ = [
     "NO_RETRY",
     "ApiError",
     "AsyncClient",
+    "AsyncQueueStream",
     "AudioObject",
     "AudioPage",
     "AudiostoreClientError",
     "AuthenticationError",
     "BatchUrlItem",
+    "CleanupResult",
     "Client",
     "ConflictError",
     "ConnectionFailed",
     "DownloadCorrupted",
     "ErrorInfo",
+    "JobRun",
+    "Mp3Clock",
     "NotFoundError",
     "ProgressCallback",
+    "Queue",
+    "QueueItem",
+    "QueueStream",
+    "QueueUrl",
     "RejectedInputError",
     "RetryPolicy",
     "ServerError",
     "SignedUrl",
     "SignedUrlCache",
     "UploadSource",
+    "Waveform",
 ]

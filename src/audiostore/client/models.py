@@ -89,4 +89,73 @@ class BatchUrlItem(_Model):
     error: ErrorInfo | None = None
 
 
-__all__ = ["AudioObject", "AudioPage", "BatchUrlItem", "ErrorInfo", "SignedUrl"]
+class QueueItem(_Model):
+    """One playable item of a queue."""
+
+    id: str
+    name: str
+    duration: float
+
+
+class Queue(_Model):
+    """A named queue of audio ids; `audio_ids`/`items` hold only the items still playable
+    (expired or deleted audio drops out)."""
+
+    name: str
+    audio_ids: list[str]
+    items: list[QueueItem]
+    created_at: datetime
+    updated_at: datetime
+
+
+class QueueUrl(_Model):
+    """A time-limited URL that plays a queue's stream (in one `mode`) with no header."""
+
+    name: str
+    mode: str
+    url: str
+    expires_at: datetime
+
+
+class Waveform(_Model):
+    """audiowaveform's JSON (v1, or v2 for `channels="all"`): `data` holds min,max pairs
+    (interleaved per channel in v2), ready for peaks.js."""
+
+    version: int
+    channels: int = 1
+    sample_rate: int
+    samples_per_pixel: int
+    bits: int
+    length: int
+    data: list[int]
+
+
+class CleanupResult(_Model):
+    """What `cleanup()` did: objects older than the age, those gone, those left for retry."""
+
+    matched: int
+    deleted: int
+    left_for_retry: int
+
+
+class JobRun(_Model):
+    """One maintenance job's run from `sweep()`: its counts, or the error that stopped it."""
+
+    job: str
+    counts: dict[str, int]
+    error: str | None = None
+
+
+__all__ = [
+    "AudioObject",
+    "AudioPage",
+    "BatchUrlItem",
+    "CleanupResult",
+    "ErrorInfo",
+    "JobRun",
+    "Queue",
+    "QueueItem",
+    "QueueUrl",
+    "SignedUrl",
+    "Waveform",
+]

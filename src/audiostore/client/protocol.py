@@ -9,14 +9,25 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
 from .errors import ApiError, DownloadCorrupted, api_error
-from .models import AudioObject, AudioPage, BatchUrlItem, SignedUrl
+from .models import (
+    AudioObject,
+    AudioPage,
+    BatchUrlItem,
+    CleanupResult,
+    JobRun,
+    Queue,
+    QueueUrl,
+    SignedUrl,
+    Waveform,
+)
 from .upload_source import UploadBody
 
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -96,8 +107,35 @@ def delete_call(audio_id: str) -> Call:
     return Call("DELETE", f"/v1/audio/{audio_id}")
 
 
-def sign_call(audio_id: str, expires_in: int | None) -> Call:
-    return Call("POST", f"/v1/audio/{audio_id}/url", json=_clean({"expires_in": expires_in}))
+def rendition(
+    format: str | None = None,
+    bitrate: str | int | None = None,
+    sample_rate: int | None = None,
+    channels: int | None = None,
+    normalize: bool | None = None,
+) -> dict[str, Any]:
+    """The rendition parameters that were given (none: the original bytes)."""
+    values = _clean({"format": format, "bitrate": bitrate, "sample_rate": sample_rate,
+                     "channels": channels, "normalize": normalize})
+    if values and "format" not in values:
+        raise ValueError("A rendition needs `format` (mp3, opus, aac, wav or flac).")
+    return values
+
+
+def rendition_query(params: Mapping[str, Any]) -> dict[str, str]:
+    """Rendition parameters as the content route reads them (`normalize=true`)."""
+    return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in params.items()}
+
+
+def rendition_variant(params: Mapping[str, Any]) -> str | None:
+    """A stable name for one rendition, to keep its signed URLs apart in the cache."""
+    query = rendition_query(params)
+    return "&".join(f"{k}={query[k]}" for k in sorted(query)) or None
+
+
+def sign_call(audio_id: str, expires_in: int | None, rendition: Mapping[str, Any] | None = None) -> Call:
+    body = _clean({"expires_in": expires_in, **(rendition or {})})
+    return Call("POST", f"/v1/audio/{audio_id}/url", json=body)
 
 
 def sign_many_call(ids: Sequence[str], expires_in: int | None) -> Call:
@@ -109,9 +147,50 @@ def tts_call(text: str, **options: Any) -> Call:
     return Call("POST", "/v1/tts", json={"text": text, **_clean(options)}, repeatable=False)
 
 
-def content_call(audio_id: str, offset: int) -> Call:
+def content_call(audio_id: str, offset: int, rendition: Mapping[str, Any] | None = None) -> Call:
     headers = {"Range": f"bytes={offset}-"} if offset else {}
-    return Call("GET", f"/v1/audio/{audio_id}/content", headers=headers)
+    params = rendition_query(rendition) if rendition else None
+    return Call("GET", f"/v1/audio/{audio_id}/content", params=params, headers=headers)
+
+
+def waveform_call(audio_id: str, params: Mapping[str, Any]) -> Call:
+    return Call("GET", f"/v1/audio/{audio_id}/waveform", params=rendition_query(_clean(params)))
+
+
+def _queue_path(name: str) -> str:
+    return f"/v1/queues/{quote(name, safe='')}"
+
+
+def put_queue_call(name: str, audio_ids: Sequence[str]) -> Call:
+    return Call("PUT", _queue_path(name), json={"audio_ids": list(audio_ids)})
+
+
+def get_queue_call(name: str) -> Call:
+    return Call("GET", _queue_path(name))
+
+
+def delete_queue_call(name: str) -> Call:
+    return Call("DELETE", _queue_path(name))
+
+
+def stream_queue_call(name: str, mode: str) -> Call:
+    return Call("GET", f"{_queue_path(name)}/stream.mp3", params={"mode": mode})
+
+
+def queue_url_call(name: str, mode: str, expires_in: int | None) -> Call:
+    return Call("POST", f"{_queue_path(name)}/url", json=_clean({"mode": mode, "expires_in": expires_in}))
+
+
+def cleanup_call(
+    older_than: str | float | timedelta, collection: str | None, owner: str | None
+) -> Call:
+    age = older_than.total_seconds() if isinstance(older_than, timedelta) else older_than
+    body = _clean({"older_than": age, "collection": collection, "owner": owner})
+    return Call("POST", "/v1/admin/cleanup", json=body)
+
+
+def sweep_call() -> Call:
+    return Call("POST", "/v1/admin/sweep")
 
 
 # --- answers ---------------------------------------------------------------------------
@@ -149,6 +228,27 @@ def parse_batch(response: httpx.Response) -> list[BatchUrlItem]:
 
 def parse_json(response: httpx.Response) -> Any:
     return check(response).json()
+
+
+def parse_queue(response: httpx.Response) -> Queue:
+    return Queue.model_validate(check(response).json())
+
+
+def parse_queue_url(response: httpx.Response) -> QueueUrl:
+    return QueueUrl.model_validate(check(response).json())
+
+
+def parse_waveform(response: httpx.Response, fmt: str) -> Waveform | bytes:
+    check(response)
+    return response.content if fmt == "dat" else Waveform.model_validate(response.json())
+
+
+def parse_cleanup(response: httpx.Response) -> CleanupResult:
+    return CleanupResult.model_validate(check(response).json())
+
+
+def parse_sweep(response: httpx.Response) -> list[JobRun]:
+    return [JobRun.model_validate(j) for j in check(response).json()["jobs"]]
 
 
 # --- downloads -------------------------------------------------------------------------

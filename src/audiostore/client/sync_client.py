@@ -10,16 +10,27 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import httpx
 
 from . import protocol
 from .errors import ConnectionFailed
-from .models import AudioObject, AudioPage, BatchUrlItem, SignedUrl
+from .models import (
+    AudioObject,
+    AudioPage,
+    BatchUrlItem,
+    CleanupResult,
+    JobRun,
+    Queue,
+    QueueUrl,
+    SignedUrl,
+    Waveform,
+)
 from .protocol import Call, Download
+from .queue_stream import QueueStream
 from .retry import RetryPolicy, never_sent
 from .upload_source import ProgressCallback, UploadBody, UploadSource
 from .url_cache import SignedUrlCache
@@ -164,13 +175,30 @@ class Client:
         self.url_cache.forget(audio_id)
 
     # --- signed URLs ------------------------------------------------------------------
-    def sign(self, audio_id: str, *, expires_in: int | None = None, cached: bool = True) -> SignedUrl:
+    def sign(
+        self,
+        audio_id: str,
+        *,
+        expires_in: int | None = None,
+        cached: bool = True,
+        format: str | None = None,
+        bitrate: str | int | None = None,
+        sample_rate: int | None = None,
+        channels: int | None = None,
+        normalize: bool | None = None,
+    ) -> SignedUrl:
         """A URL that fetches the bytes with no header; reused from the cache until shortly
-        before it expires (`cached=False` always asks the service)."""
-        if cached and (hit := self.url_cache.get(audio_id, expires_in)) is not None:
+        before it expires (`cached=False` always asks the service).
+
+        With `format` (mp3, opus, aac, wav, flac) and optionally `bitrate` (bit/s or `"96k"`),
+        `sample_rate`, `channels`, `normalize`, the URL opens that rendition and nothing else
+        (the signature covers them)."""
+        params = protocol.rendition(format, bitrate, sample_rate, channels, normalize)
+        variant = protocol.rendition_variant(params)
+        if cached and (hit := self.url_cache.get(audio_id, expires_in, variant)) is not None:
             return hit
-        signed = protocol.parse_signed(self._send(protocol.sign_call(audio_id, expires_in)))
-        self.url_cache.put(signed, expires_in)
+        signed = protocol.parse_signed(self._send(protocol.sign_call(audio_id, expires_in, params)))
+        self.url_cache.put(signed, expires_in, variant)
         return signed
 
     def sign_many(self, ids: Sequence[str], *, expires_in: int | None = None) -> list[BatchUrlItem]:
@@ -197,13 +225,22 @@ class Client:
         *,
         resume: bool = True,
         progress: ProgressCallback | None = None,
+        format: str | None = None,
+        bitrate: str | int | None = None,
+        sample_rate: int | None = None,
+        channels: int | None = None,
+        normalize: bool | None = None,
     ) -> Path:
         """Stream the bytes to `path` (through `path.part`, renamed when whole and checked
         against the sha256). With `resume`, a `.part` left by a cut download is continued
-        with a Range request instead of starting over."""
+        with a Range request instead of starting over.
+
+        With `format` (and `bitrate`, `sample_rate`, `channels`, `normalize`), the bytes are
+        that rendition, made by the service on first request (checked against its sha256)."""
+        params = protocol.rendition(format, bitrate, sample_rate, channels, normalize)
         dl = Download(path, resume=resume)
         for _ in range(2):
-            response = self._send(protocol.content_call(audio_id, dl.offset), stream=True)
+            response = self._send(protocol.content_call(audio_id, dl.offset, params), stream=True)
             try:
                 if response.status_code == 416 and dl.offset:
                     dl.restart()
@@ -224,6 +261,73 @@ class Client:
                 response.close()
             return dl.finish()
         raise ConnectionFailed("The service refused the byte range twice.")
+
+    # --- waveforms --------------------------------------------------------------------
+    @overload
+    def waveform(self, audio_id: str, *, format: Literal["json"] = "json", **params: Any) -> Waveform: ...
+
+    @overload
+    def waveform(self, audio_id: str, *, format: Literal["dat"], **params: Any) -> bytes: ...
+
+    def waveform(self, audio_id: str, *, format: str = "json", **params: Any) -> Waveform | bytes:
+        """Waveform peaks: a `Waveform` (audiowaveform JSON), or with `format="dat"` the binary
+        `.dat` bytes. Params: `samples_per_pixel` or `pixels_per_second`, `bits` (8 or 16),
+        `channels` (`"mono"` or `"all"`)."""
+        call = protocol.waveform_call(audio_id, {**params, "format": format})
+        return protocol.parse_waveform(self._send(call), format)
+
+    # --- queues -----------------------------------------------------------------------
+    def put_queue(self, name: str, audio_ids: Sequence[str]) -> Queue:
+        """Create or replace the queue `name` (ids in play order; repeats allowed)."""
+        return protocol.parse_queue(self._send(protocol.put_queue_call(name, audio_ids)))
+
+    def get_queue(self, name: str) -> Queue:
+        return protocol.parse_queue(self._send(protocol.get_queue_call(name)))
+
+    def delete_queue(self, name: str) -> None:
+        protocol.check(self._send(protocol.delete_queue_call(name)))
+
+    def stream_queue(self, name: str, mode: str = "sequential", *, until: float | None = None) -> QueueStream:
+        """Open the queue's continuous MP3 (`mode`: sequential, loop, shuffle or
+        endless-shuffle) and return it to iterate as `bytes` chunks, read as they arrive.
+        Loops never end: stop iterating when you have enough, or give `until` (seconds of
+        audio; the stream then ends on the frame boundary after it). Errors (no such queue,
+        a bad mode, an empty queue) raise here, before any byte.
+
+        Example:
+            ```py
+            with c.stream_queue("bedtime", mode="loop", until=600) as stream:
+                for chunk in stream:
+                    out.write(chunk)
+            ```
+        """
+        response = self._send(protocol.stream_queue_call(name, mode), stream=True)
+        if not response.is_success:
+            try:
+                response.read()
+            finally:
+                response.close()
+            protocol.check(response)
+        return QueueStream(response, mode, until)
+
+    def queue_url(self, name: str, mode: str = "sequential", *, expires_in: int | None = None) -> QueueUrl:
+        """A signed URL that plays the queue's stream in `mode` with no header (for players
+        and devices that cannot send a key), valid for `expires_in` seconds."""
+        return protocol.parse_queue_url(self._send(protocol.queue_url_call(name, mode, expires_in)))
+
+    # --- maintenance (admin keys) -----------------------------------------------------
+    def cleanup(
+        self, older_than: str | float | timedelta, *, collection: str | None = None, owner: str | None = None
+    ) -> CleanupResult:
+        """Delete audio created more than `older_than` ago (seconds, a `timedelta`, or
+        `"30m"`, `"24h"`, `"7d"`), expiring or not; only `collection`/`owner` if given.
+        Admin keys only (others: `AuthenticationError`, 403)."""
+        return protocol.parse_cleanup(self._send(protocol.cleanup_call(older_than, collection, owner)))
+
+    def sweep(self) -> list[JobRun]:
+        """Run every maintenance job once now; one `JobRun` (counts or error) per job.
+        Admin keys only."""
+        return protocol.parse_sweep(self._send(protocol.sweep_call()))
 
     # --- speech and service facts -----------------------------------------------------
     def tts(

@@ -11,7 +11,7 @@ from .models import SignedUrl
 
 
 class SignedUrlCache:
-    """Remembers signed URLs per (id, expires_in) and hands one out while it still has more
+    """Remembers signed URLs per (id, expires_in, rendition variant) and hands one out while it still has more
     than a margin of its life left: a tenth of its lifetime, at least `min_margin` and at most
     `max_margin` seconds (never past its expiry). Bounded (least recently used go first);
     thread-safe.
@@ -29,29 +29,33 @@ class SignedUrlCache:
         self.max_margin = max_margin
         self.max_entries = max_entries
         self.clock = clock
-        self._entries: OrderedDict[tuple[str, int | None], tuple[SignedUrl, float]] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, int | None, str | None], tuple[SignedUrl, float]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, audio_id: str, expires_in: int | None) -> SignedUrl | None:
+    def get(self, audio_id: str, expires_in: int | None, variant: str | None = None) -> SignedUrl | None:
+        """The cached URL, if it has enough life left; `variant` names a rendition (None:
+        the original bytes)."""
+        key = (audio_id, expires_in, variant)
         with self._lock:
-            entry = self._entries.get((audio_id, expires_in))
+            entry = self._entries.get(key)
             if entry is None:
                 return None
             signed, refresh_at = entry
             if self.clock() >= refresh_at:
-                del self._entries[(audio_id, expires_in)]
+                del self._entries[key]
                 return None
-            self._entries.move_to_end((audio_id, expires_in))
+            self._entries.move_to_end(key)
             return signed
 
-    def put(self, signed: SignedUrl, expires_in: int | None) -> None:
+    def put(self, signed: SignedUrl, expires_in: int | None, variant: str | None = None) -> None:
         now = self.clock()
         expires = signed.expires_at.timestamp()
         lifetime = max(0.0, expires - now)
         margin = min(max(self.min_margin, lifetime / 10), self.max_margin, lifetime)
         with self._lock:
-            self._entries[(signed.id, expires_in)] = (signed, expires - margin)
-            self._entries.move_to_end((signed.id, expires_in))
+            key = (signed.id, expires_in, variant)
+            self._entries[key] = (signed, expires - margin)
+            self._entries.move_to_end(key)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
 
