@@ -92,7 +92,14 @@ def queries(rows: int) -> list[tuple[str, ListQuery]]:
         ("q=sea shells (text, 1 in 10)", ListQuery(owner=OWNER, text_query="sea shells", limit=51)),
         ("q=zanzibar (1 in 1009)", ListQuery(owner=OWNER, text_query="zanzibar", limit=51)),
         ("q=nothing-matches", ListQuery(owner=OWNER, text_query="qqqxqqq", limit=51)),
+        ("name= exact (1 row)", ListQuery(owner=OWNER, name=exact_name(rows), limit=51)),
     ]
+
+
+def exact_name(rows: int) -> str:
+    """The name the fill gave a row of OWNER's about halfway through (see the FILL statements)."""
+    i = next(i for i in range(rows // 2, rows + 1) if (i // 1000) % 10 == int(OWNER[-1]))
+    return f"take {i} {WORDS[i % 8]}" + (" zanzibar" if i % 1009 == 3 else "")
 
 
 async def list_page(catalog: Catalog, renditions: DerivedBlobCatalog, query: ListQuery) -> int:

@@ -64,3 +64,15 @@ async def test_a_list_page_can_carry_a_signed_url_per_item(api: Api, tones: dict
                            ({"urls": "maybe"}, 422)):
         r = await api.http.get("/v1/audio", headers=api.alice, params=params)
         assert r.status_code == status, (params, r.text)
+
+
+async def test_audio_is_found_by_its_exact_name(api: Api, tones: dict[str, Path]) -> None:
+    """Seed 003 addresses files by name (`story.mp3`): `name=` matches exactly, per owner."""
+    story = (await api.upload(tones["wav"], name="story.mp3")).json()
+    await api.upload(tones["wav"], name="story.mp3.bak")
+    await api.upload(tones["wav"], name="Story.mp3")
+    await api.upload(tones["wav"], name="story.mp3", headers=api.bob)
+    found = (await api.http.get("/v1/audio", headers=api.alice, params={"name": "story.mp3"})).json()
+    assert [i["id"] for i in found["items"]] == [story["id"]]
+    none = (await api.http.get("/v1/audio", headers=api.alice, params={"name": "story"})).json()
+    assert none["items"] == []

@@ -78,6 +78,7 @@ class AudioRow(Base):
     __table_args__ = (
         Index("ix_audio_owner_id", "owner", "id"),
         Index("ix_audio_owner_collection_id", "owner", "collection", "id"),
+        Index("ix_audio_owner_name_id", "owner", "name", "id"),
         Index("ix_audio_expires_at", "expires_at"),
         Index("ix_audio_state", "state"),
         Index("ix_audio_key", "key"),

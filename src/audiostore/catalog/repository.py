@@ -34,6 +34,7 @@ class ListQuery:
     owner: str | None
     collection: str | None = None
     key_prefix: str | None = None
+    name: str | None = None
     text_query: str | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
@@ -107,6 +108,8 @@ class Catalog:
             stmt = stmt.where(AudioRow.owner == query.owner)
         if query.collection is not None:
             stmt = stmt.where(AudioRow.collection == query.collection)
+        if query.name is not None:
+            stmt = stmt.where(AudioRow.name == query.name)
         if query.key_prefix:
             stmt = stmt.where(AudioRow.key.like(_like_escape(query.key_prefix) + "%", escape="\\"))
         if query.created_after is not None:

@@ -156,6 +156,7 @@ async def list_audio(
     who: Who,
     collection: str | None = None,
     prefix: str | None = Query(None, description="Blob key prefix."),
+    name: str | None = Query(None, description="Exactly this name (e.g. `story.mp3`)."),
     q: str | None = Query(None, description="Search in name and text."),
     created_after: datetime | None = None,
     created_before: datetime | None = None,
@@ -169,7 +170,7 @@ async def list_audio(
     if expires_in is not None and not urls:
         raise ValidationFailed("expires_in applies to the URLs of urls=true; add urls=true.")
     page = await rt.audio.list(
-        who, collection=collection, prefix=prefix, q=q, created_after=created_after,
+        who, collection=collection, prefix=prefix, name=name, q=q, created_after=created_after,
         created_before=created_before, limit=limit, cursor=cursor, owner=owner,
     )
     made = await rt.renditions.renditions_of(page.items)  # one query a page

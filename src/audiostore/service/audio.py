@@ -311,6 +311,7 @@ class AudioService:
         *,
         collection: str | None = None,
         prefix: str | None = None,
+        name: str | None = None,
         q: str | None = None,
         created_after: datetime | None = None,
         created_before: datetime | None = None,
@@ -320,11 +321,11 @@ class AudioService:
     ) -> Page:
         if not 1 <= limit <= MAX_LIST_LIMIT:
             raise ValidationFailed(f"limit must be between 1 and {MAX_LIST_LIMIT}.")
-        for moment, name in ((created_after, "created_after"), (created_before, "created_before")):
+        for moment, field_name in ((created_after, "created_after"), (created_before, "created_before")):
             if moment is not None:
-                check_aware(moment, name)
+                check_aware(moment, field_name)
         query = ListQuery(
-            owner=principal.scope(owner), collection=collection, key_prefix=prefix,
+            owner=principal.scope(owner), collection=collection, key_prefix=prefix, name=name,
             text_query=q or None, created_after=created_after, created_before=created_before,
             limit=limit + 1, before_id=decode_cursor(cursor) if cursor else None,
         )
