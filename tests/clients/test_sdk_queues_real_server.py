@@ -103,3 +103,20 @@ def test_cleanup_and_sweep(served: Served, tones2: list[Path]) -> None:
             admin.get(obj.id)
         jobs = admin.sweep()
         assert len(jobs) >= 3 and all(j.error is None for j in jobs)
+
+
+async def test_async_stream_queue_against_real_server(served: Served, tones2: list[Path]) -> None:
+    from audiostore.client import AsyncClient, AsyncQueueStream
+
+    async with AsyncClient(served.url, api_key=served.new_key("async-queues")) as c:
+        ids = [(await c.upload(p)).id for p in tones2]
+        assert (await c.put_queue("loop", ids)).audio_ids == ids
+        stream = await c.stream_queue("loop", mode="loop", until=5.0)  # endless, bounded here
+        assert isinstance(stream, AsyncQueueStream)
+        async with stream:
+            data = b"".join([chunk async for chunk in stream])
+        assert 5.0 <= stream.seconds < 5.05 and len(data) == stream.bytes
+        assert (await c.queue_url("loop")).url.startswith(served.url)
+        await c.delete_queue("loop")
+        with pytest.raises(NotFoundError):
+            await c.stream_queue("loop")
