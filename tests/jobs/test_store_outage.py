@@ -152,3 +152,28 @@ async def test_fallback_off_answers_503_and_writes_nothing(
         await api.http.aclose()
         await runtime.close()
         postgres.drop_database(database)
+
+
+async def test_info_says_when_uploads_are_spooled_and_how_many_wait(
+    postgres: Postgres, tmp_path: Path, tones: dict[str, Path]
+) -> None:
+    """Seed 001's troubleshooting asks "did the local fallback trigger?": /v1/info answers."""
+    from server_process import free_port
+
+    database = postgres.new_database()
+    nobody = f"http://127.0.0.1:{free_port()}"
+    fake = type("Endpoint", (), {"endpoint": nobody, "region": "us-east-1",
+                                 "access_key": "k", "secret_key": "s"})()
+    settings = backend_settings_s3(tmp_path, fake, "gone", database, auth_cache_seconds=0)  # type: ignore[arg-type]
+    api, runtime = await make_api(settings)
+    try:
+        before = (await api.http.get("/v1/info", headers=api.alice)).json()["store"]
+        assert (before["fallback"], before["spooling_now"], before["spooled_objects"]) == ("spool", False, 0)
+        stored = await api.upload(tones["wav"])
+        assert stored.status_code == 201 and stored.json()["location"] == "spool"
+        after = (await api.http.get("/v1/info", headers=api.alice)).json()["store"]
+        assert (after["spooling_now"], after["spooled_objects"]) == (True, 1)
+    finally:
+        await api.http.aclose()
+        await runtime.close()
+        postgres.drop_database(database)

@@ -83,6 +83,11 @@ class SpoolingBlobStore:
         SPOOLED_UPLOADS.inc()
         return SPOOL
 
+    @property
+    def spooling_now(self) -> bool:
+        """Whether new uploads go to the spool (the primary refused one a moment ago)."""
+        return time.monotonic() < self._primary_down_until
+
     def primary_answered(self) -> None:
         """The primary took a write again (the drain job says so): stop skipping it."""
         self._primary_down_until = 0.0

@@ -8,6 +8,8 @@ from fastapi import APIRouter, Depends, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .. import __version__
+from ..blobstores.spooling import SpoolingBlobStore
+from ..catalog.job_queries import SPOOL, JobCatalog
 from ..metrics import REGISTRY
 from ..service import Principal
 from .auth import principal, runtime_of
@@ -31,15 +33,23 @@ async def health(request: Request) -> dict[str, Any]:
 @router.get("/v1/info")
 async def info(request: Request, _: Principal = Depends(principal)) -> dict[str, Any]:
     """What this service runs on: store, bucket, endpoint, catalogue, signing. Never secrets."""
-    s = runtime_of(request).settings
+    rt = runtime_of(request)
+    s = rt.settings
     store: dict[str, Any] = {"kind": s.store}
     if s.store == "s3":
         store.update(bucket=s.s3_bucket, endpoint=s.s3_endpoint, region=s.s3_region,
-                     path_style=s.s3_path_style, sse=s.s3_sse)
+                     path_style=s.s3_path_style, sse=s.s3_sse, fallback=s.fallback)
+        if isinstance(rt.store, SpoolingBlobStore):
+            # Is the bucket refusing uploads right now, and how much waits in spools for it
+            # (on every instance: the catalogue knows where each blob is).
+            store.update(
+                spooling_now=rt.store.spooling_now,
+                spooled_objects=await JobCatalog(rt.catalog).count_location(SPOOL),
+            )
     return {
         "version": __version__,
         "store": store,
-        "catalog": {"kind": runtime_of(request).catalog.dialect},
+        "catalog": {"kind": rt.catalog.dialect},
         "signed_urls": "service" if s.store == "local" else s.signed_urls,
         "url_default_expiry": s.url_default_expiry,
         "url_max_expiry": s.url_max_expiry,
