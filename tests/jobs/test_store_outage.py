@@ -5,12 +5,15 @@ one job run leaves it holding exactly the live objects, byte for byte."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from conftest import backend_settings_s3, make_api
+from conftest import Api, backend_settings_s3, make_api
 from fixtures_postgres import Postgres
 from restartable_seaweedfs import RestartableSeaweedFS, weed_to_break  # noqa: F401
 
@@ -128,52 +131,49 @@ async def test_outage_spools_uploads_keeps_deletes_and_heals(
         postgres.drop_database(database)
 
 
-async def test_fallback_off_answers_503_and_writes_nothing(
-    postgres: Postgres, tmp_path: Path, tones: dict[str, Path]
-) -> None:
-    """With the spool off, an unreachable bucket (nothing listens on its port) is a 503."""
+@asynccontextmanager
+async def api_on_a_bucket_nobody_serves(
+    postgres: Postgres, tmp_path: Path, **overrides: Any
+) -> AsyncIterator[Api]:
+    """An S3 + PostgreSQL service whose bucket endpoint is a port nothing listens on."""
     from server_process import free_port
 
     database = postgres.new_database()
     nobody = f"http://127.0.0.1:{free_port()}"
     fake = type("Endpoint", (), {"endpoint": nobody, "region": "us-east-1",
                                  "access_key": "k", "secret_key": "s"})()
-    settings = backend_settings_s3(tmp_path, fake, "gone", database, fallback="off",  # type: ignore[arg-type]
-                                   auth_cache_seconds=0)
+    settings = backend_settings_s3(tmp_path, fake, "gone", database, auth_cache_seconds=0,  # type: ignore[arg-type]
+                                   **overrides)
     api, runtime = await make_api(settings)
     try:
+        yield api
+    finally:
+        await api.http.aclose()
+        await runtime.close()
+        postgres.drop_database(database)
+
+
+async def test_fallback_off_answers_503_and_writes_nothing(
+    postgres: Postgres, tmp_path: Path, tones: dict[str, Path]
+) -> None:
+    """With the spool off, an unreachable bucket (nothing listens on its port) is a 503."""
+    async with api_on_a_bucket_nobody_serves(postgres, tmp_path, fallback="off") as api:
         r = await api.upload(tones["wav"])
         assert r.status_code == 503
         assert r.json()["error"]["code"] == "storage_unavailable"
         assert await api.row_count() == 0
         assert not (tmp_path / "data" / "spool").exists()
         assert not [p for p in (tmp_path / "data" / "tmp").glob("*")]
-    finally:
-        await api.http.aclose()
-        await runtime.close()
-        postgres.drop_database(database)
 
 
 async def test_info_says_when_uploads_are_spooled_and_how_many_wait(
     postgres: Postgres, tmp_path: Path, tones: dict[str, Path]
 ) -> None:
     """Seed 001's troubleshooting asks "did the local fallback trigger?": /v1/info answers."""
-    from server_process import free_port
-
-    database = postgres.new_database()
-    nobody = f"http://127.0.0.1:{free_port()}"
-    fake = type("Endpoint", (), {"endpoint": nobody, "region": "us-east-1",
-                                 "access_key": "k", "secret_key": "s"})()
-    settings = backend_settings_s3(tmp_path, fake, "gone", database, auth_cache_seconds=0)  # type: ignore[arg-type]
-    api, runtime = await make_api(settings)
-    try:
+    async with api_on_a_bucket_nobody_serves(postgres, tmp_path) as api:
         before = (await api.http.get("/v1/info", headers=api.alice)).json()["store"]
         assert (before["fallback"], before["spooling_now"], before["spooled_objects"]) == ("spool", False, 0)
         stored = await api.upload(tones["wav"])
         assert stored.status_code == 201 and stored.json()["location"] == "spool"
         after = (await api.http.get("/v1/info", headers=api.alice)).json()["store"]
         assert (after["spooling_now"], after["spooled_objects"]) == (True, 1)
-    finally:
-        await api.http.aclose()
-        await runtime.close()
-        postgres.drop_database(database)
