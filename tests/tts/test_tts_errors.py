@@ -6,14 +6,7 @@ from typing import Any
 
 import pytest
 from conftest import Api, make_api
-from tts_support import BrokenEngine, count_engine
-
-
-async def assert_nothing_stored(api: Api) -> None:
-    assert await api.row_count() == 0
-    assert await api.blob_keys() == []
-    tmp = api.runtime.audio.tmp_dir
-    assert not tmp.exists() or list(tmp.iterdir()) == []
+from tts_support import BrokenEngine, assert_nothing_stored, count_engine
 
 
 @pytest.mark.parametrize(

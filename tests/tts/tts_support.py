@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import av
 import numpy as np
+from conftest import Api
 
 from audiostore.runtime import Runtime
 from audiostore.tts import EngineError, EspeakEngine, Speech, SynthesisOptions, Voice
@@ -37,6 +38,14 @@ class BrokenEngine:
 
     async def synthesize(self, text: str, voice: Voice, options: SynthesisOptions) -> Speech:
         raise EngineError("the test engine always fails")
+
+
+async def assert_nothing_stored(api: Api) -> None:
+    """No row, no blob and no temp file: what every refused request must leave."""
+    assert await api.row_count() == 0
+    assert await api.blob_keys() == []
+    tmp = api.runtime.audio.tmp_dir
+    assert not tmp.exists() or list(tmp.iterdir()) == []
 
 
 def count_engine(runtime: Runtime) -> CountingEngine:

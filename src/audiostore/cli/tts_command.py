@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..client import Client
@@ -21,6 +22,13 @@ def tts(
     speed: float = typer.Option(None, help="0.5 to 2.0."),
     ttl: int = typer.Option(None, help="Keep the audio this many seconds."),
     segments: bool = typer.Option(False, help="Also store each sentence on its own."),
+    expires_in: int = typer.Option(
+        None, "--expires-in", help="Signed URL lifetime in seconds (default: the service's "
+        "AUDIOSTORE_URL_DEFAULT_EXPIRY, 1 h)."
+    ),
+    metadata: str = typer.Option(
+        None, "--metadata", help='A JSON object to store on the audio, e.g. \'{"order": 7}\'.'
+    ),
     out: Path = typer.Option(None, "--out", "-o", help="Also download the audio to this file."),
     json_out: bool = typer.Option(False, "--json", help="Print the audio object as JSON."),
     voices: bool = typer.Option(False, "--voices", help="List the service's voices and exit."),
@@ -41,9 +49,11 @@ def tts(
     if not text:
         err.print("[red]error:[/red] give the text to speak (or --voices).")
         raise typer.Exit(2)
+    meta = _parsed_metadata(metadata)
 
     def go(c: Client) -> dict[str, Any]:
-        obj = c.tts(text, voice=voice, format=format, speed=speed, ttl_seconds=ttl, segments=segments)
+        obj = c.tts(text, voice=voice, format=format, speed=speed, ttl_seconds=ttl, segments=segments,
+                    expires_in=expires_in, metadata=meta)
         if out is not None:
             c.download(obj["id"], out)
         return obj
@@ -59,6 +69,18 @@ def tts(
         f"{obj['id']}  {obj['duration']:.2f}s  {obj['engine']}/{obj['voice_id']}"
         + ("  (cached)" if obj["cache_hit"] else "")
     )
+
+
+def _parsed_metadata(raw: str | None) -> Any:
+    """--metadata as JSON; text that is not JSON is a usage error. Whether the JSON is an
+    acceptable object is the service's call (a 422 `invalid_metadata`, exit 6)."""
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        err.print(f"[red]error:[/red] --metadata is not valid JSON: {escape(exc.msg)}.")
+        raise typer.Exit(2) from None
 
 
 def register(app: typer.Typer) -> None:

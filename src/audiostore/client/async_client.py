@@ -341,12 +341,18 @@ class AsyncClient:
         speed: float | None = None,
         ttl_seconds: int | None = None,
         segments: bool = False,
+        expires_in: int | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Speak `text` and store it; returns the audio object (JSON) with `url`, `engine`,
-        `cache_hit` (and `segments` when asked)."""
+        `cache_hit` (and `segments` when asked).
+
+        `expires_in` is the signed URLs' lifetime in seconds (default: the service's
+        AUDIOSTORE_URL_DEFAULT_EXPIRY, not the audio's TTL). `metadata` is stored on the new
+        audio; a cache hit returns the stored audio with the metadata it was made with."""
         call = protocol.tts_call(
             text, voice=voice, format=format, speed=speed, ttl_seconds=ttl_seconds,
-            segments=segments,
+            segments=segments, expires_in=expires_in, metadata=metadata,
         )
         return protocol.parse_json(await self._send(call))  # type: ignore[no-any-return]
 

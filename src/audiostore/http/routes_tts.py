@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
@@ -28,6 +28,17 @@ class TtsBody(RequestBody):
     speed: float | None = Field(None, description="0.5 to 2.0; 1.0 is the voice's normal rate.")
     ttl_seconds: int | None = Field(None, description="Default AUDIOSTORE_TTS_DEFAULT_TTL.")
     segments: bool = Field(False, description="Also store each sentence on its own, in order.")
+    expires_in: int | None = Field(
+        None, description="Lifetime in seconds of the signed URL(s) in the answer, as for "
+        "POST /v1/audio/{id}/url: 1 to AUDIOSTORE_URL_MAX_EXPIRY; default "
+        "AUDIOSTORE_URL_DEFAULT_EXPIRY. A cache hit signs fresh URLs of this lifetime.",
+    )
+    metadata: Any = Field(
+        None, json_schema_extra={"type": "object"},
+        description="A JSON object stored on the new audio (and each segment), checked like an "
+        "upload's; the key `tts` is the service's. Not part of the cache key: a cache hit "
+        "returns the stored audio with the metadata of the request that made it.",
+    )
 
 
 class SpokenSegment(BaseModel):
@@ -77,7 +88,8 @@ async def speak(body: TtsBody, request: Request, response: Response, who: Who) -
     answers from storage with a fresh URL: 200 and `cache_hit: true`."""
     result = await runtime_of(request).tts.speak(who, TtsRequest(
         text=body.text, voice=body.voice, format=body.format, speed=body.speed,
-        ttl_seconds=body.ttl_seconds, segments=body.segments,
+        ttl_seconds=body.ttl_seconds, segments=body.segments, expires_in=body.expires_in,
+        metadata=body.metadata,
     ))
     if result.cache_hit:
         response.status_code = 200

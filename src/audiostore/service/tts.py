@@ -5,6 +5,13 @@ probing, expiry and deletion follow the same rules. An identical request (engine
 text, format, options) made by the same owner is answered from storage while the audio it
 made lives; concurrent identical requests in one process synthesise once (a per-request
 lock), and the catalogue's `tts_requests` table carries the cache across restarts.
+
+Two fields are not part of the cache key, because they are about the caller's use of the
+audio, not the speech: `expires_in` (the signed URLs' lifetime, checked and capped exactly as
+`AudioService.sign` does, on a cache hit too) and `metadata` (stored on every object the
+request makes, beside the service's own `tts` facts). A cache hit leaves the stored objects'
+metadata as the request that made them left it; it is still checked, so bad metadata is a 422
+whether or not the cache would answer.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import time
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import anyio
 import numpy as np
@@ -26,7 +34,7 @@ import numpy as np
 from .. import metrics
 from ..catalog import AudioRow
 from ..catalog.tts_requests import TtsRequestCatalog, TtsRequestRow
-from ..errors import EngineFailed, UnknownFormat, ValidationFailed
+from ..errors import EngineFailed, InvalidMetadata, UnknownFormat, ValidationFailed
 from ..settings import Settings
 from ..tts import (
     OUTPUT_FORMATS,
@@ -40,6 +48,7 @@ from ..tts import (
     split_sentences,
 )
 from .audio import AudioService, SignedUrl, UploadFields
+from .metadata_field import check_metadata
 from .principal import Principal
 from .text_field import check_text
 
@@ -49,6 +58,7 @@ MIN_SPEED, MAX_SPEED = 0.5, 2.0
 PRUNE_EVERY_SECONDS = 3600.0
 MIN_SPEECH_SECONDS = 0.05  # less than this is a click, not speech: the text had nothing to say
 COPY_CHUNK = 256 * 1024
+TTS_METADATA_KEY = "tts"  # the service's own facts in each object's metadata; callers may not use it
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +71,8 @@ class TtsRequest:
     speed: float | None = None
     ttl_seconds: int | None = None
     segments: bool = False
+    expires_in: int | None = None  # signed URL lifetime; None: AUDIOSTORE_URL_DEFAULT_EXPIRY
+    metadata: object = None  # a JSON object to store on the new audio; None: none
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +105,8 @@ class _Plan:
     segments: bool
     ttl_seconds: int | None
     request_hash: str
+    url_expires_in: int
+    metadata: dict[str, Any]
 
 
 class TtsService:
@@ -152,6 +166,8 @@ class TtsService:
             raise ValidationFailed(f"speed must be between {MIN_SPEED} and {MAX_SPEED}.")
         if request.ttl_seconds is not None and request.ttl_seconds <= 0:
             raise ValidationFailed("ttl_seconds must be positive.")
+        url_expires_in = self.audio.check_expires_in(request.expires_in)
+        metadata = _caller_metadata(request.metadata)
         engine, voice = await self.registry.resolve(request.voice or self.settings.tts_default_voice)
         options = SynthesisOptions(speed=speed)
         key = json.dumps(
@@ -162,11 +178,22 @@ class TtsService:
         ttl = request.ttl_seconds
         if ttl is None and self.settings.tts_default_ttl > 0:
             ttl = self.settings.tts_default_ttl
-        return _Plan(
+        plan = _Plan(
             engine=engine, voice=voice, text=text, format=fmt, options=options,
             segments=request.segments, ttl_seconds=ttl,
             request_hash=hashlib.sha256(key.encode()).hexdigest(),
+            url_expires_in=url_expires_in, metadata=metadata,
         )
+        if metadata:  # the largest object metadata this request can store must still fit
+            worst_segment = self.settings.tts_max_text_chars if plan.segments else None
+            try:
+                check_metadata(_stored_metadata(plan, worst_segment))
+            except InvalidMetadata as exc:
+                raise InvalidMetadata(
+                    f"{exc.message.rstrip('.')}, counting the `{TTS_METADATA_KEY}` facts the "
+                    "service adds to it."
+                ) from exc
+        return plan
 
     # --- cache ------------------------------------------------------------------------
     async def _from_cache(self, principal: Principal, plan: _Plan) -> TtsResult | None:
@@ -178,15 +205,18 @@ class TtsService:
         rows = await self.audio.catalog.get_many_visible(ids, owner=principal.owner, now=self.audio.clock())
         if len(rows) != len(ids):
             return None  # some of it expired or was deleted: synthesise again
-        whole = await self._signed(principal, rows[entry.audio_id], plan.text, entry.phonemes)
+        whole = await self._signed(principal, plan, rows[entry.audio_id], plan.text, entry.phonemes)
         segments = [
-            await self._signed(principal, rows[p["audio_id"]], p["text"], p.get("phonemes"))
+            await self._signed(principal, plan, rows[p["audio_id"]], p["text"], p.get("phonemes"))
             for p in parts
         ]
         return TtsResult(whole=whole, engine=entry.engine, cache_hit=True, segments=segments)
 
-    async def _signed(self, principal: Principal, row: AudioRow, text: str, phonemes: str | None) -> SpokenPart:
-        return SpokenPart(row=row, signed=await self.audio.sign(principal, row.id), text=text, phonemes=phonemes)
+    async def _signed(
+        self, principal: Principal, plan: _Plan, row: AudioRow, text: str, phonemes: str | None
+    ) -> SpokenPart:
+        signed = await self.audio.sign(principal, row.id, expires_in=plan.url_expires_in)
+        return SpokenPart(row=row, signed=signed, text=text, phonemes=phonemes)
 
     # --- synthesis and storage --------------------------------------------------------
     async def _synthesise(self, plan: _Plan, text: str) -> Speech:
@@ -235,9 +265,9 @@ class TtsService:
             ] if plan.segments else None,
             created_at=self.audio.clock(),
         ))
-        whole = await self._signed(principal, whole_row, plan.text, whole_speech.phonemes)
+        whole = await self._signed(principal, plan, whole_row, plan.text, whole_speech.phonemes)
         segments = [
-            await self._signed(principal, r, t, s.phonemes)
+            await self._signed(principal, plan, r, t, s.phonemes)
             for r, t, s in zip(segment_rows, texts, pieces, strict=False)
         ]
         return TtsResult(whole=whole, engine=plan.engine.name, cache_hit=False, segments=segments)
@@ -253,14 +283,10 @@ class TtsService:
         except BaseException:
             staged.discard()
             raise
-        meta: dict[str, object] = {"tts": {
-            "engine": plan.engine.name, "format": plan.format, "speed": plan.options.speed,
-            **({"segment": segment} if segment is not None else {}),
-        }}
         return await self.audio.ingest(staged, principal, UploadFields(
             name=f"tts-{plan.request_hash[:16]}{suffix}.{ext}",
             collection=self.settings.tts_collection, ttl_seconds=plan.ttl_seconds,
-            metadata=meta, text=text, voice_id=plan.voice.id,
+            metadata=_stored_metadata(plan, segment), text=text, voice_id=plan.voice.id,
         ))
 
     def _encode_into(self, speech: Speech, fmt: str, staged: object) -> None:
@@ -276,6 +302,27 @@ class TtsService:
                     staged.write(chunk)  # type: ignore[attr-defined]
         finally:
             path.unlink(missing_ok=True)
+
+
+def _caller_metadata(value: object) -> dict[str, Any]:
+    """The request's metadata, checked like an upload's; the service's own key is refused
+    rather than silently overwritten."""
+    if value is None:
+        return {}
+    metadata = check_metadata(value)
+    if TTS_METADATA_KEY in metadata:
+        raise InvalidMetadata(
+            f"metadata key {TTS_METADATA_KEY!r} is reserved for the engine's facts; use another name."
+        )
+    return metadata
+
+
+def _stored_metadata(plan: _Plan, segment: int | None) -> dict[str, Any]:
+    """What one stored object of `plan` carries: the caller's metadata and the `tts` facts."""
+    return {**plan.metadata, TTS_METADATA_KEY: {
+        "engine": plan.engine.name, "format": plan.format, "speed": plan.options.speed,
+        **({"segment": segment} if segment is not None else {}),
+    }}
 
 
 def _joined(pieces: list[Speech]) -> Speech:
