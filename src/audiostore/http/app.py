@@ -14,6 +14,7 @@ from ..runtime import Runtime
 from ..settings import get_settings
 from . import error_handlers
 from .cors import install_cors
+from .json_body_limit import LimitJsonBodies, json_body_cap
 from .nul_refusal import RefuseNulInUrl
 from .request_metrics import RequestMetrics
 from .routes_audio import router as audio_router
@@ -63,8 +64,10 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.include_router(renditions_router)
     app.include_router(queues_router)
     app.include_router(tts_router)
+    settings = runtime.settings if runtime else get_settings()
+    app.add_middleware(LimitJsonBodies, max_bytes=json_body_cap(settings.tts_max_text_chars))
     app.add_middleware(RefuseNulInUrl)
     app.add_middleware(RequestMetrics)
     install_web_page(app)  # the web page at /
-    install_cors(app, runtime.settings if runtime else get_settings())  # outermost
+    install_cors(app, settings)  # outermost
     return app

@@ -1,0 +1,62 @@
+"""A cap on request bodies other than uploads, so no JSON body is held in memory unbounded.
+
+(FastAPI's own `max_body_size` answers a too-long `Content-Length` with a plain-text 413;
+this answers with the error catalogue's JSON, like every other error.)
+
+Every route but `POST /v1/audio` takes a small JSON body (a patch, ids, a queue, a TTS
+request); FastAPI reads such a body whole before it validates it. Past the cap the answer is
+413 `too_large`: at once when `Content-Length` says so, else as soon as the bytes read pass it.
+Uploads have their own limit (AUDIOSTORE_MAX_UPLOAD_BYTES) and stream to disk.
+"""
+
+from __future__ import annotations
+
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..errors import PayloadTooLarge
+
+BASE_JSON_BODY_BYTES = 1024 * 1024
+JSON_BYTES_PER_TEXT_CHAR = 12  # a character escaped as a surrogate pair: \\uXXXX\\uXXXX
+
+
+def json_body_cap(tts_max_text_chars: int) -> int:
+    """1 MiB, and room for the longest text a TTS request may carry, however it is escaped."""
+    return BASE_JSON_BODY_BYTES + JSON_BYTES_PER_TEXT_CHAR * tts_max_text_chars
+
+
+def _too_large(cap: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"A request body other than an upload may hold at most {cap} bytes.")
+
+
+class LimitJsonBodies:
+    """Pure ASGI: uploads pass untouched; any other body is cut off at `max_bytes`."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or (scope["method"] == "POST" and scope["path"] == "/v1/audio"):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            error = _too_large(self.max_bytes)
+            await JSONResponse(error.to_dict(), status_code=error.status)(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    # An HTTPException, since FastAPI turns anything else raised while it
+                    # reads a body into a 400; the app's handler renders it as 413 too_large.
+                    raise HTTPException(413, _too_large(self.max_bytes).message)
+            return message
+
+        await self.app(scope, counted, send)
