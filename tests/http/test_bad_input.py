@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import httpx
@@ -225,3 +225,30 @@ async def test_an_unknown_form_field_is_422_and_names_it(api: Api, wav_bytes: by
     r = await assert_nothing_written(api, post, 422, "validation_failed")
     assert "projectId, recordingId" in r.json()["error"]["message"]
     assert "metadata" in r.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(("fields", "says"), [
+    ({f"f{i}": "x" for i in range(100)}, "more than 64 parts"),
+    ({f"f{i}": "x" * 60_000 for i in range(6)}, "text fields hold more than 262144 bytes"),
+])
+async def test_a_form_too_big_to_hold_is_refused_while_it_arrives(
+    api: Api, wav_bytes: bytes, fields: dict[str, str], says: str
+) -> None:
+    """Text fields are held in memory: their number and bytes are capped as they arrive (a
+    body without Content-Length is bounded only by these)."""
+    boundary = "b0undary"
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+             for k, v in fields.items()]
+    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\n'.encode()
+                 + wav_bytes + f"\r\n--{boundary}--\r\n".encode())
+
+    async def body() -> AsyncIterator[bytes]:  # chunked: no Content-Length to refuse up front
+        for part in parts:
+            yield part
+
+    def post() -> Awaitable[httpx.Response]:
+        return api.http.post("/v1/audio", content=body(), headers={
+            **api.alice, "content-type": f"multipart/form-data; boundary={boundary}"})
+
+    r = await assert_nothing_written(api, post, 400, "bad_request")
+    assert says in r.json()["error"]["message"]

@@ -14,6 +14,8 @@ from ..errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from ..service import StagedUpload
 
 MAX_FIELD_BYTES = 64 * 1024
+MAX_FORM_TEXT_BYTES = 256 * 1024  # all text fields together: they are held in memory
+MAX_FORM_PARTS = 64
 MULTIPART_OVERHEAD = 64 * 1024
 RAW_TYPES = ("audio/", "application/octet-stream", "video/webm", "video/mp4", "application/ogg")
 
@@ -23,6 +25,8 @@ class _MultipartSink:
         self.staged = staged
         self.fields = staged.form_fields  # shared: the fields so far name the early put's key
         self.saw_file = False
+        self._parts = 0
+        self._text_bytes = 0
         self._header_field = b""
         self._header_value = b""
         self._headers: dict[bytes, bytes] = {}
@@ -42,6 +46,9 @@ class _MultipartSink:
         }
 
     def _part_begin(self) -> None:
+        self._parts += 1
+        if self._parts > MAX_FORM_PARTS:
+            raise BadRequest(f"The multipart body has more than {MAX_FORM_PARTS} parts.")
         self._headers = {}
         self._name = None
         self._is_file = False
@@ -78,8 +85,11 @@ class _MultipartSink:
             self.staged.write(data[start:end])
             return
         self._buf += data[start:end]
+        self._text_bytes += end - start
         if len(self._buf) > MAX_FIELD_BYTES:
             raise BadRequest(f"Form field {self._name!r} is larger than {MAX_FIELD_BYTES} bytes.")
+        if self._text_bytes > MAX_FORM_TEXT_BYTES:
+            raise BadRequest(f"The form's text fields hold more than {MAX_FORM_TEXT_BYTES} bytes.")
 
     def _part_end(self) -> None:
         if not self._is_file and self._name:
