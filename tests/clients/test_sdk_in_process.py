@@ -261,3 +261,12 @@ async def test_errors_carry_the_catalogue_code(sdk, local_api: Api, tmp_path: Pa
             await bad.get("0190d6f0-0000-7000-8000-000000000000")
     assert exc.value.code == "unauthorized"
     assert await local_api.row_count() == 0
+
+
+async def test_list_by_exact_name_with_urls(sdk, tones: dict[str, Path]) -> None:
+    c, _ = sdk
+    story = await c.upload(tones["wav"], name="story.mp3")
+    await c.upload(tones["wav"], name="other.mp3")
+    found = [item async for item in c.list(name="story.mp3", urls=True, expires_in=60)]
+    assert [i.id for i in found] == [story.id]
+    assert found[0].url and found[0].url_expires_at
