@@ -7,8 +7,12 @@ import asyncio
 from pathlib import Path
 
 import httpx
+import pytest
 
 from conftest import Api
+
+from audiostore.errors import NotFound
+from audiostore.service import Principal
 
 
 async def test_concurrent_deletes_of_one_object_succeed_once(api: Api, tones: dict[str, Path]) -> None:
@@ -54,3 +58,23 @@ async def test_one_idempotency_key_sent_at_once_stores_one_object(api: Api, wav_
         if r.status_code == 409:
             assert r.json()["error"]["code"] == "idempotency_key_in_progress"
     assert await api.row_count() == 1
+
+
+async def test_a_rendition_finished_after_its_delete_gathered_keys_leaves_no_blob(
+    api: Api, tones: dict[str, Path]
+) -> None:
+    """The delete's steps, with a rendition finishing in between: marked deleting, blob keys
+    gathered, then the rendition's row and blob go in, then blobs and rows are deleted. The
+    renderer must notice and take its blob back (else it outlives its object)."""
+    obj = (await api.upload(tones["wav"])).json()
+    await api.settled()
+    rt = api.runtime
+    row = await rt.audio.get(Principal(owner="alice"), obj["id"])
+    doomed = await rt.catalog.mark_deleting(obj["id"], owner=None, now=rt.clock())
+    assert doomed is not None
+    gathered = [doomed.key, *await rt.renditions.keys_of([doomed])]
+    with pytest.raises(NotFound):
+        await rt.renditions.ensure_rendition(row, rt.renditions.queue_profile())
+    await rt.store.delete_many(gathered)
+    await rt.catalog.delete_rows([obj["id"]])
+    assert await api.blob_keys() == []

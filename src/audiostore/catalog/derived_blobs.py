@@ -35,6 +35,11 @@ class DerivedBlobCatalog:
         except IntegrityError as exc:  # the object was deleted meanwhile (foreign key)
             raise Conflict("The audio was deleted while its rendition was made.") from exc
 
+    async def delete_one(self, audio_id: str, variant: str) -> None:
+        async with self._catalog._session() as s:
+            await s.execute(delete(DerivedBlobRow).where(
+                DerivedBlobRow.audio_id == audio_id, DerivedBlobRow.variant == variant))
+
     async def list_for(self, audio_ids: Sequence[str], kind: str | None = None) -> list[DerivedBlobRow]:
         if not audio_ids:
             return []

@@ -322,6 +322,12 @@ class RenditionService:
         except Conflict as exc:  # the object went while we rendered: leave nothing behind
             await self.store.delete_many([key])
             raise NotFound() from exc
+        if await self.audio.catalog.get_visible(row.id, owner=None, now=self.audio.clock()) is None:
+            # Deleted while we rendered, its row still there when ours went in: the delete may
+            # have gathered its blobs' keys before ours existed, so take ours back ourselves.
+            await self.rows.delete_one(row.id, variant)
+            await self.store.delete_many([key])
+            raise NotFound()
         return derived
 
     async def ensure_rendition(self, row: AudioRow, profile: OutputProfile) -> DerivedBlobRow:
