@@ -100,3 +100,27 @@ async def test_local_runtime_keeps_generated_secret(tmp_path: Path) -> None:
     assert rt1.audio.signer.sign("x", 1, {}) == rt2.audio.signer.sign("x", 1, {})
     await rt1.close()
     await rt2.close()
+
+
+async def test_a_signed_urls_answer_may_sit_in_a_cdn_while_the_url_and_audio_last(
+    api: Api, tones: dict[str, Path]
+) -> None:
+    """Seeds 002 and 003 put a CDN in front: a signed URL's bytes are `public` for the URL's
+    remaining life (never past the audio's expiry); with an API key they stay `private`."""
+    lasting = (await api.upload(tones["wav"])).json()
+    url = (await api.http.post(f"/v1/audio/{lasting['id']}/url", headers=api.alice,
+                               json={"expires_in": 600})).json()["url"]
+    api.clock.advance(100)
+    got = await api.http.get(_path(url))
+    assert got.status_code == 200
+    assert got.headers["cache-control"] == "public, max-age=500, immutable"
+    not_modified = await api.http.get(_path(url), headers={"If-None-Match": got.headers["etag"]})
+    assert (not_modified.status_code, not_modified.headers["cache-control"]) == (304, "public, max-age=500, immutable")
+    keyed = await api.http.get(f"/v1/audio/{lasting['id']}/content", headers=api.alice)
+    assert keyed.headers["cache-control"].startswith("private")
+
+    brief = (await api.upload(tones["wav"], ttl_seconds=300)).json()
+    url = (await api.http.post(f"/v1/audio/{brief['id']}/url", headers=api.alice,
+                               json={"expires_in": 3600})).json()["url"]
+    got = await api.http.get(_path(url))
+    assert got.headers["cache-control"] == "public, max-age=300, immutable"

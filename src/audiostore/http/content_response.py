@@ -7,6 +7,7 @@ remote blobs are streamed from the store; direct-signing stores get a redirect.
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from urllib.parse import quote
 
 from starlette.requests import Request
@@ -18,8 +19,18 @@ from .byte_ranges import parse_range
 from .store_stream_response import StoreStreamResponse
 from .small_range import MAX_SMALL_RANGE, SmallFileRangeResponse
 
-# Bytes under one id never change, so clients and shared caches may keep them.
+# Bytes under one id never change, so a client may keep them. Fetched with an API key they
+# are the key holder's: private. Fetched by a signed URL they are for whoever holds that URL,
+# so a CDN or shared cache may keep them too, but only while the URL (and the audio) lives.
 IMMUTABLE = "private, max-age=31536000, immutable"
+
+
+def shared_cache_control(source: ContentSource, url_expires: int, now: datetime) -> str:
+    """`public` for a signed URL's answer, for as long as the URL and the audio both last."""
+    seconds = url_expires - int(now.timestamp())
+    if source.row.expires_at is not None:
+        seconds = min(seconds, int((source.row.expires_at - now).total_seconds()))
+    return f"public, max-age={max(0, seconds)}, immutable"
 
 
 def _etag_matches(header: str, etag: str) -> bool:
@@ -28,10 +39,10 @@ def _etag_matches(header: str, etag: str) -> bool:
     return any(t.strip().removeprefix("W/") == etag for t in header.split(","))
 
 
-def render_content(source: ContentSource, request: Request) -> Response:
+def render_content(source: ContentSource, request: Request, *, cache_control: str = IMMUTABLE) -> Response:
     headers = {
         "ETag": source.etag,
-        "Cache-Control": IMMUTABLE,
+        "Cache-Control": cache_control,
         "Accept-Ranges": "bytes",
         "Content-Disposition": f"inline; filename*=UTF-8''{quote(source.row.name)}",
     }

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request, Response
 from ..service.renditions import wants_rendition
 from ..signing import EXPIRES_PARAM, SIGNATURE_PARAM
 from .auth import bearer_token, runtime_of
-from .content_response import render_content
+from .content_response import render_content, shared_cache_control
 
 router = APIRouter(prefix="/v1", tags=["content"])
 
@@ -32,10 +32,11 @@ async def audio_content(audio_id: str, request: Request) -> Response:
             audio_id, expires=query.get(EXPIRES_PARAM, ""), signature=query.get(SIGNATURE_PARAM, ""),
             params=params,
         )
+        shared = shared_cache_control(source, int(query[EXPIRES_PARAM]), rt.audio.clock())
+        return render_content(source, request, cache_control=shared)
+    who = await rt.keys.authenticate(bearer_token(request))
+    if wants_rendition(query):
+        source = await rt.renditions.open_content(who, audio_id, dict(query))
     else:
-        who = await rt.keys.authenticate(bearer_token(request))
-        if wants_rendition(query):
-            source = await rt.renditions.open_content(who, audio_id, dict(query))
-        else:
-            source = await rt.audio.open_content(who, audio_id)
+        source = await rt.audio.open_content(who, audio_id)
     return render_content(source, request)
