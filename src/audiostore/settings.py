@@ -200,6 +200,10 @@ class Settings(BaseSettings):
         description="Comma-separated origins browser apps may call the API and signed URLs "
         "from (e.g. `https://app.example.com`), or `*` for any. Unset: no CORS headers.",
     )
+    cors_max_age: int = Field(
+        600, ge=0, le=86400,
+        description="Seconds a browser may cache a CORS preflight answer (0 to 86400).",
+    )
     idempotency_ttl_seconds: int = Field(
         86400,
         description="How long an upload's `Idempotency-Key` is remembered: a retry with the "

@@ -88,3 +88,17 @@ def test_cors_on_the_real_server(served: Served, tones: dict[str, Path]) -> None
         assert r.status_code == 206 and r.headers["access-control-allow-origin"] == CORS_ORIGIN
         assert EXPOSED <= _exposed(r)
         c.delete(obj.id)
+
+
+async def test_preflight_max_age_is_a_setting(tmp_path: Path) -> None:
+    """Seed 002 caches preflights for an hour: AUDIOSTORE_CORS_MAX_AGE (default 600)."""
+    for settings_age, said in ((None, "600"), (3600, "3600")):
+        extra = {} if settings_age is None else {"cors_max_age": settings_age}
+        a, runtime = await make_api(backend_settings_local(tmp_path / said, cors_origins=[ORIGIN], **extra))
+        try:
+            r = await a.http.options("/v1/audio", headers={
+                "Origin": ORIGIN, "Access-Control-Request-Method": "POST"})
+            assert r.headers["access-control-max-age"] == said
+        finally:
+            await a.http.aclose()
+            await runtime.close()

@@ -17,7 +17,6 @@ EXPOSED_HEADERS = [
     "Content-Range", "Accept-Ranges", "Content-Length", "ETag", "Content-Disposition",
     "Idempotent-Replayed", "Retry-After",
 ]
-PREFLIGHT_MAX_AGE = 600
 
 
 def install_cors(app: ASGIApp, settings: Settings) -> None:
@@ -35,5 +34,5 @@ def install_cors(app: ASGIApp, settings: Settings) -> None:
         allow_headers=ALLOWED_HEADERS,
         expose_headers=EXPOSED_HEADERS,
         allow_credentials=False,
-        max_age=PREFLIGHT_MAX_AGE,
+        max_age=settings.cors_max_age,
     )
