@@ -33,6 +33,7 @@ __all__ = [
     "UnknownVoice",
     "EngineFailed",
     "StorageUnavailable",
+    "InsufficientStorage",
     "ConfigurationError",
     "CATALOGUE",
 ]
@@ -167,6 +168,18 @@ class StorageUnavailable(AudiostoreError):
         "storage_unavailable",
         503,
         "The blob store cannot be reached; try again.",
+    )
+
+
+class InsufficientStorage(AudiostoreError):
+    """A disk (or quota) this server writes to is full: staging, spool, blobs, scratch or the
+    catalogue. The server's condition, not the client's mistake; nothing was stored."""
+
+    code, status, default_message = (
+        "insufficient_storage",
+        507,
+        "The server has no room to store this (its disk or quota is full); nothing was "
+        "stored. Try again later.",
     )
 
 

@@ -23,7 +23,8 @@ import av
 import av.error
 import numpy as np
 
-from ..errors import UndecodableAudio
+from ..disk_space import is_out_of_space
+from ..errors import InsufficientStorage, UndecodableAudio
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,5 +128,7 @@ def transcode(src: Path, dst: Path, profile: OutputProfile) -> float:
             for packet in stream.encode(None):
                 out.mux(packet)
         except (av.error.FFmpegError, ValueError) as exc:
+            if is_out_of_space(exc):  # the output's disk, not the audio: never a 422
+                raise InsufficientStorage() from exc
             raise UndecodableAudio(f"The stored audio cannot be transcoded: {exc}") from exc
     return written / profile.sample_rate

@@ -35,18 +35,26 @@ class LocalBlobStore:
         return path
 
     async def put_file(self, key: str, path: Path, *, content_type: str) -> None:
+        """Store a copy of `path` (a hard link on the same disk). On failure (a full disk
+        raises `OSError` ENOSPC/EDQUOT) nothing of the put is left: no partial file, no
+        directory it made."""
         target = self.local_path(key)
         # Copy then atomic rename: a reader never sees a half-written blob.
         partial = target.with_name(target.name + ".partial")
         for attempt in range(3):  # a concurrent delete may remove the emptied directory
-            target.parent.mkdir(parents=True, exist_ok=True)
             try:
+                target.parent.mkdir(parents=True, exist_ok=True)
                 await anyio.to_thread.run_sync(_copy_file, path, partial)
                 os.replace(partial, target)
                 return
             except FileNotFoundError:
                 if attempt == 2 or not path.exists():
                     raise
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    partial.unlink(missing_ok=True)
+                self._prune_empty_dirs(target.parent)
+                raise
 
     async def get_stream(
         self, key: str, *, start: int = 0, end: int | None = None
@@ -92,14 +100,16 @@ class LocalBlobStore:
             with contextlib.suppress(FileNotFoundError, BlobNotFound):
                 path = self.local_path(key)
                 path.unlink()
-                # Drop directories the delete left empty, up to (not including) the root.
-                parent = path.parent
-                while parent != self.root and parent.is_relative_to(self.root):
-                    try:
-                        parent.rmdir()
-                    except OSError:
-                        break
-                    parent = parent.parent
+                self._prune_empty_dirs(path.parent)
+
+    def _prune_empty_dirs(self, parent: Path) -> None:
+        """Drop directories left empty, from `parent` up to (not including) the root."""
+        while parent != self.root and parent.is_relative_to(self.root):
+            try:
+                parent.rmdir()
+            except OSError:
+                break
+            parent = parent.parent
 
     async def list(self, prefix: str = "") -> AsyncIterator[BlobMeta]:
         stream = obstore.list(self._store, prefix or None, chunk_size=1000)

@@ -10,10 +10,32 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from ..errors import InsufficientStorage
+
 _MIGRATIONS = Path(__file__).with_name("migrations")
+_SQLITE_FULL = 13  # "database or disk is full" (the primary result code, the low byte)
+_PG_DISK_FULL = "53100"  # SQLSTATE disk_full
+
+
+def _is_full(error: BaseException | None) -> bool:
+    """Whether a driver error says the database's disk (or its size limit) is full."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF == _SQLITE_FULL
+    return _PG_DISK_FULL in (getattr(error, "sqlstate", None), getattr(error, "pgcode", None))
+
+
+def _translate_full_disk(context: ExceptionContext) -> None:
+    """A full catalogue disk is `InsufficientStorage` (507) wherever it is met: every statement
+    and commit of every caller goes through this engine, so no caller can let it become a 500.
+    SQLite and PostgreSQL roll the failed transaction back, so nothing of it is stored."""
+    if _is_full(context.original_exception):
+        raise InsufficientStorage(
+            "The server's disk is full (catalogue); nothing was stored. Try again later."
+        ) from context.sqlalchemy_exception
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -32,9 +54,10 @@ def create_engine(url: str) -> AsyncEngine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
-
-        return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    else:
+        engine = create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    event.listen(engine.sync_engine, "handle_error", _translate_full_disk)
+    return engine
 
 
 def _config(connection: Connection) -> Config:

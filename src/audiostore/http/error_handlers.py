@@ -10,7 +10,8 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
 from ..blobstores import BlobNotFound
-from ..errors import AudiostoreError, NotFound, ValidationFailed
+from ..disk_space import is_out_of_space
+from ..errors import AudiostoreError, InsufficientStorage, NotFound, ValidationFailed
 
 log = logging.getLogger("audiostore.http")
 
@@ -45,6 +46,17 @@ def install(app: FastAPI) -> None:
         # deleted while it was being read); anything else is a row whose blob is missing.
         log.warning("blob %s missing on %s %s", exc, request.method, request.url.path)
         return _render(404, NotFound.code, "The audio's bytes are missing from storage.")
+
+    @app.exception_handler(OSError)
+    async def _os_error(request: Request, exc: OSError) -> JSONResponse:
+        # A safety net like the one above: the write paths say InsufficientStorage themselves
+        # (staging, blobs, spool, catalogue); a library's scratch write (an encoder's output,
+        # a waveform file) that meets a full disk is still the server's condition, not a bug.
+        if is_out_of_space(exc):
+            log.warning("disk full on %s %s: %s", request.method, request.url.path, exc)
+            err = InsufficientStorage()
+            return _render(err.status, err.code, err.message)
+        return await _bug(request, exc)
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:

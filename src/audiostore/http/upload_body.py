@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from ..errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from ..errors import AudiostoreError, BadRequest, PayloadTooLarge, UnsupportedMediaType
 from ..service import StagedUpload
 
 MAX_FIELD_BYTES = 64 * 1024
@@ -130,7 +130,7 @@ async def read_upload(
                 await staged.pump()
             parser.finalize()
             await staged.pump(final=True)
-        except (BadRequest, PayloadTooLarge):
+        except AudiostoreError:  # ours, from the sink or staging: a full disk stays a 507
             raise
         except Exception as exc:  # the parser's own errors: malformed multipart
             raise BadRequest(f"The multipart body is malformed: {exc}") from exc

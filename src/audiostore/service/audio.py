@@ -33,9 +33,11 @@ from ..blobstores.spooling import PRIMARY, SPOOL, primary_of, spooled_path_of
 from ..catalog import PENDING, READY, AudioRow, Catalog, ListQuery
 from ..catalog.doomed_claims import DoomedObject
 from ..catalog.job_queries import JobCatalog
+from ..disk_space import is_out_of_space
 from ..errors import (
     AudiostoreError,
     BadRequest,
+    InsufficientStorage,
     NotFound,
     StorageUnavailable,
     UnsupportedMediaType,
@@ -267,15 +269,39 @@ class AudioService:
             if placed is None:
                 placed = await self.store.put_file(key, staged.path, content_type=facts.content_type)
         except Exception as exc:
-            await self.catalog.delete_rows([audio_id])
+            await self._take_back(audio_id, None)
             log.warning("blob put failed for %s: %s", key, exc)
+            if is_out_of_space(exc):  # the local store or the spool: a full disk
+                raise InsufficientStorage(
+                    "The server's disk is full (blob store); nothing was stored. Try again later."
+                ) from exc
             raise StorageUnavailable(f"The blob store refused the upload: {exc}") from exc
-        if placed == SPOOL:  # the primary store was down: the blob waits in the local spool
-            row.location = SPOOL
-            await self.catalog.update_audio(audio_id, {"location": SPOOL})
-        await self.catalog.set_state(audio_id, READY, now=now)
+        try:
+            if placed == SPOOL:  # the primary store was down: the blob waits in the local spool
+                row.location = SPOOL
+                await self.catalog.update_audio(audio_id, {"location": SPOOL})
+            await self.catalog.set_state(audio_id, READY, now=now)
+        except Exception:  # the catalogue's disk filled up meanwhile: the upload did not happen
+            await self._take_back(audio_id, key)
+            raise
         row.state = READY
         return row
+
+    async def _take_back(self, audio_id: str, key: str | None) -> None:
+        """Undo an upload that failed after its intent row: its blob (if it was put), then the
+        row. Blob first: a row the catalogue cannot delete now (its disk is full too) then has
+        no blob, so the stale-pending job rolls it back rather than finishing an upload whose
+        client was told it failed. (A blob the store will not delete now is an orphan that
+        `reconcile` finds.)"""
+        if key is not None:
+            try:
+                await self.store.delete_many([key])
+            except Exception as exc:  # noqa: BLE001 - see docstring
+                log.warning("could not remove the blob %s of a failed upload: %s", key, exc)
+        try:
+            await self.catalog.delete_rows([audio_id])
+        except Exception as exc:  # noqa: BLE001 - the pending row's job rolls it back later
+            log.warning("could not remove the intent row of %s; a job rolls it back: %s", audio_id, exc)
 
     async def _understand(self, staged: StagedUpload) -> AudioFacts:
         if staged.size == 0:

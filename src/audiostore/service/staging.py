@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from ..audio import HEAD_BYTES
+from ..disk_space import full_disk_is_507, write_all
 from ..errors import PayloadTooLarge
 
 if TYPE_CHECKING:
@@ -33,12 +34,14 @@ _ABORTS: set[asyncio.Task[None]] = set()  # last-resort aborts scheduled by disc
 class StagedUpload:
     """A temp file under `tmp_dir` that refuses to grow past `limit` bytes.
 
-    Never holds the upload in memory; `discard()` is always safe to call.
+    Never holds the upload in memory; `discard()` is always safe to call. A full disk is
+    `InsufficientStorage` from whichever call met it, and the caller discards the file.
     """
 
     def __init__(self, tmp_dir: Path, limit: int) -> None:
-        tmp_dir.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix="upload-", suffix=".part", dir=tmp_dir)
+        with full_disk_is_507("staging"):
+            tmp_dir.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix="upload-", suffix=".part", dir=tmp_dir)
         self.path = Path(name)
         self._file = os.fdopen(fd, "wb", buffering=0)  # writes come in batches already
         # Held until discard(): the temp-file job (jobs/temp_files.py) removes only files no
@@ -86,7 +89,10 @@ class StagedUpload:
     def _absorb(self, data: bytes) -> None:
         """Hash and write a batch (hashlib and the write release the GIL)."""
         self._hash.update(data)
-        self._file.write(data)
+        # Unbuffered: one write() may take only part of a batch (a filling disk does that),
+        # and a stored object whose file is shorter than its size and sha256 is corrupt.
+        with full_disk_is_507("staging"):
+            write_all(self._file, data)
 
     async def pump(self, *, final: bool = False) -> None:
         """Hash and write what has gathered, in a worker thread, while the early put (decided
@@ -119,7 +125,8 @@ class StagedUpload:
             if self._sending:  # those bytes would never reach the early put's blob
                 raise RuntimeError("pump(final=True) must run before finish() during an early put")
             self._absorb(self._take_batch())
-        self._file.close()
+        with full_disk_is_507("staging"):
+            self._file.close()  # some filesystems (NFS, quotas) report a failed write here
 
     @property
     def sha256(self) -> str:
