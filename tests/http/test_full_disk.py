@@ -186,26 +186,26 @@ async def test_real_full_disk_is_507_and_stores_nothing(
     assert r.json()["sha256"] == hashlib.sha256(stored.content).hexdigest()
 
 
-@pytest.mark.parametrize("route", ["rendition", "waveform"])
-async def test_real_full_disk_on_a_rendition_is_507(
+@pytest.mark.parametrize("route", ["rendition", "waveform", "tts"])
+async def test_real_full_disk_on_scratch_output_is_507(
     small_disk: Path, api_on: Callable[..., Any], sounds: dict[str, Path], route: str
 ) -> None:
-    """Scratch output (a transcode, a waveform file) on a full disk is the server's condition:
-    507, no rendition recorded, and the original still reads."""
+    """Scratch output (a transcode, a waveform file, encoded speech) on a full disk is the
+    server's condition: 507 (before: a 500), nothing recorded, and the original still reads."""
     api = await api_on(Settings(data_dir=small_disk / "data", public_url="http://testserver",
                                 auth_cache_seconds=0))
     before = await Before.take(api, sounds["stored"])
     fill(small_disk, leave=0)
-    query = "format=wav" if route == "rendition" else "format=dat&samples_per_pixel=2"
-    path = "content" if route == "rendition" else "waveform"
-    r = await api.http.get(f"/v1/audio/{before.audio_id}/{path}?{query}", headers=api.alice)
-    assert r.status_code == 507, r.text
-    assert r.json()["error"]["code"] == "insufficient_storage"
+    if route == "tts":
+        r = await api.http.post("/v1/tts", headers=api.alice,
+                                json={"text": "A full disk.", "voice": "en-us", "format": "wav"})
+    else:
+        query = "format=wav" if route == "rendition" else "format=dat&samples_per_pixel=2"
+        path = "content" if route == "rendition" else "waveform"
+        r = await api.http.get(f"/v1/audio/{before.audio_id}/{path}?{query}", headers=api.alice)
+    await before.assert_nothing_stored(r)
     described = await api.http.get(f"/v1/audio/{before.audio_id}", headers=api.alice)
     assert described.json()["renditions"] == []
-    assert stored_files(api) == before.files
-    assert files_under(api.runtime.settings.data_dir / "tmp") == []
-    await before.assert_reads_work()
 
 
 # --- faults injected at each write ---------------------------------------------------------
