@@ -27,10 +27,12 @@ from audio_factory import make_tone, write_wav
 from conftest import Api, backend_settings_local, make_api
 from server_process import free_port
 
+from audiostore import metrics
 from audiostore.blobstores import local as local_store
 from audiostore.catalog import Catalog
 from audiostore.errors import InsufficientStorage
 from audiostore.service import staging
+from audiostore.service.early_put import EARLY_PUT_MIN_BYTES
 from audiostore.settings import Settings
 
 DISK_BYTES = 16 * 1024 * 1024
@@ -105,12 +107,17 @@ def stored_files(api: Api) -> list[Path]:
 class Before:
     """What the service held before a failing request: rows, blob files and one object."""
 
-    def __init__(self, api: Api, audio_id: str, content: bytes) -> None:
+    def __init__(self, api: Api, audio_id: str, content: bytes, *, store_answers: bool = True) -> None:
         self.api, self.audio_id, self.content = api, audio_id, content
+        self.store_answers = store_answers  # False: the bucket is down, list the files only
+
+    async def keys(self) -> list[str] | None:
+        return sorted(await self.api.blob_keys()) if self.store_answers else None
 
     async def snapshot(self) -> Before:
         await self.api.settled()  # the analysis after a 201 holds its staging file until done
         self.rows, self.files = await self.api.row_count(), stored_files(self.api)
+        self.blob_keys = await self.keys()
         return self
 
     @classmethod
@@ -126,6 +133,7 @@ class Before:
         await self.api.settled()
         assert await self.api.row_count() == self.rows  # no ready row, no pending row
         assert stored_files(self.api) == self.files  # no blob, no partial copy
+        assert await self.keys() == self.blob_keys  # in the store (S3 too)
         assert files_under(self.api.runtime.settings.data_dir / "tmp") == []  # no staging file
         await self.assert_reads_work()
 
@@ -158,6 +166,7 @@ def sounds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "stored": make_tone(d / "stored.wav", "wav", seconds=0.5),  # ~44 KB
         "one_batch": write_wav(d / "one-batch.wav", 900_000),  # under staging's 1 MiB batch
         "big": write_wav(d / "big.wav", 6 * 1024 * 1024),  # many batches
+        "huge": write_wav(d / "huge.wav", EARLY_PUT_MIN_BYTES + (1 << 20)),  # S3: an early put
     }
 
 
@@ -271,11 +280,20 @@ async def test_short_staging_writes_store_every_byte(
 @pytest.mark.parametrize("body", list(BODIES))
 @pytest.mark.parametrize("room", [0, 300_000, 3 * 1024 * 1024], ids=["no-room", "part-of-one-batch", "after-batches"])
 async def test_full_staging_disk_is_507(
-    local_api: Api, sounds: dict[str, Path], monkeypatch: pytest.MonkeyPatch, body: str, room: int
+    api: Api, sounds: dict[str, Path], monkeypatch: pytest.MonkeyPatch, body: str, room: int
 ) -> None:
-    before = await Before.take(local_api, sounds["stored"])
+    """On S3 the upload is already going to the bucket (an early put, with its intent row):
+    both are taken back too."""
+    before = await Before.take(api, sounds["stored"])
+    aborted = early_puts_aborted()
     staging_writes(monkeypatch, per_call=1 << 20, room=room)
-    await before.assert_nothing_stored(await BODIES[body](local_api, sounds["big"])())
+    await before.assert_nothing_stored(await BODIES[body](api, sounds["huge"])())
+    if api.runtime.settings.store == "s3":
+        assert early_puts_aborted() == aborted + 1
+
+
+def early_puts_aborted() -> float:
+    return metrics.REGISTRY.get_sample_value("audiostore_early_puts_total", {"outcome": "aborted"}) or 0.0
 
 
 def copies_that_fill_the_disk(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
@@ -318,7 +336,7 @@ async def test_full_spool_disk_is_507(
     ))
     r = await api.upload(sounds["stored"])
     assert r.status_code == 201 and r.json()["location"] == "spool", r.text
-    before = await Before(api, r.json()["id"], sounds["stored"].read_bytes()).snapshot()
+    before = await Before(api, r.json()["id"], sounds["stored"].read_bytes(), store_answers=False).snapshot()
     targets = copies_that_fill_the_disk(monkeypatch)
     await before.assert_nothing_stored(await api.upload(sounds["one_batch"]))
     assert targets and all("spool" in t.parts for t in targets) and not targets[0].exists()
@@ -356,11 +374,10 @@ async def test_full_catalogue_is_507(
 
 
 async def test_catalogue_full_after_the_blob_was_put_takes_the_blob_back(
-    local_api: Api, sounds: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+    api: Api, sounds: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The intent row went in and the blob was put, then the catalogue's disk filled before the
     row could say `ready`: the blob and the row are taken back, and the client hears 507."""
-    api = local_api
     before = await Before.take(api, sounds["stored"])
     catalog = api.runtime.catalog
 
@@ -369,3 +386,20 @@ async def test_catalogue_full_after_the_blob_was_put_takes_the_blob_back(
 
     monkeypatch.setattr(catalog, "set_state", full)
     await before.assert_nothing_stored(await api.upload(sounds["one_batch"]))
+
+
+async def test_full_catalogue_after_a_rendition_was_put_takes_it_back(
+    local_api: Api, sounds: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rendition rendered and put, then its row meets a full catalogue: 507, and its blob is
+    taken back (no blob without a row)."""
+    api = local_api
+    before = await Before.take(api, sounds["stored"])
+    rows = api.runtime.renditions.rows
+
+    async def full(derived: Any) -> None:
+        raise InsufficientStorage("The server's disk is full (catalogue); nothing was stored.")
+
+    monkeypatch.setattr(rows, "put", full)
+    r = await api.http.get(f"/v1/audio/{before.audio_id}/content?format=mp3", headers=api.alice)
+    await before.assert_nothing_stored(r)

@@ -38,6 +38,7 @@ from ..errors import (
     AudiostoreError,
     ConfigurationError,
     Conflict,
+    InsufficientStorage,
     NotFound,
     UnknownFormat,
     ValidationFailed,
@@ -322,6 +323,9 @@ class RenditionService:
         except Conflict as exc:  # the object went while we rendered: leave nothing behind
             await self.store.delete_many([key])
             raise NotFound() from exc
+        except InsufficientStorage:  # the catalogue's disk is full: no blob without its row
+            await self.store.delete_many([key])
+            raise
         if await self.audio.catalog.get_visible(row.id, owner=None, now=self.audio.clock()) is None:
             # Deleted while we rendered, its row still there when ours went in: the delete may
             # have gathered its blobs' keys before ours existed, so take ours back ourselves.

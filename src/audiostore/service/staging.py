@@ -106,9 +106,16 @@ class StagedUpload:
         data = self._take_batch()
         if self._sending:
             assert self.early is not None
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(anyio.to_thread.run_sync, self._absorb, data)
-                tg.start_soon(self.early.send, data)
+            try:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(anyio.to_thread.run_sync, self._absorb, data)
+                    tg.start_soon(self.early.send, data)
+            except BaseExceptionGroup as group:
+                # Only the write can fail (`send` drops the early put on its own errors): raise
+                # that error itself, so that a full disk stays a 507 for the body reader.
+                if len(group.exceptions) == 1:
+                    raise group.exceptions[0]  # noqa: B904 - the group is its context
+                raise
         else:
             await anyio.to_thread.run_sync(self._absorb, data)
 
