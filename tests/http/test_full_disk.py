@@ -165,6 +165,8 @@ def sounds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {
         "stored": make_tone(d / "stored.wav", "wav", seconds=0.5),  # ~44 KB
         "one_batch": write_wav(d / "one-batch.wav", 900_000),  # under staging's 1 MiB batch
+        # ~170 KB: Ogg is what the issue saw stored truncated with a 201 (no length to check).
+        "one_batch_ogg": make_tone(d / "one-batch.ogg", "ogg", seconds=50, channels=2),
         "big": write_wav(d / "big.wav", 6 * 1024 * 1024),  # many batches
         "huge": write_wav(d / "huge.wav", EARLY_PUT_MIN_BYTES + (1 << 20)),  # S3: an early put
     }
@@ -172,26 +174,30 @@ def sounds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 # --- a real full disk ----------------------------------------------------------------------
 @pytest.mark.parametrize("body", list(BODIES))
+@pytest.mark.parametrize("sound", ["one_batch", "one_batch_ogg"], ids=["wav", "ogg"])
 async def test_real_full_disk_is_507_and_stores_nothing(
-    small_disk: Path, api_on: Callable[..., Any], sounds: dict[str, Path], body: str
+    small_disk: Path, api_on: Callable[..., Any], sounds: dict[str, Path], body: str, sound: str
 ) -> None:
     api = await api_on(Settings(data_dir=small_disk / "data", public_url="http://testserver",
                                 auth_cache_seconds=0))
     before = await Before.take(api, sounds["stored"])
-    filler = fill(small_disk, leave=256 * 1024)
+    room = 64 * 1024
+    filler = fill(small_disk, leave=room)
+    assert room < sounds[sound].stat().st_size < 1 << 20
 
-    # One staging write() of 900 KB onto 256 KB: the write takes what fits and says so. Before,
-    # that short count was ignored and the upload answered 201 with a truncated blob.
-    await before.assert_nothing_stored(await BODIES[body](api, sounds["one_batch"])())
+    # One staging write() of the whole file onto 64 KiB: the write takes what fits and says
+    # so. Before, that short count was ignored: a 201 whose blob was cut off (the Ogg), or a
+    # 422 "truncated" (the WAV) that blamed the client.
+    await before.assert_nothing_stored(await BODIES[body](api, sounds[sound])())
     # Many batches: the disk fills on one of them (before: 400 "multipart malformed").
     await before.assert_nothing_stored(await BODIES[body](api, sounds["big"])())
-    assert free_bytes(small_disk) >= 200 * 1024  # the failed uploads gave their space back
+    assert free_bytes(small_disk) >= room  # the failed uploads gave their space back
 
     filler.unlink()  # room again: the same upload is stored, whole
-    r = await BODIES[body](api, sounds["one_batch"])()
+    r = await BODIES[body](api, sounds[sound])()
     assert r.status_code == 201, r.text
     stored = await api.http.get(f"/v1/audio/{r.json()['id']}/content", headers=api.alice)
-    assert stored.content == sounds["one_batch"].read_bytes()
+    assert stored.content == sounds[sound].read_bytes()
     assert r.json()["sha256"] == hashlib.sha256(stored.content).hexdigest()
 
 
