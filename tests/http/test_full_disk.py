@@ -78,7 +78,7 @@ def free_bytes(disk: Path) -> int:
 
 
 @pytest.fixture
-async def api_on(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
+async def api_on() -> AsyncIterator[Callable[..., Any]]:
     """Make an in-process app over a given settings object; closed after the test."""
     made: list[tuple[Api, Any]] = []
 
