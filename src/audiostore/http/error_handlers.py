@@ -47,9 +47,14 @@ def install(app: FastAPI) -> None:
         log.warning("blob %s missing on %s %s", exc, request.method, request.url.path)
         return _render(404, NotFound.code, "The audio's bytes are missing from storage.")
 
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _render(500, "internal", "Internal error; it has been logged.")
+
     @app.exception_handler(OSError)
     async def _os_error(request: Request, exc: OSError) -> JSONResponse:
-        # A safety net like the one above: the write paths say InsufficientStorage themselves
+        # A safety net, as for BlobNotFound: the write paths say InsufficientStorage themselves
         # (staging, blobs, spool, catalogue); a library's scratch write (an encoder's output,
         # a waveform file) that meets a full disk is still the server's condition, not a bug.
         if is_out_of_space(exc):
@@ -57,8 +62,3 @@ def install(app: FastAPI) -> None:
             err = InsufficientStorage()
             return _render(err.status, err.code, err.message)
         return await _bug(request, exc)
-
-    @app.exception_handler(Exception)
-    async def _bug(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return _render(500, "internal", "Internal error; it has been logged.")
