@@ -3,7 +3,7 @@
 Each check is one line of the report: settings, store reach / write / read / delete / sign,
 database reach, migrations current. A later check that depends on an earlier failure is
 reported as skipped. Nothing stays behind: the probe blob is deleted, the catalogue is only
-read, and a data folder, blob folder or SQLite catalogue that is not there is reported, never
+read, and a data folder or SQLite catalogue that is not there is reported, never
 created (`audiostore serve` creates them on first start).
 
 Example:
@@ -95,10 +95,11 @@ def _skipped(*names: str) -> list[Check]:
 
 async def _check_store(settings: Settings) -> list[Check]:
     report: list[Check] = []
-    blobs = settings.data_dir / "blobs"
-    if settings.store == "local" and not blobs.is_dir():
-        return [Check("store: reach", False, f"there is no blob folder at {blobs.resolve()} "
-                      f"(from {chosen_by(settings)}); {FIRST_START}"), *_skipped(*STORE_STEPS)]
+    if settings.store == "local" and not settings.data_dir.is_dir():
+        # Probing would create it: a second, empty data folder beside the server's real one.
+        return [Check("store: reach", False, f"there is no data folder at "
+                      f"{settings.data_dir.resolve()} (from {chosen_by(settings)}); {FIRST_START}"),
+                *_skipped(*STORE_STEPS)]
     try:
         store = _primary_store(settings)
     except (AudiostoreError, ValueError) as exc:
