@@ -9,11 +9,12 @@ only `audiostore serve`, or a command given `--create`, makes a new catalogue.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from .catalog import current_revision
 from .settings import Settings
+
+if TYPE_CHECKING:  # SQLAlchemy and Alembic load only when a command opens the catalogue
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 
 def sqlite_file(settings: Settings) -> Path | None:
@@ -45,6 +46,8 @@ def missing_sqlite_catalogue(settings: Settings) -> str | None:
 
 async def missing_schema(engine: AsyncEngine, settings: Settings) -> str | None:
     """Why the database holds no catalogue, when it has never been migrated; None otherwise."""
+    from .catalog import current_revision
+
     if await current_revision(engine) is not None:
         return None
     url = engine.url

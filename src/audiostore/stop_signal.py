@@ -5,7 +5,9 @@ catalogue migrated; a SIGTERM that came earlier (a deployment restarting it whil
 a test stopping it on a loaded machine) killed it with the default action, exit -15, instead of
 the clean exit 0 that a stop deserves. `StopSignal.install()` is the command's first step: from
 then on a signal only records the request, and `attach()` hands it to the asyncio loop (which
-then wakes at once, through its own signal handling) when the loop starts.
+then wakes at once, through its own signal handling) when the loop starts. `audiostore.cli`
+installs `PROCESS_STOP` for the worker before it imports the commands (several seconds on a
+loaded machine), so only the interpreter's own start comes before it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ class StopSignal:
         self._stop: Callable[[], None] | None = None
 
     def install(self) -> None:
+        """Record SIGTERM and SIGINT from now on (again after `detach`); idempotent."""
         for sig in SIGNALS:
             signal.signal(sig, self._record)
 
@@ -50,3 +53,6 @@ class StopSignal:
         for sig in SIGNALS:
             loop.remove_signal_handler(sig)
         self.install()
+
+
+PROCESS_STOP = StopSignal()  # the one a long-running command of this process uses

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..durations import parse_duration
-from ..stop_signal import StopSignal
+from ..stop_signal import PROCESS_STOP
 from .catalogue_access import DataDir, use_data_dir
 from .server_commands import run_with_runtime
 
@@ -69,17 +69,17 @@ def worker(
     AUDIOSTORE_SWEEP_DAILY_AT, until stopped (SIGTERM or Ctrl-C: the batch under way is
     finished, then exit 0). Several workers may share one PostgreSQL catalogue; on SQLite run
     one. The line `worker: started` on stderr says the stop signals are handled from here."""
-    stop_signal = StopSignal()
-    stop_signal.install()  # first: a stop during the slow start below is a clean stop too
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    logging.getLogger("audiostore.worker").info(
-        "worker: started (pid %d); SIGTERM or Ctrl-C stops it after the batch under way",
-        os.getpid())
+    stop_signal = PROCESS_STOP
+    stop_signal.install()  # (again) first: a stop during the slow start below is clean too
+    typer.echo(f"audiostore worker: started (pid {os.getpid()}); SIGTERM or Ctrl-C stops it "
+               "after the batch under way", err=True)
     use_data_dir(data_dir)
 
     from ..jobs import MaintenanceLoop
     from ..settings import Settings
 
+    # After the imports: what libraries log while they load is not the operator's business.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = Settings()
     interval = settings.sweep_interval or (0 if settings.sweep_daily_at else 60.0)
 
