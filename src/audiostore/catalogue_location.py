@@ -32,7 +32,8 @@ def chosen_by(settings: Settings) -> str:
         return "AUDIOSTORE_DATABASE_URL"
     if "data_dir" in settings.model_fields_set:
         return "AUDIOSTORE_DATA_DIR / --data-dir"
-    return "the default data folder ./audiostore-data; AUDIOSTORE_DATA_DIR or --data-dir choose another"
+    return ("the default data folder ./audiostore-data; AUDIOSTORE_DATA_DIR or --data-dir "
+            "choose another")
 
 
 def missing_sqlite_catalogue(settings: Settings) -> str | None:
@@ -51,5 +52,6 @@ async def missing_schema(engine: AsyncEngine, settings: Settings) -> str | None:
     if await current_revision(engine) is not None:
         return None
     url = engine.url
-    where = url.database if url.get_backend_name() == "sqlite" else f"{url.host or 'socket'}/{url.database}"
+    sqlite = url.get_backend_name() == "sqlite"
+    where = url.database if sqlite else f"{url.host or 'socket'}/{url.database}"  # no password
     return f"The database {where} (from {chosen_by(settings)}) holds no audiostore catalogue"

@@ -48,7 +48,8 @@ def use_data_dir(path: Path | None) -> None:
 
 
 def refusal(problem: str, *, can_create: bool) -> ConfigurationError:
-    remedy = f"{WHAT_TO_DO}; or add --create to start a new, empty one." if can_create else f"{WHAT_TO_DO}."
+    remedy = (f"{WHAT_TO_DO}; or add --create to start a new, empty one." if can_create
+              else f"{WHAT_TO_DO}.")
     return ConfigurationError(f"{problem}. {remedy}")
 
 
@@ -59,7 +60,9 @@ def refuse_missing_file(settings: Settings, *, create: bool, can_create: bool) -
         raise refusal(problem, can_create=can_create)
 
 
-async def refuse_missing_schema(catalog: Catalog, settings: Settings, *, create: bool, can_create: bool) -> None:
+async def refuse_missing_schema(
+    catalog: Catalog, settings: Settings, *, create: bool, can_create: bool
+) -> None:
     """After connecting: stop if the database was never migrated (a wrong database URL)."""
     problem = await missing_schema(catalog.engine, settings)
     if problem and not create:

@@ -334,7 +334,9 @@ class AsyncClient:
         return protocol.parse_sweep(await self._send(protocol.sweep_call()))
 
     # --- API keys (admin keys only) ---------------------------------------------------
-    async def create_key(self, owner: str, *, admin: bool = False, label: str | None = None) -> IssuedApiKey:
+    async def create_key(
+        self, owner: str, *, admin: bool = False, label: str | None = None
+    ) -> IssuedApiKey:
         """Create a key for `owner`; its secret is `.key`, given this once. Admin keys only.
 
         Example:
@@ -343,7 +345,8 @@ class AsyncClient:
             print(alice.key)
             ```
         """
-        return protocol.parse_issued_key(await self._send(protocol.create_key_call(owner, admin, label)))
+        call = protocol.create_key_call(owner, admin, label)
+        return protocol.parse_issued_key(await self._send(call))
 
     async def list_keys(self, *, owner: str | None = None) -> list[ApiKey]:
         """Every key (or `owner`'s), oldest first, revoked ones too; never a secret."""

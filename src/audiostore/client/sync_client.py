@@ -332,7 +332,9 @@ class Client:
         return protocol.parse_sweep(self._send(protocol.sweep_call()))
 
     # --- API keys (admin keys only) ---------------------------------------------------
-    def create_key(self, owner: str, *, admin: bool = False, label: str | None = None) -> IssuedApiKey:
+    def create_key(
+        self, owner: str, *, admin: bool = False, label: str | None = None
+    ) -> IssuedApiKey:
         """Create a key for `owner`; its secret is `.key`, given this once. Admin keys only.
 
         Example:
