@@ -2,8 +2,9 @@
 
 Each check is one line of the report: settings, store reach / write / read / delete / sign,
 database reach, migrations current. A later check that depends on an earlier failure is
-reported as skipped. Nothing stays behind: the probe blob is deleted, and the catalogue is
-only read.
+reported as skipped. Nothing stays behind: the probe blob is deleted, the catalogue is only
+read, and a data folder or SQLite catalogue that is not there is reported, never
+created (`audiostore serve` creates them on first start).
 
 Example:
     ```py
@@ -32,6 +33,7 @@ from .blobstores import (
     LocalBlobStore,
     SignCapableStore,
 )
+from .catalogue_location import chosen_by, missing_sqlite_catalogue
 from .errors import AudiostoreError
 from .settings import Settings
 from .settings_checks import settings_problems
@@ -83,8 +85,21 @@ async def _step(
     return True
 
 
+STORE_STEPS = ("store: write", "store: read", "store: sign", "store: delete")
+FIRST_START = "`audiostore serve` creates it on first start"
+
+
+def _skipped(*names: str) -> list[Check]:
+    return [Check(name, None, "skipped: an earlier check failed") for name in names]
+
+
 async def _check_store(settings: Settings) -> list[Check]:
     report: list[Check] = []
+    if settings.store == "local" and not settings.data_dir.is_dir():
+        # Probing would create it: a second, empty data folder beside the server's real one.
+        return [Check("store: reach", False, f"there is no data folder at "
+                      f"{settings.data_dir.resolve()} (from {chosen_by(settings)}); {FIRST_START}"),
+                *_skipped(*STORE_STEPS)]
     try:
         store = _primary_store(settings)
     except (AudiostoreError, ValueError) as exc:
@@ -184,6 +199,10 @@ async def _check_catalogue(settings: Settings) -> list[Check]:
     from .catalog import Catalog, create_engine, current_revision, head_revision
 
     report: list[Check] = []
+    missing = missing_sqlite_catalogue(settings)  # asked first: opening the file creates it
+    if missing:
+        return [Check("database: reach", False, f"{missing}; {FIRST_START}"),
+                *_skipped("database: migrations")]
     try:
         catalog = Catalog(create_engine(settings.resolved_database_url))
     except Exception as exc:
@@ -195,6 +214,9 @@ async def _check_catalogue(settings: Settings) -> list[Check]:
 
         async def migrations() -> str:
             current, head = await current_revision(catalog.engine), head_revision()
+            if current is None:
+                raise RuntimeError("this database holds no audiostore catalogue: `audiostore db "
+                                   f"upgrade --create` makes one ({FIRST_START} too)")
             if current != head:
                 raise RuntimeError(
                     f"at revision {current}, latest is {head}: run `audiostore db upgrade`"

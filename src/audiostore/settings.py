@@ -44,6 +44,12 @@ class Settings(BaseSettings):
         description="Where the embedded default keeps its SQLite catalogue, blobs, temp "
         "files, the signing secret and the first admin key.",
     )
+    reuse_port: bool = Field(
+        False,
+        description="Let several `audiostore serve` processes listen on one port "
+        "(SO_REUSEPORT; the kernel splits connections between them), e.g. instances sharing "
+        "one PostgreSQL catalogue and one bucket. Off: a port in use stops the start.",
+    )
 
     # --- storage ------------------------------------------------------------------------
     store: Literal["local", "s3"] = Field("local", description="Blob store: `local` or `s3`.")

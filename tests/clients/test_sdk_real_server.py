@@ -126,3 +126,31 @@ def test_client_exports_are_complete() -> None:
     assert public - set(pkg.__all__) <= set(), public - set(pkg.__all__)
     assert set(pkg.__all__) <= set(dir(pkg))
     assert not set(pkg.__all__) & modules
+
+
+def test_admin_keys_over_the_sdk(served: Served) -> None:
+    from audiostore.client import AuthenticationError
+
+    with Client(served.url, api_key=served.admin_key) as admin:
+        made = admin.create_key("sdk-keys", label="made by the SDK")
+        assert made.owner == "sdk-keys" and not made.admin and made.key.startswith("as_")
+        with Client(served.url, api_key=made.key) as user:
+            assert list(user.list(limit=1)) == []
+            with pytest.raises(AuthenticationError) as denied:
+                user.create_key("sdk-keys", admin=True)
+            assert denied.value.status == 403
+        listed = admin.list_keys(owner="sdk-keys")
+        assert [k.id for k in listed] == [made.id] and not hasattr(listed[0], "key")
+        admin.revoke_key(made.id)
+        with pytest.raises(NotFoundError):
+            admin.revoke_key(made.id)
+        assert admin.list_keys(owner="sdk-keys")[0].revoked_at is not None
+
+
+async def test_admin_keys_over_the_async_sdk(served: Served) -> None:
+    async with AsyncClient(served.url, api_key=served.admin_key) as admin:
+        made = await admin.create_key("sdk-keys-async", admin=True)
+        assert made.admin
+        assert [k.prefix for k in await admin.list_keys(owner="sdk-keys-async")] == [made.prefix]
+        await admin.revoke_key(made.prefix)
+        assert (await admin.list_keys(owner="sdk-keys-async"))[0].revoked_at is not None

@@ -23,7 +23,7 @@ def doctor(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
 
 def db_upgrade(env: dict[str, str], cwd: Path) -> None:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("AUDIOSTORE_")}
-    subprocess.run([sys.executable, "-m", "audiostore", "db", "upgrade"], env={**clean, **env},
+    subprocess.run([sys.executable, "-m", "audiostore", "db", "upgrade", "--create"], env={**clean, **env},
                    check=True, capture_output=True, timeout=120, cwd=cwd)
 
 
@@ -72,6 +72,37 @@ def test_doctor_fails_on_wrong_secret_and_pending_migrations(
     assert "FAIL database: migrations:" in r.stdout and "audiostore db upgrade" in r.stdout
     assert "not-the-secret-key" not in r.stdout + r.stderr
     assert "postgres" in r.stdout
+
+
+@pytest.mark.s3
+@pytest.mark.postgres
+def test_on_s3_and_postgres_doctor_db_upgrade_and_keys_write_nothing_to_disk(
+    seaweedfs: SeaweedFS, s3_bucket: str, postgres_url: str, tmp_path: Path
+) -> None:
+    """No AUDIOSTORE_DATA_DIR, run from an empty folder: nothing may appear in it."""
+    env = s3_env(seaweedfs, s3_bucket, postgres_url, tmp_path / "unused")
+    del env["AUDIOSTORE_DATA_DIR"]
+    here = tmp_path / "elsewhere"
+    here.mkdir()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("AUDIOSTORE_", "AWS_"))}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "audiostore", *args], env={**clean, "COLUMNS": "200", **env},
+                              capture_output=True, text=True, timeout=120, cwd=here)
+
+    refused = run("keys", "create", "--owner", "x")  # a fresh database: no catalogue in it yet
+    assert refused.returncode == 1 and "holds no audiostore catalogue" in refused.stderr
+    assert "--create" in refused.stderr and refused.stdout == ""
+    before = run("doctor")
+    assert before.returncode == 1 and "FAIL database: migrations:" in before.stdout
+    assert "holds no audiostore catalogue: `audiostore db upgrade --create`" in before.stdout
+    assert run("db", "upgrade").returncode == 1  # it upgrades a catalogue; making one is asked
+    upgraded = run("db", "upgrade", "--create")
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert run("doctor").returncode == 0
+    made = run("keys", "create", "--owner", "x")
+    assert made.returncode == 0 and made.stdout.startswith("as_")
+    assert list(here.iterdir()) == []  # no ./audiostore-data, no signing key
 
 
 def test_doctor_names_a_missing_setting(tmp_path: Path) -> None:

@@ -6,9 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +16,7 @@ from sqlalchemy import insert
 
 from conftest import backend_settings_s3
 from fixtures_seaweedfs import SeaweedFS
+from worker_process import WorkerProcess
 
 from audiostore.blobstores.spooling import primary_of
 from audiostore.catalog import AudioRow
@@ -85,33 +83,26 @@ async def test_two_workers_delete_each_expired_object_exactly_once(
         "AUDIOSTORE_DATABASE_URL": postgres_url, "AUDIOSTORE_SWEEP_INTERVAL": "0.2",
         "AUDIOSTORE_SWEEP_BATCH_SIZE": "50",
     }
-    workers = [
-        subprocess.Popen(
-            [sys.executable, "-m", "audiostore", "worker", "--json"],
-            env=worker_env(env, tmp_path / f"worker{i}"), stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True, start_new_session=True, cwd=tmp_path,
-        )
-        for i in range(2)
-    ]
-    outputs: list[str] = []
+    workers = [WorkerProcess(worker_env(env, tmp_path / f"worker{i}"), tmp_path, f"worker{i}").start()
+               for i in range(2)]
     try:
         rt = Runtime.build(settings)
         try:
             deadline = time.monotonic() + 180
             while time.monotonic() < deadline and await rt.catalog.count_rows() > LIVE:
-                assert all(w.poll() is None for w in workers), "a worker died"
+                assert all(w.proc is not None and w.proc.poll() is None for w in workers), "a worker died"
                 await asyncio.sleep(0.5)
             assert await rt.catalog.count_rows() == LIVE
         finally:
             await rt.close()
+        # On a loaded machine one worker may have done all the work before the other even
+        # finished starting; a stop is only promised once it has said it started.
+        for w in workers:
+            w.wait_started()
     finally:
-        for w in workers:
-            if w.poll() is None:
-                os.killpg(w.pid, signal.SIGTERM)
-        for w in workers:
-            out, err = w.communicate(timeout=60)
-            outputs.append(out)
-            assert w.returncode == 0, err[-2000:]
+        statuses = [w.stop() for w in workers]
+    assert statuses == [0, 0], [w.stderr[-2000:] for w in workers]
+    outputs = [w.stdout for w in workers]
 
     runs = [json.loads(line) for out in outputs for line in out.splitlines() if line.strip()]
     sweeps = [r for r in runs if r["job"] == "sweep_expired"]

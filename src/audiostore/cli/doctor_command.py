@@ -10,14 +10,16 @@ from rich.console import Console
 from ..doctor import run_doctor
 from ..errors import AudiostoreError
 from ..settings_checks import load_settings
+from .catalogue_access import DataDir, use_data_dir
 
 _MARK = {True: "[green]ok  [/green]", False: "[red]FAIL[/red]", None: "[yellow]skip[/yellow]"}
 
 
-def doctor() -> None:
+def doctor(data_dir: DataDir = None) -> None:
     """Check the deployment: settings; can the store be reached, written, read, signed and
     deleted from; can the database be reached, and are its migrations current. Exits 1 if
-    any check fails."""
+    any check fails. It creates nothing: no catalogue, no data folder."""
+    use_data_dir(data_dir)
     out = Console(highlight=False, soft_wrap=True)
     try:
         settings = load_settings()

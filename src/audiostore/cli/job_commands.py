@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import signal
+import os
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -16,6 +16,8 @@ from rich.console import Console
 from rich.table import Table
 
 from ..durations import parse_duration
+from ..stop_signal import PROCESS_STOP
+from .catalogue_access import DataDir, use_data_dir
 from .server_commands import run_with_runtime
 
 if TYPE_CHECKING:  # the jobs pull in the whole server; client commands should start fast
@@ -43,10 +45,15 @@ def _print_results(results: list[JobResult], json_out: bool) -> None:
     Console().print(table)
 
 
-def sweep(json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+def sweep(
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    data_dir: DataDir = None,
+) -> None:
     """Run every maintenance job once (expiry, stale pending, delete retries, spool drain,
     temp files) and print what each did. For cron and for tests."""
     from ..jobs import run_jobs_once
+
+    use_data_dir(data_dir)
 
     results = run_with_runtime(run_jobs_once)
     _print_results(results, json_out)
@@ -56,13 +63,22 @@ def sweep(json_out: bool = typer.Option(False, "--json", help="Print JSON.")) ->
 
 def worker(
     json_out: bool = typer.Option(False, "--json", help="Print one JSON line per job run."),
+    data_dir: DataDir = None,
 ) -> None:
     """Run the maintenance jobs alone, on AUDIOSTORE_SWEEP_INTERVAL and/or
-    AUDIOSTORE_SWEEP_DAILY_AT, until stopped (SIGTERM or Ctrl-C). Several workers may share one
-    PostgreSQL catalogue; on SQLite run one."""
+    AUDIOSTORE_SWEEP_DAILY_AT, until stopped (SIGTERM or Ctrl-C: the batch under way is
+    finished, then exit 0). Several workers may share one PostgreSQL catalogue; on SQLite run
+    one. The line `worker: started` on stderr says the stop signals are handled from here."""
+    stop_signal = PROCESS_STOP
+    stop_signal.install()  # (again) first: a stop during the slow start below is clean too
+    typer.echo(f"audiostore worker: started (pid {os.getpid()}); SIGTERM or Ctrl-C stops it "
+               "after the batch under way", err=True)
+    use_data_dir(data_dir)
+
     from ..jobs import MaintenanceLoop
     from ..settings import Settings
 
+    # After the imports: what libraries log while they load is not the operator's business.
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = Settings()
     interval = settings.sweep_interval or (0 if settings.sweep_daily_at else 60.0)
@@ -76,10 +92,14 @@ def worker(
         loop = MaintenanceLoop(rt, interval=interval, daily_at=settings.sweep_daily_at,
                                on_results=report)
         running = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            running.add_signal_handler(sig, loop.stop)
-        await loop.run()
+        stop_signal.attach(running, loop.stop)
+        try:
+            await loop.run()
+        finally:
+            stop_signal.detach(running)
 
+    if stop_signal.requested:
+        return  # stopped before it began: nothing to finish
     run_with_runtime(go)
 
 
@@ -88,9 +108,12 @@ def cleanup(
     collection: str = typer.Option(None, help="Only this collection."),
     owner: str = typer.Option(None, help="Only this owner's audio."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    data_dir: DataDir = None,
 ) -> None:
     """Delete audio created more than --older-than ago, expiring or not."""
     from ..jobs import cleanup_older_than
+
+    use_data_dir(data_dir)
 
     age = _seconds(older_than, "--older-than")
     if age <= 0:
@@ -110,9 +133,12 @@ def reconcile_cmd(
     fix: bool = typer.Option(False, "--fix", help="Delete orphan blobs and remove broken rows."),
     grace: str = typer.Option("1h", help="Only judge blobs and rows older than this."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    data_dir: DataDir = None,
 ) -> None:
     """Find blobs no object owns and objects whose blob is missing; --fix repairs both."""
     from ..jobs import reconcile
+
+    use_data_dir(data_dir)
 
     seconds = _seconds(grace, "--grace")
     report = run_with_runtime(lambda rt: reconcile(rt, fix=fix, grace=seconds))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
@@ -15,25 +16,43 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import AudiostoreError
+from ..settings import Settings
 from ..settings_checks import load_settings
+from .catalogue_access import (
+    Create,
+    DataDir,
+    refuse_missing_file,
+    refuse_missing_schema,
+    run_with_catalog,
+    use_data_dir,
+)
+from .listen_port import claim_listen_port
 
 if TYPE_CHECKING:  # the server is imported only when a server command runs
+    from ..catalog import Catalog
     from ..runtime import Runtime
+    from ..service import ApiKeyService
 
 T = TypeVar("T")
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # an error is one line, whatever the width
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 db_app = typer.Typer(help="Catalogue migrations.", no_args_is_help=True)
 
 
-def run_with_runtime(fn: Callable[[Runtime], Awaitable[T]], *, migrate: bool = True) -> T:
-    """Build a runtime from the environment, run `fn`, close it; errors exit 1 with one line."""
+def run_with_runtime(
+    fn: Callable[[Runtime], Awaitable[T]], *, migrate: bool = True, create: bool = False
+) -> T:
+    """Build a runtime from the environment, run `fn`, close it; errors exit 1 with one line.
+    Without `create`, a catalogue that is not there yet is refused rather than made."""
 
     async def go() -> T:
         from ..runtime import Runtime
 
-        rt = Runtime.build(load_settings())
+        settings = load_settings()
+        refuse_missing_file(settings, create=create, can_create=False)
+        rt = Runtime.build(settings)
         try:
+            await refuse_missing_schema(rt.catalog, settings, create=create, can_create=False)
             if migrate and rt.settings.migrate_on_start:
                 await rt.migrate()
             return await fn(rt)
@@ -76,8 +95,11 @@ def serve(
     host: str = typer.Option(None, help="Listen address (AUDIOSTORE_HOST, default 127.0.0.1)."),
     port: int = typer.Option(None, help="Listen port (AUDIOSTORE_PORT, default 8000)."),
     workers: int = typer.Option(None, help="Worker processes (AUDIOSTORE_WORKERS, default 1)."),
+    data_dir: DataDir = None,
 ) -> None:
-    """Run the service (granian). First start: migrates and prints an admin key once."""
+    """Run the service (granian). First start: creates the catalogue, prints an admin key once.
+    A port already in use stops it (see AUDIOSTORE_REUSE_PORT)."""
+    use_data_dir(data_dir)
     for name, value in (("HOST", host), ("PORT", port), ("WORKERS", workers)):
         if value is not None:
             os.environ[f"AUDIOSTORE_{name}"] = str(value)
@@ -86,6 +108,7 @@ def serve(
     except AudiostoreError as exc:
         err.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(1) from None
+    port_claim = refuse_busy_port(settings)  # held until the server ends
 
     if settings.store == "s3":
         refuse_rejected_credentials()  # a wrong secret stops the start, naming the setting
@@ -93,7 +116,7 @@ def serve(
     async def prepare(rt: Runtime) -> Any:
         return await rt.ensure_admin_key()
 
-    issued = run_with_runtime(prepare)
+    issued = run_with_runtime(prepare, create=True)
     if issued is not None:
         typer.echo("First start: created an admin API key. It is shown once; a copy is in "
                    f"{settings.data_dir / 'admin.key'} (mode 0600).")
@@ -112,6 +135,17 @@ def serve(
         workers=settings.workers,
         log_access=False,
     ).serve()
+    del port_claim
+
+
+def refuse_busy_port(settings: Settings) -> socket.socket | None:
+    """Exit 1 with one line if the port is taken (`listen_port`); what it returns holds the
+    port's name until dropped."""
+    try:
+        return claim_listen_port(settings)
+    except AudiostoreError as exc:
+        err.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from None
 
 
 @keys_app.command("create")
@@ -119,9 +153,16 @@ def keys_create(
     owner: str = typer.Option(..., help="The owner this key acts as."),
     admin: bool = typer.Option(False, help="May act for every owner."),
     label: str = typer.Option(None, help="A note to recognise the key by."),
+    data_dir: DataDir = None,
+    create: Create = False,
 ) -> None:
-    """Create a key. Its secret is printed alone on the first line of stdout, once."""
-    issued = run_with_runtime(lambda rt: rt.keys.create(owner, admin=admin, label=label))
+    """Create a key. Its secret is printed alone on the first line of stdout, once.
+
+    Refuses (exit 1) when there is no catalogue where the settings point, unless --create.
+    An admin key can also create keys over HTTP: `POST /v1/keys`."""
+    use_data_dir(data_dir)
+    issued = run_with_catalog(lambda c: key_service(c).create(owner, admin=admin, label=label),
+                              create=create, can_create=True)
     typer.echo(issued.key)
     typer.echo(f"id={issued.row.id} owner={owner} admin={admin}", err=True)
 
@@ -130,9 +171,11 @@ def keys_create(
 def keys_list(
     owner: str = typer.Option(None, help="Only this owner's keys."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    data_dir: DataDir = None,
 ) -> None:
     """List keys (never their secrets)."""
-    rows = run_with_runtime(lambda rt: rt.keys.list(owner))
+    use_data_dir(data_dir)
+    rows = run_with_catalog(lambda c: key_service(c).list(owner))
     items = [
         {"id": r.id, "prefix": r.prefix, "owner": r.owner, "admin": r.admin, "label": r.label,
          "created_at": r.created_at.isoformat(), "revoked_at": r.revoked_at.isoformat() if r.revoked_at else None}
@@ -151,27 +194,47 @@ def keys_list(
 
 
 @keys_app.command("revoke")
-def keys_revoke(key_id: str = typer.Argument(..., help="The key's id or prefix.")) -> None:
-    """Revoke a key: it stops working at once on this machine (within
-    AUDIOSTORE_AUTH_CACHE_SECONDS on other running servers)."""
-    run_with_runtime(lambda rt: rt.keys.revoke(key_id))
+def keys_revoke(
+    key_id: str = typer.Argument(..., help="The key's id or prefix."),
+    data_dir: DataDir = None,
+) -> None:
+    """Revoke a key: running servers refuse it within AUDIOSTORE_AUTH_CACHE_SECONDS.
+
+    Through `DELETE /v1/keys/{id}`, the server that answers refuses it at once."""
+    use_data_dir(data_dir)
+    run_with_catalog(lambda c: key_service(c).revoke(key_id))
     typer.echo(f"revoked {key_id}")
 
 
 @db_app.command("upgrade")
-def db_upgrade() -> None:
-    """Apply every pending migration."""
-    run_with_runtime(lambda rt: rt.migrate(), migrate=False)
+def db_upgrade(data_dir: DataDir = None, create: Create = False) -> None:
+    """Apply every pending migration.
+
+    Refuses (exit 1) when there is no catalogue yet, unless --create. It touches only the
+    database: on PostgreSQL nothing is written to the disk."""
+    from ..catalog import upgrade
+
+    use_data_dir(data_dir)
+    run_with_catalog(lambda c: upgrade(c.engine), create=create, can_create=True, migrate=False)
     typer.echo("catalogue is at the latest revision")
 
 
 @db_app.command("current")
-def db_current() -> None:
+def db_current(data_dir: DataDir = None) -> None:
     """Print the catalogue's revision and the latest one."""
     from ..catalog import current_revision, head_revision
 
-    current = run_with_runtime(lambda rt: current_revision(rt.catalog.engine), migrate=False)
+    use_data_dir(data_dir)
+    current = run_with_catalog(lambda c: current_revision(c.engine), migrate=False)
     typer.echo(f"current={current} head={head_revision()}")
+
+
+def key_service(catalog: Catalog) -> ApiKeyService:
+    """The API keys of a catalogue opened alone (no runtime: nothing else is built)."""
+    from ..runtime import utc_now
+    from ..service import ApiKeyService
+
+    return ApiKeyService(catalog, clock=utc_now, cache_seconds=0)
 
 
 def register(app: typer.Typer) -> None:

@@ -16,11 +16,13 @@ from .errors import (
     ServerError,
 )
 from .models import (
+    ApiKey,
     AudioObject,
     AudioPage,
     BatchUrlItem,
     CleanupResult,
     ErrorInfo,
+    IssuedApiKey,
     JobRun,
     Queue,
     QueueItem,
@@ -38,6 +40,7 @@ from .url_cache import SignedUrlCache
 __all__ = [
     "NO_RETRY",
     "ApiError",
+    "ApiKey",
     "AsyncClient",
     "AsyncQueueStream",
     "AudioObject",
@@ -51,6 +54,7 @@ __all__ = [
     "ConnectionFailed",
     "DownloadCorrupted",
     "ErrorInfo",
+    "IssuedApiKey",
     "JobRun",
     "Mp3Clock",
     "NotFoundError",

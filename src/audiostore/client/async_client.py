@@ -18,10 +18,12 @@ import httpx
 from . import protocol
 from .errors import ConnectionFailed
 from .models import (
+    ApiKey,
     AudioObject,
     AudioPage,
     BatchUrlItem,
     CleanupResult,
+    IssuedApiKey,
     JobRun,
     Queue,
     QueueUrl,
@@ -330,6 +332,29 @@ class AsyncClient:
         """Run every maintenance job once now; one `JobRun` (counts or error) per job.
         Admin keys only."""
         return protocol.parse_sweep(await self._send(protocol.sweep_call()))
+
+    # --- API keys (admin keys only) ---------------------------------------------------
+    async def create_key(
+        self, owner: str, *, admin: bool = False, label: str | None = None
+    ) -> IssuedApiKey:
+        """Create a key for `owner`; its secret is `.key`, given this once. Admin keys only.
+
+        Example:
+            ```py
+            alice = await c.create_key("alice", label="alice's phone")
+            print(alice.key)
+            ```
+        """
+        call = protocol.create_key_call(owner, admin, label)
+        return protocol.parse_issued_key(await self._send(call))
+
+    async def list_keys(self, *, owner: str | None = None) -> list[ApiKey]:
+        """Every key (or `owner`'s), oldest first, revoked ones too; never a secret."""
+        return protocol.parse_keys(await self._send(protocol.list_keys_call(owner)))
+
+    async def revoke_key(self, key_id: str) -> None:
+        """Revoke a key by id or prefix; `NotFoundError` if no active key has it."""
+        protocol.check(await self._send(protocol.revoke_key_call(key_id)))
 
     # --- speech and service facts -----------------------------------------------------
     async def tts(

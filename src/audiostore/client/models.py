@@ -146,12 +146,32 @@ class JobRun(_Model):
     error: str | None = None
 
 
+class ApiKey(_Model):
+    """An API key as `list_keys()` shows it: never its secret."""
+
+    id: str
+    prefix: str
+    owner: str
+    admin: bool
+    label: str | None = None
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class IssuedApiKey(ApiKey):
+    """A key just made by `create_key()`: `key` is its secret, shown this once."""
+
+    key: str
+
+
 __all__ = [
+    "ApiKey",
     "AudioObject",
     "AudioPage",
     "BatchUrlItem",
     "CleanupResult",
     "ErrorInfo",
+    "IssuedApiKey",
     "JobRun",
     "Queue",
     "QueueItem",

@@ -18,10 +18,12 @@ import httpx
 
 from .errors import ApiError, DownloadCorrupted, api_error
 from .models import (
+    ApiKey,
     AudioObject,
     AudioPage,
     BatchUrlItem,
     CleanupResult,
+    IssuedApiKey,
     JobRun,
     Queue,
     QueueUrl,
@@ -193,6 +195,20 @@ def sweep_call() -> Call:
     return Call("POST", "/v1/admin/sweep")
 
 
+def create_key_call(owner: str, admin: bool, label: str | None) -> Call:
+    # Not repeated after it may have arrived: a second key would be made, its secret lost.
+    return Call("POST", "/v1/keys", json=_clean({"owner": owner, "admin": admin, "label": label}),
+                repeatable=False)
+
+
+def list_keys_call(owner: str | None) -> Call:
+    return Call("GET", "/v1/keys", params=_clean({"owner": owner}))
+
+
+def revoke_key_call(key_id: str) -> Call:
+    return Call("DELETE", f"/v1/keys/{quote(key_id, safe='')}")
+
+
 # --- answers ---------------------------------------------------------------------------
 def check(response: httpx.Response) -> httpx.Response:
     """Raise the `ApiError` for a non-2xx answer (its body must have been read)."""
@@ -249,6 +265,14 @@ def parse_cleanup(response: httpx.Response) -> CleanupResult:
 
 def parse_sweep(response: httpx.Response) -> list[JobRun]:
     return [JobRun.model_validate(j) for j in check(response).json()["jobs"]]
+
+
+def parse_issued_key(response: httpx.Response) -> IssuedApiKey:
+    return IssuedApiKey.model_validate(check(response).json())
+
+
+def parse_keys(response: httpx.Response) -> list[ApiKey]:
+    return [ApiKey.model_validate(k) for k in check(response).json()["items"]]
 
 
 # --- downloads -------------------------------------------------------------------------

@@ -19,10 +19,12 @@ import httpx
 from . import protocol
 from .errors import ConnectionFailed
 from .models import (
+    ApiKey,
     AudioObject,
     AudioPage,
     BatchUrlItem,
     CleanupResult,
+    IssuedApiKey,
     JobRun,
     Queue,
     QueueUrl,
@@ -328,6 +330,28 @@ class Client:
         """Run every maintenance job once now; one `JobRun` (counts or error) per job.
         Admin keys only."""
         return protocol.parse_sweep(self._send(protocol.sweep_call()))
+
+    # --- API keys (admin keys only) ---------------------------------------------------
+    def create_key(
+        self, owner: str, *, admin: bool = False, label: str | None = None
+    ) -> IssuedApiKey:
+        """Create a key for `owner`; its secret is `.key`, given this once. Admin keys only.
+
+        Example:
+            ```py
+            alice = c.create_key("alice", label="alice's phone")
+            print(alice.key)
+            ```
+        """
+        return protocol.parse_issued_key(self._send(protocol.create_key_call(owner, admin, label)))
+
+    def list_keys(self, *, owner: str | None = None) -> list[ApiKey]:
+        """Every key (or `owner`'s), oldest first, revoked ones too; never a secret."""
+        return protocol.parse_keys(self._send(protocol.list_keys_call(owner)))
+
+    def revoke_key(self, key_id: str) -> None:
+        """Revoke a key by id or prefix; `NotFoundError` if no active key has it."""
+        protocol.check(self._send(protocol.revoke_key_call(key_id)))
 
     # --- speech and service facts -----------------------------------------------------
     def tts(

@@ -19,6 +19,7 @@ from .nul_refusal import RefuseNulInUrl
 from .request_metrics import RequestMetrics
 from .routes_audio import router as audio_router
 from .routes_content import router as content_router
+from .routes_keys import router as keys_router
 from .routes_maintenance import router as maintenance_router
 from .routes_queues import router as queues_router
 from .routes_renditions import router as renditions_router
@@ -64,6 +65,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.include_router(renditions_router)
     app.include_router(queues_router)
     app.include_router(tts_router)
+    app.include_router(keys_router)
     settings = runtime.settings if runtime else get_settings()
     app.add_middleware(LimitJsonBodies, max_bytes=json_body_cap(settings.tts_max_text_chars))
     app.add_middleware(RefuseNulInUrl)
