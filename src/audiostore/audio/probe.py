@@ -50,7 +50,8 @@ _CONTENT_TYPES = {
 @dataclass(frozen=True, slots=True)
 class AudioLimits:
     """What one file's audio may cost, checked against what decodes (the settings
-    `AUDIOSTORE_MAX_DURATION_SECONDS`, `AUDIOSTORE_MIN_SAMPLE_RATE`, `AUDIOSTORE_MAX_SAMPLE_RATE`)."""
+    `AUDIOSTORE_MAX_DURATION_SECONDS`, `AUDIOSTORE_MIN_SAMPLE_RATE` and
+    `AUDIOSTORE_MAX_SAMPLE_RATE`)."""
 
     max_duration: float
     min_sample_rate: int
@@ -104,7 +105,9 @@ def probe(
         codec = stream.codec_context.name
         if sniffed.format == "ogg" and (problem := ogg_end_problem(path)) is not None:
             raise UndecodableAudio(f"The audio is truncated: {problem}.")
-        chunk = _checked_sample_chunk(path, sniffed.format) if sniffed.format in ("wav", "aiff") else None
+        chunk = None
+        if sniffed.format in ("wav", "aiff"):
+            chunk = _checked_sample_chunk(path, sniffed.format)
         # Plain PCM in WAV/AIFF: every byte is a valid sample, so decoding it all would check
         # nothing the chunk sizes do not; its length is the sample chunk's bytes over the
         # bytes per sample frame of the first decoded packet (which proves the codec opens).
@@ -143,7 +146,9 @@ def _checked_sample_chunk(path: Path, fmt: str) -> SampleChunk:
     if chunk is None:
         raise UndecodableAudio("The file's chunk list holds no sample data where its header says.")
     if chunk.truncated:
-        raise UndecodableAudio("The audio is truncated: its data chunk is shorter than its header says.")
+        raise UndecodableAudio(
+            "The audio is truncated: its data chunk is shorter than its header says."
+        )
     if carries_foreign_document(path, chunk.outside()):
         raise UnsupportedMediaType(
             "The file carries another kind of document (HTML or PDF) beside its audio; refused."

@@ -58,6 +58,6 @@ def find_sample_chunk(path: Path, fmt: str) -> SampleChunk | None:
                     declared = None if declared is None else max(0, declared - skip)
                 available = max(0, file_size - start)
                 size = available if declared is None else min(declared, available)
-                return SampleChunk(start=start, size=size, declared_size=declared, file_size=file_size)
+                return SampleChunk(start, size, declared_size=declared, file_size=file_size)
             f.seek(chunk_size + (chunk_size & 1), 1)
     return None
