@@ -1,5 +1,6 @@
-"""Real audio files made with PyAV, for tests: a sine tone in every accepted format; and
-large PCM WAVs of an exact size, written directly (PyAV would take seconds for them)."""
+"""Real audio files made with PyAV, for tests: a sine tone in every accepted format; large
+PCM WAVs of an exact size, written directly (PyAV would take seconds for them); a FLAC
+decompression bomb; and the offsets of WAV/AIFF chunks, for files patched to lie."""
 
 from __future__ import annotations
 
@@ -32,11 +33,12 @@ RECIPES: dict[str, Recipe] = {
     "opus": Recipe("ogg", "libopus", "flt", 48000),
     "webm": Recipe("webm", "libopus", "flt", 48000),
 }
+OGG_FLAC = Recipe("ogg", "flac", "s16", 44100)  # accepted as `ogg`; not one of the session's tones
 
 
 def make_tone(
     path: Path,
-    fmt: str,
+    fmt: str | Recipe,
     *,
     seconds: float = 2.0,
     channels: int = 1,
@@ -44,8 +46,8 @@ def make_tone(
     amplitude: float = 0.5,
     sample_rate: int | None = None,
 ) -> Path:
-    """Write a sine tone as `fmt` to `path` and return it."""
-    r = RECIPES[fmt]
+    """Write a sine tone as `fmt` (a name in RECIPES, or a Recipe) to `path` and return it."""
+    r = fmt if isinstance(fmt, Recipe) else RECIPES[fmt]
     rate = sample_rate or r.rate
     layout = "mono" if channels == 1 else "stereo"
     with av.open(str(path), mode="w", format=r.container) as out:
@@ -100,3 +102,48 @@ def write_wav(
             f.write(block[:n])
             left -= n
     return path
+
+
+def flac_silence_bomb(path: Path, *, hours: float = 100.0, rate: int = 8000) -> Path:
+    """A FLAC file of about 6 KiB an hour that decodes to `hours` of mono silence.
+
+    One block of 65,535 silent samples (FLAC's largest) encodes to 13 bytes; it is muxed
+    again and again instead of encoding every block (which takes ~20 s for 100 hours). Every
+    block then says it is block 0, which FFmpeg's decoder does not check. The header declares
+    no length: only decoding finds out how long it is.
+    """
+    block = 65535
+    with av.open(str(path), mode="w", format="flac") as out:
+        stream = out.add_stream("flac", rate=rate, layout="mono")
+        stream.codec_context.options = {"frame_size": str(block)}
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, block), np.int16), format="s16", layout="mono")
+        frame.sample_rate, frame.pts, frame.time_base = rate, 0, Fraction(1, rate)
+        (encoded,) = stream.encode(frame)
+        data = bytes(encoded)
+        for i in range(int(hours * 3600 * rate) // block):
+            packet = av.Packet(data)
+            packet.pts = packet.dts = i * block
+            packet.duration, packet.time_base, packet.stream = block, Fraction(1, rate), stream
+            out.mux(packet)
+    return path
+
+
+def chunk_offsets(data: bytes) -> dict[bytes, tuple[int, int]]:
+    """Where each chunk of a WAV (RIFF) or AIFF (FORM) file's payload starts, and its size."""
+    order = "big" if data[:4] == b"FORM" else "little"
+    found, at = {}, 12
+    while at + 8 <= len(data):
+        size = int.from_bytes(data[at + 4 : at + 8], order)
+        found[data[at : at + 4]] = (at + 8, size)
+        at += 8 + size + (size & 1)
+    return found
+
+
+def riff_chunk(chunk_id: bytes, payload: bytes) -> bytes:
+    """One little-endian RIFF chunk, padded to an even length."""
+    return chunk_id + struct.pack("<I", len(payload)) + payload + b"\0" * (len(payload) & 1)
+
+
+def with_riff_size(data: bytes) -> bytes:
+    """`data` with its RIFF size set to cover all of it (after chunks were added)."""
+    return data[:4] + struct.pack("<I", len(data) - 8) + data[8:]

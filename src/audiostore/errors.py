@@ -29,6 +29,8 @@ __all__ = [
     "UnsupportedMediaType",
     "RangeNotSatisfiable",
     "UndecodableAudio",
+    "AudioTooLong",
+    "UnsupportedSampleRate",
     "UnknownFormat",
     "UnknownVoice",
     "EngineFailed",
@@ -148,6 +150,28 @@ class UndecodableAudio(AudiostoreError):
         "undecodable_audio",
         422,
         "The audio is truncated or cannot be decoded.",
+    )
+
+
+class AudioTooLong(AudiostoreError):
+    """The decoded audio runs longer than `AUDIOSTORE_MAX_DURATION_SECONDS` (its header may
+    say anything: the decode stops as soon as the limit is passed)."""
+
+    code, status, default_message = (
+        "audio_too_long",
+        422,
+        "The audio is longer than this service accepts.",
+    )
+
+
+class UnsupportedSampleRate(AudiostoreError):
+    """The decoded sample rate is outside `AUDIOSTORE_MIN_SAMPLE_RATE` ..
+    `AUDIOSTORE_MAX_SAMPLE_RATE` (a 1 Hz file turns a few bytes into days of audio)."""
+
+    code, status, default_message = (
+        "unsupported_sample_rate",
+        422,
+        "The audio's sample rate is outside the range this service accepts.",
     )
 
 

@@ -94,6 +94,27 @@ class Settings(BaseSettings):
         description="Comma-separated container formats accepted at upload.",
     )
     default_collection: str = Field("default", description="Collection used when none is given.")
+    max_duration_seconds: float = Field(
+        4 * 3600.0,
+        description="Longest audio accepted at upload (and from TTS), measured by decoding it, "
+        "never from its header; the decode stops as soon as it passes this. Every later decode "
+        "(loudness, renditions, waveforms) costs CPU in proportion to duration, so this is "
+        "what bounds what a small file can cost (a 665 KB FLAC of silence decodes to 100 h). "
+        "4 h keeps the longest audio the seeds describe (a kids' player's stories and "
+        "audiobook parts, a DAW's takes, recorded coaching sessions) and is about what "
+        "AUDIOSTORE_MAX_UPLOAD_BYTES holds at 56 kbit/s; decoding 4 h at ingest takes "
+        "roughly 10-20 s of one core here. Raise it for whole audiobooks in one file.",
+    )
+    min_sample_rate: int = Field(
+        8000,
+        description="Lowest decoded sample rate accepted (Hz): 8 kHz is telephone speech, the "
+        "lowest rate of any common codec; a 1 Hz header stretches a few bytes into days of audio.",
+    )
+    max_sample_rate: int = Field(
+        384_000,
+        description="Highest decoded sample rate accepted (Hz): decoding costs per sample, so "
+        "this keeps the duration limit a CPU limit; 384 kHz covers DXD studio masters.",
+    )
 
     # --- signed URLs --------------------------------------------------------------------
     signing_secrets: Annotated[list[str], NoDecode] = Field(

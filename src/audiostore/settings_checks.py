@@ -55,6 +55,15 @@ def settings_problems(settings: Settings) -> list[str]:
         )
     if settings.max_upload_bytes < 1:
         problems.append("AUDIOSTORE_MAX_UPLOAD_BYTES must be positive.")
+    if not settings.max_duration_seconds > 0:
+        problems.append("AUDIOSTORE_MAX_DURATION_SECONDS must be positive.")
+    if settings.min_sample_rate < 1:
+        problems.append("AUDIOSTORE_MIN_SAMPLE_RATE must be at least 1 Hz.")
+    if settings.min_sample_rate > settings.max_sample_rate:
+        problems.append(
+            "AUDIOSTORE_MIN_SAMPLE_RATE is above AUDIOSTORE_MAX_SAMPLE_RATE "
+            f"({settings.min_sample_rate} > {settings.max_sample_rate})."
+        )
     return problems
 
 

@@ -26,6 +26,9 @@ S3 = dict(store="s3", s3_bucket="audio", s3_endpoint="https://s3.example.com")
         ({**S3, "s3_sse_kms_key_id": "k"}, "AUDIOSTORE_S3_SSE_KMS_KEY_ID"),
         ({"database_url": "mysql://u:secretpw@h/db"}, "AUDIOSTORE_DATABASE_URL"),
         ({"url_default_expiry": 9000, "url_max_expiry": 60}, "AUDIOSTORE_URL_DEFAULT_EXPIRY"),
+        ({"max_duration_seconds": 0}, "AUDIOSTORE_MAX_DURATION_SECONDS"),
+        ({"min_sample_rate": 0}, "AUDIOSTORE_MIN_SAMPLE_RATE"),
+        ({"min_sample_rate": 48000, "max_sample_rate": 44100}, "AUDIOSTORE_MAX_SAMPLE_RATE"),
     ],
 )
 def test_misconfiguration_names_the_setting(tmp_path: Path, values: dict, named: str) -> None:

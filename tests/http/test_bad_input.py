@@ -4,6 +4,7 @@ no row, no blob, no temp file."""
 from __future__ import annotations
 
 import io
+import struct
 import zipfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from audio_factory import chunk_offsets, flac_silence_bomb, make_tone, riff_chunk, with_riff_size, write_wav
 from conftest import Api
 
 
@@ -86,6 +88,95 @@ async def test_truncated_audio_is_422(api: Api, tones: dict[str, Path], fmt: str
 
 async def test_garbage_after_audio_header_is_422(api: Api, wav_bytes: bytes) -> None:
     await assert_nothing_written(api, _post(api, wav_bytes[:44] + b"\x00" * 8), 422, "undecodable_audio")
+
+
+@pytest.fixture(scope="module")
+def long_ogg(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """20 s of Vorbis and of Opus in Ogg (a cut at 20% still opens and decodes)."""
+    d = tmp_path_factory.mktemp("ogg")
+    return {fmt: make_tone(d / f"t.{fmt}", fmt, seconds=20.0, channels=2).read_bytes() for fmt in ("ogg", "opus")}
+
+
+@pytest.mark.parametrize(("fmt", "fraction"), [("ogg", 0.5), ("ogg", 0.9), ("opus", 0.2), ("opus", 0.9)])
+async def test_truncated_ogg_is_422(api: Api, long_ogg: dict[str, bytes], fmt: str, fraction: float) -> None:
+    data = long_ogg[fmt][: int(len(long_ogg[fmt]) * fraction)]
+    r = await assert_nothing_written(api, _post(api, data, f"t.{fmt}"), 422, "undecodable_audio")
+    assert "truncated" in r.json()["error"]["message"]
+
+
+async def test_ogg_cut_at_a_page_boundary_is_422(api: Api, long_ogg: dict[str, bytes]) -> None:
+    data = long_ogg["opus"]
+    cut = data.rfind(b"OggS", 0, len(data) // 2)  # where a page begins: the one before is whole
+    r = await assert_nothing_written(api, _post(api, data[:cut], "t.opus"), 422, "undecodable_audio")
+    assert "end-of-stream" in r.json()["error"]["message"]
+
+
+async def test_a_flac_bomb_of_100_hours_is_422_too_long(api: Api, tmp_path: Path) -> None:
+    bomb = flac_silence_bomb(tmp_path / "bomb.flac", hours=100).read_bytes()
+    assert len(bomb) < 700_000
+    r = await assert_nothing_written(api, _post(api, bomb, "b.flac"), 422, "audio_too_long")
+    assert "14400 s" in r.json()["error"]["message"]
+
+
+async def test_audio_over_the_duration_setting_is_422(settings_factory, tones: dict[str, Path]) -> None:  # type: ignore[no-untyped-def]
+    from conftest import make_api
+
+    a, rt = await make_api(settings_factory(max_duration_seconds=1.5))  # the tones are 2 s
+    try:
+        for fmt in ("wav", "mp3", "opus"):
+            data = tones[fmt].read_bytes()
+            await assert_nothing_written(a, _post(a, data, f"t.{fmt}"), 422, "audio_too_long")
+    finally:
+        await a.http.aclose()
+        await rt.close()
+
+
+def _patched(data: bytes, chunk: bytes, at: int, value: bytes) -> bytes:
+    start, _ = chunk_offsets(data)[chunk]
+    return data[: start + at] + value + data[start + at + len(value) :]
+
+
+async def test_a_wav_patched_to_1_hz_is_422(api: Api, tones: dict[str, Path]) -> None:
+    data = _patched(tones["wav"].read_bytes(), b"fmt ", 4, struct.pack("<I", 1))
+    r = await assert_nothing_written(api, _post(api, data, "slow.wav"), 422, "unsupported_sample_rate")
+    assert "1 Hz" in r.json()["error"]["message"]
+
+
+async def test_a_flac_at_1_hz_is_422(api: Api, tmp_path: Path) -> None:
+    data = make_tone(tmp_path / "slow.flac", "flac", seconds=300, sample_rate=1).read_bytes()
+    await assert_nothing_written(api, _post(api, data, "slow.flac"), 422, "unsupported_sample_rate")
+
+
+async def test_an_aiff_claiming_13_hours_over_5_seconds_is_422(api: Api, tmp_path: Path) -> None:
+    aiff = make_tone(tmp_path / "t.aiff", "aiff", seconds=5.0, channels=2).read_bytes()
+    data = _patched(aiff, b"COMM", 2, struct.pack(">I", 2**31 - 1))  # numSampleFrames
+    r = await assert_nothing_written(api, _post(api, data, "lying.aiff"), 422, "undecodable_audio")
+    assert "5.00 s" in r.json()["error"]["message"]
+
+
+HTML = b"<!DOCTYPE html><html><body><script>alert(document.cookie)</script></body></html>"
+
+
+def _wav_around_data(wav: bytes, before_data: bytes = b"", after_data: bytes = b"") -> bytes:
+    start, size = chunk_offsets(wav)[b"data"]
+    return with_riff_size(wav[: start - 8] + before_data + wav[start - 8 : start + size] + after_data)
+
+
+@pytest.mark.parametrize("where", ["chunk after 1 KiB", "chunk after data", "bytes after data"])
+async def test_html_polyglot_wav_is_415(api: Api, wav_bytes: bytes, where: str) -> None:
+    if where == "chunk after 1 KiB":
+        data = _wav_around_data(wav_bytes, before_data=riff_chunk(b"junk", b"\0" * 2000 + HTML))
+    elif where == "chunk after data":
+        data = _wav_around_data(wav_bytes, after_data=riff_chunk(b"html", HTML))
+    else:
+        data = wav_bytes + HTML
+    await assert_nothing_written(api, _post(api, data), 415, "unsupported_format")
+
+
+async def test_pdf_at_byte_44_of_a_wav_is_415(api: Api, tmp_path: Path) -> None:
+    wav = write_wav(tmp_path / "t.wav", 64 * 1024).read_bytes()
+    data = wav[:44] + b"%PDF-1.7\n" + wav[53:]
+    await assert_nothing_written(api, _post(api, data), 415, "unsupported_format")
 
 
 async def test_too_large_is_413(small_api: Api, wav_bytes: bytes) -> None:

@@ -1,6 +1,9 @@
 """Audio understanding: sniffing, probing (and, later, renditions and waveforms)."""
 
-from .probe import AudioFacts, content_type_for, probe
+from .probe import AudioFacts, AudioLimits, content_type_for, probe
 from .sniff import HEAD_BYTES, TAIL_BYTES, Sniffed, sniff
 
-__all__ = ["HEAD_BYTES", "TAIL_BYTES", "AudioFacts", "Sniffed", "content_type_for", "probe", "sniff"]
+__all__ = [
+    "HEAD_BYTES", "TAIL_BYTES", "AudioFacts", "AudioLimits", "Sniffed", "content_type_for",
+    "probe", "sniff",
+]

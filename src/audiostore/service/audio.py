@@ -6,6 +6,7 @@ The HTTP routes, the CLI's admin commands and the jobs all call these methods.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ import anyio
 import uuid_utils
 
 from .. import metrics
-from ..audio import HEAD_BYTES, TAIL_BYTES, AudioFacts, content_type_for, probe, sniff
+from ..audio import HEAD_BYTES, TAIL_BYTES, AudioFacts, AudioLimits, content_type_for, probe, sniff
 from ..blob_keys import build_blob_key, check_key_part, check_name
 from ..blobstores import (
     BlobNotFound,
@@ -137,6 +138,11 @@ class AudioService:
         self.signer = signer
         self.clock = clock
         self.tmp_dir = settings.data_dir / "tmp"
+        self.audio_limits = AudioLimits(
+            max_duration=settings.max_duration_seconds,
+            min_sample_rate=settings.min_sample_rate,
+            max_sample_rate=settings.max_sample_rate,
+        )
         self.served_rows = ServedRows.for_settings(settings, catalog.engine)
         self.derived: DerivedBlobs | None = None
         self.analysis: UploadAnalysis | None = None
@@ -317,7 +323,9 @@ class AudioService:
             raise UnsupportedMediaType(
                 f"{sniffed.format} uploads are not accepted here (AUDIOSTORE_ACCEPTED_FORMATS)."
             )
-        facts = await anyio.to_thread.run_sync(probe, staged.path, sniffed)
+        facts = await anyio.to_thread.run_sync(
+            functools.partial(probe, staged.path, sniffed, limits=self.audio_limits)
+        )
         if facts.format not in accepted:
             raise UnsupportedMediaType(
                 f"{facts.format} uploads are not accepted here (AUDIOSTORE_ACCEPTED_FORMATS)."
