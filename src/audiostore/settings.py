@@ -228,6 +228,15 @@ class Settings(BaseSettings):
     tts_default_format: str = Field(
         "mp3", description="Format used when a TTS request names none: wav, mp3, opus, ogg."
     )
+    tts_processes: int = Field(
+        2, ge=1, le=64, description="Worker processes each server worker runs espeak-ng and "
+        "Piper in (outside the server's process, so an engine crash fails one request only); "
+        "also how many syntheses run at once."
+    )
+    tts_timeout_seconds: float = Field(
+        30.0, gt=0, le=3600, description="Deadline of one synthesis in its worker process; "
+        "past it the worker is killed and the request answers 502 `engine_failed`."
+    )
     piper_voices: Path | None = Field(
         None, description="Folder of Piper `.onnx` voices (each with its `.onnx.json`); unset: "
         "no Piper engine."
