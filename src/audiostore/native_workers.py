@@ -200,12 +200,19 @@ class NativeWorkerPool:
         self._idle: list[_Worker] = [_Worker(self._ctx, f"{name}-worker-{i + 1}") for i in range(size)]
         self._waiters: deque[asyncio.Future[_Worker]] = deque()
         self._busy_threads: set[threading.Thread] = set()
+        self._running: set[int] = set()
         self._closed = False
 
-    async def call(self, fn: Callable[..., T], *args: Any) -> T:
-        """`fn(*args)` in a worker process. Raises what `fn` raised, or `WorkerCrashed`,
-        `CallTimedOut`, `PoolClosed`. A cancelled call kills its worker (nobody waits for the
-        result) within `POLL_SECONDS`."""
+    @property
+    def busy_pids(self) -> list[int]:
+        """Process ids of the workers running a call now (it has been sent to them)."""
+        with self._lock:
+            return sorted(self._running)
+
+    async def call(self, fn: Callable[..., T], *args: Any, timeout: float | None = None) -> T:
+        """`fn(*args)` in a worker process, within `timeout` seconds (default: the pool's).
+        Raises what `fn` raised, or `WorkerCrashed`, `CallTimedOut`, `PoolClosed`. A
+        cancelled call kills its worker (nobody waits for the result) within `POLL_SECONDS`."""
         worker = await self._acquire()
         loop = asyncio.get_running_loop()
         done: asyncio.Future[tuple[bool, Any]] = loop.create_future()
@@ -213,7 +220,7 @@ class NativeWorkerPool:
 
         def run() -> None:
             try:
-                outcome: tuple[bool, Any] = (True, self._run(worker, fn, args, cancelled))
+                outcome: tuple[bool, Any] = (True, self._run(worker, fn, args, timeout or self.timeout, cancelled))
             except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task
                 outcome = (False, exc)
             finally:
@@ -299,13 +306,21 @@ class NativeWorkerPool:
         else:
             fut.set_result(worker)
 
-    def _run(self, worker: _Worker, fn: Callable[..., Any], args: tuple[Any, ...], cancelled: threading.Event) -> Any:
+    def _run(
+        self, worker: _Worker, fn: Callable[..., Any], args: tuple[Any, ...], timeout: float,
+        cancelled: threading.Event,
+    ) -> Any:
         """One call in `worker`, in the calling thread. The worker is left running only if
         the call ended normally; otherwise it is stopped and the next call starts another."""
+        pid = None
         try:
             conn = worker.connection()
-            conn.send((fn, args, self.timeout))
-            deadline = time.monotonic() + self.timeout
+            conn.send((fn, args, timeout))
+            deadline = time.monotonic() + timeout
+            pid = worker.process.pid if worker.process is not None else None
+            if pid is not None:
+                with self._lock:
+                    self._running.add(pid)
             while not conn.poll(POLL_SECONDS):
                 if self._closed:
                     worker.stop()
@@ -315,9 +330,9 @@ class NativeWorkerPool:
                     raise PoolClosed("The call was cancelled.")
                 if time.monotonic() >= deadline:
                     worker.stop()
-                    hint = f" ({self.timeout_setting})" if self.timeout_setting else ""
-                    log.warning("%s worker killed: a call ran past %gs", self.name, self.timeout)
-                    raise CallTimedOut(f"it took longer than {self.timeout:g} s{hint}")
+                    hint = f" ({self.timeout_setting})" if self.timeout_setting and timeout == self.timeout else ""
+                    log.warning("%s worker killed: a call ran past %gs", self.name, timeout)
+                    raise CallTimedOut(f"it took longer than {timeout:g} s{hint}")
             status, value = conn.recv()
         except (EOFError, OSError) as exc:
             if self._closed:
@@ -326,6 +341,10 @@ class NativeWorkerPool:
             why = _describe_exit(worker.stop(dying=True))
             log.warning("%s worker process died during a call: %s", self.name, why)
             raise WorkerCrashed(f"its worker process died ({why})") from exc
+        finally:
+            if pid is not None:
+                with self._lock:
+                    self._running.discard(pid)
         if status == "ok":
             return value
         raise value

@@ -29,6 +29,9 @@ ESPEAK_RATE = 1
 PHONEMES_IPA = 0x02
 DEFAULT_RATE = 175  # words a minute: espeak-ng's own default
 MIN_RATE, MAX_RATE = 80, 450
+# Listing tries every voice (~0.5 s in all, once per engine): it is not held to the per-request
+# synthesis deadline, which an operator may set well below that.
+LISTING_TIMEOUT_SECONDS = 60.0
 
 
 class _EspeakVoice(ctypes.Structure):
@@ -205,7 +208,8 @@ class EspeakEngine:
         self._identifiers: dict[str, bytes] = {}
 
     async def voices(self) -> list[Voice]:
-        listed = await self._in_worker(list_voices_blocking)
+        timeout = max(self.pool.timeout, LISTING_TIMEOUT_SECONDS)
+        listed = await self._in_worker(list_voices_blocking, timeout=timeout)
         self._identifiers = {voice.id: identifier for voice, identifier in listed}
         return [voice for voice, _ in listed]
 
@@ -215,8 +219,8 @@ class EspeakEngine:
         identifier = self._identifiers.get(voice.id, voice.id.encode())
         return await self._in_worker(synthesize_blocking, text, identifier, options.speed)
 
-    async def _in_worker(self, fn: Any, *args: Any) -> Any:
+    async def _in_worker(self, fn: Any, *args: Any, timeout: float | None = None) -> Any:
         try:
-            return await self.pool.call(fn, *args)
+            return await self.pool.call(fn, *args, timeout=timeout)
         except NativeCallFailed as exc:
             raise EngineError(f"{exc}.") from exc
