@@ -111,6 +111,9 @@ def serve(
         interface=Interfaces.ASGI,
         workers=settings.workers,
         log_access=False,
+        # A worker that dies (killed, out of memory, a crash in native code) is started
+        # again instead of granian shutting the whole service down.
+        respawn_failed_workers=True,
     ).serve()
 
 
