@@ -29,7 +29,10 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import os
+import select
 import signal
+import socket
 import threading
 import time
 from collections import deque
@@ -84,23 +87,51 @@ def _serve_calls(conn: Connection) -> None:
     # Ctrl-C in a terminal reaches the whole process group; the server decides when its
     # workers stop (it closes the pool), so a call in flight is not cut short by it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    busy = threading.Event()
+    threading.Thread(target=_end_when_server_goes, args=(conn, busy), daemon=True).start()
     while True:
         try:
             fn, args, deadline = conn.recv()
         except (EOFError, OSError):
             return
+        busy.set()
         _arm_self_deadline(deadline + SELF_DEADLINE_GRACE_SECONDS)
         try:
             reply: tuple[str, Any] = ("ok", fn(*args))
         except BaseException as exc:  # noqa: BLE001 - every failure goes back to the caller
             reply = ("error", exc)
         _arm_self_deadline(0)
+        busy.clear()
         try:
             conn.send(reply)
         except (EOFError, OSError):
             return
         except Exception as exc:  # the result or the exception does not pickle
             conn.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
+
+
+def _end_when_server_goes(conn: Connection, busy: threading.Event) -> None:
+    """End the worker at once when the server's end of the pipe closes during a call.
+
+    A server process that is killed (granian kills a worker that does not stop within
+    AUDIOSTORE_SHUTDOWN_TIMEOUT_SECONDS) cannot stop its workers; a worker in a long call
+    would finish it for nobody, and keep the fork server alive meanwhile (it lives while
+    any of its children does). While a call runs the server sends nothing, so the pipe
+    turning readable then can only be its end closing; a peek tells an EOF from data."""
+    sock = socket.socket(fileno=os.dup(conn.fileno()))
+    while True:
+        busy.wait()
+        readable, _, _ = select.select([sock], [], [], POLL_SECONDS)
+        if not readable or not busy.is_set():
+            continue
+        try:
+            if sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b"":
+                os._exit(1)
+        except (BlockingIOError, InterruptedError):
+            continue
+        except OSError:
+            os._exit(1)
+        time.sleep(POLL_SECONDS)  # data during a call: not ours to read; do not spin on it
 
 
 def _arm_self_deadline(seconds: float) -> None:
@@ -236,7 +267,13 @@ class NativeWorkerPool:
         thread = threading.Thread(target=run, name=f"{self.name}-call", daemon=True)
         with self._lock:
             self._busy_threads.add(thread)
-        thread.start()
+        try:
+            thread.start()
+        except BaseException:  # no thread to be had: the worker goes back unused
+            with self._lock:
+                self._busy_threads.discard(thread)
+            self._release(worker)
+            raise
         try:
             ok, value = await done
         except asyncio.CancelledError:

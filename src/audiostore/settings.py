@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `audiostore serve` listens on.")
     port: int = Field(8000, description="Port `audiostore serve` listens on.")
     workers: int = Field(1, description="Server worker processes (granian).")
+    shutdown_timeout_seconds: int = Field(
+        5, ge=1, le=1800, description="Seconds a server worker may take after SIGTERM to "
+        "finish the requests it is serving before it is killed.",
+    )
     public_url: str | None = Field(
         None,
         description="Base URL clients use to reach the service; signed service URLs start "

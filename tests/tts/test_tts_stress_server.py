@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import httpx
 from tts_support import ESPEAK_CRASHERS
 
-from server_process import ServerProcess
+from server_process import ServerProcess, children_of
 
 REQUESTS = 50
 
@@ -98,3 +99,58 @@ def test_concurrent_hostile_tts_is_answered_and_the_server_stops_on_sigterm(tmp_
             raise AssertionError("processes of the server outlived it by 10 s")
     finally:
         server.stop()
+
+
+def _descendants(pid: int) -> list[int]:
+    found = children_of(pid)
+    return found + [d for c in found for d in _descendants(c)]
+
+
+def test_sigterm_to_the_main_process_stops_a_server_mid_synthesis(tmp_path: Path) -> None:
+    """granian waits for the requests in flight before a worker stops; a synthesis must not
+    hold the shutdown (here one that would take minutes): the worker is killed after
+    AUDIOSTORE_SHUTDOWN_TIMEOUT_SECONDS and its engine processes end with it."""
+    text = "The quick brown fox jumps over the lazy dog. " * 5000
+    server = ServerProcess(tmp_path / "audiostore-data", env={
+        "AUDIOSTORE_TTS_MAX_TEXT_CHARS": str(len(text)), "AUDIOSTORE_TTS_TIMEOUT_SECONDS": "600",
+    }).start()
+    try:
+        assert server.proc is not None
+        key = (server.data_dir / "admin.key").read_text().strip()
+        speaking = threading.Thread(target=lambda: _post_quietly(server.url, key, text), daemon=True)
+        speaking.start()
+        deadline = time.monotonic() + 60
+        while not any(_is_engine_worker(p) for p in _descendants(server.proc.pid)):
+            assert time.monotonic() < deadline, "the synthesis never reached an engine process"
+            time.sleep(0.05)
+        os.kill(server.proc.pid, signal.SIGTERM)  # the main process only, as `docker stop` does
+        server.proc.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(server.proc.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("engine processes outlived the server by 10 s")
+    finally:
+        server.stop()
+
+
+def _is_engine_worker(pid: int) -> bool:
+    """A process forked by the fork server (its parent runs `multiprocessing.forkserver`)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            parent = int(f.read().rsplit(")", 1)[1].split()[1])
+        with open(f"/proc/{parent}/cmdline", "rb") as f:
+            return b"multiprocessing.forkserver" in f.read()
+    except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+        return False
+
+
+def _post_quietly(url: str, key: str, text: str) -> None:
+    try:
+        httpx.post(f"{url}/v1/tts", headers={"Authorization": f"Bearer {key}"}, json={"text": text}, timeout=120)
+    except httpx.TransportError:
+        pass  # the server stops under it: that is the point
