@@ -118,7 +118,10 @@ def _end_when_server_goes(conn: Connection, busy: threading.Event) -> None:
     would finish it for nobody, and keep the fork server alive meanwhile (it lives while
     any of its children does). While a call runs the server sends nothing, so the pipe
     turning readable then can only be its end closing; a peek tells an EOF from data."""
-    sock = socket.socket(fileno=os.dup(conn.fileno()))
+    try:
+        sock = socket.socket(fileno=os.dup(conn.fileno()))
+    except OSError:  # not a socket (spawn on Windows): the self-deadline still bounds the call
+        return
     while True:
         busy.wait()
         readable, _, _ = select.select([sock], [], [], POLL_SECONDS)
@@ -165,7 +168,9 @@ class _Worker:
         if self.process is None or self.conn is None or not self.process.is_alive():
             self.stop()
             ours, theirs = self.ctx.Pipe(duplex=True)
-            process = self.ctx.Process(target=_serve_calls, args=(theirs,), name=self.name, daemon=True)
+            process = self.ctx.Process(  # type: ignore[attr-defined]
+                target=_serve_calls, args=(theirs,), name=self.name, daemon=True
+            )
             process.start()
             theirs.close()
             self.process, self.conn = process, ours
@@ -226,9 +231,10 @@ class NativeWorkerPool:
             # One fork server per process, shared by every pool: it preloads the union (what
             # it has not loaded is imported by each worker as it unpickles its first call).
             _PRELOAD.update(preload)
-            self._ctx.set_forkserver_preload(sorted(_PRELOAD, key=lambda m: m != "__main__"))  # type: ignore[attr-defined]
+            ordered = sorted(_PRELOAD, key=lambda m: m != "__main__")
+            self._ctx.set_forkserver_preload(ordered)
         self._lock = threading.Lock()
-        self._idle: list[_Worker] = [_Worker(self._ctx, f"{name}-worker-{i + 1}") for i in range(size)]
+        self._idle = [_Worker(self._ctx, f"{name}-worker-{i + 1}") for i in range(size)]
         self._waiters: deque[asyncio.Future[_Worker]] = deque()
         self._busy_threads: set[threading.Thread] = set()
         self._running: set[int] = set()
@@ -251,7 +257,8 @@ class NativeWorkerPool:
 
         def run() -> None:
             try:
-                outcome: tuple[bool, Any] = (True, self._run(worker, fn, args, timeout or self.timeout, cancelled))
+                result = self._run(worker, fn, args, timeout or self.timeout, cancelled)
+                outcome: tuple[bool, Any] = (True, result)
             except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task
                 outcome = (False, exc)
             finally:
@@ -294,7 +301,8 @@ class NativeWorkerPool:
             busy = list(self._busy_threads)
         for fut in waiters:
             with contextlib.suppress(RuntimeError):
-                fut.get_loop().call_soon_threadsafe(_fail, fut, PoolClosed(f"The {self.name} pool is closed."))
+                closed = PoolClosed(f"The {self.name} pool is closed.")
+                fut.get_loop().call_soon_threadsafe(_fail, fut, closed)
         for worker in idle:
             worker.stop()
         deadline = time.monotonic() + REAP_SECONDS + 1.0
@@ -367,7 +375,8 @@ class NativeWorkerPool:
                     raise PoolClosed("The call was cancelled.")
                 if time.monotonic() >= deadline:
                     worker.stop()
-                    hint = f" ({self.timeout_setting})" if self.timeout_setting and timeout == self.timeout else ""
+                    named = self.timeout_setting and timeout == self.timeout
+                    hint = f" ({self.timeout_setting})" if named else ""
                     log.warning("%s worker killed: a call ran past %gs", self.name, timeout)
                     raise CallTimedOut(f"it took longer than {timeout:g} s{hint}")
             status, value = conn.recv()

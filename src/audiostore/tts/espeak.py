@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import ctypes
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -21,6 +22,8 @@ from ..native_workers import NativeCallFailed, NativeWorkerPool
 from .base import EngineError, Speech, SynthesisOptions, Voice
 
 __all__ = ["EspeakEngine"]
+
+T = TypeVar("T")
 
 AUDIO_OUTPUT_SYNCHRONOUS = 2
 ESPEAK_CHARS_UTF8 = 1
@@ -219,7 +222,7 @@ class EspeakEngine:
         identifier = self._identifiers.get(voice.id, voice.id.encode())
         return await self._in_worker(synthesize_blocking, text, identifier, options.speed)
 
-    async def _in_worker(self, fn: Any, *args: Any, timeout: float | None = None) -> Any:
+    async def _in_worker(self, fn: Callable[..., T], *args: Any, timeout: float | None = None) -> T:
         try:
             return await self.pool.call(fn, *args, timeout=timeout)
         except NativeCallFailed as exc:
