@@ -42,6 +42,8 @@ from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 from typing import Any, TypeVar
 
+from . import metrics
+
 __all__ = ["CallTimedOut", "NativeCallFailed", "NativeWorkerPool", "PoolClosed", "WorkerCrashed"]
 
 log = logging.getLogger(__name__)
@@ -378,6 +380,7 @@ class NativeWorkerPool:
                     named = self.timeout_setting and timeout == self.timeout
                     hint = f" ({self.timeout_setting})" if named else ""
                     log.warning("%s worker killed: a call ran past %gs", self.name, timeout)
+                    metrics.NATIVE_CALL_FAILURES.labels(self.name, "timed_out").inc()
                     raise CallTimedOut(f"it took longer than {timeout:g} s{hint}")
             status, value = conn.recv()
         except (EOFError, OSError) as exc:
@@ -386,6 +389,7 @@ class NativeWorkerPool:
                 raise PoolClosed(f"The {self.name} pool closed during the call.") from exc
             why = _describe_exit(worker.stop(dying=True))
             log.warning("%s worker process died during a call: %s", self.name, why)
+            metrics.NATIVE_CALL_FAILURES.labels(self.name, "crashed").inc()
             raise WorkerCrashed(f"its worker process died ({why})") from exc
         finally:
             if pid is not None:

@@ -50,6 +50,8 @@ async def test_text_that_crashes_espeak_ng_is_502_and_the_next_request_is_spoken
     ok = await api.http.post("/v1/tts", headers=api.alice, json={"text": "Still here.", "format": "wav"})
     assert ok.status_code == 201, ok.text
     assert await api.row_count() == 1 and await tts_cache_entries(api) == 1
+    metrics = (await api.http.get("/metrics")).text
+    assert 'audiostore_native_call_failures_total{pool="tts",reason="crashed"}' in metrics
 
 
 async def test_crash_in_one_request_leaves_concurrent_requests_alone(api: Api) -> None:
