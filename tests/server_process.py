@@ -19,6 +19,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def children_of(pid: int) -> list[int]:
+    """Direct child processes of `pid`, from /proc (Linux); [] once it is gone."""
+    found: list[int] = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                found += [int(c) for c in f.read().split()]
+    except (FileNotFoundError, ProcessLookupError):
+        return []
+    return sorted(found)
+
+
 class ServerProcess:
     def __init__(self, data_dir: Path, *, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
@@ -46,6 +58,11 @@ class ServerProcess:
             time.sleep(0.1)
         self.stop()
         raise RuntimeError("audiostore serve did not become healthy in time")
+
+    def worker_pids(self) -> list[int]:
+        """The server's worker processes (granian's children), from /proc (Linux)."""
+        assert self.proc is not None
+        return children_of(self.proc.pid)
 
     def stop(self) -> str:
         if self.proc is not None and self.proc.poll() is None:

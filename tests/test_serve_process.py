@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -115,3 +117,30 @@ def test_admin_key_printed_once(tmp_path: Path) -> None:
     assert f"AUDIOSTORE_KEY={key}" in out
     second = ServerProcess(data).start()
     assert "AUDIOSTORE_KEY=" not in second.stop()
+
+
+def test_a_killed_server_worker_is_started_again(tmp_path: Path) -> None:
+    """granian restarts a worker that died (here SIGKILL; in issue 11 a crash in libespeak-ng)
+    instead of shutting the whole service down."""
+    server = ServerProcess(tmp_path / "audiostore-data").start()
+    try:
+        [worker] = server.worker_pids()
+        os.kill(worker, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert server.proc is not None and server.proc.poll() is None, (
+                f"the server exited instead of restarting its worker:\n{server.stop()}"
+            )
+            replaced = [pid for pid in server.worker_pids() if pid != worker]
+            if replaced:
+                try:
+                    if httpx.get(f"{server.url}/v1/health", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+            time.sleep(0.1)
+        else:
+            raise AssertionError(f"no worker answered within 60 s of the kill:\n{server.stop()}")
+        assert "Respawning worker-1" in server.stop()
+    finally:
+        server.stop()

@@ -33,6 +33,10 @@ TTS_SYNTHESIS_SECONDS = Histogram(
     "audiostore_tts_synthesis_seconds", "Time engines spent synthesising, by engine.", ["engine"],
     registry=REGISTRY, buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
+NATIVE_CALL_FAILURES = Counter(
+    "audiostore_native_call_failures", "Calls into native code (engines) that lost their worker "
+    "process, by pool and reason (crashed, timed_out).", ["pool", "reason"], registry=REGISTRY,
+)
 TTS_CACHE_HITS = Counter(
     "audiostore_tts_cache_hits", "TTS requests answered from stored audio, by engine.", ["engine"],
     registry=REGISTRY,

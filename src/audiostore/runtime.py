@@ -19,6 +19,7 @@ from .blobstores import BlobStore, LocalBlobStore
 from .catalog import Catalog
 from .catalog.tts_requests import TtsRequestCatalog
 from .errors import ConfigurationError, InvalidName
+from .native_workers import NativeWorkerPool
 from .service import ApiKeyService, AudioService, IssuedKey
 from .service.analysis import UploadAnalysis
 from .service.queue_urls import QueueUrls
@@ -28,7 +29,7 @@ from .service.tts import TtsService
 from .settings import Settings
 from .settings_checks import check_settings
 from .signing import UrlSigner, load_or_create_secret
-from .tts import build_registry
+from .tts import build_registry, engine_pool
 
 
 def utc_now() -> datetime:
@@ -59,6 +60,7 @@ class Runtime:
     renditions: RenditionService
     queues: QueueService
     queue_urls: QueueUrls
+    tts_processes: NativeWorkerPool
     clock: Callable[[], datetime] = field(default=utc_now)
 
     @classmethod
@@ -80,14 +82,16 @@ class Runtime:
         audio.derived = renditions
         audio.analysis = UploadAnalysis(audio, renditions)
         keys = ApiKeyService(catalog, clock=lambda: clock(), cache_seconds=settings.auth_cache_seconds)
+        tts_processes = engine_pool(settings)  # workers start on first use
         tts = TtsService(
-            settings=settings, audio=audio, registry=build_registry(settings),
+            settings=settings, audio=audio, registry=build_registry(settings, tts_processes),
             requests=TtsRequestCatalog(catalog.engine),
         )
         queues = QueueService(audio, renditions)
         return cls(
             settings=settings, catalog=catalog, store=store, audio=audio, keys=keys, tts=tts,
-            renditions=renditions, queues=queues, queue_urls=QueueUrls(queues), clock=clock,
+            renditions=renditions, queues=queues, queue_urls=QueueUrls(queues),
+            tts_processes=tts_processes, clock=clock,
         )
 
     async def migrate(self) -> None:
@@ -124,6 +128,8 @@ class Runtime:
         return issued
 
     async def close(self) -> None:
+        # First: a synthesis in flight ends at once (502) instead of holding the shutdown.
+        await asyncio.to_thread(self.tts_processes.close)
         if self.audio.analysis is not None:
             await self.audio.analysis.close()
         await self.store.close()

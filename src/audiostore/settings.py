@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `audiostore serve` listens on.")
     port: int = Field(8000, description="Port `audiostore serve` listens on.")
     workers: int = Field(1, description="Server worker processes (granian).")
+    shutdown_timeout_seconds: int = Field(
+        5, ge=1, le=1800, description="Seconds a server worker may take after SIGTERM to "
+        "finish the requests it is serving before it is killed.",
+    )
     public_url: str | None = Field(
         None,
         description="Base URL clients use to reach the service; signed service URLs start "
@@ -254,6 +258,15 @@ class Settings(BaseSettings):
     tts_default_voice: str = Field("en-us", description="Voice used when a TTS request names none.")
     tts_default_format: str = Field(
         "mp3", description="Format used when a TTS request names none: wav, mp3, opus, ogg."
+    )
+    tts_processes: int = Field(
+        2, ge=1, le=64, description="Worker processes each server worker runs espeak-ng and "
+        "Piper in (outside the server's process, so an engine crash fails one request only); "
+        "also how many syntheses run at once."
+    )
+    tts_timeout_seconds: float = Field(
+        30.0, gt=0, le=3600, description="Deadline of one synthesis in its worker process; "
+        "past it the worker is killed and the request answers 502 `engine_failed`."
     )
     piper_voices: Path | None = Field(
         None, description="Folder of Piper `.onnx` voices (each with its `.onnx.json`); unset: "

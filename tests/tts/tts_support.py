@@ -66,3 +66,18 @@ def decode(data: bytes) -> tuple[np.ndarray, int]:
 
 def rms(samples: np.ndarray, full_scale: float) -> float:
     return float(np.sqrt(np.mean((samples / full_scale) ** 2)))
+
+
+# Texts that crash libespeak-ng 1.52 (espeakng-loader 0.2.4) in `espeak_Synth`: stack smashing,
+# SIGSEGV, SIGBUS (issue 11). Each crashed every time here.
+ESPEAK_CRASHERS = ["a." * 300, "U.S." * 150, "A.B.C." * 100]
+
+
+async def tts_cache_entries(api: Api) -> int:
+    """Rows in the TTS request cache (`tts_requests`)."""
+    from sqlalchemy import func, select
+
+    from audiostore.catalog.tts_requests import TtsRequestRow
+
+    async with api.runtime.catalog.engine.connect() as conn:
+        return int((await conn.execute(select(func.count()).select_from(TtsRequestRow))).scalar_one())

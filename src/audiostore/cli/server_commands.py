@@ -134,6 +134,13 @@ def serve(
         interface=Interfaces.ASGI,
         workers=settings.workers,
         log_access=False,
+        # A worker that dies (killed, out of memory, a crash in native code) is started
+        # again instead of granian shutting the whole service down.
+        respawn_failed_workers=True,
+        # Without it granian waits for every request in flight (a synthesis up to its
+        # deadline, a long download) before a worker stops; then it kills the worker. What a
+        # killed worker leaves (pending rows, staged files) is what the jobs clean up anyway.
+        workers_kill_timeout=settings.shutdown_timeout_seconds,
     ).serve()
     del port_claim
 

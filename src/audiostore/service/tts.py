@@ -124,7 +124,10 @@ class TtsService:
         self._last_prune = time.monotonic()
 
     async def voices(self) -> list[Voice]:
-        return await self.registry.voices()
+        try:
+            return await self.registry.voices()
+        except EngineError as exc:  # e.g. the worker listing espeak-ng's voices died
+            raise EngineFailed(f"Listing the voices failed: {exc}") from exc
 
     async def speak(self, principal: Principal, request: TtsRequest) -> TtsResult:
         """Synthesise and store `request`, or answer it from the cache."""
@@ -168,7 +171,10 @@ class TtsService:
             raise ValidationFailed("ttl_seconds must be positive.")
         url_expires_in = self.audio.check_expires_in(request.expires_in)
         metadata = _caller_metadata(request.metadata)
-        engine, voice = await self.registry.resolve(request.voice or self.settings.tts_default_voice)
+        try:
+            engine, voice = await self.registry.resolve(request.voice or self.settings.tts_default_voice)
+        except EngineError as exc:  # the voices could not be listed (not cached: retried next time)
+            raise EngineFailed(f"Listing the voices failed: {exc}") from exc
         options = SynthesisOptions(speed=speed)
         key = json.dumps(
             {"engine": engine.name, "voice": voice.id, "text": text, "format": fmt,

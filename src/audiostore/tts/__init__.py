@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from ..errors import ConfigurationError
+from ..native_workers import NativeWorkerPool
 from ..settings import Settings
 from .base import EngineError, Speech, SynthesisOptions, TtsEngine, Voice
 from .encoding import OUTPUT_FORMATS, encode_speech
+from .engine_processes import engine_pool
 from .espeak import EspeakEngine
 from .registry import EngineRegistry
 from .sentences import split_sentences
@@ -21,15 +23,17 @@ __all__ = [
     "Voice",
     "build_registry",
     "encode_speech",
+    "engine_pool",
     "split_sentences",
 ]
 
 
-def build_registry(settings: Settings) -> EngineRegistry:
+def build_registry(settings: Settings, pool: NativeWorkerPool | None = None) -> EngineRegistry:
     """espeak-ng always; Piper when AUDIOSTORE_PIPER_VOICES is set; Polly when
-    AUDIOSTORE_POLLY_REGION is set."""
+    AUDIOSTORE_POLLY_REGION is set. espeak-ng and Piper speak in `pool`'s worker processes
+    (see `engine_pool`; default: one shared worker)."""
     registry = EngineRegistry()
-    registry.register(EspeakEngine())
+    registry.register(EspeakEngine(pool))
     if settings.piper_voices is not None:
         from .piper import PiperEngine
 
@@ -37,7 +41,7 @@ def build_registry(settings: Settings) -> EngineRegistry:
             raise ConfigurationError(
                 f"AUDIOSTORE_PIPER_VOICES={settings.piper_voices} is not a folder of Piper voices."
             )
-        registry.register(PiperEngine(settings.piper_voices))
+        registry.register(PiperEngine(settings.piper_voices, pool))
     if settings.polly_region:
         from .polly import PollyEngine, polly_client
 

@@ -1,22 +1,29 @@
 """espeak-ng, the default engine: the library and data bundled by `espeakng-loader`, via ctypes.
 
-libespeak-ng keeps global state (one voice, one callback, one parameter set per process), so
-every call goes through one lock and runs in a worker thread. Written against the C API in
-`speak_lib.h` because no maintained Python binding exposes synthesis to memory.
+libespeak-ng corrupts its memory on some texts (`"a." * 300` smashes its stack: SIGABRT,
+SIGSEGV, SIGBUS), so it never runs in the server's process: `EspeakEngine` sends each call to
+a worker process of a `NativeWorkerPool`, where a crash costs that one request (502
+`engine_failed`). The `*_blocking` functions are what runs there. The library keeps global
+state (one voice, one callback, one parameter set per process), so inside a worker every call
+goes through one lock. Written against the C API in `speak_lib.h` because no maintained Python
+binding exposes synthesis to memory.
 """
 
 from __future__ import annotations
 
 import ctypes
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-import anyio
 import numpy as np
 
+from ..native_workers import NativeCallFailed, NativeWorkerPool
 from .base import EngineError, Speech, SynthesisOptions, Voice
 
 __all__ = ["EspeakEngine"]
+
+T = TypeVar("T")
 
 AUDIO_OUTPUT_SYNCHRONOUS = 2
 ESPEAK_CHARS_UTF8 = 1
@@ -25,6 +32,9 @@ ESPEAK_RATE = 1
 PHONEMES_IPA = 0x02
 DEFAULT_RATE = 175  # words a minute: espeak-ng's own default
 MIN_RATE, MAX_RATE = 80, 450
+# Listing tries every voice (~0.5 s in all, once per engine): it is not held to the per-request
+# synthesis deadline, which an operator may set well below that.
+LISTING_TIMEOUT_SECONDS = 60.0
 
 
 class _EspeakVoice(ctypes.Structure):
@@ -104,9 +114,10 @@ def _languages(ptr: int | None) -> list[str]:
         offset += 2 + len(name)
 
 
-def list_voices_blocking() -> list[Voice]:
+def list_voices_blocking() -> list[tuple[Voice, bytes]]:
+    """Every voice with the espeak identifier that selects it (in a worker process)."""
     with _LOCK:
-        return _list_voices()
+        return [(voice, _IDENTIFIERS[voice.id]) for voice in _list_voices()]
 
 
 def _list_voices() -> list[Voice]:
@@ -170,26 +181,49 @@ def _synth_locked(lib: ctypes.CDLL, identifier: bytes, text: bytes, wpm: int) ->
     return samples
 
 
-def synthesize_blocking(text: str, voice_id: str, speed: float) -> Speech:
+def synthesize_blocking(text: str, identifier: bytes, speed: float) -> Speech:
+    """Speak `text` with the voice espeak knows as `identifier` (in a worker process)."""
     encoded = text.encode("utf-8")
     wpm = max(MIN_RATE, min(MAX_RATE, round(DEFAULT_RATE * speed)))
     with _LOCK:
         lib, sample_rate = _library()
-        if voice_id not in _IDENTIFIERS:
-            _list_voices()
-        samples = _synth_locked(lib, _IDENTIFIERS.get(voice_id, voice_id.encode()), encoded, wpm)
+        samples = _synth_locked(lib, identifier, encoded, wpm)
         phonemes = _phonemes(lib, encoded)
     if samples.size == 0:
         raise EngineError("espeak-ng produced no audio for this text.")
     return Speech(samples=samples, sample_rate=sample_rate, phonemes=phonemes or None)
 
+
 class EspeakEngine:
-    """espeak-ng: offline, every bundled voice; gives IPA phonemes."""
+    """espeak-ng: offline, every bundled voice; gives IPA phonemes. Runs in `pool`'s worker
+    processes (default: the process-wide `shared_engine_pool()`)."""
 
     name = "espeak"
 
+    def __init__(self, pool: NativeWorkerPool | None = None) -> None:
+        if pool is None:
+            from .engine_processes import shared_engine_pool
+
+            pool = shared_engine_pool()
+        self.pool = pool
+        # Voice id -> espeak identifier, learnt from the listing: a fresh worker (after a
+        # crash) then needs no listing of its own before it speaks.
+        self._identifiers: dict[str, bytes] = {}
+
     async def voices(self) -> list[Voice]:
-        return await anyio.to_thread.run_sync(list_voices_blocking)
+        timeout = max(self.pool.timeout, LISTING_TIMEOUT_SECONDS)
+        listed = await self._in_worker(list_voices_blocking, timeout=timeout)
+        self._identifiers = {voice.id: identifier for voice, identifier in listed}
+        return [voice for voice, _ in listed]
 
     async def synthesize(self, text: str, voice: Voice, options: SynthesisOptions) -> Speech:
-        return await anyio.to_thread.run_sync(synthesize_blocking, text, voice.id, options.speed)
+        if voice.id not in self._identifiers:
+            await self.voices()
+        identifier = self._identifiers.get(voice.id, voice.id.encode())
+        return await self._in_worker(synthesize_blocking, text, identifier, options.speed)
+
+    async def _in_worker(self, fn: Callable[..., T], *args: Any, timeout: float | None = None) -> T:
+        try:
+            return await self.pool.call(fn, *args, timeout=timeout)
+        except NativeCallFailed as exc:
+            raise EngineError(f"{exc}.") from exc

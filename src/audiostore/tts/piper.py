@@ -1,8 +1,9 @@
 """Piper (`piper-tts`): neural voices from a folder of `.onnx` files (AUDIOSTORE_PIPER_VOICES).
 
 Each voice is `<name>.onnx` with its config beside it as `<name>.onnx.json` (Piper's own
-layout). The voice id is `<name>`, e.g. seed 000's `en_US-lessac-medium`. Models load on
-first use and stay loaded; inference runs in a worker thread.
+layout). The voice id is `<name>`, e.g. seed 000's `en_US-lessac-medium`. Inference (ONNX
+Runtime, native code) runs in a worker process of a `NativeWorkerPool`, where a crash fails
+one request only; each worker loads a model on its first use and keeps it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import anyio
 import numpy as np
 
+from ..native_workers import NativeCallFailed, NativeWorkerPool
 from .base import EngineError, Speech, SynthesisOptions, Voice
 
 __all__ = ["PiperEngine", "discover_piper_voices"]
@@ -45,14 +47,18 @@ def _language(voice_id: str, config: dict[str, Any]) -> str:
 
 
 class PiperEngine:
-    """Piper voices found in `folder`."""
+    """Piper voices found in `folder`, spoken in `pool`'s worker processes (default: the
+    process-wide `shared_engine_pool()`)."""
 
     name = "piper"
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, pool: NativeWorkerPool | None = None) -> None:
+        if pool is None:
+            from .engine_processes import shared_engine_pool
+
+            pool = shared_engine_pool()
         self.folder = folder
-        self._loaded: dict[str, Any] = {}
-        self._lock = threading.Lock()
+        self.pool = pool
 
     async def voices(self) -> list[Voice]:
         found = await anyio.to_thread.run_sync(discover_piper_voices, self.folder)
@@ -62,32 +68,43 @@ class PiperEngine:
             for vid, (_, cfg) in found.items()
         ]
 
-    def _voice(self, voice_id: str) -> Any:
-        if voice_id not in self._loaded:
-            try:
-                from piper import PiperVoice
-            except ImportError as exc:
-                raise EngineError("piper-tts is not installed: pip install 'audiostore[piper]'.") from exc
-            model = self.folder / f"{voice_id}.onnx"
-            try:
-                self._loaded[voice_id] = PiperVoice.load(model)
-            except Exception as exc:  # onnxruntime raises its own types
-                raise EngineError(f"Piper could not load {model.name}: {exc}") from exc
-        return self._loaded[voice_id]
-
-    def synthesize_blocking(self, text: str, voice_id: str, speed: float) -> Speech:
-        with self._lock:
-            voice = self._voice(voice_id)
-            from piper import SynthesisConfig
-
-            try:
-                chunks = list(voice.synthesize(text, SynthesisConfig(length_scale=1.0 / speed)))
-            except Exception as exc:
-                raise EngineError(f"Piper synthesis failed: {exc}") from exc
-        return speech_from_chunks(chunks, int(voice.config.sample_rate))
-
     async def synthesize(self, text: str, voice: Voice, options: SynthesisOptions) -> Speech:
-        return await anyio.to_thread.run_sync(self.synthesize_blocking, text, voice.id, options.speed)
+        try:
+            return await self.pool.call(synthesize_blocking, str(self.folder), voice.id, text, options.speed)
+        except NativeCallFailed as exc:
+            raise EngineError(f"{exc}.") from exc
+
+
+# Models a worker process has loaded: (folder, voice id) -> PiperVoice.
+_LOADED: dict[tuple[str, str], Any] = {}
+_LOCK = threading.Lock()
+
+
+def _voice(folder: str, voice_id: str) -> Any:
+    if (folder, voice_id) not in _LOADED:
+        try:
+            from piper import PiperVoice
+        except ImportError as exc:
+            raise EngineError("piper-tts is not installed: pip install 'audiostore[piper]'.") from exc
+        model = Path(folder) / f"{voice_id}.onnx"
+        try:
+            _LOADED[(folder, voice_id)] = PiperVoice.load(model)
+        except Exception as exc:  # onnxruntime raises its own types
+            raise EngineError(f"Piper could not load {model.name}: {exc}") from exc
+    return _LOADED[(folder, voice_id)]
+
+
+def synthesize_blocking(folder: str, voice_id: str, text: str, speed: float) -> Speech:
+    """Speak `text` with the voice `<folder>/<voice_id>.onnx` (in a worker process)."""
+    with _LOCK:
+        voice = _voice(folder, voice_id)
+        from piper import SynthesisConfig
+
+        try:
+            chunks = list(voice.synthesize(text, SynthesisConfig(length_scale=1.0 / speed)))
+        except Exception as exc:
+            raise EngineError(f"Piper synthesis failed: {exc}") from exc
+    return speech_from_chunks(chunks, int(voice.config.sample_rate))
 
 
 def speech_from_chunks(chunks: list[Any], sample_rate: int) -> Speech:
