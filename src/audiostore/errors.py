@@ -31,8 +31,10 @@ __all__ = [
     "UndecodableAudio",
     "UnknownFormat",
     "UnknownVoice",
+    "ProcessingLimit",
     "EngineFailed",
     "StorageUnavailable",
+    "ShuttingDown",
     "ConfigurationError",
     "CATALOGUE",
 ]
@@ -158,6 +160,17 @@ class UnknownVoice(AudiostoreError):
     code, status, default_message = "unknown_voice", 422, "Unknown voice."
 
 
+class ProcessingLimit(AudiostoreError):
+    """Decoding the audio would cost more CPU time or write more bytes than the processing
+    limits allow (`AUDIOSTORE_PROCESSING_*`): the work was stopped and nothing kept."""
+
+    code, status, default_message = (
+        "processing_limit",
+        422,
+        "This audio costs more to process than the server's processing limits allow.",
+    )
+
+
 class EngineFailed(AudiostoreError):
     code, status, default_message = "engine_failed", 502, "The speech engine failed."
 
@@ -167,6 +180,16 @@ class StorageUnavailable(AudiostoreError):
         "storage_unavailable",
         503,
         "The blob store cannot be reached; try again.",
+    )
+
+
+class ShuttingDown(AudiostoreError):
+    """Work in flight was cancelled because the server is stopping."""
+
+    code, status, default_message = (
+        "shutting_down",
+        503,
+        "The server is shutting down; try again.",
     )
 
 

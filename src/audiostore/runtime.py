@@ -124,6 +124,8 @@ class Runtime:
         return issued
 
     async def close(self) -> None:
+        # Work in flight first: each stops within a frame, so a shutdown takes seconds.
+        await self.renditions.close()
         if self.audio.analysis is not None:
             await self.audio.analysis.close()
         await self.store.close()
