@@ -123,6 +123,13 @@ class Runtime:
         write_secret_file(self.settings.data_dir / "admin.key", issued.key)
         return issued
 
+    def begin_shutdown(self) -> None:
+        """Cancel the renditions, waveforms and analyses in flight (each stops within a frame)
+        and refuse new ones, so requests waiting on them end and the server can stop."""
+        self.renditions.begin_shutdown()
+        if self.audio.analysis is not None:
+            self.audio.analysis.stop()
+
     async def close(self) -> None:
         # Work in flight first: each stops within a frame, so a shutdown takes seconds.
         await self.renditions.close()

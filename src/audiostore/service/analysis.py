@@ -70,6 +70,7 @@ class UploadAnalysis:
         self.renditions = renditions
         self._tasks: set[asyncio.Task[None]] = set()
         self._measuring: set[WorkBudget] = set()
+        self._stopping = False
         self._one_at_a_time = asyncio.Semaphore(1)  # CPU-bound: leave cores to serving
         self._thread = ThreadPoolExecutor(
             1, thread_name_prefix="audiostore-analysis", initializer=_lower_priority
@@ -99,6 +100,8 @@ class UploadAnalysis:
         """Measure loudness from `path` (the object's bytes), store it, make ingest renditions.
         False when the audio was given up on (over a processing limit, or undecodable): the
         row is then marked `analysis_error` and no job takes it again."""
+        if self._stopping:
+            raise ShuttingDown()
         loop = asyncio.get_running_loop()
         budget = analysis_budget(self.audio.settings, row)
         self._measuring.add(budget)
@@ -145,11 +148,16 @@ class UploadAnalysis:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    async def close(self) -> None:
-        """Stop what is in flight (the measuring thread within a frame); those rows stay due
-        for the job."""
+    def stop(self) -> None:
+        """Stop measuring (the thread within a frame) and start nothing new; returns at once.
+        The rows stay due for the job."""
+        self._stopping = True
         for budget in list(self._measuring):
             budget.cancel.set()
+
+    async def close(self) -> None:
+        """`stop`, then cancel the tasks and wait for them."""
+        self.stop()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*list(self._tasks), return_exceptions=True)

@@ -59,6 +59,16 @@ class RenderJobs:
     def in_flight(self) -> int:
         return len(self._jobs)
 
+    @property
+    def closing(self) -> bool:
+        return self._closing
+
+    def begin_shutdown(self) -> None:
+        """Cancel every job and refuse new ones (`ShuttingDown`); returns at once."""
+        self._closing = True
+        for job in list(self._jobs.values()):
+            job.budget.cancel.set()
+
     async def run(
         self, key: str, budget: WorkBudget, *, total_seconds: float,
         make: Callable[[WorkBudget], Awaitable[T]],
@@ -105,10 +115,8 @@ class RenderJobs:
 
     async def close(self) -> None:
         """Cancel every job and wait (briefly) until they have stopped and cleaned up."""
-        self._closing = True
         jobs = list(self._jobs.values())
-        for job in jobs:
-            job.budget.cancel.set()
+        self.begin_shutdown()
         if jobs:
             with contextlib.suppress(Exception):
                 await asyncio.wait([j.task for j in jobs], timeout=_CLOSE_WAIT)

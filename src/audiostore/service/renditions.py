@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -48,6 +47,7 @@ from .audio import AudioService, ContentSource
 from .principal import Principal
 from .processing_limits import rendition_budget, waveform_budget
 from .render_jobs import RenderJobs
+from .scratch_dir import held_scratch_dir
 
 log = logging.getLogger(__name__)
 
@@ -289,9 +289,7 @@ class RenditionService:
     async def original_in_scratch(self, row: AudioRow) -> AsyncIterator[tuple[Path, Path]]:
         """A scratch directory under the data dir holding a local copy of the original;
         removed, with whatever was made in it, on exit."""
-        self.audio.tmp_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=self.audio.tmp_dir) as tmp_name:
-            tmp = Path(tmp_name)
+        with held_scratch_dir(self.audio.tmp_dir) as tmp:
             yield tmp, await self._fetch_original(row, tmp)
 
     async def _fetch_original(self, row: AudioRow, tmp: Path) -> Path:
@@ -471,8 +469,18 @@ class RenditionService:
             out[d.audio_id].append(d)
         return out
 
+    @property
+    def stopping(self) -> bool:
+        """The server is shutting down: long answers (queue streams) should end."""
+        return self.jobs.closing
+
+    def begin_shutdown(self) -> None:
+        """Stop every rendition and waveform in flight, refuse new ones; returns at once."""
+        self.jobs.begin_shutdown()
+
     async def close(self) -> None:
-        """Shutdown: stop every rendition and waveform in flight (their scratch goes)."""
+        """Shutdown: stop every rendition and waveform in flight and wait until their scratch
+        is gone (a few seconds at most)."""
         await self.jobs.close()
 
     def ingest_requests(self, row: AudioRow) -> list[RenditionRequest]:
