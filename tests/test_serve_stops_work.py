@@ -111,5 +111,7 @@ def test_the_scratch_of_a_killed_rendition_is_removed_by_the_job(server: ServerP
     assert len(left) == 1 and (left[0] / "out.mp3").stat().st_size > 0
     tmp = server.data_dir / "tmp"
     assert remove_abandoned_temp_files(tmp, grace=3600) == 0  # younger than the grace: kept
-    assert remove_abandoned_temp_files(tmp, grace=0) == 1
+    # The scratch directory goes, whole (and the staged upload its analysis held, if that
+    # was still running when the process was killed).
+    assert remove_abandoned_temp_files(tmp, grace=0) >= 1
     assert scratch_dirs(server) == []

@@ -18,8 +18,11 @@ import pytest
 from audio_factory import make_tone
 from conftest import Api, backend_settings_local, make_api
 from decode_bombs import make_silent_flac
+from audiostore.audio.work_budget import WorkBudget
+from audiostore.errors import ShuttingDown
 from audiostore.jobs import run_job
 from audiostore.service.analysis import ANALYSIS_LEASE
+from audiostore.service.render_jobs import RenderJobs
 from audiostore.service.staging import StagedUpload
 
 # Long enough for minutes of MP3 encoding and seconds of loudness measuring, far past the
@@ -173,3 +176,39 @@ async def test_the_analysis_job_gives_up_on_a_bomb_instead_of_retrying_it(
     again = await asyncio.wait_for(run_job(api.runtime, "analyse_due"), WAIT)
     assert again.counts == {"analysed": 0, "given_up": 0, "failed": 0}
     assert scratch_left(api) == []
+
+
+async def _job_whose_client_leaves(done_seconds: float) -> tuple[asyncio.Task[str], WorkBudget]:
+    """A shared job that has rendered `done_seconds` of 100 at one CPU second each, then
+    waits (as a PyAV loop between frames) until its budget is cancelled or it is let go."""
+    jobs, budget, go_on = RenderJobs(), WorkBudget(), asyncio.Event()
+
+    async def make(b: WorkBudget) -> str:
+        b.audio_seconds, b.cpu_used = done_seconds, done_seconds  # what the frames charged
+        while True:
+            b.check()
+            if go_on.is_set():
+                return "made"
+            await asyncio.sleep(0.01)
+
+    client = asyncio.create_task(jobs.run("a/r-mp3", budget, total_seconds=100.0, make=make))
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        if budget.audio_seconds:
+            break
+    client.cancel()  # the client hangs up
+    with pytest.raises(asyncio.CancelledError):
+        await client
+    job = next(iter(jobs._jobs.values()))
+    go_on.set()
+    return job.task, budget  # type: ignore[return-value]
+
+
+async def test_a_job_whose_client_left_stops_unless_nearly_done() -> None:
+    far, budget = await _job_whose_client_leaves(done_seconds=10.0)
+    assert budget.cancel.is_set()
+    with pytest.raises(ShuttingDown):
+        await asyncio.wait_for(far, 10)
+    near, budget = await _job_whose_client_leaves(done_seconds=99.5)  # half a CPU second left
+    assert not budget.cancel.is_set()
+    assert await asyncio.wait_for(near, 10) == "made"
