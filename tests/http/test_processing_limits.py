@@ -18,11 +18,8 @@ import pytest
 from audio_factory import make_tone
 from conftest import Api, backend_settings_local, make_api
 from decode_bombs import make_silent_flac
-from audiostore.audio.work_budget import WorkBudget
-from audiostore.errors import ShuttingDown
 from audiostore.jobs import run_job
 from audiostore.service.analysis import ANALYSIS_LEASE
-from audiostore.service.render_jobs import RenderJobs
 from audiostore.service.staging import StagedUpload
 
 # Long enough for minutes of MP3 encoding and seconds of loudness measuring, far past the
@@ -178,9 +175,12 @@ async def test_the_analysis_job_gives_up_on_a_bomb_instead_of_retrying_it(
     assert scratch_left(api) == []
 
 
-async def _job_whose_client_leaves(done_seconds: float) -> tuple[asyncio.Task[str], WorkBudget]:
+async def _job_whose_client_leaves(done_seconds: float) -> tuple[asyncio.Task[str], Any]:
     """A shared job that has rendered `done_seconds` of 100 at one CPU second each, then
     waits (as a PyAV loop between frames) until its budget is cancelled or it is let go."""
+    from audiostore.audio.work_budget import WorkBudget
+    from audiostore.service.render_jobs import RenderJobs
+
     jobs, budget, go_on = RenderJobs(), WorkBudget(), asyncio.Event()
 
     async def make(b: WorkBudget) -> str:
@@ -205,6 +205,8 @@ async def _job_whose_client_leaves(done_seconds: float) -> tuple[asyncio.Task[st
 
 
 async def test_a_job_whose_client_left_stops_unless_nearly_done() -> None:
+    from audiostore.errors import ShuttingDown
+
     far, budget = await _job_whose_client_leaves(done_seconds=10.0)
     assert budget.cancel.is_set()
     with pytest.raises(ShuttingDown):

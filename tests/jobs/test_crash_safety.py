@@ -25,7 +25,6 @@ from audiostore.catalog import PENDING, AudioRow
 from audiostore.jobs import run_job
 from audiostore.jobs.temp_files import remove_abandoned_temp_files
 from audiostore.service import StagedUpload
-from audiostore.service.scratch_dir import held_scratch_dir
 
 
 def files_under(path: Path) -> list[Path]:
@@ -100,6 +99,8 @@ def test_temp_files_of_live_uploads_stay(tmp_path: Path) -> None:
 
 
 def test_scratch_directories_nobody_holds_go_with_their_contents(tmp_path: Path) -> None:
+    from audiostore.service.scratch_dir import held_scratch_dir
+
     tmp = tmp_path / "tmp"
     outside = tmp_path / "outside"
     outside.mkdir()

@@ -135,7 +135,8 @@ def transcode(
 
         try:
             for frame in source.decode(source.streams.audio[0]):
-                budget.charge(audio_seconds=frame.samples / (frame.sample_rate or profile.sample_rate))
+                rate = frame.sample_rate or profile.sample_rate
+                budget.charge(audio_seconds=frame.samples / rate)
                 frame.pts = None
                 encode(resampler.resample(frame))
             encode(resampler.resample(None))

@@ -59,7 +59,9 @@ class WorkBudget:
 
     def check(self) -> None:
         if self.cancel.is_set():
-            raise ShuttingDown("The work was cancelled: nobody waits for it, or the server is stopping.")
+            raise ShuttingDown(
+                "The work was cancelled: nobody waits for it, or the server is stopping."
+            )
         if self._thread is not None and self._thread == threading.get_ident():
             self.cpu_used = time.thread_time() - self._cpu_at_start
         if self.cpu_seconds is not None and self.cpu_used > self.cpu_seconds:

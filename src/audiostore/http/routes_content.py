@@ -39,7 +39,8 @@ async def audio_content(audio_id: str, request: Request) -> Response:
         return render_content(source, request, cache_control=shared)
     who = await rt.keys.authenticate(bearer_token(request))
     if wants_rendition(query):
-        source = await unless_client_leaves(request, rt.renditions.open_content(who, audio_id, dict(query)))
+        rendering = rt.renditions.open_content(who, audio_id, dict(query))
+        source = await unless_client_leaves(request, rendering)
     else:
         source = await rt.audio.open_content(who, audio_id)
     return render_content(source, request)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 from collections.abc import Callable, Iterator
 from types import FrameType
@@ -31,19 +32,28 @@ def stop_work_on_signal(begin_shutdown: Callable[[], None]) -> Iterator[None]:
         # Only thread-safe work in a signal handler: the loop runs the cancellation next.
         loop.call_soon_threadsafe(begin_shutdown)
         before = previous.get(signum)
-        if callable(before):
-            before(signum, frame)  # asyncio's (granian's loop handler) sees it through the wakeup fd as before
+        if before == signal.SIG_DFL:  # nobody handled it before us: do what it would have done
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+        elif callable(before):
+            # asyncio's own handler: the loop still learns of the signal through its wakeup
+            # fd, so granian's handler runs as before.
+            before(signum, frame)
 
     try:
         for sig in _SIGNALS:
             previous[sig] = signal.signal(sig, handler)
     except ValueError:  # not the main thread: leave the signals alone
-        for sig, before in previous.items():
-            signal.signal(sig, before)
-        previous.clear()
+        _restore(previous)
     try:
         yield
     finally:
-        for sig, before in previous.items():
+        _restore(previous)
+
+
+def _restore(previous: dict[int, Any]) -> None:
+    for sig, before in previous.items():
+        if before is not None:  # None: a handler not set from Python, which we cannot put back
             with contextlib.suppress(ValueError, TypeError):
                 signal.signal(sig, before)
+    previous.clear()

@@ -32,11 +32,14 @@ def _seconds_for(row: AudioRow) -> float:
 
 
 def _output_for(settings: Settings, expected_bytes: float) -> int:
-    return int(min(settings.processing_max_output_bytes, expected_bytes * _OUTPUT_MARGIN + _OUTPUT_SLACK))
+    implied = expected_bytes * _OUTPUT_MARGIN + _OUTPUT_SLACK
+    return int(min(settings.processing_max_output_bytes, implied))
 
 
 def analysis_budget(settings: Settings, row: AudioRow) -> WorkBudget:
-    return WorkBudget(cpu_seconds=cpu_seconds_for(settings, row.size), max_audio_seconds=_seconds_for(row))
+    return WorkBudget(
+        cpu_seconds=cpu_seconds_for(settings, row.size), max_audio_seconds=_seconds_for(row)
+    )
 
 
 def rendition_budget(settings: Settings, row: AudioRow, profile: OutputProfile) -> WorkBudget:
@@ -52,7 +55,9 @@ def rendition_budget(settings: Settings, row: AudioRow, profile: OutputProfile) 
     )
 
 
-def waveform_budget(settings: Settings, row: AudioRow, *, pixels: float, channels: int, bits: int) -> WorkBudget:
+def waveform_budget(
+    settings: Settings, row: AudioRow, *, pixels: float, channels: int, bits: int
+) -> WorkBudget:
     return WorkBudget(
         cpu_seconds=cpu_seconds_for(settings, row.size),
         max_output_bytes=_output_for(settings, pixels * channels * 2 * (bits // 8)),

@@ -80,7 +80,8 @@ class RenderJobs:
         if key in self._too_costly:
             raise ProcessingLimit(self._too_costly[key])
         job = self._jobs.get(key)
-        if job is None:
+        if job is None or job.budget.cancel.is_set():
+            # (A job already cancelled, its last client gone, only winds down: start anew.)
             job = _Job(budget, total_seconds)
             job.task = asyncio.get_running_loop().create_task(self._guarded(key, make, budget))
             self._jobs[key] = job
@@ -93,7 +94,9 @@ class RenderJobs:
             if job.waiters == 0 and not job.task.done() and not self._cheap(job):
                 job.budget.cancel.set()  # nobody waits: stop at the next frame
 
-    async def _guarded(self, key: str, make: Callable[[WorkBudget], Awaitable[T]], budget: WorkBudget) -> T:
+    async def _guarded(
+        self, key: str, make: Callable[[WorkBudget], Awaitable[T]], budget: WorkBudget
+    ) -> T:
         try:
             return await make(budget)
         except ProcessingLimit as exc:
