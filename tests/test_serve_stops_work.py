@@ -115,3 +115,4 @@ def test_the_scratch_of_a_killed_rendition_is_removed_by_the_job(server: ServerP
     # was still running when the process was killed).
     assert remove_abandoned_temp_files(tmp, grace=0) >= 1
     assert scratch_dirs(server) == []
+

@@ -179,8 +179,6 @@ class QueueService:
         expected: tuple[int, int, int, int] | None = None
         barren = 0  # items in a row that gave no frames: stop rather than spin
         async for item in self._order(principal, name, mode):
-            if self.renditions.stopping:
-                return  # shutting down: a looping stream would hold the server open for ever
             try:
                 derived = await self.renditions.ensure_rendition(item, profile)
             except Exception as exc:  # noqa: BLE001 - one bad item must not end the stream
@@ -204,8 +202,6 @@ class QueueService:
                             expected = frame.header.profile
                         if frame.header.profile != expected:
                             continue  # never let a foreign frame break the stream
-                        if self.renditions.stopping:
-                            return
                         got += 1
                         yield frame.data, frame.header.duration, item.name
             except BlobNotFound:  # the item was deleted as its turn came: play the next one

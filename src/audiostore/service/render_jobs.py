@@ -59,10 +59,6 @@ class RenderJobs:
     def in_flight(self) -> int:
         return len(self._jobs)
 
-    @property
-    def closing(self) -> bool:
-        return self._closing
-
     def begin_shutdown(self) -> None:
         """Cancel every job and refuse new ones (`ShuttingDown`); returns at once."""
         self._closing = True

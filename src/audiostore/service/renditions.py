@@ -469,11 +469,6 @@ class RenditionService:
             out[d.audio_id].append(d)
         return out
 
-    @property
-    def stopping(self) -> bool:
-        """The server is shutting down: long answers (queue streams) should end."""
-        return self.jobs.closing
-
     def begin_shutdown(self) -> None:
         """Stop every rendition and waveform in flight, refuse new ones; returns at once."""
         self.jobs.begin_shutdown()
