@@ -4,6 +4,7 @@ directory a SIGKILL leaves behind is removed by the temp-file job."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import socket
@@ -62,6 +63,17 @@ def start_rendition(server: ServerProcess, audio_id: str, auth: dict[str, str]) 
     return sock
 
 
+def locked(path: Path) -> bool:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
 def wait_until(condition: object, what: str, timeout: float = WAIT) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -109,6 +121,8 @@ def test_the_scratch_of_a_killed_rendition_is_removed_by_the_job(server: ServerP
         sock.close()
     left = scratch_dirs(server)
     assert len(left) == 1 and (left[0] / "out.mp3").stat().st_size > 0
+    # The worker process dies a moment after the server's main process has been reaped.
+    wait_until(lambda: not locked(left[0]), "the killed worker still holds its scratch")
     tmp = server.data_dir / "tmp"
     assert remove_abandoned_temp_files(tmp, grace=3600) == 0  # younger than the grace: kept
     # The scratch directory goes, whole (and the staged upload its analysis held, if that
