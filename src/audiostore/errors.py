@@ -33,9 +33,11 @@ __all__ = [
     "UnsupportedSampleRate",
     "UnknownFormat",
     "UnknownVoice",
+    "ProcessingLimit",
     "EngineFailed",
     "StorageUnavailable",
     "InsufficientStorage",
+    "ShuttingDown",
     "ConfigurationError",
     "CATALOGUE",
 ]
@@ -183,6 +185,17 @@ class UnknownVoice(AudiostoreError):
     code, status, default_message = "unknown_voice", 422, "Unknown voice."
 
 
+class ProcessingLimit(AudiostoreError):
+    """Decoding the audio would cost more CPU time or write more bytes than the processing
+    limits allow (`AUDIOSTORE_PROCESSING_*`): the work was stopped and nothing kept."""
+
+    code, status, default_message = (
+        "processing_limit",
+        422,
+        "This audio costs more to process than the server's processing limits allow.",
+    )
+
+
 class EngineFailed(AudiostoreError):
     code, status, default_message = "engine_failed", 502, "The speech engine failed."
 
@@ -204,6 +217,16 @@ class InsufficientStorage(AudiostoreError):
         507,
         "The server has no room to store this (its disk or quota is full); nothing was "
         "stored. Try again later.",
+    )
+
+
+class ShuttingDown(AudiostoreError):
+    """Work in flight was cancelled because the server is stopping."""
+
+    code, status, default_message = (
+        "shutting_down",
+        503,
+        "The server is shutting down; try again.",
     )
 
 

@@ -127,9 +127,18 @@ class Runtime:
         write_secret_file(self.settings.data_dir / "admin.key", issued.key)
         return issued
 
+    def begin_shutdown(self) -> None:
+        """Cancel the renditions, waveforms and analyses in flight (each stops within a frame)
+        and refuse new ones, so requests waiting on them end and the server can stop."""
+        self.renditions.begin_shutdown()
+        if self.audio.analysis is not None:
+            self.audio.analysis.stop()
+
     async def close(self) -> None:
-        # First: a synthesis in flight ends at once (502) instead of holding the shutdown.
+        # Work in flight first, so a shutdown takes seconds: a synthesis ends at once (502),
+        # renditions and analyses stop within a frame.
         await asyncio.to_thread(self.tts_processes.close)
+        await self.renditions.close()
         if self.audio.analysis is not None:
             await self.audio.analysis.close()
         await self.store.close()

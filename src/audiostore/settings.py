@@ -309,6 +309,26 @@ class Settings(BaseSettings):
     )
     queue_max_items: int = Field(1000, description="Most audio ids one queue may hold.")
 
+    # --- processing limits: what one decode may cost (issue 11) -------------------------
+    # A few hundred KB of FLAC can decode to a hundred hours: the CPU a job may use follows
+    # what the client paid for (the stored bytes), not what the file claims to hold.
+    processing_cpu_seconds_per_mib: float = Field(
+        60.0, gt=0, description="CPU seconds one analysis, rendition or waveform may use per "
+        "MiB of its source (plus the minimum below); past it the work stops.",
+    )
+    processing_cpu_seconds_min: float = Field(
+        30.0, gt=0, description="CPU seconds every analysis, rendition or waveform may use "
+        "whatever its source's size.",
+    )
+    processing_cpu_seconds_max: float = Field(
+        900.0, gt=0, description="CPU seconds no analysis, rendition or waveform may pass, "
+        "however large its source.",
+    )
+    processing_max_output_bytes: int = Field(
+        2 * 1024**3, gt=0, description="Largest rendition or waveform one job may write. Each "
+        "is also bounded by what its stored duration implies (twice that, plus 1 MiB).",
+    )
+
     @field_validator("ingest_renditions", mode="before")
     @classmethod
     def _renditions_csv(cls, value: object) -> object:

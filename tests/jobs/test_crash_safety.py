@@ -98,6 +98,28 @@ def test_temp_files_of_live_uploads_stay(tmp_path: Path) -> None:
     assert remove_abandoned_temp_files(tmp, grace=0) == 0
 
 
+def test_scratch_directories_nobody_holds_go_with_their_contents(tmp_path: Path) -> None:
+    from audiostore.service.scratch_dir import held_scratch_dir
+
+    tmp = tmp_path / "tmp"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("not ours")
+    with held_scratch_dir(tmp) as live:
+        (live / "out.mp3").write_bytes(b"\xff" * 1000)
+        dead = tmp / "tmpabc123"  # made as a rendition's scratch was before it was locked
+        (dead / "deeper").mkdir(parents=True)
+        (dead / "out.mp3").write_bytes(b"\xff" * 1000)
+        (dead / "deeper" / "source.flac").write_bytes(b"fLaC")
+        (dead / "elsewhere").symlink_to(outside)
+        assert remove_abandoned_temp_files(tmp, grace=3600) == 0  # too young
+        assert remove_abandoned_temp_files(tmp, grace=0) == 1
+        assert not dead.exists()
+        assert (live / "out.mp3").exists()  # held by a rendition still running
+    assert not live.exists()
+    assert (outside / "keep.txt").read_text() == "not ours"  # a link is removed, not followed
+
+
 def pending_row(api: Api, key: str, data: bytes) -> AudioRow:
     now = api.clock()
     audio_id = key.rsplit("/", 1)[1].split(".")[0]

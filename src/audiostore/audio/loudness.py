@@ -24,6 +24,9 @@ import av
 import av.error
 import av.filter
 
+from ..errors import UndecodableAudio
+from .work_budget import WorkBudget
+
 # ebur128 reports -70 LUFS (the absolute gate) for silence; we say "no loudness" instead.
 _SILENCE_LUFS = -70.0
 
@@ -103,10 +106,24 @@ class LoudnessMeter:
         return Loudness(round(integrated, 2) if integrated is not None else None, peak)
 
 
-def measure_loudness(path: Path) -> Loudness:
-    """Decode `path` (first audio stream) and measure it."""
+def measure_loudness(path: Path, *, budget: WorkBudget | None = None) -> Loudness:
+    """Decode `path` (first audio stream) and measure it. `budget` is charged every frame
+    (`ProcessingLimit` past a bound, `ShuttingDown` once cancelled); a file that does not
+    open or decode is `UndecodableAudio`."""
+    budget = budget or WorkBudget()
+    budget.start()
     meter = LoudnessMeter()
-    with av.open(str(path)) as container:
-        for frame in container.decode(container.streams.audio[0]):
-            meter.add(frame)
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, OSError) as exc:
+        raise UndecodableAudio(f"The stored audio cannot be read: {exc}") from exc
+    with container:
+        if not container.streams.audio:
+            raise UndecodableAudio("The stored file holds no audio stream.")
+        try:
+            for frame in container.decode(container.streams.audio[0]):
+                budget.charge(audio_seconds=frame.samples / (frame.sample_rate or 1))
+                meter.add(frame)
+        except (av.error.FFmpegError, ValueError) as exc:
+            raise UndecodableAudio(f"The stored audio cannot be decoded: {exc}") from exc
     return meter.finish()

@@ -9,7 +9,7 @@ the codec's frame size. Nothing is held whole in memory.
 Example:
     ```py
     profile = OutputProfile("mp3", bitrate=128_000, sample_rate=44_100, channels=2)
-    transcode(Path("in.webm"), Path("out.mp3"), profile)
+    transcode(Path("in.webm"), Path("out.mp3"), profile, budget=WorkBudget(cpu_seconds=60))
     ```
 """
 
@@ -25,6 +25,7 @@ import numpy as np
 
 from ..disk_space import is_out_of_space
 from ..errors import InsufficientStorage, UndecodableAudio
+from .work_budget import WorkBudget
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +80,16 @@ def _layout(channels: int) -> str:
     return {1: "mono", 2: "stereo"}.get(channels, f"{channels}c")
 
 
-def transcode(src: Path, dst: Path, profile: OutputProfile) -> float:
-    """Write `src` as `profile` to `dst`; returns the seconds of audio written."""
+def transcode(
+    src: Path, dst: Path, profile: OutputProfile, *, budget: WorkBudget | None = None
+) -> float:
+    """Write `src` as `profile` to `dst`; returns the seconds of audio written.
+
+    `budget` is charged every decoded frame (its seconds) and every muxed packet (its
+    bytes): past a bound this raises `ProcessingLimit`, once cancelled `ShuttingDown`; `dst`
+    is then incomplete and the caller removes it."""
+    budget = budget or WorkBudget()
+    budget.start()
     info = FORMATS[profile.format]
     options = dict(info.container_options)
     codec_options: dict[str, str] = {}
@@ -117,16 +126,22 @@ def transcode(src: Path, dst: Path, profile: OutputProfile) -> float:
                 frame.pts = written
                 frame.time_base = time_base
                 written += frame.samples
-                for packet in stream.encode(frame):
-                    out.mux(packet)
+                mux(stream.encode(frame))
+
+        def mux(packets: list[av.Packet]) -> None:
+            for packet in packets:
+                size = packet.size
+                out.mux(packet)
+                budget.charge(output_bytes=size)
 
         try:
             for frame in source.decode(source.streams.audio[0]):
+                rate = frame.sample_rate or profile.sample_rate
+                budget.charge(audio_seconds=frame.samples / rate)
                 frame.pts = None
                 encode(resampler.resample(frame))
             encode(resampler.resample(None))
-            for packet in stream.encode(None):
-                out.mux(packet)
+            mux(stream.encode(None))
         except (av.error.FFmpegError, ValueError) as exc:
             if is_out_of_space(exc):  # the output's disk, not the audio: never a 422
                 raise InsufficientStorage() from exc

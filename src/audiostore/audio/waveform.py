@@ -33,6 +33,7 @@ import av.error
 import numpy as np
 
 from ..errors import UndecodableAudio
+from .work_budget import WorkBudget
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,9 +94,15 @@ def _reduce(block: np.ndarray, spp: int) -> np.ndarray:
 
 def compute_peaks(
     path: Path, *, samples_per_pixel: int | None = None, pixels_per_second: int | None = None,
-    bits: int = 8, split_channels: bool = False,
+    bits: int = 8, split_channels: bool = False, budget: WorkBudget | None = None,
 ) -> Peaks:
-    """Decode `path` and reduce it to min/max pairs. Exactly one of the two scales is given."""
+    """Decode `path` and reduce it to min/max pairs. Exactly one of the two scales is given.
+
+    `budget` is charged every decoded frame with its seconds and with the `.dat` bytes of
+    the pixels it completed (JSON is a few times larger): `ProcessingLimit` past a bound,
+    `ShuttingDown` once cancelled. The pixels are held in memory, so this bounds that too."""
+    budget = budget or WorkBudget()
+    budget.start()
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, OSError) as exc:
@@ -110,6 +117,7 @@ def compute_peaks(
         resampler = None
         try:
             for frame in container.decode(stream):
+                budget.charge(audio_seconds=frame.samples / (frame.sample_rate or 1))
                 if resampler is None:
                     rate = frame.sample_rate
                     if pixels_per_second:
@@ -128,6 +136,7 @@ def compute_peaks(
                     pending = np.concatenate([pending, samples])
                     whole = (len(pending) // spp) * spp
                     if whole:
+                        budget.charge(output_bytes=(whole // spp) * channels * 2 * (bits // 8))
                         chunks.append(_reduce(pending[:whole], spp))
                         pending = pending[whole:]
         except (av.error.FFmpegError, ValueError) as exc:

@@ -74,6 +74,9 @@ class AudioRow(Base):
     # Loudness and ingest renditions run after the upload answers: the time from which the
     # analysis job may take this row (a lease while one runs); None once analysed.
     analysis_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, default=None)
+    # Why the analysis was given up for good (an error code: `processing_limit`,
+    # `undecodable_audio`); None while due or once measured.
+    analysis_error: Mapped[str | None] = mapped_column(String(32), nullable=True, default=None)
 
     __table_args__ = (
         Index("ix_audio_owner_id", "owner", "id"),

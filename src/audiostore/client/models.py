@@ -57,7 +57,7 @@ class AudioObject(_Model):
     location: str = "primary"
     loudness_lufs: float | None = None
     true_peak_dbtp: float | None = None
-    analysis: str = "done"  # "pending" until loudness is measured, just after the upload
+    analysis: str = "done"  # "pending" until loudness is measured, just after the upload; "failed" if given up
 
 
 class AudioPage(_Model):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,7 +13,7 @@ from .. import __version__
 from ..jobs import maintenance_loop
 from ..runtime import Runtime
 from ..settings import get_settings
-from . import error_handlers
+from . import client_gone, error_handlers
 from .cors import install_cors
 from .json_body_limit import LimitJsonBodies, json_body_cap
 from .nul_refusal import RefuseNulInUrl
@@ -25,6 +26,7 @@ from .routes_queues import router as queues_router
 from .routes_renditions import router as renditions_router
 from .routes_system import router as system_router
 from .routes_tts import router as tts_router
+from .stop_on_signal import stop_work_on_signal
 from .web_page import install_web_page
 
 log = logging.getLogger("audiostore")
@@ -41,8 +43,11 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
             await rt.migrate()
         app.state.runtime = rt
         try:
-            async with maintenance_loop(rt, enabled=owned):  # sweeper, retries, spool drain
-                yield
+            with contextlib.ExitStack() as signals:
+                if owned:  # a real server: a stop signal cancels the long work at once
+                    signals.enter_context(stop_work_on_signal(rt.begin_shutdown))
+                async with maintenance_loop(rt, enabled=owned):  # sweeper, retries, spool drain
+                    yield
         finally:
             if owned:
                 await rt.close()
@@ -58,6 +63,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     if runtime is not None:
         app.state.runtime = runtime
     error_handlers.install(app)
+    client_gone.install(app)  # a rendition whose client left: 499, nothing logged
     app.include_router(audio_router)
     app.include_router(content_router)
     app.include_router(system_router)

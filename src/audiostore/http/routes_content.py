@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request, Response
 from ..service.renditions import wants_rendition
 from ..signing import EXPIRES_PARAM, SIGNATURE_PARAM
 from .auth import bearer_token, runtime_of
+from .client_gone import unless_client_leaves
 from .content_response import render_content, shared_cache_control
 
 router = APIRouter(prefix="/v1", tags=["content"])
@@ -28,15 +29,18 @@ async def audio_content(audio_id: str, request: Request) -> Response:
     query = request.query_params
     if SIGNATURE_PARAM in query or EXPIRES_PARAM in query:
         params = {k: v for k, v in query.items() if k not in (SIGNATURE_PARAM, EXPIRES_PARAM)}
-        source = await rt.audio.open_signed_content(
+        opening = rt.audio.open_signed_content(
             audio_id, expires=query.get(EXPIRES_PARAM, ""), signature=query.get(SIGNATURE_PARAM, ""),
             params=params,
         )
+        # A rendition may be made first: nobody should pay for it once the client has gone.
+        source = await (unless_client_leaves(request, opening) if wants_rendition(params) else opening)
         shared = shared_cache_control(source, int(query[EXPIRES_PARAM]), rt.audio.clock())
         return render_content(source, request, cache_control=shared)
     who = await rt.keys.authenticate(bearer_token(request))
     if wants_rendition(query):
-        source = await rt.renditions.open_content(who, audio_id, dict(query))
+        rendering = rt.renditions.open_content(who, audio_id, dict(query))
+        source = await unless_client_leaves(request, rendering)
     else:
         source = await rt.audio.open_content(who, audio_id)
     return render_content(source, request)

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from ..service import Principal
 from .auth import principal, runtime_of
+from .client_gone import unless_client_leaves
 from .content_response import render_content
 from .schemas import ErrorResponse
 
@@ -35,5 +36,7 @@ async def audio_waveform(
     format: str = Query("json", description="`json` or `dat` (audiowaveform binary)."),
 ) -> Response:
     """Waveform peaks for peaks.js and the like; computed once, then served from storage."""
-    source = await runtime_of(request).renditions.waveform(who, audio_id, dict(request.query_params))
+    source = await unless_client_leaves(
+        request, runtime_of(request).renditions.waveform(who, audio_id, dict(request.query_params))
+    )
     return render_content(source, request)

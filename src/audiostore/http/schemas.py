@@ -79,10 +79,12 @@ class AudioObject(BaseModel):
     url_expires_at: datetime | None = None
     loudness_lufs: float | None = Field(None, description="EBU R128 integrated loudness.")
     true_peak_dbtp: float | None = Field(None, description="EBU R128 true peak.")
-    analysis: Literal["pending", "done"] = Field(
+    analysis: Literal["pending", "done", "failed"] = Field(
         "done", description="`pending` while loudness is still being measured after the upload "
         "(the two fields above are null until then); `done` once measured (null then means "
-        "silence or unmeasurable)."
+        "silence or unmeasurable); `failed` when it was given up for good (the audio costs "
+        "more than the processing limits allow, or does not decode): never retried, and "
+        "`normalize=true` then applies no gain."
     )
     renditions: list[RenditionInfo] = Field(
         default_factory=list, description="Renditions made so far (on GET and list; [] elsewhere)."
@@ -101,8 +103,14 @@ class AudioObject(BaseModel):
             url_expires_at=signed.expires_at if signed else None,
             loudness_lufs=getattr(row, "loudness_lufs", None),
             true_peak_dbtp=getattr(row, "true_peak_dbtp", None),
-            analysis="pending" if getattr(row, "analysis_due_at", None) is not None else "done",
+            analysis=_analysis_state(row),
         )
+
+
+def _analysis_state(row: AudioRow) -> Literal["pending", "done", "failed"]:
+    if getattr(row, "analysis_due_at", None) is not None:
+        return "pending"
+    return "failed" if getattr(row, "analysis_error", None) else "done"
 
 
 class AudioList(BaseModel):

@@ -1,6 +1,10 @@
 """Measure the uploads whose analysis (loudness, ingest renditions) did not run after their
 upload: the process stopped first, or was too busy and left them to this job. Each row is
-claimed with a lease, so instances sharing a PostgreSQL catalogue do not measure it twice."""
+claimed with a lease, so instances sharing a PostgreSQL catalogue do not measure it twice.
+
+Counts: `analysed`; `given_up` (over the processing limits or undecodable: marked
+`analysis: failed`, never taken again); `failed` (anything else, e.g. the store is down: the
+row is taken again after the lease)."""
 
 from __future__ import annotations
 
@@ -19,20 +23,23 @@ _BATCH = 16  # each row is a full decode: a run measures a few, the next run goe
 async def analyse_due(rt: Runtime) -> dict[str, int]:
     analysis = rt.audio.analysis
     if analysis is None:
-        return {"analysed": 0, "failed": 0}
+        return {"analysed": 0, "given_up": 0, "failed": 0}
     now = rt.clock()
     rows = await JobCatalog(rt.catalog).claim_analysis_due(
         now=now, lease_until=now + ANALYSIS_LEASE, limit=_BATCH
     )
-    analysed = failed = 0
+    analysed = given_up = failed = 0
     for row in rows:
         try:
-            await analysis.analyse_stored(row)
+            measured = await analysis.analyse_stored(row)
         except Exception as exc:  # noqa: BLE001 - one bad row must not stop the others
             # The lease runs out and a later run tries again (reconcile reports a lost blob).
             log.warning("analysis of %s failed, retried after the lease: %s", row.id, exc)
             failed += 1
             continue
-        analysed += 1
+        if measured:
+            analysed += 1
+        else:
+            given_up += 1
     ANALYSED.inc(analysed)
-    return {"analysed": analysed, "failed": failed}
+    return {"analysed": analysed, "given_up": given_up, "failed": failed}

@@ -1,8 +1,10 @@
-"""Remove upload temp files a dead process left in `{data_dir}/tmp`.
+"""Remove temp files and scratch directories a dead process left in `{data_dir}/tmp`.
 
 A live upload holds an exclusive `flock` on its temp file until it is done
-(`service/staging.py`); the lock dies with its process. So a file nobody holds, older than
-`AUDIOSTORE_TMP_GRACE`, belongs to no one and goes.
+(`service/staging.py`), and a live rendition on its scratch directory
+(`service/scratch_dir.py`); the lock dies with its process. So a file or directory nobody
+holds, older than `AUDIOSTORE_TMP_GRACE`, belongs to no one and goes (a directory with all
+it holds: a killed rendition leaves its whole half-written output there).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -37,15 +40,20 @@ def remove_abandoned_temp_files(tmp_dir: Path, *, grace: float) -> int:
     cutoff = time.time() - grace
     removed = 0
     for entry in os.scandir(tmp_dir):
-        if not entry.is_file(follow_symlinks=False):
+        is_dir = entry.is_dir(follow_symlinks=False)
+        if not (is_dir or entry.is_file(follow_symlinks=False)):
             continue
         try:
-            if entry.stat().st_mtime > cutoff:
+            if entry.stat(follow_symlinks=False).st_mtime > cutoff:
                 continue
         except FileNotFoundError:
             continue
         path = Path(entry.path)
         if _held_by_someone(path):
+            continue
+        if is_dir:
+            shutil.rmtree(path, ignore_errors=True)
+            removed += not path.exists()
             continue
         with contextlib.suppress(FileNotFoundError):
             path.unlink()

@@ -4,19 +4,20 @@ A rendition is keyed by every parameter that decides its bytes (format, bit rate
 rate, channels, normalisation gain), so two requests that would produce the same bytes share
 one blob and two that would not never do. The first request renders it fully (so it is
 answered with Content-Length, ETag and Range like any stored object); concurrent requests
-for the same rendition wait on one per-key lock and render it once. Each derived blob is
+for the same rendition wait on one job (`RenderJobs`) and render it once. Every job runs
+under the processing limits (`processing_limits`): past one it stops, its scratch goes and
+the request answers 422 `processing_limit`; a job nobody waits for any more is cancelled
+unless nearly done, and every job is cancelled at shutdown. Each derived blob is
 recorded in `derived_blobs`, listed on the audio object, and deleted with the object (the
 row by ON DELETE CASCADE, the blob through the `AudioService.derived` hook in `purge`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
-import tempfile
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,9 +26,9 @@ from typing import Any
 import anyio
 from sqlalchemy import inspect as sa_inspect
 
-from ..audio.loudness import measure_loudness
 from ..audio.transcode import FORMATS, MAX_BITRATE, MIN_BITRATE, OutputProfile, transcode
 from ..audio.waveform import compute_peaks
+from ..audio.work_budget import WorkBudget
 from ..blob_keys import rendition_key
 from ..blobstores import BlobNotFound, LocalPathStore, SignCapableStore
 from ..catalog import AudioRow
@@ -45,6 +46,9 @@ from ..errors import (
 )
 from .audio import AudioService, ContentSource
 from .principal import Principal
+from .processing_limits import rendition_budget, waveform_budget
+from .render_jobs import RenderJobs
+from .scratch_dir import held_scratch_dir
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +218,7 @@ class RenditionService:
         self.settings = audio.settings
         self.store = audio.store
         self.rows = DerivedBlobCatalog(audio.catalog)
-        self._locks: dict[str, asyncio.Lock] = {}
+        self.jobs = RenderJobs()
         self.renders = 0  # how many derived blobs this process has made (tests count them)
         self._ingest_plan = [_ingest_entry(e) for e in self.settings.ingest_renditions]
 
@@ -261,32 +265,32 @@ class RenditionService:
         return "-".join(parts)
 
     # --- making ---------------------------------------------------------------------------
-    async def _once(self, row: AudioRow, variant: str, make: Any) -> DerivedBlobRow:
-        """The derived blob `variant` of `row`: from the catalogue, or made under a lock."""
+    async def _once(
+        self, row: AudioRow, variant: str, budget: WorkBudget,
+        make: Callable[[WorkBudget], Awaitable[DerivedBlobRow]],
+    ) -> DerivedBlobRow:
+        """The derived blob `variant` of `row`: from the catalogue, or made by one shared job."""
         found = await self.rows.get(row.id, variant)
         if found is not None:
             return found
-        lock_key = f"{row.id}/{variant}"
-        lock = self._locks.setdefault(lock_key, asyncio.Lock())
-        try:
-            async with lock:
-                found = await self.rows.get(row.id, variant)
-                if found is not None:
-                    return found
-                made: DerivedBlobRow = await make()
-                self.renders += 1
-                return made
-        finally:
-            if not lock.locked() and self._locks.get(lock_key) is lock:
-                del self._locks[lock_key]
+
+        async def made_once(budget: WorkBudget) -> DerivedBlobRow:
+            again = await self.rows.get(row.id, variant)  # a job that ended just before ours
+            if again is not None:
+                return again
+            made = await make(budget)
+            self.renders += 1
+            return made
+
+        return await self.jobs.run(
+            f"{row.id}/{variant}", budget, total_seconds=row.duration, make=made_once
+        )
 
     @asynccontextmanager
     async def original_in_scratch(self, row: AudioRow) -> AsyncIterator[tuple[Path, Path]]:
         """A scratch directory under the data dir holding a local copy of the original;
         removed, with whatever was made in it, on exit."""
-        self.audio.tmp_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=self.audio.tmp_dir) as tmp_name:
-            tmp = Path(tmp_name)
+        with held_scratch_dir(self.audio.tmp_dir) as tmp:
             yield tmp, await self._fetch_original(row, tmp)
 
     async def _fetch_original(self, row: AudioRow, tmp: Path) -> Path:
@@ -338,10 +342,12 @@ class RenditionService:
         variant = self.variant_of(profile)
         info = FORMATS[profile.format]
 
-        async def make() -> DerivedBlobRow:
+        async def make(budget: WorkBudget) -> DerivedBlobRow:
             async with self.original_in_scratch(row) as (tmp, source):
                 out = tmp / f"out.{info.ext}"
-                seconds = await anyio.to_thread.run_sync(transcode, source, out, profile)
+                seconds = await anyio.to_thread.run_sync(
+                    lambda: transcode(source, out, profile, budget=budget)
+                )
                 params = {
                     "format": profile.format, "bitrate": profile.bitrate,
                     "sample_rate": profile.sample_rate, "channels": profile.channels,
@@ -355,7 +361,8 @@ class RenditionService:
                     duration=round(seconds, 6),
                 )
 
-        return await self._once(row, variant, make)
+        budget = rendition_budget(self.settings, row, profile)
+        return await self._once(row, variant, budget, make)
 
     # --- serving ----------------------------------------------------------------------------
     async def _source(self, row: AudioRow, derived: DerivedBlobRow, *, allow_redirect: bool) -> ContentSource:
@@ -409,7 +416,7 @@ class RenditionService:
             )
         variant = req.variant(row.sample_rate)
 
-        async def make() -> DerivedBlobRow:
+        async def make(budget: WorkBudget) -> DerivedBlobRow:
             async with self.original_in_scratch(row) as (tmp, source):
                 out = tmp / f"peaks.{req.format}"
 
@@ -417,7 +424,7 @@ class RenditionService:
                     peaks = compute_peaks(
                         source, samples_per_pixel=req.samples_per_pixel,
                         pixels_per_second=req.pixels_per_second, bits=req.bits,
-                        split_channels=req.split_channels,
+                        split_channels=req.split_channels, budget=budget,
                     )
                     if req.format == "dat":
                         out.write_bytes(peaks.to_dat())
@@ -435,7 +442,11 @@ class RenditionService:
                     duration=None,
                 )
 
-        derived = await self._once(row, variant, make)
+        budget = waveform_budget(
+            self.settings, row, pixels=row.duration * row.sample_rate / spp,
+            channels=row.channels if req.split_channels else 1, bits=req.bits,
+        )
+        derived = await self._once(row, variant, budget, make)
         return await self._source(row, derived, allow_redirect=False)
 
     async def describe(
@@ -462,9 +473,14 @@ class RenditionService:
             out[d.audio_id].append(d)
         return out
 
-    async def measure(self, path: Path) -> tuple[float | None, float | None]:
-        loud = await anyio.to_thread.run_sync(measure_loudness, path)
-        return loud.integrated_lufs, loud.true_peak_dbtp
+    def begin_shutdown(self) -> None:
+        """Stop every rendition and waveform in flight, refuse new ones; returns at once."""
+        self.jobs.begin_shutdown()
+
+    async def close(self) -> None:
+        """Shutdown: stop every rendition and waveform in flight and wait until their scratch
+        is gone (a few seconds at most)."""
+        await self.jobs.close()
 
     def ingest_requests(self, row: AudioRow) -> list[RenditionRequest]:
         """`AUDIOSTORE_INGEST_RENDITIONS` entries that apply to `row`'s upload format."""
