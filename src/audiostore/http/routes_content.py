@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from ..service.renditions import wants_rendition
-from ..signing import EXPIRES_PARAM, SIGNATURE_PARAM
+from ..signing import EXPIRES_PARAM, SIGNATURE_PARAM, parse_signed_query
 from .auth import bearer_token, runtime_of
 from .content_response import render_content, shared_cache_control
 
@@ -27,12 +27,11 @@ async def audio_content(audio_id: str, request: Request) -> Response:
     rt = runtime_of(request)
     query = request.query_params
     if SIGNATURE_PARAM in query or EXPIRES_PARAM in query:
-        params = {k: v for k, v in query.items() if k not in (SIGNATURE_PARAM, EXPIRES_PARAM)}
+        signed = parse_signed_query(request.url.query)  # the raw query: 403 unless canonical
         source = await rt.audio.open_signed_content(
-            audio_id, expires=query.get(EXPIRES_PARAM, ""), signature=query.get(SIGNATURE_PARAM, ""),
-            params=params,
+            audio_id, expires=signed.expires, signature=signed.signature, params=signed.params,
         )
-        shared = shared_cache_control(source, int(query[EXPIRES_PARAM]), rt.audio.clock())
+        shared = shared_cache_control(source, int(signed.expires), rt.audio.clock())
         return render_content(source, request, cache_control=shared)
     who = await rt.keys.authenticate(bearer_token(request))
     if wants_rendition(query):

@@ -103,7 +103,7 @@ async def stream_queue(
     rt = runtime_of(request)
     icy = request.headers.get("icy-metadata", "").strip() == "1"
     if is_signed(request.query_params):
-        stream = await rt.queue_urls.open_stream(name, request.query_params, icy=icy)
+        stream = await rt.queue_urls.open_stream(name, request.url.query, icy=icy)
     else:
         who = await rt.keys.authenticate(bearer_token(request))
         stream = await rt.queues.open_stream(who, name, mode=mode, icy=icy)
