@@ -102,6 +102,7 @@ def serve(
 
     from granian import Granian
     from granian.constants import Interfaces
+    from granian.http import HTTP1Settings
 
     Granian(
         "audiostore.http.app:create_app",
@@ -111,6 +112,9 @@ def serve(
         interface=Interfaces.ASGI,
         workers=settings.workers,
         log_access=False,
+        backlog=settings.backlog,
+        backpressure=settings.backpressure,
+        http1_settings=HTTP1Settings(header_read_timeout=settings.http1_header_read_timeout_ms),
     ).serve()
 
 

@@ -7,10 +7,11 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse
 
 from ..blobstores import BlobNotFound
-from ..errors import AudiostoreError, NotFound, ValidationFailed
+from ..errors import AudiostoreError, BadRequest, NotFound, ValidationFailed
 
 log = logging.getLogger("audiostore.http")
 
@@ -38,6 +39,12 @@ def install(app: FastAPI) -> None:
     async def _http(_: Request, exc: HTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         return _render(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
+
+    @app.exception_handler(ClientDisconnect)
+    async def _body_cut(_: Request, exc: ClientDisconnect) -> JSONResponse:
+        # The body ended early: the client hung up, or the server refused its framing (a bad
+        # chunk size). The client's mistake, not ours; most often nobody reads this answer.
+        return _render(400, BadRequest.code, "The request body ended before it was complete.")
 
     @app.exception_handler(BlobNotFound)
     async def _blob_gone(request: Request, exc: BlobNotFound) -> JSONResponse:
