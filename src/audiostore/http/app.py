@@ -15,6 +15,7 @@ from ..settings import get_settings
 from . import error_handlers
 from .cors import install_cors
 from .json_body_limit import LimitJsonBodies, json_body_cap
+from .nosniff import NoSniff
 from .nul_refusal import RefuseNulInUrl
 from .request_metrics import RequestMetrics
 from .routes_audio import router as audio_router
@@ -69,5 +70,6 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.add_middleware(RefuseNulInUrl)
     app.add_middleware(RequestMetrics)
     install_web_page(app)  # the web page at /
-    install_cors(app, settings)  # outermost
+    install_cors(app, settings)
+    app.add_middleware(NoSniff)  # outermost: on CORS preflights and every error too
     return app
