@@ -208,6 +208,17 @@ async def test_unknown_routes_and_methods_use_the_error_shape(api: Api) -> None:
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
     r = await api.http.put("/v1/audio", headers=api.alice)
     assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed"
+    assert r.headers["allow"] == "GET, POST"
+
+
+@pytest.mark.parametrize(("path", "allow"), [
+    ("/v1/audio/x", "GET, PATCH, DELETE"),
+    ("/v1/audio/x/content", "GET, HEAD"),
+    ("/v1/queues/q", "GET, PUT, DELETE"),
+])
+async def test_a_405_lists_every_method_the_path_takes(api: Api, path: str, allow: str) -> None:
+    r = await api.http.request("OPTIONS", path, headers=api.alice)
+    assert r.status_code == 405 and r.headers["allow"] == allow
 
 
 async def test_patch_with_an_absurd_ttl_is_422_and_changes_nothing(api: Api, wav_bytes: bytes) -> None:
