@@ -61,6 +61,10 @@ _UPLOAD_DOC = {
 }
 
 
+_ISO_TIME = "ISO 8601 time with a timezone."
+_DATE_TIME = {"format": "date-time"}
+
+
 def _int_field(values: Mapping[str, str], name: str) -> int | None:
     raw = values.get(name)
     if raw in (None, ""):
@@ -158,8 +162,9 @@ async def list_audio(
     prefix: str | None = Query(None, description="Blob key prefix."),
     name: str | None = Query(None, description="Exactly this name (e.g. `story.mp3`)."),
     q: str | None = Query(None, description="Search in name and text."),
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
+    # Text, parsed as ISO 8601 only: pydantic would also take `-605` as a Unix time.
+    created_after: str | None = Query(None, description=_ISO_TIME, json_schema_extra=_DATE_TIME),
+    created_before: str | None = Query(None, description=_ISO_TIME, json_schema_extra=_DATE_TIME),
     limit: int = Query(50, ge=1, le=1000),
     cursor: str | None = None,
     owner: str | None = Query(None, description="Admins: list another owner's audio."),
@@ -170,8 +175,10 @@ async def list_audio(
     if expires_in is not None and not urls:
         raise ValidationFailed("expires_in applies to the URLs of urls=true; add urls=true.")
     page = await rt.audio.list(
-        who, collection=collection, prefix=prefix, name=name, q=q, created_after=created_after,
-        created_before=created_before, limit=limit, cursor=cursor, owner=owner,
+        who, collection=collection, prefix=prefix, name=name, q=q,
+        created_after=_time_field({"created_after": created_after or ""}, "created_after"),
+        created_before=_time_field({"created_before": created_before or ""}, "created_before"),
+        limit=limit, cursor=cursor, owner=owner,
     )
     made = await rt.renditions.renditions_of(page.items)  # one query a page
     signed = await rt.audio.sign_rows(page.items, expires_in=expires_in) if urls else [None] * len(page.items)

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request, Response
 
 from ..service.renditions import wants_rendition
 from ..signing import EXPIRES_PARAM, SIGNATURE_PARAM, parse_signed_query
 from .auth import bearer_token, runtime_of
 from .content_response import render_content, shared_cache_control
+from .schemas import ErrorResponse
 
 router = APIRouter(prefix="/v1", tags=["content"])
 
 
-_CONTENT_DOC = {200: {"content": {"audio/*": {}}}, 206: {"description": "Partial content"}}
+_BYTES = {"audio/*": {"schema": {"type": "string", "format": "binary"}}}
+_CONTENT_DOC: dict[int | str, dict[str, Any]] = {
+    200: {"content": _BYTES, "description": "The bytes (a HEAD: only the headers)."},
+    206: {"content": _BYTES, "description": "The requested Range."},
+    304: {"description": "If-None-Match matched the ETag."},
+    307: {"description": "On S3 in direct mode (with an API key): a short-lived presigned URL."},
+    "4XX": {"model": ErrorResponse, "description": "401 no or bad key; 403 a signed URL that "
+            "does not hold; 404 no such audio (or another owner's); 416 a bad Range; 422 a bad "
+            "rendition request."},
+    "5XX": {"model": ErrorResponse, "description": "503 the store cannot be reached."},
+}
 
 
 # Two routes, not one `api_route` with both methods: that gives GET and HEAD one operation id.

@@ -82,7 +82,11 @@ def render(result: TtsResult, with_segments: bool) -> TtsAudio:
     )
 
 
-@router.post("", status_code=201, response_model=TtsAudio)
+@router.post("", status_code=201, response_model=TtsAudio, responses={
+    200: {"model": TtsAudio, "description": "A cache hit: stored audio of an identical request."},
+    201: {"description": "New speech, stored."},
+    "5XX": {"model": ErrorResponse, "description": "502 the engine failed; 503 the store is down."},
+})
 async def speak(body: TtsBody, request: Request, response: Response, who: Who) -> TtsAudio:
     """Speak `text` and store it: 201. An identical earlier request whose audio still lives
     answers from storage with a fresh URL: 200 and `cache_hit: true`."""
