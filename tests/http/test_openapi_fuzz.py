@@ -86,11 +86,13 @@ def test_the_api_does_what_its_openapi_document_says(
     config.write_text(_config(key, ids))
     run = subprocess.run(
         [sys.executable, "-m", "schemathesis.cli", "--config-file", str(config), "--no-color", "run",
-         f"{proc.url}/openapi.json", "--checks", "all", "--workers", "2", *(f"--exclude-path={p}" for p in LEFT_OUT),
+         f"{proc.url}/openapi.json", "--checks", "all", "--workers", "1",  # Hypothesis is not thread-safe on 3.11 (AST recursion errors)
+         *(f"--exclude-path={p}" for p in LEFT_OUT),
          "--phases", "examples,coverage,fuzzing", "--request-timeout", "30"],
         capture_output=True, text=True, timeout=600, cwd=tmp_path,
     )
-    report = run.stdout[-20_000:] + run.stderr[-5_000:]
-    print(report)
+    (tmp_path / "schemathesis.log").write_text(run.stdout + run.stderr)
+    failures = run.stdout.find("= FAILURES =")
+    report = (run.stdout[failures:failures + 30_000] if failures >= 0 else run.stdout[-5_000:]) + run.stderr[-3_000:]
     assert run.returncode == 0, report
-    assert "passed" in run.stdout and "failed" not in run.stdout.split("SUMMARY")[-1], report
+    assert " passed" in run.stdout.split("SUMMARY")[-1], report

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -16,6 +17,7 @@ from . import error_handlers
 from .cors import install_cors
 from .json_body_limit import LimitJsonBodies, json_body_cap
 from .nosniff import NoSniff
+from .openapi_limits import document_limits
 from .nul_refusal import RefuseNulInUrl
 from .request_metrics import RequestMetrics
 from .routes_audio import router as audio_router
@@ -57,6 +59,13 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     )
     if runtime is not None:
         app.state.runtime = runtime
+    settings = runtime.settings if runtime else get_settings()
+    generate_openapi = app.openapi
+
+    def openapi_with_limits() -> dict[str, Any]:
+        return document_limits(generate_openapi(), settings)  # cached by FastAPI, filled once
+
+    app.openapi = openapi_with_limits  # type: ignore[method-assign]
     error_handlers.install(app)
     app.include_router(audio_router)
     app.include_router(content_router)
@@ -65,7 +74,6 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.include_router(renditions_router)
     app.include_router(queues_router)
     app.include_router(tts_router)
-    settings = runtime.settings if runtime else get_settings()
     app.add_middleware(LimitJsonBodies, max_bytes=json_body_cap(settings.tts_max_text_chars))
     app.add_middleware(RefuseNulInUrl)
     app.add_middleware(RequestMetrics)

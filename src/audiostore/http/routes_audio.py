@@ -27,6 +27,7 @@ from .schemas import (
     UrlRequest,
     UrlResponse,
 )
+from . import openapi_limits as limits
 from .upload_body import read_upload
 
 router = APIRouter(prefix="/v1", tags=["audio"], responses={"4XX": {"model": ErrorResponse}})
@@ -44,7 +45,7 @@ _UPLOAD_DOC = {
                     "required": ["file"],
                     "properties": {
                         "file": {"type": "string", "format": "binary"},
-                        **{f: {"type": "string"} for f in UPLOAD_FIELDS},
+                        **{f: {"type": "string", **limits.UPLOAD_FIELD_LIMITS[f]} for f in UPLOAD_FIELDS},
                     },
                 }
             },
@@ -52,11 +53,14 @@ _UPLOAD_DOC = {
         },
     },
     "parameters": [
-        {"name": f, "in": "query", "required": False, "schema": {"type": "string"}}
+        {"name": f, "in": "query", "required": False,
+         "schema": {"type": "string", **limits.UPLOAD_QUERY_LIMITS[f]}}
         for f in UPLOAD_FIELDS
     ] + [
-        {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string"},
-         "description": "Retry-safe uploads: same key + same body -> the first result."},
+        {"name": "Idempotency-Key", "in": "header", "required": False,
+         "schema": {"type": "string", "pattern": limits.IDEMPOTENCY_KEY_PATTERN},
+         "description": "Retry-safe uploads: same key + same body -> the first result. 1 to "
+                        "255 printable ASCII characters, no spaces."},
     ],
 }
 

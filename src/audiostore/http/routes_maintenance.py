@@ -20,7 +20,10 @@ Admin = Annotated[Principal, Depends(admin_principal)]
 
 class CleanupRequest(RequestBody):
     # Strict: JSON `true` is not one second.
-    older_than: str | StrictFloat = Field(description="Age: seconds, or `30m`, `24h`, `7d`.")
+    older_than: str | StrictFloat = Field(
+        description="Age: seconds, or `30m`, `24h`, `7d`.",
+        json_schema_extra={"exclusiveMinimum": 0},
+    )
     collection: str | None = Field(None, description="Only this collection.")
     owner: str | None = Field(None, description="Only this owner's audio.")
 
