@@ -48,7 +48,8 @@ UPLOAD_FIELD_LIMITS: dict[str, dict[str, Any]] = {
 # 400 KB of request head), so long values belong in the form.
 MAX_QUERY_FIELD_CHARS = 4096
 UPLOAD_QUERY_LIMITS = {
-    name: {**limits, "maxLength": min(limits.get("maxLength", MAX_QUERY_FIELD_CHARS), MAX_QUERY_FIELD_CHARS)}
+    name: {**limits, "maxLength": min(limits.get("maxLength", MAX_QUERY_FIELD_CHARS),
+                                      MAX_QUERY_FIELD_CHARS)}
     for name, limits in UPLOAD_FIELD_LIMITS.items()
 }
 
@@ -81,7 +82,8 @@ def document_limits(doc: dict[str, Any], settings: Settings) -> dict[str, Any]:
             _bound(node["schema"], **url_life)
     schemas = doc.get("components", {}).get("schemas", {})
     if "TtsBody" in schemas:
-        _bound(schemas["TtsBody"]["properties"]["text"], minLength=1, maxLength=settings.tts_max_text_chars)
+        text = schemas["TtsBody"]["properties"]["text"]
+        _bound(text, minLength=1, maxLength=settings.tts_max_text_chars)
     if "QueueBody" in schemas:
         schemas["QueueBody"]["properties"]["audio_ids"]["maxItems"] = settings.queue_max_items
     return doc

@@ -45,7 +45,8 @@ _UPLOAD_DOC = {
                     "required": ["file"],
                     "properties": {
                         "file": {"type": "string", "format": "binary"},
-                        **{f: {"type": "string", **limits.UPLOAD_FIELD_LIMITS[f]} for f in UPLOAD_FIELDS},
+                        **{f: {"type": "string", **limits.UPLOAD_FIELD_LIMITS[f]}
+                           for f in UPLOAD_FIELDS},
                     },
                 }
             },

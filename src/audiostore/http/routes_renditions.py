@@ -33,7 +33,8 @@ async def audio_waveform(
         json_schema_extra={"minimum": 2, "maximum": 10_000_000},
     ),
     pixels_per_second: int | None = Query(
-        None, description="Instead of samples_per_pixel.", json_schema_extra={"minimum": 1, "maximum": 96_000},
+        None, description="Instead of samples_per_pixel.",
+        json_schema_extra={"minimum": 1, "maximum": 96_000},
     ),
     bits: int = Query(8, description="8 or 16.", json_schema_extra={"enum": [8, 16]}),
     channels: str = Query("mono", description="`mono` (mixed) or `all` (version 2 data).",

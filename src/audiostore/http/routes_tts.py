@@ -25,14 +25,17 @@ class TtsBody(RequestBody):
         "Default AUDIOSTORE_TTS_DEFAULT_VOICE."
     )
     format: str | None = Field(
-        None, description="wav, mp3, opus or ogg (Opus in Ogg). Default AUDIOSTORE_TTS_DEFAULT_FORMAT.",
+        None,
+        description="wav, mp3, opus or ogg (Opus in Ogg). Default AUDIOSTORE_TTS_DEFAULT_FORMAT.",
         json_schema_extra={"enum": [*OUTPUT_FORMATS, None]},
     )
     speed: float | None = Field(None, description="0.5 to 2.0; 1.0 is the voice's normal rate.",
                                 json_schema_extra={"minimum": MIN_SPEED, "maximum": MAX_SPEED})
     ttl_seconds: int | None = Field(None, description="Default AUDIOSTORE_TTS_DEFAULT_TTL.",
                                     json_schema_extra=limits.TTL)
-    segments: StrictBool = Field(False, description="Also store each sentence on its own, in order.")
+    segments: StrictBool = Field(
+        False, description="Also store each sentence on its own, in order."
+    )
     expires_in: int | None = Field(
         None, description="Lifetime in seconds of the signed URL(s) in the answer, as for "
         "POST /v1/audio/{id}/url: 1 to AUDIOSTORE_URL_MAX_EXPIRY; default "
