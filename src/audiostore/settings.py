@@ -38,6 +38,22 @@ class Settings(BaseSettings):
         5, ge=1, le=1800, description="Seconds a server worker may take after SIGTERM to "
         "finish the requests it is serving before it is killed.",
     )
+    # Slow clients: granian's own limits. They bound the harm; on the open internet a
+    # buffering proxy (nginx, Caddy) in front is what keeps slowloris off the workers.
+    http1_header_read_timeout_ms: int = Field(
+        10_000, ge=100, le=600_000,
+        description="Milliseconds a connection may take to send a request's headers before "
+        "it is closed (granian's `http1_header_read_timeout`; granian's own default is 30000).",
+    )
+    backlog: int = Field(
+        1024, ge=16, le=65_535,
+        description="Connections the kernel queues while none is accepted (listen backlog).",
+    )
+    backpressure: int | None = Field(
+        None, ge=1,
+        description="Most connections one worker serves at once; more wait in the backlog. "
+        "Default: backlog / workers.",
+    )
     public_url: str | None = Field(
         None,
         description="Base URL clients use to reach the service; signed service URLs start "

@@ -1,8 +1,16 @@
 """Service-signed URLs: an expiry and an HMAC over exactly what the URL may open.
 
-The signed message names the audio id, the expiry and the rendition parameters in canonical
-order, so a signature never unlocks another object or another rendition. Several secrets may
-be configured: the first signs, every one verifies (rotation). Verification is constant-time.
+The signed message names the subject (an audio id), the expiry and the rendition parameters
+in one canonical, escaped encoding, so a signature never unlocks another object or another
+rendition. Several secrets may be configured: the first signs, every one verifies (rotation).
+Verification is constant-time.
+
+Canonical means one spelling for one meaning: every key and value percent-escaped (all but
+RFC 3986's unreserved characters, upper-case hex), pairs sorted by key, each key once. The URL
+carries exactly that spelling, and `parse_signed_query` refuses any other (a key folded into
+another with `%3D`/`%26`, a parameter twice, `+` for a space, lower-case hex): what is served
+is then always what was signed, whatever a proxy or a cache in between makes of the query.
+Message version `v2`; URLs signed with `v1` (unescaped) no longer verify.
 """
 
 from __future__ import annotations
@@ -12,7 +20,9 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote, unquote
 
 from .errors import SignatureExpired, SignatureInvalid
 
@@ -35,9 +45,49 @@ def load_or_create_secret(path: Path) -> str:
     return secret
 
 
-def _message(audio_id: str, expires: int, params: Mapping[str, str]) -> bytes:
-    canonical = "&".join(f"{k}={params[k]}" for k in sorted(params))
-    return f"v1\n{audio_id}\n{expires}\n{canonical}".encode()
+def _escape(text: str) -> str:
+    return quote(text, safe="")
+
+
+def canonical_query(params: Mapping[str, str]) -> str:
+    """`params` as the one query string a signature covers: escaped, sorted by key."""
+    return "&".join(f"{_escape(k)}={_escape(params[k])}" for k in sorted(params))
+
+
+def signed_query(params: Mapping[str, str], expires: int, signature: str) -> str:
+    """The query string of a signed URL: the canonical parameters, then expiry and signature."""
+    tail = f"{EXPIRES_PARAM}={expires}&{SIGNATURE_PARAM}={_escape(signature)}"
+    return f"{canonical_query(params)}&{tail}" if params else tail
+
+
+@dataclass(frozen=True, slots=True)
+class SignedQuery:
+    params: dict[str, str]
+    expires: str
+    signature: str
+
+
+def parse_signed_query(raw_query: str) -> SignedQuery:
+    """Split a signed URL's raw query string; `SignatureInvalid` unless it is canonical.
+
+    Order is free (reordering changes no meaning); every other difference from
+    `canonical_query`'s spelling is refused, because it is how a URL is made to mean one thing
+    to the signature and another to whatever reads the parameters.
+    """
+    values: dict[str, str] = {}
+    for pair in raw_query.split("&") if raw_query else []:
+        raw_key, eq, raw_value = pair.partition("=")
+        key, value = unquote(raw_key), unquote(raw_value)  # bad UTF-8 -> U+FFFD: refused below
+        if not eq or key in values or _escape(key) != raw_key or _escape(value) != raw_value:
+            raise SignatureInvalid("The signed URL's query is not in its signed form.")
+        values[key] = value
+    expires = values.pop(EXPIRES_PARAM, "")
+    signature = values.pop(SIGNATURE_PARAM, "")
+    return SignedQuery(values, expires, signature)
+
+
+def _message(subject: str, expires: int, params: Mapping[str, str]) -> bytes:
+    return f"v2\n{_escape(subject)}\n{expires}\n{canonical_query(params)}".encode()
 
 
 class UrlSigner:

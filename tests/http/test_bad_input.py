@@ -215,6 +215,8 @@ async def test_too_large_without_content_length_stops_reading(small_api: Api, wa
         ({"collection": "x\x1b"}, 400, "invalid_name"),
         ({"metadata": "{not json"}, 422, "invalid_metadata"),
         ({"metadata": "[1, 2]"}, 422, "invalid_metadata"),
+        ({"metadata": '{"n": ' + "7" * 4301 + "}"}, 422, "invalid_metadata"),  # over int's digit limit
+        ({"metadata": '{"n": -' + "7" * 5000 + "}"}, 422, "invalid_metadata"),
         ({"ttl_seconds": "soon"}, 422, "validation_failed"),
         ({"ttl_seconds": "-5"}, 422, "validation_failed"),
         ({"ttl_seconds": "99999999999999999999"}, 422, "validation_failed"),
@@ -297,6 +299,17 @@ async def test_unknown_routes_and_methods_use_the_error_shape(api: Api) -> None:
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
     r = await api.http.put("/v1/audio", headers=api.alice)
     assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed"
+    assert r.headers["allow"] == "GET, POST"
+
+
+@pytest.mark.parametrize(("path", "allow"), [
+    ("/v1/audio/x", "GET, PATCH, DELETE"),
+    ("/v1/audio/x/content", "GET, HEAD"),
+    ("/v1/queues/q", "GET, PUT, DELETE"),
+])
+async def test_a_405_lists_every_method_the_path_takes(api: Api, path: str, allow: str) -> None:
+    r = await api.http.request("OPTIONS", path, headers=api.alice)
+    assert r.status_code == 405 and r.headers["allow"] == allow
 
 
 async def test_patch_with_an_absurd_ttl_is_422_and_changes_nothing(api: Api, wav_bytes: bytes) -> None:
@@ -343,3 +356,31 @@ async def test_a_form_too_big_to_hold_is_refused_while_it_arrives(
 
     r = await assert_nothing_written(api, post, 400, "bad_request")
     assert says in r.json()["error"]["message"]
+
+
+async def test_a_json_integer_too_long_for_python_is_a_4xx_on_patch(api: Api, wav_bytes: bytes) -> None:
+    """In a JSON body FastAPI's parser meets the integer first: 400, as for any unparsable body."""
+    oid = (await api.http.post("/v1/audio", headers=api.alice, files={"file": ("x.wav", wav_bytes)})).json()["id"]
+    body = b'{"metadata": {"n": ' + b"7" * 5000 + b"}}"
+    r = await api.http.patch(f"/v1/audio/{oid}", headers={**api.alice, "Content-Type": "application/json"}, content=body)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "bad_request", r.text
+    assert (await api.http.get(f"/v1/audio/{oid}", headers=api.alice)).json()["metadata"] == {}
+
+
+async def test_a_multipart_body_without_its_closing_boundary_is_400(api: Api, wav_bytes: bytes) -> None:
+    """python-multipart's finalize() accepts a body that stops mid-part; a cut upload must not
+    be stored as if it were whole."""
+    boundary = "b0undary"
+    head = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n'
+            "Content-Type: audio/wav\r\n\r\n").encode()
+    for body in (head + wav_bytes, head + wav_bytes + f"\r\n--{boundary}\r\n".encode()):
+        call = lambda body=body: api.http.post(  # noqa: E731
+            "/v1/audio", content=body,
+            headers={**api.alice, "Content-Type": f"multipart/form-data; boundary={boundary}"},
+        )
+        r = await assert_nothing_written(api, call, 400, "bad_request")
+        assert "closing boundary" in r.json()["error"]["message"]
+    whole = head + wav_bytes + f"\r\n--{boundary}--\r\n".encode()
+    ok = await api.http.post("/v1/audio", content=whole, headers={
+        **api.alice, "Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert ok.status_code == 201, ok.text

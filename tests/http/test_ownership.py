@@ -35,7 +35,18 @@ async def test_admin_acts_for_any_owner(api: Api, tones: dict[str, Path]) -> Non
     assert [o["id"] for o in listed["items"]] == [oid]
     r = await api.upload(tones["wav"], headers=api.admin, owner="carol")
     assert r.json()["owner"] == "carol"
-    # a non-admin cannot upload as someone else: the owner field is ignored
-    r = await api.upload(tones["wav"], headers=api.bob, owner="carol")
-    assert r.json()["owner"] == "bob"
     assert (await api.http.delete(f"/v1/audio/{oid}", headers=api.admin)).status_code == 204
+
+
+async def test_a_non_admin_naming_another_owner_is_403_and_writes_nothing(api: Api, tones: dict[str, Path]) -> None:
+    """Silently answering with bob's own objects (or storing as bob) let a client believe it
+    had acted for carol; it is told instead."""
+    rows, blobs = await api.row_count(), await api.blob_keys()
+    r = await api.upload(tones["wav"], headers=api.bob, owner="carol")
+    assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden", r.text
+    assert await api.row_count() == rows and await api.blob_keys() == blobs
+    listed = await api.http.get("/v1/audio", headers=api.bob, params={"owner": "alice"})
+    assert listed.status_code == 403 and listed.json()["error"]["code"] == "forbidden"
+    # naming oneself is fine
+    assert (await api.upload(tones["wav"], headers=api.bob, owner="bob")).json()["owner"] == "bob"
+    assert (await api.http.get("/v1/audio", headers=api.bob, params={"owner": "bob"})).status_code == 200

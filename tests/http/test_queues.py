@@ -284,6 +284,9 @@ async def test_a_signed_queue_url_opens_only_what_it_names(qapi: Api, three: lis
         "another owner": url.replace("owner=alice", "owner=bob"),
         "another signature": url[:-4] + ("AAAA" if not url.endswith("AAAA") else "BBBB"),
         "another queue": url.replace("/queues/q/", "/queues/r/"),
+        "mode twice": url.replace("mode=loop", "mode=loop&mode=shuffle"),
+        "mode re-escaped": url.replace("mode=loop", "mode=%6Coop"),
+        "an extra parameter": url.replace("mode=loop", "mode=loop&x=1"),
     }
     for why, u in tampered.items():
         status, body = await status_of(u)

@@ -124,3 +124,51 @@ async def test_a_signed_urls_answer_may_sit_in_a_cdn_while_the_url_and_audio_las
                                json={"expires_in": 3600})).json()["url"]
     got = await api.http.get(_path(url))
     assert got.headers["cache-control"] == "public, max-age=300, immutable"
+
+
+async def test_a_rendition_url_opens_only_in_its_signed_spelling(api: Api, tones: dict[str, Path]) -> None:
+    """The signature covers one escaped encoding: every other spelling of the same parameters
+    is 403, most of all the folded key that used to open the original (issue 11, item 4)."""
+    obj = (await api.upload(tones["wav"])).json()
+    r = await api.http.post(
+        f"/v1/audio/{obj['id']}/url", headers=api.alice,
+        json={"expires_in": 120, "format": "mp3", "bitrate": 32000},
+    )
+    parts = urlsplit(r.json()["url"])
+    q = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    tail = f"expires={q['expires']}&signature={q['signature']}"
+    assert parts.query == f"bitrate=32000&format=mp3&{tail}"
+    renders = api.runtime.renditions.renders
+    refused = {
+        "folded key": f"bitrate%3D32000%26format=mp3&{tail}",
+        "folded value": f"bitrate=32000%26format%3Dmp3&{tail}",
+        "duplicated": f"bitrate=32000&format=mp3&format=wav&{tail}",
+        "duplicated, same value": f"bitrate=32000&format=mp3&format=mp3&{tail}",
+        "reordered, escaped": f"format=%6Dp3&bitrate=32000&{tail}",
+        "lower-case hex": f"bitrate=32000&format=mp%33&{tail}",
+        "plus": f"bitrate=32000+&format=mp3&{tail}",
+        "extra parameter": f"bitrate=32000&format=mp3&channels=1&{tail}",
+        "extra empty parameter": f"bitrate=32000&format=mp3&normalize=&{tail}",
+        "bare key": f"bitrate=32000&format=mp3&normalize&{tail}",
+        "signature twice": f"bitrate=32000&format=mp3&{tail}&signature={q['signature']}",
+        "same bitrate, other spelling": f"bitrate=32k&format=mp3&{tail}",
+    }
+    for why, query in refused.items():
+        got = await api.http.get(f"{parts.path}?{query}")
+        assert got.status_code == 403, (why, got.status_code)
+        assert got.json()["error"]["code"] == "signature_invalid", why
+    assert api.runtime.renditions.renders == renders, "a refused URL rendered something"
+
+    ok = await api.http.get(f"{parts.path}?{parts.query}")
+    assert ok.status_code == 200 and ok.headers["content-type"].startswith("audio/mpeg")
+    reordered = await api.http.get(f"{parts.path}?{tail}&format=mp3&bitrate=32000")
+    assert reordered.status_code == 200 and reordered.content == ok.content
+    plain = (await api.http.post(f"/v1/audio/{obj['id']}/url", headers=api.alice, json={})).json()["url"]
+    assert (await api.http.get(_path(plain))).content == tones["wav"].read_bytes()
+
+
+def test_the_signed_message_escapes_keys_and_values() -> None:
+    signer = UrlSigner(["k"])
+    folded = {"bitrate=32000&format": "mp3"}
+    assert signer.sign("a", 1, folded) != signer.sign("a", 1, {"bitrate": "32000", "format": "mp3"})
+    assert signer.sign("a\n1", 1, {}) != signer.sign("a", 1, {"1": ""})

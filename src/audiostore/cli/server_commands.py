@@ -125,6 +125,7 @@ def serve(
 
     from granian import Granian
     from granian.constants import Interfaces
+    from granian.http import HTTP1Settings
 
     Granian(
         "audiostore.http.app:create_app",
@@ -141,6 +142,9 @@ def serve(
         # deadline, a long download) before a worker stops; then it kills the worker. What a
         # killed worker leaves (pending rows, staged files) is what the jobs clean up anyway.
         workers_kill_timeout=settings.shutdown_timeout_seconds,
+        backlog=settings.backlog,
+        backpressure=settings.backpressure,
+        http1_settings=HTTP1Settings(header_read_timeout=settings.http1_header_read_timeout_ms),
     ).serve()
     del port_claim
 

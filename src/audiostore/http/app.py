@@ -6,6 +6,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -16,6 +17,8 @@ from ..settings import get_settings
 from . import client_gone, error_handlers
 from .cors import install_cors
 from .json_body_limit import LimitJsonBodies, json_body_cap
+from .nosniff import NoSniff
+from .openapi_limits import document_limits
 from .nul_refusal import RefuseNulInUrl
 from .request_metrics import RequestMetrics
 from .routes_audio import router as audio_router
@@ -62,6 +65,13 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     )
     if runtime is not None:
         app.state.runtime = runtime
+    settings = runtime.settings if runtime else get_settings()
+    generate_openapi = app.openapi
+
+    def openapi_with_limits() -> dict[str, Any]:
+        return document_limits(generate_openapi(), settings)  # cached by FastAPI, filled once
+
+    app.openapi = openapi_with_limits  # type: ignore[method-assign]
     error_handlers.install(app)
     client_gone.install(app)  # a rendition whose client left: 499, nothing logged
     app.include_router(audio_router)
@@ -72,10 +82,10 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.include_router(queues_router)
     app.include_router(tts_router)
     app.include_router(keys_router)
-    settings = runtime.settings if runtime else get_settings()
     app.add_middleware(LimitJsonBodies, max_bytes=json_body_cap(settings.tts_max_text_chars))
     app.add_middleware(RefuseNulInUrl)
     app.add_middleware(RequestMetrics)
     install_web_page(app)  # the web page at /
-    install_cors(app, settings)  # outermost
+    install_cors(app, settings)
+    app.add_middleware(NoSniff)  # outermost: on CORS preflights and every error too
     return app

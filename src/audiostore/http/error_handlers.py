@@ -7,11 +7,13 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
+from starlette.routing import Match
 from starlette.responses import JSONResponse
 
 from ..blobstores import BlobNotFound
 from ..disk_space import is_out_of_space
-from ..errors import AudiostoreError, InsufficientStorage, NotFound, ValidationFailed
+from ..errors import AudiostoreError, BadRequest, InsufficientStorage, NotFound, ValidationFailed
 
 log = logging.getLogger("audiostore.http")
 
@@ -20,6 +22,20 @@ _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 400: "bad_request", 
 
 def _render(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes at this path. Starlette's 405 names only the first route
+    whose path matched (GET and HEAD of one path are two routes here). Asked of each route
+    through `matches()`, which included routers answer too."""
+    routes = request.app.router.routes
+    return [
+        method for method in _METHODS
+        if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes)
+    ]
 
 
 def install(app: FastAPI) -> None:
@@ -36,9 +52,18 @@ def install(app: FastAPI) -> None:
         return _render(422, ValidationFailed.code, "; ".join(parts) or "The request is not valid.")
 
     @app.exception_handler(HTTPException)
-    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
-        return _render(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
+        return _render(exc.status_code, code, str(exc.detail), headers)
+
+    @app.exception_handler(ClientDisconnect)
+    async def _body_cut(_: Request, exc: ClientDisconnect) -> JSONResponse:
+        # The body ended early: the client hung up, or the server refused its framing (a bad
+        # chunk size). The client's mistake, not ours; most often nobody reads this answer.
+        return _render(400, BadRequest.code, "The request body ended before it was complete.")
 
     @app.exception_handler(BlobNotFound)
     async def _blob_gone(request: Request, exc: BlobNotFound) -> JSONResponse:

@@ -27,6 +27,7 @@ from .schemas import (
     UrlRequest,
     UrlResponse,
 )
+from . import openapi_limits as limits
 from .upload_body import read_upload
 
 router = APIRouter(prefix="/v1", tags=["audio"], responses={"4XX": {"model": ErrorResponse}})
@@ -44,7 +45,8 @@ _UPLOAD_DOC = {
                     "required": ["file"],
                     "properties": {
                         "file": {"type": "string", "format": "binary"},
-                        **{f: {"type": "string"} for f in UPLOAD_FIELDS},
+                        **{f: {"type": "string", **limits.UPLOAD_FIELD_LIMITS[f]}
+                           for f in UPLOAD_FIELDS},
                     },
                 }
             },
@@ -52,13 +54,20 @@ _UPLOAD_DOC = {
         },
     },
     "parameters": [
-        {"name": f, "in": "query", "required": False, "schema": {"type": "string"}}
+        {"name": f, "in": "query", "required": False,
+         "schema": {"type": "string", **limits.UPLOAD_QUERY_LIMITS[f]}}
         for f in UPLOAD_FIELDS
     ] + [
-        {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string"},
-         "description": "Retry-safe uploads: same key + same body -> the first result."},
+        {"name": "Idempotency-Key", "in": "header", "required": False,
+         "schema": {"type": "string", "pattern": limits.IDEMPOTENCY_KEY_PATTERN},
+         "description": "Retry-safe uploads: same key + same body -> the first result. 1 to "
+                        "255 printable ASCII characters, no spaces."},
     ],
 }
+
+
+_ISO_TIME = "ISO 8601 time with a timezone."
+_DATE_TIME = {"format": "date-time"}
 
 
 def _int_field(values: Mapping[str, str], name: str) -> int | None:
@@ -158,8 +167,9 @@ async def list_audio(
     prefix: str | None = Query(None, description="Blob key prefix."),
     name: str | None = Query(None, description="Exactly this name (e.g. `story.mp3`)."),
     q: str | None = Query(None, description="Search in name and text."),
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
+    # Text, parsed as ISO 8601 only: pydantic would also take `-605` as a Unix time.
+    created_after: str | None = Query(None, description=_ISO_TIME, json_schema_extra=_DATE_TIME),
+    created_before: str | None = Query(None, description=_ISO_TIME, json_schema_extra=_DATE_TIME),
     limit: int = Query(50, ge=1, le=1000),
     cursor: str | None = None,
     owner: str | None = Query(None, description="Admins: list another owner's audio."),
@@ -170,8 +180,10 @@ async def list_audio(
     if expires_in is not None and not urls:
         raise ValidationFailed("expires_in applies to the URLs of urls=true; add urls=true.")
     page = await rt.audio.list(
-        who, collection=collection, prefix=prefix, name=name, q=q, created_after=created_after,
-        created_before=created_before, limit=limit, cursor=cursor, owner=owner,
+        who, collection=collection, prefix=prefix, name=name, q=q,
+        created_after=_time_field({"created_after": created_after or ""}, "created_after"),
+        created_before=_time_field({"created_before": created_before or ""}, "created_before"),
+        limit=limit, cursor=cursor, owner=owner,
     )
     made = await rt.renditions.renditions_of(page.items)  # one query a page
     signed = await rt.audio.sign_rows(page.items, expires_in=expires_in) if urls else [None] * len(page.items)

@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request, Response
 
 from ..service.renditions import wants_rendition
-from ..signing import EXPIRES_PARAM, SIGNATURE_PARAM
+from ..signing import EXPIRES_PARAM, SIGNATURE_PARAM, parse_signed_query
 from .auth import bearer_token, runtime_of
 from .client_gone import unless_client_leaves
 from .content_response import render_content, shared_cache_control
+from .schemas import ErrorResponse
 
 router = APIRouter(prefix="/v1", tags=["content"])
 
 
-_CONTENT_DOC = {200: {"content": {"audio/*": {}}}, 206: {"description": "Partial content"}}
+_BYTES = {"audio/*": {"schema": {"type": "string", "format": "binary"}}}
+_CONTENT_DOC: dict[int | str, dict[str, Any]] = {
+    200: {"content": _BYTES, "description": "The bytes (a HEAD: only the headers)."},
+    206: {"content": _BYTES, "description": "The requested Range."},
+    304: {"description": "If-None-Match matched the ETag."},
+    307: {"description": "On S3 in direct mode (with an API key): a short-lived presigned URL."},
+    "4XX": {"model": ErrorResponse, "description": "401 no or bad key; 403 a signed URL that "
+            "does not hold; 404 no such audio (or another owner's); 416 a bad Range; 422 a bad "
+            "rendition request."},
+    "5XX": {"model": ErrorResponse, "description": "503 the store cannot be reached."},
+}
 
 
 # Two routes, not one `api_route` with both methods: that gives GET and HEAD one operation id.
@@ -28,14 +41,15 @@ async def audio_content(audio_id: str, request: Request) -> Response:
     rt = runtime_of(request)
     query = request.query_params
     if SIGNATURE_PARAM in query or EXPIRES_PARAM in query:
-        params = {k: v for k, v in query.items() if k not in (SIGNATURE_PARAM, EXPIRES_PARAM)}
+        signed = parse_signed_query(request.url.query)  # the raw query: 403 unless canonical
         opening = rt.audio.open_signed_content(
-            audio_id, expires=query.get(EXPIRES_PARAM, ""), signature=query.get(SIGNATURE_PARAM, ""),
-            params=params,
+            audio_id, expires=signed.expires, signature=signed.signature, params=signed.params,
         )
         # A rendition may be made first: nobody should pay for it once the client has gone.
-        source = await (unless_client_leaves(request, opening) if wants_rendition(params) else opening)
-        shared = shared_cache_control(source, int(query[EXPIRES_PARAM]), rt.audio.clock())
+        source = await (
+            unless_client_leaves(request, opening) if wants_rendition(signed.params) else opening
+        )
+        shared = shared_cache_control(source, int(signed.expires), rt.audio.clock())
         return render_content(source, request, cache_control=shared)
     who = await rt.keys.authenticate(bearer_token(request))
     if wants_rendition(query):

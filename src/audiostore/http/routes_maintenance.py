@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictFloat
 
 from ..durations import parse_duration
 from ..errors import ValidationFailed
@@ -19,7 +19,11 @@ Admin = Annotated[Principal, Depends(admin_principal)]
 
 
 class CleanupRequest(RequestBody):
-    older_than: str | float = Field(description="Age: seconds, or `30m`, `24h`, `7d`.")
+    # Strict: JSON `true` is not one second.
+    older_than: str | StrictFloat = Field(
+        description="Age: seconds, or `30m`, `24h`, `7d`.",
+        json_schema_extra={"exclusiveMinimum": 0},
+    )
     collection: str | None = Field(None, description="Only this collection.")
     owner: str | None = Field(None, description="Only this owner's audio.")
 

@@ -13,6 +13,7 @@ from ..service import Principal
 from ..service.queue_urls import is_signed
 from ..service.queues import QueueView
 from .auth import bearer_token, principal, runtime_of
+from . import openapi_limits as limits
 from .schemas import ErrorResponse, RequestBody
 
 router = APIRouter(prefix="/v1", tags=["queues"], responses={"4XX": {"model": ErrorResponse}})
@@ -24,7 +25,8 @@ class QueueBody(RequestBody):
 
 
 class QueueUrlRequest(RequestBody):
-    mode: str = Field("sequential", description="sequential, loop, shuffle or endless-shuffle.")
+    mode: str = Field("sequential", description="sequential, loop, shuffle or endless-shuffle.",
+                      json_schema_extra=limits.MODE)
     expires_in: int | None = Field(None, description="Seconds; default AUDIOSTORE_URL_DEFAULT_EXPIRY.")
 
 
@@ -92,7 +94,8 @@ async def sign_queue_url(
 async def stream_queue(
     name: str,
     request: Request,
-    mode: str = Query("sequential", description="sequential, loop, shuffle or endless-shuffle."),
+    mode: str = Query("sequential", description="sequential, loop, shuffle or endless-shuffle.",
+                      json_schema_extra=limits.MODE),
 ) -> StreamingResponse:
     """One continuous MP3 (no Content-Length, `Accept-Ranges: none`); ICY metadata with
     `icy-metaint` when the client sends `Icy-MetaData: 1`.
@@ -103,7 +106,7 @@ async def stream_queue(
     rt = runtime_of(request)
     icy = request.headers.get("icy-metadata", "").strip() == "1"
     if is_signed(request.query_params):
-        stream = await rt.queue_urls.open_stream(name, request.query_params, icy=icy)
+        stream = await rt.queue_urls.open_stream(name, request.url.query, icy=icy)
     else:
         who = await rt.keys.authenticate(bearer_token(request))
         stream = await rt.queues.open_stream(who, name, mode=mode, icy=icy)

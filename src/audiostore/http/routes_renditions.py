@@ -29,11 +29,19 @@ async def audio_waveform(
     audio_id: str,
     request: Request,
     who: Who,
-    samples_per_pixel: int | None = Query(None, description="Audio samples per min/max pair (default 256)."),
-    pixels_per_second: int | None = Query(None, description="Instead of samples_per_pixel."),
-    bits: int = Query(8, description="8 or 16."),
-    channels: str = Query("mono", description="`mono` (mixed) or `all` (version 2 data)."),
-    format: str = Query("json", description="`json` or `dat` (audiowaveform binary)."),
+    samples_per_pixel: int | None = Query(
+        None, description="Audio samples per min/max pair (default 256).",
+        json_schema_extra={"minimum": 2, "maximum": 10_000_000},
+    ),
+    pixels_per_second: int | None = Query(
+        None, description="Instead of samples_per_pixel.",
+        json_schema_extra={"minimum": 1, "maximum": 96_000},
+    ),
+    bits: int = Query(8, description="8 or 16.", json_schema_extra={"enum": [8, 16]}),
+    channels: str = Query("mono", description="`mono` (mixed) or `all` (version 2 data).",
+                          json_schema_extra={"enum": ["mono", "all"]}),
+    format: str = Query("json", description="`json` or `dat` (audiowaveform binary).",
+                        json_schema_extra={"enum": ["json", "dat"]}),
 ) -> Response:
     """Waveform peaks for peaks.js and the like; computed once, then served from storage."""
     source = await unless_client_leaves(

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from ..service import Principal
-from ..service.tts import SpokenPart, TtsRequest, TtsResult
+from ..service.tts import MAX_SPEED, MIN_SPEED, SpokenPart, TtsRequest, TtsResult
+from ..tts.encoding import OUTPUT_FORMATS
+from . import openapi_limits as limits
 from .auth import principal, runtime_of
 from .schemas import AudioObject, ErrorResponse, RequestBody
 
@@ -23,18 +25,24 @@ class TtsBody(RequestBody):
         "Default AUDIOSTORE_TTS_DEFAULT_VOICE."
     )
     format: str | None = Field(
-        None, description="wav, mp3, opus or ogg (Opus in Ogg). Default AUDIOSTORE_TTS_DEFAULT_FORMAT."
+        None,
+        description="wav, mp3, opus or ogg (Opus in Ogg). Default AUDIOSTORE_TTS_DEFAULT_FORMAT.",
+        json_schema_extra={"enum": [*OUTPUT_FORMATS, None]},
     )
-    speed: float | None = Field(None, description="0.5 to 2.0; 1.0 is the voice's normal rate.")
-    ttl_seconds: int | None = Field(None, description="Default AUDIOSTORE_TTS_DEFAULT_TTL.")
-    segments: bool = Field(False, description="Also store each sentence on its own, in order.")
+    speed: float | None = Field(None, description="0.5 to 2.0; 1.0 is the voice's normal rate.",
+                                json_schema_extra={"minimum": MIN_SPEED, "maximum": MAX_SPEED})
+    ttl_seconds: int | None = Field(None, description="Default AUDIOSTORE_TTS_DEFAULT_TTL.",
+                                    json_schema_extra=limits.TTL)
+    segments: StrictBool = Field(
+        False, description="Also store each sentence on its own, in order."
+    )
     expires_in: int | None = Field(
         None, description="Lifetime in seconds of the signed URL(s) in the answer, as for "
         "POST /v1/audio/{id}/url: 1 to AUDIOSTORE_URL_MAX_EXPIRY; default "
         "AUDIOSTORE_URL_DEFAULT_EXPIRY. A cache hit signs fresh URLs of this lifetime.",
     )
     metadata: Any = Field(
-        None, json_schema_extra={"type": "object"},
+        None, json_schema_extra={"anyOf": [{"type": "object"}, {"type": "null"}]},
         description="A JSON object stored on the new audio (and each segment), checked like an "
         "upload's; the key `tts` is the service's. Not part of the cache key: a cache hit "
         "returns the stored audio with the metadata of the request that made it.",
@@ -82,7 +90,11 @@ def render(result: TtsResult, with_segments: bool) -> TtsAudio:
     )
 
 
-@router.post("", status_code=201, response_model=TtsAudio)
+@router.post("", status_code=201, response_model=TtsAudio, responses={
+    200: {"model": TtsAudio, "description": "A cache hit: stored audio of an identical request."},
+    201: {"description": "New speech, stored."},
+    "5XX": {"model": ErrorResponse, "description": "502 the engine failed; 503 the store is down."},
+})
 async def speak(body: TtsBody, request: Request, response: Response, who: Who) -> TtsAudio:
     """Speak `text` and store it: 201. An identical earlier request whose audio still lives
     answers from storage with a fresh URL: 200 and `cache_hit: true`."""

@@ -5,16 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 from pydantic_core import PydanticCustomError
 
 from ..catalog import AudioRow
 from ..service import SignedUrl
 from ..service.text_field import strings_in, unstorable
+from . import openapi_limits as limits
 
 
 class RequestBody(BaseModel):
-    """A JSON request body: unknown fields are refused, and every string in it (ids, names,
+    """A JSON request body: unknown fields are refused (booleans are `StrictBool`: `0` or
+    `"yes"` is no boolean), and every string in it (ids, names,
     metadata keys and values) must be storable text (`service.text_field`), so a NUL or a lone
     surrogate is a 422 before any lookup or write."""
 
@@ -119,21 +121,26 @@ class AudioList(BaseModel):
 
 
 class AudioPatch(RequestBody):
-    name: str | None = None
+    name: str | None = Field(None, json_schema_extra=limits.NAME)
     metadata: dict[str, Any] | None = None
-    ttl_seconds: int | None = None
+    ttl_seconds: int | None = Field(None, json_schema_extra=limits.TTL)
     expires_at: datetime | None = None
-    clear_expiry: bool = Field(False, description="Remove the expiry: keep the audio for good.")
+    clear_expiry: StrictBool = Field(False, description="Remove the expiry: keep the audio for good.")
 
 
 class UrlRequest(RequestBody):
     expires_in: int | None = Field(None, description="Seconds; default AUDIOSTORE_URL_DEFAULT_EXPIRY.")
     # A rendition (issue 5): the signature covers these, so the URL opens only that rendition.
-    format: str | None = Field(None, description="Rendition: mp3, opus, aac, wav or flac.")
-    bitrate: str | int | None = Field(None, description="Rendition bit rate (bit/s, or e.g. `96k`).")
-    sample_rate: int | None = None
-    channels: int | None = None
-    normalize: bool | None = Field(None, description="Normalise to AUDIOSTORE_LOUDNESS_TARGET_LUFS.")
+    format: str | None = Field(None, description="Rendition: mp3, opus, aac, wav or flac.",
+                               json_schema_extra={"enum": [*limits.RENDITION_FORMATS, None]})
+    bitrate: str | int | None = Field(
+        None, description="Rendition bit rate (bit/s, or e.g. `96k`); lossy formats only.",
+        json_schema_extra={"minimum": limits.MIN_BITRATE, "maximum": limits.MAX_BITRATE,
+                           "pattern": r"^[0-9]{1,6}k?$"},
+    )
+    sample_rate: int | None = Field(None, json_schema_extra=limits.SAMPLE_RATE)
+    channels: int | None = Field(None, json_schema_extra=limits.CHANNELS)
+    normalize: StrictBool | None = Field(None, description="Normalise to AUDIOSTORE_LOUDNESS_TARGET_LUFS.")
 
     def rendition_params(self) -> dict[str, str]:
         values = self.model_dump(exclude={"expires_in"}, exclude_none=True)
@@ -147,7 +154,7 @@ class UrlResponse(BaseModel):
 
 
 class BatchUrlRequest(RequestBody):
-    ids: list[str]
+    ids: list[str] = Field(json_schema_extra=limits.IDS)
     expires_in: int | None = None
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import ClientDisconnect
 
 from ..errors import AudiostoreError, BadRequest, PayloadTooLarge, UnsupportedMediaType
 from ..service import StagedUpload
@@ -25,6 +26,7 @@ class _MultipartSink:
         self.staged = staged
         self.fields = staged.form_fields  # shared: the fields so far name the early put's key
         self.saw_file = False
+        self.ended = False  # the closing boundary was seen
         self._parts = 0
         self._text_bytes = 0
         self._header_field = b""
@@ -43,6 +45,7 @@ class _MultipartSink:
             "on_headers_finished": self._headers_finished,
             "on_part_data": self._part_data,
             "on_part_end": self._part_end,
+            "on_end": self._end,
         }
 
     def _part_begin(self) -> None:
@@ -91,6 +94,9 @@ class _MultipartSink:
         if self._text_bytes > MAX_FORM_TEXT_BYTES:
             raise BadRequest(f"The form's text fields hold more than {MAX_FORM_TEXT_BYTES} bytes.")
 
+    def _end(self) -> None:
+        self.ended = True
+
     def _part_end(self) -> None:
         if not self._is_file and self._name:
             try:
@@ -129,11 +135,13 @@ async def read_upload(
                 parser.write(chunk)
                 await staged.pump()
             parser.finalize()
-            await staged.pump(final=True)
-        except AudiostoreError:  # ours, from the sink or staging: a full disk stays a 507
+        except (AudiostoreError, ClientDisconnect):  # ours (a full disk stays a 507), or a cut body
             raise
         except Exception as exc:  # the parser's own errors: malformed multipart
             raise BadRequest(f"The multipart body is malformed: {exc}") from exc
+        if not sink.ended:  # python-multipart's finalize() does not check this itself
+            raise BadRequest("The multipart body ends before its closing boundary (--BOUNDARY--).")
+        await staged.pump(final=True)
         if not sink.saw_file:
             raise BadRequest("The multipart body has no 'file' field.")
         return sink.fields

@@ -16,10 +16,24 @@ STATIC_DIR = Path(__file__).with_name("static")
 
 router = APIRouter(include_in_schema=False)
 
+# The page runs only its own script and style and talks only to this origin; media may come
+# from anywhere, since a signed URL on S3 (direct mode) points at the bucket. It may not be
+# framed (clickjacking a delete button), and leaks no URL in a Referer.
+PAGE_HEADERS = {
+    "Cache-Control": "no-cache",
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; media-src * blob: data:; base-uri 'none'; form-action 'self'; "
+        "frame-ancestors 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+
 
 @router.get("/")
 async def index() -> FileResponse:
-    return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+    return FileResponse(STATIC_DIR / "index.html", headers=PAGE_HEADERS)
 
 
 def install_web_page(app: FastAPI) -> None:

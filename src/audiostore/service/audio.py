@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlencode
 
 import anyio
 import uuid_utils
@@ -40,12 +39,13 @@ from ..errors import (
     BadRequest,
     InsufficientStorage,
     NotFound,
+    SignatureInvalid,
     StorageUnavailable,
     UnsupportedMediaType,
     ValidationFailed,
 )
 from ..settings import Settings
-from ..signing import EXPIRES_PARAM, SIGNATURE_PARAM, UrlSigner
+from ..signing import UrlSigner, signed_query
 from .expiry_rules import collection_default_expiry, url_lifetime_within_expiry
 from .principal import Principal
 from .analysis import ANALYSIS_LEASE, UploadAnalysis
@@ -481,7 +481,7 @@ class AudioService:
             return SignedUrl(row.id, url, expires_at)
         expires = int(expires_at.timestamp())
         signature = self.signer.sign(row.id, expires, params)
-        query = urlencode({**params, EXPIRES_PARAM: expires, SIGNATURE_PARAM: signature})
+        query = signed_query(params, expires, signature)
         url = f"{self.settings.resolved_public_url}/v1/audio/{row.id}/content?{query}"
         return SignedUrl(row.id, url, expires_at)
 
@@ -503,6 +503,10 @@ class AudioService:
             raise BadRequest("expires must be an integer.") from exc
         now = self.clock()
         self.signer.verify(audio_id, expires_int, params, signature, now=now.timestamp())
+        if params and (self.derived is None or self.derived.signing_params(params) != dict(params)):
+            # Only a canonical rendition request is ever signed; anything else that verifies
+            # means two readings of one query, and the original must not be the fallback.
+            raise SignatureInvalid()
         row = await visible_row(self.served_rows, self.catalog, audio_id, owner=None, now=now)
         if row is None:
             raise NotFound()

@@ -11,6 +11,8 @@ from .text_field import strings_in, unstorable
 
 MAX_METADATA_BYTES = 16 * 1024
 MAX_METADATA_DEPTH = 32  # objects and arrays within each other
+# Python refuses to turn longer digit strings into int (CVE-2020-10735); say so as a 422.
+MAX_INTEGER_DIGITS = 4300
 
 
 def parse_metadata(raw: str | None) -> dict[str, Any] | None:
@@ -18,7 +20,7 @@ def parse_metadata(raw: str | None) -> dict[str, Any] | None:
     if raw is None or raw == "":
         return None
     try:
-        value = json.loads(raw)
+        value = json.loads(raw, parse_int=_bounded_int)
     except json.JSONDecodeError as exc:
         raise InvalidMetadata(f"metadata is not valid JSON: {exc.msg}.") from exc
     except RecursionError as exc:  # deeper than the parser's own stack
@@ -34,6 +36,8 @@ def check_metadata(value: object) -> dict[str, Any]:
     try:
         dumped = json.dumps(value, allow_nan=False)
     except ValueError as exc:  # NaN or Infinity (also what 1e999 parses to): not JSON
+        if "digits" in str(exc):  # an int from a JSON body (pydantic) too long to print
+            raise _too_many_digits() from exc
         raise InvalidMetadata("metadata numbers must be finite (no NaN or Infinity).") from exc
     if len(dumped) > MAX_METADATA_BYTES:
         raise InvalidMetadata(f"metadata may hold at most {MAX_METADATA_BYTES} bytes of JSON.")
@@ -43,6 +47,15 @@ def check_metadata(value: object) -> dict[str, Any]:
             raise InvalidMetadata(f"metadata holds {why}.")
     return value
 
+
+def _too_many_digits() -> InvalidMetadata:
+    return InvalidMetadata(f"metadata integers may have at most {MAX_INTEGER_DIGITS} digits.")
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
+        raise _too_many_digits()
+    return int(text)
 
 
 def _depth(value: object) -> int:

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
-from ..errors import BadRequest, ValidationFailed
-from ..signing import EXPIRES_PARAM, SIGNATURE_PARAM
+from ..errors import BadRequest, SignatureInvalid, ValidationFailed
+from ..signing import EXPIRES_PARAM, SIGNATURE_PARAM, parse_signed_query, signed_query
 from .principal import Principal
 from .queues import MODES, QueueService, QueueStream
 
@@ -55,21 +55,24 @@ class QueueUrls:
         expires = int(expires_at.timestamp())
         owner = principal.owner
         signature = self.audio.signer.sign(queue_subject(owner, name), expires, {MODE_PARAM: mode})
-        query = urlencode({OWNER_PARAM: owner, MODE_PARAM: mode, EXPIRES_PARAM: expires,
-                           SIGNATURE_PARAM: signature})
+        query = f"{OWNER_PARAM}={quote(owner, safe='')}&{signed_query({MODE_PARAM: mode}, expires, signature)}"
         url = f"{self.audio.settings.resolved_public_url}/v1/queues/{quote(name)}/stream.mp3?{query}"
         return SignedQueueUrl(name=name, mode=mode, url=url, expires_at=expires_at)
 
-    async def open_stream(self, name: str, query: Mapping[str, str], *, icy: bool) -> QueueStream:
-        """The stream a signed URL names; 403 if the signature does not hold for it."""
+    async def open_stream(self, name: str, raw_query: str, *, icy: bool) -> QueueStream:
+        """The stream a signed URL's raw query names; 403 unless it is that URL, as signed."""
+        signed = parse_signed_query(raw_query)
         try:
-            expires = int(query.get(EXPIRES_PARAM, ""))
+            expires = int(signed.expires)
         except ValueError as exc:
             raise BadRequest("expires must be an integer.") from exc
-        owner = query.get(OWNER_PARAM, "")
-        mode = query.get(MODE_PARAM, "sequential")
+        params = dict(signed.params)
+        owner = params.pop(OWNER_PARAM, "")  # signed as part of the subject
+        mode = params.get(MODE_PARAM, "sequential")
         self.audio.signer.verify(
-            queue_subject(owner, name), expires, {MODE_PARAM: mode}, query.get(SIGNATURE_PARAM, ""),
+            queue_subject(owner, name), expires, params, signed.signature,
             now=self.audio.clock().timestamp(),
         )
+        if set(params) != {MODE_PARAM}:
+            raise SignatureInvalid()  # only {mode} is ever signed
         return await self.queues.open_stream(Principal(owner=owner), name, mode=mode, icy=icy)

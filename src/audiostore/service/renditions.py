@@ -17,6 +17,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -296,10 +298,16 @@ class RenditionService:
     async def _fetch_original(self, row: AudioRow, tmp: Path) -> Path:
         """A local file with the original's bytes: the store's own file, or a streamed copy."""
         if isinstance(self.store, LocalPathStore):
-            path = self.store.local_path(row.key)
-            if path.exists():
+            # A hard link in the scratch dir (same disk: both are under the data dir), so a
+            # delete that removes the blob meanwhile cannot pull the file from under the decoder.
+            path, linked = self.store.local_path(row.key), tmp / f"source.{row.format}"
+            try:
+                os.link(path, linked)
+            except FileNotFoundError as exc:
+                raise NotFound("The audio's bytes are missing from storage.") from exc
+            except OSError:  # another file system (or no links): read it in place
                 return path
-            raise NotFound("The audio's bytes are missing from storage.")
+            return linked
         dst = tmp / f"source.{row.format}"
         try:
             async with await anyio.open_file(dst, "wb") as f:
