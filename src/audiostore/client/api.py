@@ -1,0 +1,205 @@
+"""`Api`: the SDK's calls declared once, for `Client` and `AsyncClient` both.
+
+Each attribute binds one flow of `flows` to whichever client it is read on: on a `Client`
+it is a method that runs the flow to its result with `SyncDriver`; on an `AsyncClient` a
+coroutine method (or async iterator) driven by `AsyncDriver`. A call keeps its flow's
+signature (without the client parameter) and docstring, for type checkers (through
+`ParamSpec`), `help()` and `inspect.signature` alike.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from typing import Any, Concatenate, Generic, ParamSpec, Protocol, Self, TypeVar, overload
+
+from . import flows, protocol
+from .drivers import AsyncDriver, SyncDriver
+from .retry import RetryPolicy
+from .steps import Feed, Flow
+from .url_cache import SignedUrlCache
+
+P = ParamSpec("P")
+T = TypeVar("T")
+TransportT = TypeVar("TransportT")
+SleepT = TypeVar("SleepT")
+
+
+class _Blocking(Protocol):
+    @property
+    def _driver(self) -> SyncDriver: ...
+
+
+class _Awaiting(Protocol):
+    @property
+    def _driver(self) -> AsyncDriver: ...
+
+
+class _Bound:
+    """What both kinds of call share: the flow, its name, signature and docstring."""
+
+    _gives_result = True  # False: what it returns depends on the client (an iterator kind)
+
+    def __init__(self, flow: Callable[..., Any]) -> None:
+        self._flow = flow
+        self.__doc__ = flow.__doc__
+        self.__module__ = flow.__module__
+        self.__name__ = self.__qualname__ = flow.__name__
+        whole = inspect.signature(flow)
+        self._returns = _result(whole.return_annotation)
+        client, *self._parameters = whole.parameters.values()
+        # What inspect.signature and help() show: `self` on the class, as a method would.
+        self.__signature__ = whole.replace(
+            parameters=[client.replace(name="self", annotation=inspect.Parameter.empty), *self._parameters],
+            return_annotation=self._returns if self._gives_result else inspect.Signature.empty,
+        )
+
+    def __set_name__(self, owner: type[Any], name: str) -> None:
+        self.__name__ = name
+        self.__qualname__ = f"{owner.__qualname__}.{name}"
+
+    def __call__(self, client: Any, /, *args: Any, **kwargs: Any) -> Any:
+        """`Client.upload(c, ...)` as well as `c.upload(...)`, as with any method."""
+        return self.__get__(client, type(client))(*args, **kwargs)
+
+    def __get__(self, obj: Any, owner: type[Any]) -> Any:
+        raise NotImplementedError
+
+    def _as_method(self, obj: Any, call: Callable[..., Any], returns: str = "{}") -> Any:
+        """`call` named and documented as this call on `obj`; its signature says it returns
+        `returns` (`{}`: the flow's result)."""
+        call.__doc__, call.__module__, call.__name__ = self.__doc__, self.__module__, self.__name__
+        call.__qualname__ = f"{type(obj).__qualname__}.{self.__name__}"
+        result = returns.format(self._returns)
+        signature = self.__signature__.replace(parameters=self._parameters, return_annotation=result)
+        call.__signature__ = signature  # type: ignore[attr-defined]  # read by inspect.signature
+        return call
+
+
+def _result(annotation: object) -> str:
+    """What a flow ends with or hands out: X of its annotation `Flow[X]` or `Feed[X]`."""
+    text = str(annotation)
+    return text[text.index("[") + 1 : -1] if "[" in text else text
+
+
+class Method(_Bound, Generic[P, T]):
+    """A call that ends with a result: `T` on a `Client`, awaited on an `AsyncClient`."""
+
+    def __init__(self, flow: Callable[Concatenate[Any, P], Flow[T]]) -> None:
+        super().__init__(flow)
+
+    @overload
+    def __get__(self, obj: None, owner: type[Any]) -> Self: ...
+
+    @overload
+    def __get__(self, obj: _Blocking, owner: type[Any]) -> Callable[P, T]: ...
+
+    @overload
+    def __get__(self, obj: _Awaiting, owner: type[Any]) -> Callable[P, Coroutine[Any, Any, T]]: ...
+
+    def __get__(self, obj: Any, owner: type[Any]) -> Any:
+        if obj is None:
+            return self
+        driver, flow = obj._driver, self._flow
+        if isinstance(driver, SyncDriver):
+            def run(*args: Any, **kwargs: Any) -> Any:
+                return driver.run(flow(obj, *args, **kwargs))
+            return self._as_method(obj, run)
+
+        async def arun(*args: Any, **kwargs: Any) -> Any:
+            return await driver.run(flow(obj, *args, **kwargs))
+        return self._as_method(obj, arun)
+
+
+class Items(_Bound, Generic[P, T]):
+    """A call that hands out values as it goes: an iterator on a `Client`, an async
+    iterator on an `AsyncClient`."""
+
+    _gives_result = False
+
+    def __init__(self, flow: Callable[Concatenate[Any, P], Feed[T]]) -> None:
+        super().__init__(flow)
+
+    @overload
+    def __get__(self, obj: None, owner: type[Any]) -> Self: ...
+
+    @overload
+    def __get__(self, obj: _Blocking, owner: type[Any]) -> Callable[P, Iterator[T]]: ...
+
+    @overload
+    def __get__(self, obj: _Awaiting, owner: type[Any]) -> Callable[P, AsyncIterator[T]]: ...
+
+    def __get__(self, obj: Any, owner: type[Any]) -> Any:
+        if obj is None:
+            return self
+        driver, flow = obj._driver, self._flow
+        if isinstance(driver, SyncDriver):
+            def each(*args: Any, **kwargs: Any) -> Any:
+                return driver.iterate(flow(obj, *args, **kwargs))
+            return self._as_method(obj, each, "Iterator[{}]")
+
+        async def aeach(*args: Any, **kwargs: Any) -> Any:
+            async for value in driver.iterate(flow(obj, *args, **kwargs)):
+                yield value
+        return self._as_method(obj, aeach, "AsyncIterator[{}]")
+
+
+class Api(Generic[TransportT, SleepT]):
+    """The calls and settings both clients share; a client adds its transport and driver.
+
+    `base_url` and `api_key` default to `AUDIOSTORE_URL` and `AUDIOSTORE_KEY`. Connection
+    errors and 502/503/504 answers are retried with backoff (`retry`, waiting with
+    `sleep`); uploads carry an `Idempotency-Key`, so a retried upload is stored once.
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        api_key: str | None = None,
+        timeout: float = 60.0,
+        retry: RetryPolicy | None = None,
+        transport: TransportT | None = None,
+        url_cache: SignedUrlCache | None = None,
+        sleep: SleepT | None = None,
+    ) -> None:
+        self.base_url = protocol.resolve_base_url(base_url)
+        self.retry = retry or RetryPolicy()
+        self.url_cache = url_cache or SignedUrlCache()
+        self._connect(protocol.auth_headers(api_key), timeout, transport, sleep)
+
+    def _connect(
+        self, headers: dict[str, str], timeout: float, transport: TransportT | None, sleep: SleepT | None
+    ) -> None:
+        """Open the HTTP client and the driver (`self._driver`) of this kind of client."""
+        raise NotImplementedError
+
+    # audio
+    upload = Method(flows.upload)
+    get = Method(flows.get)
+    list_page = Method(flows.list_page)
+    update = Method(flows.update)
+    delete = Method(flows.delete)
+    # signed URLs
+    sign = Method(flows.sign)
+    sign_many = Method(flows.sign_many)
+    # bytes
+    download = Method(flows.download)
+    # queues (the stream itself: each client's `stream_queue`)
+    put_queue = Method(flows.put_queue)
+    get_queue = Method(flows.get_queue)
+    delete_queue = Method(flows.delete_queue)
+    queue_url = Method(flows.queue_url)
+    # maintenance (admin keys)
+    cleanup = Method(flows.cleanup)
+    sweep = Method(flows.sweep)
+    # speech and service facts
+    tts = Method(flows.tts)
+    tts_voices = Method(flows.tts_voices)
+    info = Method(flows.info)
+    health = Method(flows.health)
+    # last: from here on `list` in this class body names the call, not the builtin
+    list = Items(flows.list_items)
+
+
+__all__ = ["Api", "Items", "Method"]
