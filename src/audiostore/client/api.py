@@ -38,7 +38,7 @@ class _Awaiting(Protocol):
 class _Bound:
     """What both kinds of call share: the flow, its name, signature and docstring."""
 
-    _gives_result = True  # False: what it returns depends on the client (an iterator kind)
+    _items = False  # True: it hands out values (an iterator, sync or async), no result
 
     def __init__(self, flow: Callable[..., Any]) -> None:
         self._flow = flow
@@ -51,7 +51,7 @@ class _Bound:
         # What inspect.signature and help() show: `self` on the class, as a method would.
         self.__signature__ = whole.replace(
             parameters=[client.replace(name="self", annotation=inspect.Parameter.empty), *self._parameters],
-            return_annotation=self._returns if self._gives_result else inspect.Signature.empty,
+            return_annotation=inspect.Signature.empty if self._items else self._returns,
         )
 
     def __set_name__(self, owner: type[Any], name: str) -> None:
@@ -63,14 +63,13 @@ class _Bound:
         return self.__get__(client, type(client))(*args, **kwargs)
 
     def __get__(self, obj: Any, owner: type[Any]) -> Any:
-        raise NotImplementedError
-
-    def _as_method(self, obj: Any, call: Callable[..., Any], returns: str = "{}") -> Any:
-        """`call` named and documented as this call on `obj`; its signature says it returns
-        `returns` (`{}`: the flow's result)."""
+        if obj is None:
+            return self
+        driver: SyncDriver | AsyncDriver = obj._driver
+        call = driver.bind_items(self._flow, obj) if self._items else driver.bind(self._flow, obj)
         call.__doc__, call.__module__, call.__name__ = self.__doc__, self.__module__, self.__name__
         call.__qualname__ = f"{type(obj).__qualname__}.{self.__name__}"
-        result = returns.format(self._returns)
+        result = f"{driver.ITERATOR}[{self._returns}]" if self._items else self._returns
         signature = self.__signature__.replace(parameters=self._parameters, return_annotation=result)
         call.__signature__ = signature  # type: ignore[attr-defined]  # read by inspect.signature
         return call
@@ -98,24 +97,14 @@ class Method(_Bound, Generic[P, T]):
     def __get__(self, obj: _Awaiting, owner: type[Any]) -> Callable[P, Coroutine[Any, Any, T]]: ...
 
     def __get__(self, obj: Any, owner: type[Any]) -> Any:
-        if obj is None:
-            return self
-        driver, flow = obj._driver, self._flow
-        if isinstance(driver, SyncDriver):
-            def run(*args: Any, **kwargs: Any) -> Any:
-                return driver.run(flow(obj, *args, **kwargs))
-            return self._as_method(obj, run)
-
-        async def arun(*args: Any, **kwargs: Any) -> Any:
-            return await driver.run(flow(obj, *args, **kwargs))
-        return self._as_method(obj, arun)
+        return super().__get__(obj, owner)
 
 
 class Items(_Bound, Generic[P, T]):
     """A call that hands out values as it goes: an iterator on a `Client`, an async
     iterator on an `AsyncClient`."""
 
-    _gives_result = False
+    _items = True
 
     def __init__(self, flow: Callable[Concatenate[Any, P], Feed[T]]) -> None:
         super().__init__(flow)
@@ -130,18 +119,7 @@ class Items(_Bound, Generic[P, T]):
     def __get__(self, obj: _Awaiting, owner: type[Any]) -> Callable[P, AsyncIterator[T]]: ...
 
     def __get__(self, obj: Any, owner: type[Any]) -> Any:
-        if obj is None:
-            return self
-        driver, flow = obj._driver, self._flow
-        if isinstance(driver, SyncDriver):
-            def each(*args: Any, **kwargs: Any) -> Any:
-                return driver.iterate(flow(obj, *args, **kwargs))
-            return self._as_method(obj, each, "Iterator[{}]")
-
-        async def aeach(*args: Any, **kwargs: Any) -> Any:
-            async for value in driver.iterate(flow(obj, *args, **kwargs)):
-                yield value
-        return self._as_method(obj, aeach, "AsyncIterator[{}]")
+        return super().__get__(obj, owner)
 
 
 class Api(Generic[TransportT, SleepT]):

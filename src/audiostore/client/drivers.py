@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Any, TypeVar, final
+from typing import Any, ClassVar, TypeVar, final
 
 import anyio
 import httpx
@@ -36,6 +36,8 @@ _EMITTED = "A flow that returns a result cannot hand out values; iterate it inst
 @final
 class SyncDriver:
     """Performs steps with blocking calls; `http` may be None for response-only flows."""
+
+    ITERATOR: ClassVar[str] = "Iterator"  # what `bind_items` methods return, for signatures
 
     def __init__(self, http: httpx.Client | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
         self.http = http
@@ -81,10 +83,24 @@ class SyncDriver:
         finally:
             stepper.close()
 
+    def bind(self, flow: Callable[..., Flow[Any]], client: object) -> Callable[..., Any]:
+        """A method of `client` that runs `flow` to its result."""
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return self.run(flow(client, *args, **kwargs))
+        return call
+
+    def bind_items(self, flow: Callable[..., Feed[Any]], client: object) -> Callable[..., Any]:
+        """A method of `client` that iterates what `flow` hands out."""
+        def each(*args: Any, **kwargs: Any) -> Any:
+            return self.iterate(flow(client, *args, **kwargs))
+        return each
+
 
 @final
 class AsyncDriver:
     """Performs steps with awaited calls (asyncio or trio, through anyio)."""
+
+    ITERATOR: ClassVar[str] = "AsyncIterator"
 
     def __init__(
         self, http: httpx.AsyncClient | None = None, sleep: Callable[[float], Awaitable[None]] = anyio.sleep
@@ -132,6 +148,19 @@ class AsyncDriver:
                 yield value
         finally:
             stepper.close()
+
+    def bind(self, flow: Callable[..., Flow[Any]], client: object) -> Callable[..., Any]:
+        """A coroutine method of `client` that runs `flow` to its result."""
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            return await self.run(flow(client, *args, **kwargs))
+        return call
+
+    def bind_items(self, flow: Callable[..., Feed[Any]], client: object) -> Callable[..., Any]:
+        """An async generator method of `client` that hands out what `flow` hands out."""
+        async def each(*args: Any, **kwargs: Any) -> Any:
+            async for value in self.iterate(flow(client, *args, **kwargs)):
+                yield value
+        return each
 
 
 __all__ = ["AsyncDriver", "SyncDriver"]
