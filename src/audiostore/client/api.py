@@ -25,6 +25,7 @@ TransportT = TypeVar("TransportT")
 SleepT = TypeVar("SleepT")
 
 
+# Which `__get__` overload applies: the kind of driver the client holds.
 class _Blocking(Protocol):
     @property
     def _driver(self) -> SyncDriver: ...
@@ -48,6 +49,7 @@ class _Bound:
         whole = inspect.signature(flow)
         self._returns = _result(whole.return_annotation)
         client, *self._parameters = whole.parameters.values()
+        self._bound_signatures: dict[str, inspect.Signature] = {}
         # What inspect.signature and help() show: `self` on the class, as a method would.
         self.__signature__ = whole.replace(
             parameters=[client.replace(name="self", annotation=inspect.Parameter.empty), *self._parameters],
@@ -69,8 +71,11 @@ class _Bound:
         call = driver.bind_items(self._flow, obj) if self._items else driver.bind(self._flow, obj)
         call.__doc__, call.__module__, call.__name__ = self.__doc__, self.__module__, self.__name__
         call.__qualname__ = f"{type(obj).__qualname__}.{self.__name__}"
-        result = f"{driver.ITERATOR}[{self._returns}]" if self._items else self._returns
-        signature = self.__signature__.replace(parameters=self._parameters, return_annotation=result)
+        signature = self._bound_signatures.get(driver.ITERATOR)
+        if signature is None:  # once per kind of client: Signature.replace is not cheap
+            result = f"{driver.ITERATOR}[{self._returns}]" if self._items else self._returns
+            signature = self.__signature__.replace(parameters=self._parameters, return_annotation=result)
+            self._bound_signatures[driver.ITERATOR] = signature
         call.__signature__ = signature  # type: ignore[attr-defined]  # read by inspect.signature
         return call
 

@@ -20,9 +20,7 @@ from .steps import Chunks, Close, Emit, Feed, Flow, Next, Read, Send, Sleep, Ste
 T = TypeVar("T")
 
 
-def _request(http: httpx.Client | httpx.AsyncClient | None, send: Send, content: Any) -> httpx.Request:
-    if http is None:
-        raise RuntimeError("This driver has no HTTP client; it can only read responses.")
+def _request(http: httpx.Client | httpx.AsyncClient, send: Send, content: Any) -> httpx.Request:
     call = send.call
     return http.build_request(
         call.method, call.path, params=call.params, json=call.json, headers=call.headers,
@@ -30,6 +28,7 @@ def _request(http: httpx.Client | httpx.AsyncClient | None, send: Send, content:
     )
 
 
+_NO_HTTP = "This driver has no HTTP client; it can only read responses."
 _EMITTED = "A flow that returns a result cannot hand out values; iterate it instead."
 
 
@@ -45,10 +44,10 @@ class SyncDriver:
 
     def perform(self, step: Step) -> Any:
         if isinstance(step, Send):
+            if self.http is None:
+                raise RuntimeError(_NO_HTTP)
             body = step.body.chunks(step.progress) if step.body is not None else None
-            request = _request(self.http, step, body)
-            assert self.http is not None  # _request raised otherwise
-            return self.http.send(request, stream=step.stream)
+            return self.http.send(_request(self.http, step, body), stream=step.stream)
         if isinstance(step, Sleep):
             return self.sleep(step.seconds)
         if isinstance(step, Read):
@@ -110,10 +109,10 @@ class AsyncDriver:
 
     async def perform(self, step: Step) -> Any:
         if isinstance(step, Send):
+            if self.http is None:
+                raise RuntimeError(_NO_HTTP)
             body = step.body.achunks(step.progress) if step.body is not None else None
-            request = _request(self.http, step, body)
-            assert self.http is not None  # _request raised otherwise
-            return await self.http.send(request, stream=step.stream)
+            return await self.http.send(_request(self.http, step, body), stream=step.stream)
         if isinstance(step, Sleep):
             return await self.sleep(step.seconds)
         if isinstance(step, Read):

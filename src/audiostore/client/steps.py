@@ -97,6 +97,9 @@ class Stepper(Generic[T]):
             return None
 
     def close(self) -> None:
+        """End a flow its consumer left early (a `Feed` cut short: `break` in a `for`).
+        Such a flow must not yield from a `finally` block: there is no driver left to
+        perform the step."""
         self._flow.close()
 
 
