@@ -9,7 +9,8 @@ retries, pages, caches and resumes live in `flows`, once. This is httpx's
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import aclosing
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, ClassVar, TypeVar, final
 
 import anyio
@@ -124,7 +125,7 @@ class AsyncDriver:
         assert isinstance(step.chunks, AsyncIterator)
         return await anext(step.chunks, None)
 
-    async def _drive(self, stepper: Stepper[Any]) -> AsyncIterator[Any]:
+    async def _drive(self, stepper: Stepper[Any]) -> AsyncGenerator[Any, None]:
         while (step := stepper.next()) is not None:
             if isinstance(step, Emit):
                 yield step.value
@@ -140,11 +141,13 @@ class AsyncDriver:
             raise TypeError(_EMITTED)
         return stepper.result
 
-    async def iterate(self, feed: Feed[T]) -> AsyncIterator[T]:
+    async def iterate(self, feed: Feed[T]) -> AsyncGenerator[T, None]:
         stepper = Stepper(feed)
         try:
-            async for value in self._drive(stepper):
-                yield value
+            # aclosing: a consumer that stops early ends the inner generators now, in order
+            async with aclosing(self._drive(stepper)) as values:
+                async for value in values:
+                    yield value
         finally:
             stepper.close()
 
@@ -157,8 +160,9 @@ class AsyncDriver:
     def bind_items(self, flow: Callable[..., Feed[Any]], client: object) -> Callable[..., Any]:
         """An async generator method of `client` that hands out what `flow` hands out."""
         async def each(*args: Any, **kwargs: Any) -> Any:
-            async for value in self.iterate(flow(client, *args, **kwargs)):
-                yield value
+            async with aclosing(self.iterate(flow(client, *args, **kwargs))) as values:
+                async for value in values:
+                    yield value
         return each
 
 

@@ -9,6 +9,7 @@ boundary after that many seconds. Closing (or leaving the `with` block) drops th
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from contextlib import aclosing
 
 import httpx
 
@@ -86,8 +87,9 @@ class AsyncQueueStream(_Counted):
 
     async def _chunks(self) -> AsyncIterator[bytes]:
         try:
-            async for part in AsyncDriver().iterate(self._flow()):
-                yield part
+            async with aclosing(AsyncDriver().iterate(self._flow())) as parts:
+                async for part in parts:
+                    yield part
         finally:
             await self.aclose()
 
