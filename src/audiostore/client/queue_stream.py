@@ -9,11 +9,14 @@ boundary after that many seconds. Closing (or leaving the `with` block) drops th
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from contextlib import aclosing
 
 import httpx
 
+from .drivers import AsyncDriver, SyncDriver
 from .errors import ConnectionFailed
 from .mp3_clock import Mp3Clock
+from .steps import Chunks, Emit, Feed, Next
 
 STREAM_CHUNK_BYTES = 64 * 1024
 
@@ -42,20 +45,26 @@ class _Counted:
         done = self.until is not None and self.clock.seconds >= self.until and self.clock.at_boundary
         return chunk[:keep], done
 
+    def _flow(self) -> Feed[bytes]:
+        """The chunks to hand out, cut at `until`; written once for both streams."""
+        try:
+            chunks = yield Chunks(self.response, STREAM_CHUNK_BYTES)
+            while (chunk := (yield Next(chunks))) is not None:
+                part, done = self._cut(chunk)
+                if part:
+                    yield Emit(part)
+                if done:
+                    return
+        except httpx.TransportError as exc:
+            raise ConnectionFailed(f"The queue stream was cut off: {exc}") from exc
+
 
 class QueueStream(_Counted):
     """Iterate for `bytes` chunks of the MP3; use as a context manager (or `close()`)."""
 
     def __iter__(self) -> Iterator[bytes]:
         try:
-            for chunk in self.response.iter_bytes(STREAM_CHUNK_BYTES):
-                part, done = self._cut(chunk)
-                if part:
-                    yield part
-                if done:
-                    return
-        except httpx.TransportError as exc:
-            raise ConnectionFailed(f"The queue stream was cut off: {exc}") from exc
+            yield from SyncDriver().iterate(self._flow())
         finally:
             self.close()
 
@@ -78,14 +87,9 @@ class AsyncQueueStream(_Counted):
 
     async def _chunks(self) -> AsyncIterator[bytes]:
         try:
-            async for chunk in self.response.aiter_bytes(STREAM_CHUNK_BYTES):
-                part, done = self._cut(chunk)
-                if part:
+            async with aclosing(AsyncDriver().iterate(self._flow())) as parts:
+                async for part in parts:
                     yield part
-                if done:
-                    return
-        except httpx.TransportError as exc:
-            raise ConnectionFailed(f"The queue stream was cut off: {exc}") from exc
         finally:
             await self.aclose()
 

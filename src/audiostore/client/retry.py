@@ -35,7 +35,7 @@ class RetryPolicy:
             retry_after = response.headers.get("retry-after", "")
             if retry_after.strip().isdigit():
                 return min(float(retry_after), self.max_backoff)
-        base = min(self.backoff * (2 ** (attempt - 1)), self.max_backoff)
+        base = min(self.backoff * 2.0 ** (attempt - 1), self.max_backoff)
         return base * (0.5 + random.random() / 2)
 
     def retry_status(self, status: int) -> bool:
