@@ -384,3 +384,13 @@ async def test_a_multipart_body_without_its_closing_boundary_is_400(api: Api, wa
     ok = await api.http.post("/v1/audio", content=whole, headers={
         **api.alice, "Content-Type": f"multipart/form-data; boundary={boundary}"})
     assert ok.status_code == 201, ok.text
+
+
+async def test_a_query_parameter_given_twice_is_400(api: Api, wav_bytes: bytes) -> None:
+    """FastAPI keeps the last of repeated values: the first would be dropped in silence."""
+    r = await api.http.post("/v1/audio?name=a.wav&name=b.wav",
+                            headers={**api.alice, "Content-Type": "audio/wav"}, content=wav_bytes)
+    assert r.status_code == 400 and "'name'" in r.json()["error"]["message"]
+    r = await api.http.get("/v1/audio?prefix=a&limit=5&prefix=b", headers=api.alice)
+    assert r.status_code == 400 and "'prefix'" in r.json()["error"]["message"]
+    assert (await api.http.get("/v1/audio", headers=api.alice)).json()["items"] == []

@@ -12,6 +12,7 @@ pytest plugin does not run on pytest 9 yet (it reads a private `_nodeid`).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,6 +24,9 @@ import pytest
 from server_process import ServerProcess
 
 MAX_EXAMPLES = 10  # per operation and phase: the run stays around a minute on two cores
+# One seed, so a CI run is the same run every time (a failure it finds can be replayed);
+# AUDIOSTORE_FUZZ_SEED=random (or a number) explores other cases locally.
+SEED = os.environ.get("AUDIOSTORE_FUZZ_SEED", "20261201")
 
 # Rules no JSON schema can state, so a schema-valid request may meet them and get its
 # documented 4xx (positive_data_acceptance allows these there; every other check, and this one
@@ -35,6 +39,7 @@ CONTENT_RULES = {
     "GET /v1/audio/{audio_id}/waveform": "samples_per_pixel or pixels_per_second; a pixel budget",
     "PUT /v1/queues/{name}": "the ids must name stored audio (422)",
     "POST /v1/tts": "the text must hold something to say; the voice must exist (422)",
+    "POST /v1/keys": "an owner without '..' (400)",
 }
 ACCEPTED = ["2XX", "3XX", "400", "401", "403", "404", "409", "413", "415", "416", "422"]
 # Left out: the endless queue stream has no end for a check to read to (its headers are tested
@@ -95,7 +100,11 @@ def test_the_api_does_what_its_openapi_document_says(
         [sys.executable, "-m", "schemathesis.cli", "--config-file", str(config), "--no-color", "run",
          f"{proc.url}/openapi.json", "--checks", "all", "--workers", "1",  # Hypothesis is not thread-safe on 3.11 (AST recursion errors)
          *(f"--exclude-path={p}" for p in LEFT_OUT),
-         "--phases", "examples,coverage,fuzzing", "--request-timeout", "30"],
+         "--phases", "examples,coverage,fuzzing", "--request-timeout", "30",
+         # A NUL in any string is refused (422) by one rule for every field, which no schema
+         # states field by field; tests/http/test_unstorable_text.py proves that rule.
+         "--generation-allow-x00=false",
+         *(["--seed", SEED] if SEED != "random" else [])],
         capture_output=True, text=True, timeout=600, cwd=tmp_path,
     )
     (tmp_path / "schemathesis.log").write_text(run.stdout + run.stderr)

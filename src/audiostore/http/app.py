@@ -20,6 +20,7 @@ from .json_body_limit import LimitJsonBodies, json_body_cap
 from .nosniff import NoSniff
 from .openapi_limits import document_limits
 from .nul_refusal import RefuseNulInUrl
+from .repeated_query import RefuseRepeatedQuery
 from .request_metrics import RequestMetrics
 from .routes_audio import router as audio_router
 from .routes_content import router as content_router
@@ -84,6 +85,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.include_router(keys_router)
     app.add_middleware(LimitJsonBodies, max_bytes=json_body_cap(settings.tts_max_text_chars))
     app.add_middleware(RefuseNulInUrl)
+    app.add_middleware(RefuseRepeatedQuery)
     app.add_middleware(RequestMetrics)
     install_web_page(app)  # the web page at /
     install_cors(app, settings)

@@ -7,11 +7,12 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from ..catalog import ApiKeyRow
 from ..service import Principal
 from .auth import admin_principal, runtime_of
+from .openapi_limits import KEY_PART_PATTERN
 from .schemas import ErrorResponse, RequestBody
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"], responses={"4XX": {"model": ErrorResponse}})
@@ -19,8 +20,11 @@ Admin = Annotated[Principal, Depends(admin_principal)]
 
 
 class KeyCreateRequest(RequestBody):
-    owner: str = Field(description="The owner the key acts as (letters, digits, `._@=+-`).")
-    admin: bool = Field(False, description="May act for every owner, and manage keys.")
+    owner: str = Field(
+        description="The owner the key acts as (letters, digits, `._@=+-`; no `..`).",
+        json_schema_extra={"pattern": KEY_PART_PATTERN},  # the service checks it (400)
+    )
+    admin: StrictBool = Field(False, description="May act for every owner, and manage keys.")
     label: str | None = Field(None, description="A note to recognise the key by.")
 
 
