@@ -45,3 +45,30 @@ async def test_the_document_states_every_status_and_limit(api: Api) -> None:
     assert query("/v1/audio/{audio_id}/waveform", "get", "bits")["schema"]["enum"] == [8, 16]
     upload = paths["/v1/audio"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
     assert upload["properties"]["metadata"]["maxLength"] == 16 * 1024
+
+
+async def test_each_operation_names_the_errors_it_can_answer(api: Api) -> None:
+    """The catalogue's precise answers are in the document, not only `4XX`: a client
+    generator can tell a full disk (507) from a lying file (422) from a dead engine (502)."""
+    from audiostore import errors
+    from audiostore.http.openapi_errors import ERRORS_BY_OPERATION
+
+    doc = (await api.http.get("/openapi.json")).json()
+    operations = {f"{m.upper()} {p}": op for p, ops in doc["paths"].items() for m, op in ops.items()}
+    assert set(operations) == set(ERRORS_BY_OPERATION), "every operation in the table, and only those"
+    upload = operations["POST /v1/audio"]["responses"]
+    assert {"401", "403", "409", "413", "415", "422", "503", "507"} <= set(upload)
+    assert "`audio_too_long`" in upload["422"]["description"]
+    assert "`insufficient_storage`" in upload["507"]["description"]
+    assert upload["507"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorResponse")
+    assert "`engine_failed`" in operations["POST /v1/tts"]["responses"]["502"]["description"]
+    content = operations["GET /v1/audio/{audio_id}/content"]["responses"]
+    assert "`processing_limit`" in content["422"]["description"] and "416" in content
+    documented = {err for errs in ERRORS_BY_OPERATION.values() for err in errs}
+    seen_by_clients = {
+        cls for cls in vars(errors).values()
+        if isinstance(cls, type) and issubclass(cls, errors.AudiostoreError) and cls.status < 500
+        or isinstance(cls, type) and cls in (errors.EngineFailed, errors.StorageUnavailable,
+                                             errors.InsufficientStorage, errors.ShuttingDown)
+    } - {errors.AudiostoreError}
+    assert seen_by_clients <= documented, sorted(c.__name__ for c in seen_by_clients - documented)

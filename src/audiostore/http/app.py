@@ -18,6 +18,7 @@ from . import client_gone, error_handlers
 from .cors import install_cors
 from .json_body_limit import LimitJsonBodies, json_body_cap
 from .nosniff import NoSniff
+from .openapi_errors import document_errors
 from .openapi_limits import document_limits
 from .nul_refusal import RefuseNulInUrl
 from .repeated_query import RefuseRepeatedQuery
@@ -70,7 +71,8 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     generate_openapi = app.openapi
 
     def openapi_with_limits() -> dict[str, Any]:
-        return document_limits(generate_openapi(), settings)  # cached by FastAPI, filled once
+        # Cached by FastAPI: filled once.
+        return document_errors(document_limits(generate_openapi(), settings))
 
     app.openapi = openapi_with_limits  # type: ignore[method-assign]
     error_handlers.install(app)

@@ -1,0 +1,87 @@
+"""Which of the catalogue's errors each operation can answer, written into /openapi.json.
+
+FastAPI documents what a route returns, not what it raises, so the document said `4XX` where
+the service has a dozen precise answers (413 too large, 415 not audio, 422 too long, 507 a
+full disk...). This table names them per operation; each becomes a response entry whose
+description lists its codes and their meaning, with the catalogue's one error body. The
+`4XX`/`5XX` ranges stay beside them: a proxy or the framework may still answer one of those
+(a 405, a 414 URL too long, a 503 from a database that went away).
+
+A test keeps the table honest: every operation of the app is in it, every entry is a real
+operation, and every error a client can see is documented somewhere.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import errors as e
+
+__all__ = ["ERRORS_BY_OPERATION", "document_errors"]
+
+_AUTH = (e.Unauthorized,)
+_ADMIN = (e.Unauthorized, e.Forbidden)
+_MAKES_AUDIO = (e.StorageUnavailable, e.InsufficientStorage)
+_RENDERS = (e.Conflict, e.UnknownFormat, e.ValidationFailed, e.ProcessingLimit, e.StorageUnavailable,
+            e.ShuttingDown, e.InsufficientStorage)
+_SIGNED = (e.SignatureInvalid, e.SignatureExpired)
+
+ERRORS_BY_OPERATION: dict[str, tuple[type[e.AudiostoreError], ...]] = {
+    "POST /v1/audio": (
+        e.BadRequest, e.InvalidName, e.InvalidMetadata, e.ValidationFailed, *_ADMIN,
+        e.Conflict, e.IdempotencyKeyReused, e.IdempotencyKeyInProgress, e.PayloadTooLarge,
+        e.UnsupportedMediaType, e.UndecodableAudio, e.AudioTooLong, e.UnsupportedSampleRate,
+        *_MAKES_AUDIO,
+    ),
+    "GET /v1/audio": (e.BadRequest, e.InvalidCursor, e.ValidationFailed, *_ADMIN),
+    "GET /v1/audio/{audio_id}": (*_AUTH, e.NotFound),
+    "PATCH /v1/audio/{audio_id}": (
+        e.BadRequest, e.InvalidName, e.InvalidMetadata, e.ValidationFailed, *_AUTH, e.NotFound,
+        e.InsufficientStorage,
+    ),
+    "DELETE /v1/audio/{audio_id}": (*_AUTH, e.NotFound),
+    "POST /v1/audio/{audio_id}/url": (e.UnknownFormat, e.ValidationFailed, *_AUTH, e.NotFound),
+    "POST /v1/urls": (e.ValidationFailed, *_AUTH),
+    "GET /v1/audio/{audio_id}/content": (*_AUTH, *_SIGNED, e.NotFound, e.RangeNotSatisfiable,
+                                         *_RENDERS),
+    "HEAD /v1/audio/{audio_id}/content": (*_AUTH, *_SIGNED, e.NotFound, e.RangeNotSatisfiable,
+                                          *_RENDERS),
+    "GET /v1/audio/{audio_id}/waveform": (*_AUTH, e.NotFound, *_RENDERS),
+    "GET /v1/health": (),
+    "GET /v1/info": (),
+    "POST /v1/admin/cleanup": (e.ValidationFailed, *_ADMIN),
+    "POST /v1/admin/sweep": _ADMIN,
+    "PUT /v1/queues/{name}": (e.InvalidName, e.ValidationFailed, *_AUTH, e.Conflict),
+    "GET /v1/queues/{name}": (*_AUTH, e.NotFound),
+    "DELETE /v1/queues/{name}": (*_AUTH, e.NotFound),
+    "POST /v1/queues/{name}/url": (e.ValidationFailed, *_AUTH, e.NotFound),
+    "GET /v1/queues/{name}/stream.mp3": (e.ValidationFailed, *_AUTH, *_SIGNED, e.NotFound,
+                                         e.Conflict, e.StorageUnavailable),
+    "POST /v1/tts": (e.ValidationFailed, e.InvalidMetadata, e.UnknownVoice, e.UnknownFormat,
+                     *_AUTH, e.EngineFailed, *_MAKES_AUDIO),
+    "GET /v1/tts/voices": (*_AUTH, e.EngineFailed),
+    "POST /v1/keys": (e.BadRequest, e.InvalidName, e.ValidationFailed, *_ADMIN, e.Conflict),
+    "GET /v1/keys": (e.ValidationFailed, *_ADMIN),
+    "DELETE /v1/keys/{key_id}": (*_ADMIN, e.NotFound),
+}
+
+
+def _entry(errors: list[type[e.AudiostoreError]]) -> dict[str, Any]:
+    codes = "; ".join(f"`{err.code}`: {err.default_message}" for err in errors)
+    return {
+        "description": codes,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
+    }
+
+
+def document_errors(doc: dict[str, Any]) -> dict[str, Any]:
+    """Add one response entry per status each operation's errors can have (in place)."""
+    for path, operations in doc.get("paths", {}).items():
+        for method, operation in operations.items():
+            by_status: dict[int, list[type[e.AudiostoreError]]] = {}
+            for err in ERRORS_BY_OPERATION.get(f"{method.upper()} {path}", ()):
+                by_status.setdefault(err.status, []).append(err)
+            responses = operation.setdefault("responses", {})
+            for status, errs in sorted(by_status.items()):
+                responses.setdefault(str(status), _entry(errs))
+    return doc
