@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,19 @@ pytestmark = [
 ]
 
 
+def wait_for(page: Any, expression: str, timeout: float = 10_000) -> None:
+    """Poll `expression` in the page until it is true (bounded by `timeout` ms).
+
+    Not Playwright's `wait_for_function`: that compiles its predicate with eval inside the
+    page, which the page's own Content-Security-Policy (script-src 'self') rightly forbids;
+    `page.evaluate` goes through the DevTools protocol, so the page keeps its real CSP here.
+    """
+    deadline = time.monotonic() + timeout / 1000
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"still false after {timeout:.0f} ms: {expression}"
+        page.wait_for_timeout(50)
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
@@ -49,8 +63,12 @@ def page(browser: Any) -> Iterator[Any]:
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
     pg.errors = errors
+    # The page's Content-Security-Policy must not block any of its own scripts, styles or images.
+    refused: list[str] = []
+    pg.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
     try:
         yield pg
+        assert not refused, refused
     finally:
         context.close()
 
@@ -66,7 +84,7 @@ def test_sign_in_rejects_a_bad_key_and_keeps_the_key_per_tab(page: Any, served: 
     page.goto(f"{served.url}/")
     page.fill("#api-key", "as_wrong_wrong")
     page.click("#signin-form button[type=submit]")
-    page.wait_for_function("document.querySelector('#signin-error').textContent.length > 0")
+    wait_for(page, "document.querySelector('#signin-error').textContent.length > 0")
     assert page.is_visible("#signin") and not page.is_visible("#library")
     key = served.new_key("web-signin")
     sign_in(page, served, key)
@@ -83,7 +101,7 @@ def test_upload_list_play_seek_copy_delete(page: Any, served: Served, tones: dic
     assert page.is_visible("#empty")
 
     page.set_input_files("#file-input", [str(tones["wav"]), str(tones["mp3"])])
-    page.wait_for_function("document.querySelectorAll('#uploads li.done').length === 2", timeout=60_000)
+    wait_for(page, "document.querySelectorAll('#uploads li.done').length === 2", timeout=60_000)
     for li in page.query_selector_all("#uploads li"):
         assert li.eval_on_selector("progress", "p => p.value") == 100
         assert li.eval_on_selector(".upload-percent", "e => e.textContent") == "100%"
@@ -95,7 +113,7 @@ def test_upload_list_play_seek_copy_delete(page: Any, served: Served, tones: dic
 
     # play the WAV and seek, by API and by clicking the waveform
     page.click("#audio-list tr:has-text('tone.wav') button.play")
-    page.wait_for_function("document.querySelector('#player').readyState >= 1 && "
+    wait_for(page, "document.querySelector('#player').readyState >= 1 && "
                            "document.querySelector('#player').duration > 1.9")
     assert page.evaluate("document.querySelector('#player').src").startswith(served.url)
     moved = page.evaluate(f"""() => new Promise(resolve => {{
@@ -105,7 +123,7 @@ def test_upload_list_play_seek_copy_delete(page: Any, served: Served, tones: dic
         a.currentTime = 1.25;
     }})""")
     assert moved == pytest.approx(1.25, abs=0.05)
-    page.wait_for_function("document.querySelector('#waveform-status').textContent !== 'Loading waveform…'")
+    wait_for(page, "document.querySelector('#waveform-status').textContent !== 'Loading waveform…'")
     box = page.locator("#waveform").bounding_box()
     page.evaluate(f"""() => {{ window.__seeked = new Promise(resolve => {{
         const a = document.querySelector('#player');
@@ -118,15 +136,15 @@ def test_upload_list_play_seek_copy_delete(page: Any, served: Served, tones: dic
 
     # copy a signed URL: it fetches the bytes with no header
     page.click("#audio-list tr:has-text('tone.wav') button.copy")
-    page.wait_for_function("document.querySelector('#signed-url').value.startsWith('http')")
+    wait_for(page, "document.querySelector('#signed-url').value.startsWith('http')")
     signed = page.input_value("#signed-url")
     assert httpx.get(signed).content == tones["wav"].read_bytes()
 
     # search narrows the list
     page.fill("#search", "tone.mp3")
-    page.wait_for_function("document.querySelectorAll('#audio-list tbody tr').length === 1")
+    wait_for(page, "document.querySelectorAll('#audio-list tbody tr').length === 1")
     page.fill("#search", "")
-    page.wait_for_function("document.querySelectorAll('#audio-list tbody tr').length === 2")
+    wait_for(page, "document.querySelectorAll('#audio-list tbody tr').length === 2")
 
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "web-library.png"), full_page=True)
@@ -139,7 +157,7 @@ def test_upload_list_play_seek_copy_delete(page: Any, served: Served, tones: dic
     messages: list[str] = []
     page.once("dialog", lambda d: (messages.append(d.message), d.accept()))
     page.click("#audio-list tr:has-text('tone.wav') button.delete")
-    page.wait_for_function("document.querySelectorAll('#audio-list tbody tr').length === 1")
+    wait_for(page, "document.querySelectorAll('#audio-list tbody tr').length === 1")
     assert "tone.wav" in messages[0]
     with Client(served.url, api_key=key) as c:
         assert [o.name for o in c.list()] == ["tone.mp3"]
@@ -156,11 +174,11 @@ def test_player_swaps_in_a_fresh_signed_url_before_expiry(page: Any, served: Ser
     page.fill("#api-key", key)
     page.click("#signin-form button[type=submit]")
     page.click("#audio-list tr:has-text('tone.wav') button.play")
-    page.wait_for_function("document.querySelector('#player').readyState >= 1")
+    wait_for(page, "document.querySelector('#player').readyState >= 1")
     first = page.evaluate("document.querySelector('#player').src")
     page.evaluate("() => { const a = document.querySelector('#player'); a.pause(); a.currentTime = 1.5; }")
-    page.wait_for_function(f"document.querySelector('#player').src !== {first!r}", timeout=30_000)
-    page.wait_for_function("document.querySelector('#player').readyState >= 1 && "
+    wait_for(page, f"document.querySelector('#player').src !== {first!r}", timeout=30_000)
+    wait_for(page, "document.querySelector('#player').readyState >= 1 && "
                            "Math.abs(document.querySelector('#player').currentTime - 1.5) < 0.05")
     assert page.evaluate("document.querySelector('#player').error") is None
     assert page.errors == []
@@ -171,14 +189,14 @@ def test_pagination(page: Any, served: Served, tones: dict[str, Path]) -> None:
     with Client(served.url, api_key=key) as c:
         ids = [c.upload(tones["wav"], name=f"take-{i:02d}.wav").id for i in range(23)]
     sign_in(page, served, key)
-    page.wait_for_function("document.querySelectorAll('#audio-list tbody tr').length === 20")
+    wait_for(page, "document.querySelectorAll('#audio-list tbody tr').length === 20")
     assert page.is_disabled("#prev") and not page.is_disabled("#next")
     page.click("#next")
-    page.wait_for_function("document.querySelectorAll('#audio-list tbody tr').length === 3")
+    wait_for(page, "document.querySelectorAll('#audio-list tbody tr').length === 3")
     shown = [tr.get_attribute("data-id") for tr in page.query_selector_all("#audio-list tbody tr")]
     assert shown == ids[:3][::-1] and page.is_disabled("#next")
     page.click("#prev")
-    page.wait_for_function("document.querySelectorAll('#audio-list tbody tr').length === 20")
+    wait_for(page, "document.querySelectorAll('#audio-list tbody tr').length === 20")
     assert page.errors == []
 
 
