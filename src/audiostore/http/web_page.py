@@ -36,6 +36,16 @@ async def index() -> FileResponse:
     return FileResponse(STATIC_DIR / "index.html", headers=PAGE_HEADERS)
 
 
+@router.get("/favicon.ico")
+async def favicon() -> FileResponse:
+    # Browsers and bookmarking tools ask for /favicon.ico whatever the page links; the page's
+    # own SVG answers them rather than a 404 (every current browser draws an SVG icon).
+    return FileResponse(
+        STATIC_DIR / "favicon.svg", media_type="image/svg+xml",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
+
+
 def install_web_page(app: FastAPI) -> None:
     """Serve the page at `/` and its assets under `/static/`."""
     app.include_router(router)

@@ -9,10 +9,14 @@ const PAGE_SIZE = 20;
 const URL_LIFETIME = Number(new URLSearchParams(location.search).get("url_lifetime")) || 3600;
 const URL_REFRESH_MARGIN = 120;   // re-sign this long before a cached URL expires
 const UPLOAD_ATTEMPTS = 3;        // an upload retried on network errors and 502/503/504
+// Waveform points are asked for in steps of this many device pixels, so one object keeps a
+// handful of cached peak files (one per step) rather than one per window width.
+const WAVEFORM_PIXEL_STEP = 256;
+const WAVE_HEIGHT = 96;           // CSS px, as in style.css
 
 const $ = (sel) => document.querySelector(sel);
 const state = { key: null, q: "", cursors: [null], page: 0, nextCursor: null, playing: null,
-                waveform: null, items: new Map() };
+                waveform: null, waveformFor: null, items: new Map() };
 const signedUrls = new Map();     // id -> {url, expiresAt (ms)}
 
 // --- API -----------------------------------------------------------------------------
@@ -85,6 +89,17 @@ function humanSize(n) {
   return i === 0 ? `${n} B` : `${n.toFixed(1)} ${units[i]}`;
 }
 
+// "in 23 h", "in 5 min", "never": how long an object has left; the full date is its title.
+function expiresIn(expiresAt) {
+  if (!expiresAt) return "never";
+  const s = (Date.parse(expiresAt) - Date.now()) / 1000;
+  if (s <= 0) return "expired";
+  if (s < 90) return `in ${Math.round(s)} s`;
+  if (s < 90 * 60) return `in ${Math.round(s / 60)} min`;
+  if (s < 36 * 3600) return `in ${Math.round(s / 3600)} h`;
+  return `in ${Math.round(s / 86400)} d`;
+}
+
 function clock(seconds) {
   if (!isFinite(seconds)) return "0:00";
   const m = Math.floor(seconds / 60), s = Math.floor(seconds % 60);
@@ -118,10 +133,12 @@ async function loadPage(page) {
   $("#page-info").textContent = `page ${page + 1}`;
 }
 
-function cell(text, cls) {
+// `label` names the column where the table is laid out as cards (narrow screens, style.css).
+function cell(text, cls, label) {
   const td = document.createElement("td");
   td.textContent = text;
   if (cls) td.className = cls;
+  if (label) td.dataset.label = label;
   return td;
 }
 
@@ -137,9 +154,14 @@ function row(o) {
   const tr = document.createElement("tr");
   tr.dataset.id = o.id;
   if (state.playing === o.id) tr.classList.add("playing");
+  const expires = cell(expiresIn(o.expires_at), "expires", "expires");
+  if (o.expires_at) expires.title = new Date(o.expires_at).toLocaleString();
+  const name = cell(o.name, "name");
+  name.title = o.name;
   tr.append(
-    cell(o.name, "name"), cell(o.collection), cell(o.format), cell(clock(o.duration)),
-    cell(humanSize(o.size)), cell(new Date(o.created_at).toLocaleString()),
+    name, cell(o.collection, "collection"), cell(o.format, "format"),
+    cell(clock(o.duration), "duration"), cell(humanSize(o.size), "size"),
+    cell(new Date(o.created_at).toLocaleString(), "created", "created"), expires,
   );
   const actions = document.createElement("td");
   actions.className = "actions";
@@ -193,50 +215,103 @@ function scheduleUrlRefresh(o, signed) {
   }, wait);
 }
 
+// Device pixels the waveform canvas has now (its CSS width times the screen's pixel ratio).
+function canvasPixels() {
+  const canvas = $("#waveform");
+  return Math.max(1, Math.round((canvas.clientWidth || 600) * (window.devicePixelRatio || 1)));
+}
+
+// The waveform query that gives at least `pixels` points for this object, and not many more:
+// peaks for a 27-minute file at the route's default scale are 300,000 points (1.7 MB).
+function waveformQuery(o, pixels) {
+  const want = Math.ceil(pixels / WAVEFORM_PIXEL_STEP) * WAVEFORM_PIXEL_STEP;
+  if (o.sample_rate > 0 && o.duration > 0) {
+    return { samples_per_pixel: Math.max(2, Math.floor((o.duration * o.sample_rate) / want)) };
+  }
+  if (o.duration > 0) return { pixels_per_second: Math.min(96000, Math.max(1, Math.ceil(want / o.duration))) };
+  return {};
+}
+
 async function loadWaveform(o) {
   state.waveform = null;
+  state.waveformFor = o;
   const note = $("#waveform-status");
   note.textContent = "Loading waveform…";
+  drawWaveform();
+  let peaks = null;
   try {
-    state.waveform = await api("GET", `/v1/audio/${o.id}/waveform`);
+    peaks = await api("GET", `/v1/audio/${o.id}/waveform`, { query: waveformQuery(o, canvasPixels()) });
     note.textContent = "";
   } catch (e) {
     note.textContent = e.status === 404 ? "No waveform for this audio." : `Waveform unavailable (${e.code}).`;
   }
+  if (state.waveformFor !== o) return;   // another track was chosen meanwhile
+  state.waveform = peaks;
   drawWaveform();
 }
 
+// A canvas that grew past the points it has (a rotated phone, a wider window) asks again.
+let resizeTimer = null;
+function onResize() {
+  drawWaveform();
+  clearTimeout(resizeTimer);
+  resizeTimer = setTimeout(() => {
+    const w = state.waveform, o = state.waveformFor;
+    if (o && w && w.length < canvasPixels() && w.samples_per_pixel > 2) loadWaveform(o);
+  }, 300);
+}
+
+// Drawn in device pixels, one column per pixel (min and max of the points it covers); the
+// played part is drawn in the accent colour on a tinted ground, the rest in grey-blue.
 function drawWaveform() {
   const canvas = $("#waveform");
-  const width = canvas.clientWidth || 600;
   const ratio = window.devicePixelRatio || 1;
-  canvas.width = Math.round(width * ratio);
-  canvas.height = Math.round(96 * ratio);
+  const width = canvasPixels(), height = Math.round(WAVE_HEIGHT * ratio);
+  if (canvas.width !== width) canvas.width = width;
+  if (canvas.height !== height) canvas.height = height;
   const ctx = canvas.getContext("2d");
-  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-  ctx.clearRect(0, 0, width, 96);
+  ctx.clearRect(0, 0, width, height);
   const audio = $("#player");
+  const played = audio.duration > 0 ? Math.round((audio.currentTime / audio.duration) * width) : 0;
+  canvas.dataset.playedPx = String(played);   // what the tests read beside the pixels
+  if (played > 0) {
+    ctx.fillStyle = "#e3ebfb";
+    ctx.fillRect(0, 0, played, height);
+  }
+  const mid = height / 2;
   const w = state.waveform;
-  const mid = 48;
-  ctx.fillStyle = "#c8d3e6";
+  const bar = (x, lo, hi) => {
+    ctx.fillStyle = x < played ? "#3b6fd8" : "#c8d3e6";
+    ctx.fillRect(x, mid - hi * mid, 1, Math.max(1, (hi - lo) * mid));
+  };
   if (w && Array.isArray(w.data) && w.length > 0) {
     // audiowaveform v2: per point, [min, max] for each channel in turn; draw channel 0.
-    const channels = w.channels || 1;
+    const stride = 2 * (w.channels || 1);
     const scale = w.bits === 8 ? 128 : 32768;
-    const stride = 2 * channels;
     for (let x = 0; x < width; x++) {
-      const i = Math.min(w.length - 1, Math.floor((x / width) * w.length));
-      const lo = w.data[i * stride] / scale, hi = w.data[i * stride + 1] / scale;
-      ctx.fillRect(x, mid - hi * mid, 1, Math.max(1, (hi - lo) * mid));
+      const from = Math.floor((x / width) * w.length);
+      const to = Math.max(from + 1, Math.floor(((x + 1) / width) * w.length));
+      let lo = 0, hi = 0;
+      for (let i = from; i < Math.min(to, w.length); i++) {
+        lo = Math.min(lo, w.data[i * stride]);
+        hi = Math.max(hi, w.data[i * stride + 1]);
+      }
+      bar(x, lo / scale, hi / scale);
     }
   } else {
-    ctx.fillRect(0, mid - 1, width, 2);
+    for (let x = 0; x < width; x++) bar(x, -1 / mid, 1 / mid);
   }
-  if (audio.duration > 0) {
-    const x = (audio.currentTime / audio.duration) * width;
-    ctx.fillStyle = "#3b6fd8";
-    ctx.fillRect(x - 1, 0, 2, 96);
+  if (played > 0) {
+    ctx.fillStyle = "#1d2433";
+    ctx.fillRect(Math.min(played, width - 1), 0, Math.max(1, Math.round(ratio)), height);
   }
+}
+
+// While playing, redraw each frame so the shading moves smoothly (timeupdate is ~4 a second).
+function animateWhilePlaying() {
+  const audio = $("#player");
+  drawWaveform();
+  if (!audio.paused && !audio.ended) requestAnimationFrame(animateWhilePlaying);
 }
 
 function seekTo(fraction) {
@@ -280,6 +355,7 @@ async function remove(o) {
     $("#player").removeAttribute("src");
     $("#player-card").hidden = true;
     state.playing = null;
+    state.waveformFor = null;
   }
   status(`Deleted ${o.name}.`);
   await loadPage(state.page);
@@ -351,7 +427,10 @@ async function uploadFile(file, collection) {
     const retryable = code === 0 || code === 502 || code === 503 || code === 504;
     if (!retryable || attempt === UPLOAD_ATTEMPTS) {
       li.classList.add("failed");
-      note.textContent = body && body.error ? `${body.error.code}: ${body.error.message}` : "network error";
+      pct.textContent = "failed";
+      note.textContent = body && body.error ? `${body.error.code}: ${body.error.message}`
+        : code ? `HTTP ${code}` : "network error";
+      note.title = note.textContent;
       return null;
     }
     note.textContent = `retrying (${attempt}/${UPLOAD_ATTEMPTS - 1})…`;
@@ -398,8 +477,9 @@ document.addEventListener("DOMContentLoaded", () => {
     drawWaveform();
   };
   for (const ev of ["timeupdate", "seeked", "loadedmetadata"]) audio.addEventListener(ev, tick);
+  audio.addEventListener("play", () => requestAnimationFrame(animateWhilePlaying));
   audio.addEventListener("error", () => status("The player could not load this audio.", true));
-  window.addEventListener("resize", drawWaveform);
+  window.addEventListener("resize", onResize);
 
   const saved = sessionStorage.getItem(KEY_STORAGE);
   if (saved) signIn(saved);
