@@ -298,6 +298,7 @@ def test_nothing_is_off_screen_on_a_phone_or_a_desktop(
 
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"web-{size}.png"), full_page=True)
+    page.evaluate("scrollTo(0, 0)")
     page.screenshot(path=str(ARTIFACTS / f"web-{size}-first-screen.png"))
 
     layout = page.evaluate(OFF_SCREEN)
