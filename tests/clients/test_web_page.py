@@ -216,9 +216,11 @@ SIZES = [pytest.param(PHONE, id="390x844"), pytest.param(DESKTOP, id="1280x800")
 LONG_NAME = "interview-with-the-head-of-the-regional-orchestra-take-0001-final-final.wav"
 ACCENT, UNPLAYED, DANGER = (59, 111, 216), (200, 211, 230), "rgb(192, 57, 43)"
 
-# Every rendered element whose box reaches past the viewport's left or right edge.
-OFF_SCREEN = """() => {
-    const vw = window.innerWidth, out = [];
+# Every rendered element whose box reaches past the screen's left or right edge. The width is
+# the device's, not innerWidth: a mobile browser widens its layout viewport to fit content
+# that overflows (and zooms out), so innerWidth alone would pass a page that overflows.
+OFF_SCREEN = """(vw) => {
+    const out = [];
     for (const el of document.querySelectorAll('body *')) {
         const cs = getComputedStyle(el);
         if (cs.display === 'none' || cs.visibility === 'hidden') continue;
@@ -227,8 +229,15 @@ OFF_SCREEN = """() => {
         if (r.left < -0.5 || r.right > vw + 0.5)
             out.push(`${el.tagName.toLowerCase()}#${el.id}.${el.className}: ${r.left}..${r.right} of ${vw}`);
     }
-    return {offScreen: out, scrollWidth: document.documentElement.scrollWidth, innerWidth: vw};
+    return {offScreen: out, scrollWidth: document.documentElement.scrollWidth, innerWidth: innerWidth};
 }"""
+
+
+def assert_nothing_off_screen(page: Any) -> None:
+    screen = page.viewport_size["width"]
+    layout = page.evaluate(OFF_SCREEN, screen)
+    assert layout["offScreen"] == [], layout["offScreen"]
+    assert layout["scrollWidth"] <= layout["innerWidth"] == screen
 
 
 @pytest.fixture
@@ -281,6 +290,7 @@ def test_nothing_is_off_screen_on_a_phone_or_a_desktop(
         c.upload(tones["mp3"])
     sign_in(page, served, key)
     wait_for(page, "document.querySelectorAll('#audio-list tbody tr').length === 2")
+    assert_nothing_off_screen(page)
     # every part of the page in use at once: an upload that worked, one that failed, the
     # player with its waveform, a signed URL to copy
     # (Playwright takes paths or buffers in one call, not both)
@@ -301,23 +311,18 @@ def test_nothing_is_off_screen_on_a_phone_or_a_desktop(
     page.evaluate("scrollTo(0, 0)")
     page.screenshot(path=str(ARTIFACTS / f"web-{size}-first-screen.png"))
 
-    layout = page.evaluate(OFF_SCREEN)
-    assert layout["offScreen"] == [], layout["offScreen"]
-    assert layout["scrollWidth"] <= layout["innerWidth"]
+    assert_nothing_off_screen(page)
     # the buttons a user needs are on screen and not covered by anything
     for selector in ["#sign-out", f"#audio-list tr:has-text('{LONG_NAME}') button.play",
                      f"#audio-list tr:has-text('{LONG_NAME}') button.delete", "label.button"]:
         el = page.locator(selector)
         el.scroll_into_view_if_needed()
         assert el.is_visible(), selector
-        hit = page.evaluate("""(sel) => {
-            const el = document.querySelector(sel.replace(/^#audio-list tr:has-text\\('(.*)'\\) /, (m, n) =>
-                `#audio-list tr[data-id="${[...document.querySelectorAll('#audio-list tr')].find(
-                    tr => tr.textContent.includes(n)).dataset.id}"] `));
+        hit = el.evaluate("""(el, screen) => {
             const r = el.getBoundingClientRect();
             const top = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
-            return r.left >= 0 && r.right <= innerWidth && (top === el || el.contains(top));
-        }""", selector)
+            return r.left >= 0 && r.right <= screen && (top === el || el.contains(top));
+        }""", page.viewport_size["width"])
         assert hit, f"{selector} is off screen or covered"
     # the only error answer is the refused upload: no 404 for an icon or an asset
     assert [f for f in page.failed_responses if not f.endswith("/v1/audio")] == []
