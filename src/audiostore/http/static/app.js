@@ -156,12 +156,15 @@ function row(o) {
   if (state.playing === o.id) tr.classList.add("playing");
   const expires = cell(expiresIn(o.expires_at), "expires", "expires");
   if (o.expires_at) expires.title = new Date(o.expires_at).toLocaleString();
+  const made = new Date(o.created_at);
+  const created = cell(made.toLocaleString(undefined, { dateStyle: "short", timeStyle: "short" }), "created", "created");
+  created.title = made.toLocaleString();
   const name = cell(o.name, "name");
   name.title = o.name;
   tr.append(
     name, cell(o.collection, "collection"), cell(o.format, "format"),
     cell(clock(o.duration), "duration"), cell(humanSize(o.size), "size"),
-    cell(new Date(o.created_at).toLocaleString(), "created", "created"), expires,
+    created, expires,
   );
   const actions = document.createElement("td");
   actions.className = "actions";
