@@ -98,7 +98,8 @@ def test_sign_in_rejects_a_bad_key_and_keeps_the_key_per_tab(page: Any, served: 
 def test_upload_list_play_seek_copy_delete(page: Any, served: Served, tones: dict[str, Path]) -> None:
     key = served.new_key("web-user")
     sign_in(page, served, key)
-    assert page.is_visible("#empty")
+    # the library shows before its first page has loaded: wait for the empty note
+    wait_for(page, "!document.querySelector('#empty').hidden")
 
     page.set_input_files("#file-input", [str(tones["wav"]), str(tones["mp3"])])
     wait_for(page, "document.querySelectorAll('#uploads li.done').length === 2", timeout=60_000)
