@@ -16,16 +16,16 @@ item with every field whole (ids are never cut); `--json` for everything.
 from __future__ import annotations
 
 import json
+import os
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-import click
 import httpx
 import typer
-from click.core import ParameterSource
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
@@ -35,7 +35,7 @@ from ..client import ApiError, AudiostoreClientError, Client, ConnectionFailed
 from .human_units import BinaryTransferSpeedColumn, binary_download_column, human_duration, human_size
 
 T = TypeVar("T")
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # an error stays one line, however narrow
 
 UrlOpt = typer.Option(None, "--url", envvar="AUDIOSTORE_URL", help="Service URL.")
 KeyOpt = typer.Option(None, "--key", envvar="AUDIOSTORE_KEY", help="API key.")
@@ -48,6 +48,7 @@ EXIT_INTERRUPTED = 130  # the shell's own code for a command stopped by SIGINT
 _CLI_WORDS = {
     "GET /v1/tts/voices": "`audiostore tts --voices`",
     "POST /v1/urls": "`audiostore url`",
+    ": send 'Authorization: Bearer <key>'": "",  # the CLI sends it; where the key came from follows
 }
 
 
@@ -65,28 +66,26 @@ def exit_code_for(exc: AudiostoreClientError) -> int:
     return EXIT_ERROR
 
 
-def _source_of(param: str) -> ParameterSource | None:
-    """Where the command's `--url` or `--key` came from: the flag, the environment, or nowhere."""
-    ctx = click.get_current_context(silent=True)
-    return ctx.get_parameter_source(param) if ctx is not None else None
+def _origin(flag: str, envvar: str) -> str | None:
+    """Where `--url` or `--key` came from: the flag (it wins), the environment, or nowhere.
+    Read from the command line itself: Typer keeps its parameter sources in a private,
+    vendored Click."""
+    if any(a == flag or a.startswith(f"{flag}=") for a in sys.argv[1:]):
+        return flag
+    return envvar if os.environ.get(envvar) else None
 
 
 def _key_origin() -> str:
-    source = _source_of("key")
-    if source is ParameterSource.COMMANDLINE:
+    origin = _origin("--key", "AUDIOSTORE_KEY")
+    if origin == "--key":
         return "the key given with --key"
-    if source is ParameterSource.ENVIRONMENT:
+    if origin:
         return "the key in AUDIOSTORE_KEY"
     return "no key was given: set AUDIOSTORE_KEY or pass --key"
 
 
 def _url_origin() -> str:
-    source = _source_of("url")
-    if source is ParameterSource.COMMANDLINE:
-        return "--url"
-    if source is ParameterSource.ENVIRONMENT:
-        return "AUDIOSTORE_URL"
-    return "the default URL; set AUDIOSTORE_URL or pass --url"
+    return _origin("--url", "AUDIOSTORE_URL") or "the default; set AUDIOSTORE_URL or pass --url"
 
 
 def _answers_as_audiostore(base_url: str) -> bool:
@@ -148,6 +147,28 @@ def id_column(header: str = "id") -> Column:
     """An id is never cut (`01a230...` cannot be pasted into `url` or `rm`): the other
     columns wrap first."""
     return Column(header, no_wrap=True, min_width=36)
+
+
+def listing(*columns: str | Column) -> Table:
+    """A compact table (no frame, two spaces between columns) whose values wrap, never end
+    in `...`: what is shown can be copied whole."""
+    cols = [c if isinstance(c, Column) else Column(c, overflow="fold") for c in columns]
+    return Table(*cols, box=None, pad_edge=False, padding=(0, 1), header_style="bold")
+
+
+def fitting(fields: list[str], rows: list[dict[str, str]], width: int, least_needed: list[str]) -> list[str]:
+    """`fields` less the least needed ones, dropped in that order until the table fits
+    `width` (a narrow terminal keeps id, name, duration rather than wrap every column)."""
+    def need(shown: list[str]) -> int:
+        return sum(max(len(f), *(len(r[f]) for r in rows)) for f in shown) + 2 * (len(shown) - 1)
+
+    shown = list(fields)
+    for name in least_needed:
+        if need(shown) <= width:
+            break
+        if name in shown:
+            shown.remove(name)
+    return shown
 
 
 @contextmanager
@@ -257,6 +278,8 @@ def download(
 
 
 _LS_FIELDS = ("id", "name", "collection", "owner", "format", "duration", "size", "created", "expires")
+# What a narrow terminal leaves out first (`--json` and a pipe always have everything).
+_LS_LEAST_NEEDED = ["format", "created", "collection", "expires", "size"]
 
 
 def _when(stamp: str | None) -> str:
@@ -297,10 +320,12 @@ def ls(
         return
     many_owners = owner is not None or len({o["owner"] for o in items}) > 1
     fields = [f for f in _LS_FIELDS if many_owners or f != "owner"]
-    table = Table(id_column(), *fields[1:])
+    out = Console(highlight=False)
+    fields = fitting(fields, rows, out.width, _LS_LEAST_NEEDED)
+    table = listing(id_column(), *fields[1:])
     for row in rows:
         table.add_row(*(escape(row[f]) for f in fields))
-    Console(highlight=False).print(table)
+    out.print(table)
 
 
 def info(audio_id: str = typer.Argument(None, help="An audio id; none: the service's facts."),

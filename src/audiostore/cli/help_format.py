@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import click
 from typer.core import TyperOption
 
 _typed = TyperOption.display_type_rich
 
 
-def _type_unless_flag(self: TyperOption, ctx: click.Context) -> Any:
+def _type_unless_flag(self: TyperOption, ctx: Any) -> Any:
     return None if self.is_flag else _typed(self, ctx)
 
 

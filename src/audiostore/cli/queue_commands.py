@@ -19,7 +19,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..client import Client, Queue
-from .client_commands import EXIT_USAGE, KeyOpt, UrlOpt, err, id_column, with_client
+from .client_commands import EXIT_USAGE, KeyOpt, UrlOpt, err, id_column, listing, with_client
 from .human_units import human_duration
 
 queue_app = typer.Typer(
@@ -67,7 +67,8 @@ def show(
     if json_out:
         typer.echo(json.dumps(q.to_json(), indent=2))
         return
-    table = Table("#", id_column(), "name", "duration", title=escape(_summary(q)), title_justify="left")
+    table = listing("#", id_column(), "name", "duration")
+    table.title, table.title_justify = escape(_summary(q)), "left"
     for n, item in enumerate(q.items, 1):
         table.add_row(str(n), item.id, escape(item.name), human_duration(item.duration))
     Console(highlight=False).print(table)

@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..client import Client
-from .client_commands import KeyOpt, UrlOpt, err, id_column, plain_output, with_client
+from .client_commands import KeyOpt, UrlOpt, err, id_column, listing, plain_output, with_client
 from .human_units import human_duration
 
 
@@ -47,7 +47,7 @@ def tts(
             for row in rows:
                 typer.echo("\t".join(row))
             return
-        table = Table(id_column(), "engine", "language", "name")
+        table = listing(id_column(), "engine", "language", "name")
         for row in rows:
             table.add_row(*(escape(f) for f in row))
         Console().print(table)
