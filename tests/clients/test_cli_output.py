@@ -240,3 +240,31 @@ def test_a_dropped_connection_says_how_to_finish(served: Served, tones: dict[str
     one_line = errors.replace("\n", " ")
     assert "tone.wav: upload stopped (the connection failed)" in one_line
     assert "--idempotency-key take-7" in one_line
+
+
+def test_a_stopped_download_says_it_resumes(tmp_path: Path) -> None:
+    """Ctrl-C while the service does not answer: the download says the same command goes on
+    from FILE.part (the SDK resumes it), not a bare `Aborted!`."""
+    stalled = socket.create_server(("127.0.0.1", 0))
+    stalled.settimeout(60)
+    url = f"http://127.0.0.1:{stalled.getsockname()[1]}"
+    target = tmp_path / "take.wav"
+    proc = subprocess.Popen([sys.executable, "-m", "audiostore", "download", "0190d6f0-0000-7000-8000-000000000000",
+                             "-o", str(target), "--url", url],
+                            env={**os.environ, "AUDIOSTORE_KEY": "as_any_key"}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        conn, _ = stalled.accept()
+        conn.settimeout(60)
+        assert conn.recv(4096)  # the request is out; the answer never comes
+        proc.send_signal(signal.SIGINT)
+        out, errors = proc.communicate(timeout=60)
+        conn.close()
+    finally:
+        stalled.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+    assert proc.returncode == 130, errors
+    assert out == "" and "Traceback" not in errors
+    assert f"download stopped (Ctrl-C). Run the same command again: it goes on from {target}.part." in errors.replace("\n", "")

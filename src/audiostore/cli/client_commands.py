@@ -272,7 +272,13 @@ def download(
         target = out or Path(Path(c.get(audio_id).name).name)
         with _progress(show_progress) as progress:
             task = progress.add_task(escape(target.name), total=None)
-            return c.download(audio_id, target, resume=resume, progress=_track(progress, task))
+            try:
+                return c.download(audio_id, target, resume=resume, progress=_track(progress, task))
+            except KeyboardInterrupt:
+                progress.stop()
+                err.print(f"[red]error:[/red] download stopped (Ctrl-C). Run the same command again: "
+                          f"it goes on from {escape(str(target))}.part.")
+                raise typer.Exit(EXIT_INTERRUPTED) from None
 
     typer.echo(str(with_client(url, key, go)))
 
