@@ -82,6 +82,16 @@ def test_ls_ids_are_whole_on_a_narrow_terminal_and_in_a_pipe(served: Served, ton
     assert fields[6].endswith(" KiB")
 
 
+def test_key_ids_are_whole_too(served: Served) -> None:
+    served.new_key("cli-key-ids")
+    piped = served.cli("keys", "list", "--owner", "cli-key-ids", env={"COLUMNS": "80"})
+    assert piped.returncode == 0, piped.stderr
+    listed = json.loads(served.cli("keys", "list", "--owner", "cli-key-ids", "--json").stdout)
+    assert [line.split("\t")[:3] for line in piped.stdout.splitlines()] == [
+        [k["id"], k["prefix"], "cli-key-ids"] for k in listed
+    ]
+
+
 def test_admin_sees_an_owner_column(served: Served, tones: dict[str, Path]) -> None:
     for owner in ("cli-owner-a", "cli-owner-b"):
         upload_one(served, tones["opus"], served.new_key(owner), "shared-name")

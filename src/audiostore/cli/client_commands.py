@@ -29,10 +29,10 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
-from rich.table import Column, Table
 
 from ..client import ApiError, AudiostoreClientError, Client, ConnectionFailed
 from .human_units import BinaryTransferSpeedColumn, binary_download_column, human_duration, human_size
+from .listing_table import fitting, id_column, listing, plain_output
 
 T = TypeVar("T")
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # an error stays one line, however narrow
@@ -135,40 +135,6 @@ def with_client(url: str | None, key: str | None, fn: Callable[[Client], T]) -> 
                 raise typer.Exit(report(exc, client=c)) from None
     except AudiostoreClientError as exc:
         raise typer.Exit(report(exc)) from None
-
-
-def plain_output() -> bool:
-    """True when stdout is not a terminal (a pipe, a file): print tab-separated lines, not a
-    table that would cut or wrap fields to a width nobody reads."""
-    return not Console().is_terminal
-
-
-def id_column(header: str = "id") -> Column:
-    """An id is never cut (`01a230...` cannot be pasted into `url` or `rm`): the other
-    columns wrap first."""
-    return Column(header, no_wrap=True, min_width=36)
-
-
-def listing(*columns: str | Column) -> Table:
-    """A compact table (no frame, two spaces between columns) whose values wrap, never end
-    in `...`: what is shown can be copied whole."""
-    cols = [c if isinstance(c, Column) else Column(c, overflow="fold") for c in columns]
-    return Table(*cols, box=None, pad_edge=False, padding=(0, 1), header_style="bold")
-
-
-def fitting(fields: list[str], rows: list[dict[str, str]], width: int, least_needed: list[str]) -> list[str]:
-    """`fields` less the least needed ones, dropped in that order until the table fits
-    `width` (a narrow terminal keeps id, name, duration rather than wrap every column)."""
-    def need(shown: list[str]) -> int:
-        return sum(max(len(f), *(len(r[f]) for r in rows)) for f in shown) + 2 * (len(shown) - 1)
-
-    shown = list(fields)
-    for name in least_needed:
-        if need(shown) <= width:
-            break
-        if name in shown:
-            shown.remove(name)
-    return shown
 
 
 @contextmanager

@@ -16,10 +16,10 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from ..client import Client, Queue
-from .client_commands import EXIT_USAGE, KeyOpt, UrlOpt, err, id_column, listing, with_client
+from .client_commands import EXIT_USAGE, KeyOpt, UrlOpt, err, with_client
+from .listing_table import id_column, listing
 from .human_units import human_duration
 
 queue_app = typer.Typer(

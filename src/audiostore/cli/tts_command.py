@@ -9,10 +9,10 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from ..client import Client
-from .client_commands import KeyOpt, UrlOpt, err, id_column, listing, plain_output, with_client
+from .client_commands import KeyOpt, UrlOpt, err, with_client
+from .listing_table import id_column, listing, plain_output
 from .human_units import human_duration
 
 
