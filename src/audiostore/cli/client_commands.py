@@ -24,7 +24,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-import httpx
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -88,11 +87,11 @@ def _url_origin() -> str:
     return _origin("--url", "AUDIOSTORE_URL") or "the default; set AUDIOSTORE_URL or pass --url"
 
 
-def _answers_as_audiostore(base_url: str) -> bool:
-    """Does `base_url` serve audiostore's own health answer? One GET, no key needed."""
+def _answers_as_audiostore(client: Client) -> bool:
+    """Does the client's URL serve audiostore's own health answer (`GET /v1/health`)?"""
     try:
-        body = httpx.get(f"{base_url}/v1/health", timeout=10).json()
-    except (httpx.HTTPError, ValueError):
+        body = client.health()
+    except (AudiostoreClientError, ValueError):  # an error page, or a body that is not JSON
         return False
     return isinstance(body, dict) and "status" in body and "version" in body
 
@@ -105,7 +104,7 @@ def _check_base_url(exc: AudiostoreClientError, client: Client | None) -> None:
         return
     if exc.status != 404 and exc.code != "http_error":
         return
-    if _answers_as_audiostore(client.base_url):
+    if _answers_as_audiostore(client):
         return
     err.print(f"[red]error:[/red] {escape(client.base_url)} is not an audiostore service (it answered "
               f"{exc.status} and has no /v1/health); check the URL (from {_url_origin()}).")
