@@ -174,9 +174,9 @@ def _print_reconcile(report: ReconcileReport, grace: str) -> None:
             typer.echo(f"  {b.id}\t{b.owner}\t{b.key}")
     typer.echo(f"orphan blobs: {report.orphan_blobs} (deleted {report.orphan_blobs_deleted})")
     typer.echo(f"objects with a missing blob: {report.missing_blobs} (removed {report.broken_rows_removed})")
-    typer.echo(f"checked {report.blobs_checked} blobs and {report.rows_checked} objects older than "
-               f"the {grace} grace; left alone, younger than it: {report.young_blobs} blobs no object "
-               f"owns yet, {report.young_rows} objects")
+    typer.echo(f"checked {report.blobs_checked} blobs and {report.rows_checked} objects; left alone, "
+               f"younger than the {grace} grace: {report.young_blobs} blobs no object owns yet, "
+               f"{report.young_rows} objects")
     if report.found and not report.fixed:
         typer.echo("dry run: nothing was changed; `audiostore reconcile --fix` deletes what is listed")
 
