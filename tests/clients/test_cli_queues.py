@@ -37,7 +37,7 @@ def test_queue_put_show_play_url_rm(served: Served, cli_queue: tuple[str, list[s
     key, ids = cli_queue
     put = served.cli("queue", "put", "mix", *ids, ids[0], key=key)
     assert put.returncode == 0, put.stderr
-    assert put.stdout.strip() == "mix  3 items  3.50s"
+    assert put.stdout.strip() == "mix  3 items  0:03.5"
     shown = served.cli("queue", "show", "mix", "--json", key=key)
     assert json.loads(shown.stdout)["audio_ids"] == [*ids, ids[0]]
     table = served.cli("queue", "show", "mix", key=key)

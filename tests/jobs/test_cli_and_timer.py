@@ -93,11 +93,33 @@ def test_sweep_cleanup_and_reconcile_commands(tmp_path: Path, tones: dict[str, P
     stray.parent.mkdir(parents=True)
     stray.write_bytes(b"stray")
     os.utime(stray, (0, 0))  # written long ago
-    dry = cli(env, "reconcile", "--json", cwd=tmp_path)
-    assert json.loads(dry.stdout)["orphan_blobs"] == 1 and stray.exists()
+    fresh = data / "blobs" / "admin" / "keep" / "2020-01-01" / "01890a5d-ac96-774b-bcce-b302099a8058.wav"
+    fresh.write_bytes(b"an upload on its way")  # no object owns it yet, but it is new
+    stray_key = str(stray.relative_to(data / "blobs"))
+
+    # The default is a dry run: it lists what --fix would delete, whole, and changes nothing;
+    # exit 3 says it found something.
+    dry = cli(env, "reconcile", cwd=tmp_path)
+    assert dry.returncode == 3, dry.stderr
+    assert f"  primary\t{stray_key}\n" in dry.stdout and "would delete" in dry.stdout
+    assert "left alone, younger than the 1h grace: 1 blobs no object owns yet, 1 objects" in dry.stdout
+    assert "dry run: nothing was changed" in dry.stdout
+    assert stray.exists() and fresh.exists()
+    as_json = cli(env, "reconcile", "--dry-run", "--json", cwd=tmp_path)
+    assert as_json.returncode == 3
+    facts = json.loads(as_json.stdout)
+    assert facts["orphan_blob_keys"] == [{"store": "primary", "key": stray_key}]
+    assert facts["objects_missing_blob"] == [] and facts["fixed"] is False
+    assert (facts["orphan_blobs"], facts["young_blobs"], facts["young_rows"], facts["grace_seconds"]) == (1, 1, 1, 3600)
+    assert stray.exists()
+
     fixed = cli(env, "reconcile", "--fix", "--grace", "1m", cwd=tmp_path)
-    assert fixed.returncode == 0 and "orphan blobs: 1 (deleted 1)" in fixed.stdout
-    assert not stray.exists() and (data / "blobs" / str(b["key"])).exists()
+    assert fixed.returncode == 3 and "orphan blobs: 1 (deleted 1)" in fixed.stdout
+    assert f"  primary\t{stray_key}\n" in fixed.stdout and "dry run" not in fixed.stdout
+    assert not stray.exists() and fresh.exists() and (data / "blobs" / str(b["key"])).exists()
+    clean = cli(env, "reconcile", "--fix", cwd=tmp_path)
+    assert clean.returncode == 0 and "orphan blobs: 0 (deleted 0)" in clean.stdout
+    assert fresh.exists()  # still within its grace
 
 
 @pytest.mark.parametrize("when", ["as_soon_as_started", "after_a_run"])

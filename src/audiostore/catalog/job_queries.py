@@ -210,6 +210,14 @@ class JobCatalog:
             yield rows
             after = rows[-1].id
 
+    async def count_ready_since(self, since: datetime) -> int:
+        """Ready rows created at or after `since` (those reconcile leaves to their grace)."""
+        async with self._catalog._session() as s:
+            stmt = select(func.count()).select_from(AudioRow).where(
+                AudioRow.state == READY, AudioRow.created_at >= since
+            )
+            return int((await s.execute(stmt)).scalar_one())
+
     async def count_location(self, location: str) -> int:
         async with self._catalog._session() as s:
             stmt = select(func.count()).select_from(AudioRow).where(AudioRow.location == location)

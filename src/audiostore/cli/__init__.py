@@ -14,8 +14,10 @@ if sys.argv[1:2] == ["worker"]:
 import typer  # noqa: E402
 
 from . import client_commands, job_commands, server_commands, tts_command  # noqa: E402
-from . import doctor_command, queue_commands  # noqa: E402
+from . import doctor_command, help_format, queue_commands  # noqa: E402
 from ..process_exit import end_process, exit_code_of  # noqa: E402
+
+help_format.install()
 
 app = typer.Typer(
     name="audiostore",

@@ -6,12 +6,19 @@ to stderr, errors as one line: `error: <code>: <message>`.
 Exit codes scripts can rely on:
   0 success · 1 other error (the service failed, 5xx) · 2 usage (bad flags, missing file) ·
   3 not found · 4 authentication (missing, bad or revoked key; not allowed) ·
-  5 service unreachable · 6 input refused (not audio, too large, bad field, key conflict)
+  5 service unreachable (or the URL is not an audiostore service) · 6 input refused (not
+  audio, too large, bad field, key conflict) · 130 stopped by Ctrl-C
+
+Output for people and for scripts: on a terminal a table; piped, one tab-separated line per
+item with every field whole (ids are never cut); `--json` for everything.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import sys
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,27 +27,28 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskProgressColumn,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
-from rich.table import Table
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
 from ..client import ApiError, AudiostoreClientError, Client, ConnectionFailed
+from .human_units import BinaryTransferSpeedColumn, binary_download_column, human_duration, human_size
+from .listing_table import fitting, id_column, listing, plain_output
 
 T = TypeVar("T")
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # an error stays one line, however narrow
 
 UrlOpt = typer.Option(None, "--url", envvar="AUDIOSTORE_URL", help="Service URL.")
 KeyOpt = typer.Option(None, "--key", envvar="AUDIOSTORE_KEY", help="API key.")
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 EXIT_NOT_FOUND, EXIT_AUTH, EXIT_UNREACHABLE, EXIT_REJECTED = 3, 4, 5, 6
+EXIT_INTERRUPTED = 130  # the shell's own code for a command stopped by SIGINT
+
+# The service's messages name HTTP routes; on the command line the command says it.
+_CLI_WORDS = {
+    "GET /v1/tts/voices": "`audiostore tts --voices`",
+    "POST /v1/urls": "`audiostore url`",
+    ": send 'Authorization: Bearer <key>'": "",  # the CLI sends it; where the key came from follows
+}
 
 
 def exit_code_for(exc: AudiostoreClientError) -> int:
@@ -57,9 +65,61 @@ def exit_code_for(exc: AudiostoreClientError) -> int:
     return EXIT_ERROR
 
 
-def report(exc: AudiostoreClientError, prefix: str = "") -> int:
-    """Print one error line to stderr; return its exit code."""
+def _origin(flag: str, envvar: str) -> str | None:
+    """Where `--url` or `--key` came from: the flag (it wins), the environment, or nowhere.
+    Read from the command line itself: Typer keeps its parameter sources in a private,
+    vendored Click."""
+    if any(a == flag or a.startswith(f"{flag}=") for a in sys.argv[1:]):
+        return flag
+    return envvar if os.environ.get(envvar) else None
+
+
+def _key_origin() -> str:
+    origin = _origin("--key", "AUDIOSTORE_KEY")
+    if origin == "--key":
+        return "the key given with --key"
+    if origin:
+        return "the key in AUDIOSTORE_KEY"
+    return "no key was given: set AUDIOSTORE_KEY or pass --key"
+
+
+def _url_origin() -> str:
+    return _origin("--url", "AUDIOSTORE_URL") or "the default; set AUDIOSTORE_URL or pass --url"
+
+
+def _answers_as_audiostore(client: Client) -> bool:
+    """Does the client's URL serve audiostore's own health answer (`GET /v1/health`)?"""
+    try:
+        body = client.health()
+    except (AudiostoreClientError, ValueError):  # an error page, or a body that is not JSON
+        return False
+    return isinstance(body, dict) and "status" in body and "version" in body
+
+
+def _check_base_url(exc: AudiostoreClientError, client: Client | None) -> None:
+    """A 404 (or an answer without the service's error body) from a URL that is not an
+    audiostore service, or a wrong path prefix, is a wrong URL, not missing audio: say so
+    and stop (exit 5), since every other call would fail the same way."""
+    if client is None or not isinstance(exc, ApiError):
+        return
+    if exc.status != 404 and exc.code != "http_error":
+        return
+    if _answers_as_audiostore(client):
+        return
+    err.print(f"[red]error:[/red] {escape(client.base_url)} is not an audiostore service (it answered "
+              f"{exc.status} and has no /v1/health); check the URL (from {_url_origin()}).")
+    raise typer.Exit(EXIT_UNREACHABLE)
+
+
+def report(exc: AudiostoreClientError, prefix: str = "", client: Client | None = None) -> int:
+    """Print one error line to stderr, in the CLI's words; return its exit code. With the
+    `client` that got it, a 404 first checks that the URL is an audiostore service."""
+    _check_base_url(exc, client)
     text = f"{exc.code}: {exc.message}" if isinstance(exc, ApiError) else str(exc)
+    for http_words, cli_words in _CLI_WORDS.items():
+        text = text.replace(http_words, cli_words)
+    if isinstance(exc, ApiError) and exc.status in (401, 403):
+        text = f"{text.rstrip('.')} ({_key_origin()})."
     err.print(f"[red]error:[/red] {escape(prefix + text)}")
     return exit_code_for(exc)
 
@@ -68,25 +128,19 @@ def with_client(url: str | None, key: str | None, fn: Callable[[Client], T]) -> 
     """Run `fn` with a client; SDK errors become one stderr line and their exit code."""
     try:
         with Client(url, api_key=key) as c:
-            return fn(c)
+            try:
+                return fn(c)
+            except AudiostoreClientError as exc:
+                raise typer.Exit(report(exc, client=c)) from None
     except AudiostoreClientError as exc:
         raise typer.Exit(report(exc)) from None
-
-
-def _human_size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024:
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TB"
 
 
 @contextmanager
 def _progress(enabled: bool) -> Iterator[Progress]:
     progress = Progress(
-        TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), DownloadColumn(),
-        TransferSpeedColumn(), TimeRemainingColumn(), console=err, disable=not enabled,
+        TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), binary_download_column(),
+        BinaryTransferSpeedColumn(), TimeRemainingColumn(), console=err, disable=not enabled,
     )
     with progress:
         yield progress
@@ -106,30 +160,54 @@ def upload(
     name: str = typer.Option(None, help="Name to store (one file only; default: its file name)."),
     json_out: bool = typer.Option(False, "--json", help="Print the audio objects as a JSON list."),
     show_progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars on stderr."),
+    idempotency_key: str = typer.Option(
+        None, "--idempotency-key",
+        help="Send the same key again to finish a stopped upload without storing anything twice "
+        "(several files: KEY-1, KEY-2, ... in order). Default: a fresh one, printed if stopped.",
+    ),
     url: str = UrlOpt,
     key: str = KeyOpt,
 ) -> None:
     """Upload audio files, one progress bar each. A failed file does not stop the others;
-    the exit code is the first failure's."""
+    the exit code is the first failure's. A stopped upload (Ctrl-C, a dropped connection)
+    says how to finish it: the same command with the same --idempotency-key."""
     if name is not None and len(files) > 1:
         err.print("[red]error:[/red] --name needs exactly one file.")
         raise typer.Exit(EXIT_USAGE)
+    run_key = idempotency_key or uuid.uuid4().hex
     stored: list[dict[str, Any]] = []
     failed = EXIT_OK
+
+    def file_key(n: int) -> str:
+        return run_key if len(files) == 1 else f"{run_key}-{n}"
+
+    def stopped(f: Path, why: str) -> None:
+        # Bytes already sent are not kept by the service; a file it did store before the
+        # stop is answered again, not stored twice, when the same key comes back.
+        err.print(f"[red]error:[/red] {escape(f.name)}: upload stopped ({why}). To finish, run the "
+                  f"same command again with --idempotency-key {run_key} (files already stored "
+                  "are not stored twice).")
 
     def go(c: Client) -> None:
         nonlocal failed
         with _progress(show_progress) as progress:
             tasks = [progress.add_task(escape(f.name), total=f.stat().st_size) for f in files]
-            for f, task in zip(files, tasks, strict=True):
+            for n, (f, task) in enumerate(zip(files, tasks, strict=True), start=1):
                 try:
                     obj = c.upload(f, name=name, collection=collection, ttl_seconds=ttl,
-                                   progress=_track(progress, task))
+                                   progress=_track(progress, task), idempotency_key=file_key(n))
+                except KeyboardInterrupt:
+                    progress.update(task, description=f"[red]{escape(f.name)} stopped")
+                    progress.stop()
+                    stopped(f, "Ctrl-C")
+                    failed = EXIT_INTERRUPTED
+                    return
                 except AudiostoreClientError as exc:
                     progress.update(task, description=f"[red]{escape(f.name)} failed")
-                    code = report(exc, prefix=f"{f.name}: ")
+                    code = report(exc, prefix=f"{f.name}: ", client=c)
                     failed = failed or code
                     if isinstance(exc, ConnectionFailed):
+                        stopped(f, "the connection failed")
                         break
                     continue
                 stored.append(obj.to_json())
@@ -139,7 +217,7 @@ def upload(
         typer.echo(json.dumps(stored, indent=2))
     else:
         for o in stored:
-            typer.echo(f"{o['id']}  {o['name']}  {o['duration']:.2f}s  {_human_size(o['size'])}")
+            typer.echo("\t".join((o["id"], o["name"], human_duration(o["duration"]), human_size(o["size"]))))
     if failed:
         raise typer.Exit(failed)
 
@@ -159,32 +237,66 @@ def download(
         target = out or Path(Path(c.get(audio_id).name).name)
         with _progress(show_progress) as progress:
             task = progress.add_task(escape(target.name), total=None)
-            return c.download(audio_id, target, resume=resume, progress=_track(progress, task))
+            try:
+                return c.download(audio_id, target, resume=resume, progress=_track(progress, task))
+            except KeyboardInterrupt:
+                progress.stop()
+                err.print(f"[red]error:[/red] download stopped (Ctrl-C). Run the same command again: "
+                          f"it goes on from {escape(str(target))}.part.")
+                raise typer.Exit(EXIT_INTERRUPTED) from None
 
     typer.echo(str(with_client(url, key, go)))
+
+
+_LS_FIELDS = ("id", "name", "collection", "owner", "format", "duration", "size", "created", "expires")
+# What a narrow terminal leaves out first (`--json` and a pipe always have everything).
+_LS_LEAST_NEEDED = ["format", "created", "collection", "expires", "size"]
+
+
+def _when(stamp: str | None) -> str:
+    return (stamp or "")[:16].replace("T", " ")  # to the minute, UTC as stored
+
+
+def _ls_row(o: dict[str, Any]) -> dict[str, str]:
+    return {
+        "id": o["id"], "name": o["name"], "collection": o["collection"], "owner": o["owner"],
+        "format": o["format"], "duration": human_duration(o["duration"]), "size": human_size(o["size"]),
+        "created": _when(o["created_at"]), "expires": _when(o["expires_at"]),
+    }
 
 
 def ls(
     collection: str = typer.Option(None, help="Only this collection."),
     q: str = typer.Option(None, "--search", "-q", help="Search names and text."),
+    owner: str = typer.Option(None, help="Only this owner's audio (admin keys)."),
     limit: int = typer.Option(50, help="How many to show (0: all)."),
     json_out: bool = typer.Option(False, "--json", help="Print a JSON list."),
     url: str = UrlOpt,
     key: str = KeyOpt,
 ) -> None:
-    """List audio, newest first."""
+    """List audio, newest first. On a terminal a table (an owner column when an admin key
+    sees more than one owner's audio); piped, one tab-separated line per object with no
+    header: id, name, collection, owner, format, duration, size, created, expires."""
     items = with_client(
         url, key,
-        lambda c: [o.to_json() for o in c.list(limit=limit or None, collection=collection, q=q)],
+        lambda c: [o.to_json() for o in c.list(limit=limit or None, collection=collection, q=q, owner=owner)],
     )
     if json_out:
         typer.echo(json.dumps(items, indent=2))
         return
-    table = Table("id", "name", "collection", "format", "duration", "size", "created", "expires")
-    for o in items:
-        table.add_row(o["id"], escape(o["name"]), o["collection"], o["format"], f"{o['duration']:.2f}s",
-                      _human_size(o["size"]), o["created_at"][:19], (o["expires_at"] or "")[:19])
-    Console(highlight=False).print(table)
+    rows = [_ls_row(o) for o in items]
+    if plain_output():
+        for row in rows:
+            typer.echo("\t".join(row[f] for f in _LS_FIELDS))
+        return
+    many_owners = owner is not None or len({o["owner"] for o in items}) > 1
+    fields = [f for f in _LS_FIELDS if many_owners or f != "owner"]
+    out = Console(highlight=False)
+    fields = fitting(fields, rows, out.width, _LS_LEAST_NEEDED)
+    table = listing(id_column(), *fields[1:])
+    for row in rows:
+        table.add_row(*(escape(row[f]) for f in fields))
+    out.print(table)
 
 
 def info(audio_id: str = typer.Argument(None, help="An audio id; none: the service's facts."),
@@ -228,7 +340,7 @@ def rm(audio_ids: list[str] = typer.Argument(...), url: str = UrlOpt, key: str =
             try:
                 c.delete(audio_id)
             except ApiError as exc:
-                failed = failed or report(exc, prefix=f"{audio_id}: ")
+                failed = failed or report(exc, prefix=f"{audio_id}: ", client=c)
                 continue
             typer.echo(f"deleted {audio_id}")
 

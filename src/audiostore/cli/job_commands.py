@@ -21,7 +21,7 @@ from .catalogue_access import DataDir, use_data_dir
 from .server_commands import run_with_runtime
 
 if TYPE_CHECKING:  # the jobs pull in the whole server; client commands should start fast
-    from ..jobs import JobResult
+    from ..jobs import JobResult, ReconcileReport
     from ..runtime import Runtime
 
 err = Console(stderr=True)
@@ -129,27 +129,56 @@ def cleanup(
                                       if counts["left_for_retry"] else ""))
 
 
+# `reconcile` exits like `diff`: 0 nothing found; 3 found (and with --fix, repaired); 1 is
+# every admin command's error (no catalogue, store down) and 2 a usage error, so a script
+# can tell "found something" from "could not look".
+RECONCILE_FOUND = 3
+
+
 def reconcile_cmd(
-    fix: bool = typer.Option(False, "--fix", help="Delete orphan blobs and remove broken rows."),
+    fix: bool = typer.Option(
+        False, "--fix/--dry-run",
+        help="--fix: delete the orphan blobs and remove the broken objects. Default (--dry-run): "
+        "list what --fix would delete, change nothing.",
+    ),
     grace: str = typer.Option("1h", help="Only judge blobs and rows older than this."),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON: counts, keys and ids."),
     data_dir: DataDir = None,
 ) -> None:
-    """Find blobs no object owns and objects whose blob is missing; --fix repairs both."""
+    """Find blobs no object owns and objects whose blob is missing, and list them (the keys
+    and ids --fix would delete); --fix repairs both. Exit 0: nothing found; 3: something
+    found (and with --fix, repaired); 1: an error."""
     from ..jobs import reconcile
 
     use_data_dir(data_dir)
 
     seconds = _seconds(grace, "--grace")
     report = run_with_runtime(lambda rt: reconcile(rt, fix=fix, grace=seconds))
-    counts = report.counts()
     if json_out:
-        typer.echo(json.dumps(counts))
-        return
-    typer.echo(f"orphan blobs: {counts['orphan_blobs']} (deleted {counts['orphan_blobs_deleted']})")
-    typer.echo(f"rows with a missing blob: {counts['missing_blobs']} "
-               f"(removed {counts['broken_rows_removed']})")
-    typer.echo(f"checked {counts['blobs_checked']} blobs, {counts['rows_checked']} rows")
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        _print_reconcile(report, grace)
+    if report.found:
+        raise typer.Exit(RECONCILE_FOUND)
+
+
+def _print_reconcile(report: ReconcileReport, grace: str) -> None:
+    """One line per finding, whole keys and ids, then the counts in words."""
+    if report.orphans:
+        typer.echo(f"orphan blobs, no object owns them ({'deleted' if report.fixed else 'would delete'}):")
+        for o in report.orphans:
+            typer.echo(f"  {o.store}\t{o.key}")
+    if report.broken:
+        typer.echo(f"objects whose blob is missing ({'removed' if report.fixed else 'would remove'}):")
+        for b in report.broken:
+            typer.echo(f"  {b.id}\t{b.owner}\t{b.key}")
+    typer.echo(f"orphan blobs: {report.orphan_blobs} (deleted {report.orphan_blobs_deleted})")
+    typer.echo(f"objects with a missing blob: {report.missing_blobs} (removed {report.broken_rows_removed})")
+    typer.echo(f"checked {report.blobs_checked} blobs and {report.rows_checked} objects; left alone, "
+               f"younger than the {grace} grace: {report.young_blobs} blobs no object owns yet, "
+               f"{report.young_rows} objects")
+    if report.found and not report.fixed:
+        typer.echo("dry run: nothing was changed; `audiostore reconcile --fix` deletes what is listed")
 
 
 def register(app: typer.Typer) -> None:

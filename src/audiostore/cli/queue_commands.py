@@ -16,10 +16,11 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from ..client import Client, Queue
 from .client_commands import EXIT_USAGE, KeyOpt, UrlOpt, err, with_client
+from .listing_table import id_column, listing
+from .human_units import human_duration
 
 queue_app = typer.Typer(
     name="queue", help="Queues of audio played as one continuous MP3 stream.", no_args_is_help=True,
@@ -38,7 +39,7 @@ ModeOpt = typer.Option(Mode.sequential, "--mode", "-m", help="Play order.")
 
 def _summary(q: Queue) -> str:
     total = sum(i.duration for i in q.items)
-    return f"{q.name}  {len(q.items)} items  {total:.2f}s"
+    return f"{q.name}  {len(q.items)} items  {human_duration(total)}"
 
 
 @queue_app.command("put")
@@ -49,7 +50,7 @@ def put(
     url: str = UrlOpt,
     key: str = KeyOpt,
 ) -> None:
-    """Create or replace a queue. Prints `name  N items  total seconds`."""
+    """Create or replace a queue. Prints `name  N items  total duration`."""
     q = with_client(url, key, lambda c: c.put_queue(name, audio_ids))
     typer.echo(json.dumps(q.to_json(), indent=2) if json_out else _summary(q))
 
@@ -66,9 +67,10 @@ def show(
     if json_out:
         typer.echo(json.dumps(q.to_json(), indent=2))
         return
-    table = Table("#", "id", "name", "duration", title=escape(_summary(q)), title_justify="left")
+    table = listing("#", id_column(), "name", "duration")
+    table.title, table.title_justify = escape(_summary(q)), "left"
     for n, item in enumerate(q.items, 1):
-        table.add_row(str(n), item.id, escape(item.name), f"{item.duration:.2f}s")
+        table.add_row(str(n), item.id, escape(item.name), human_duration(item.duration))
     Console(highlight=False).print(table)
 
 

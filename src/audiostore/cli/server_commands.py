@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
 from ..errors import AudiostoreError
 from ..settings import Settings
@@ -27,6 +27,7 @@ from .catalogue_access import (
     use_data_dir,
 )
 from .listen_port import claim_listen_port
+from .listing_table import id_column, listing, plain_output
 
 if TYPE_CHECKING:  # the server is imported only when a server command runs
     from ..catalog import Catalog
@@ -197,11 +198,16 @@ def keys_list(
 
         typer.echo(json.dumps(items, indent=2))
         return
-    table = Table("id", "prefix", "owner", "admin", "label", "created", "revoked")
-    for i in items:
-        table.add_row(i["id"], i["prefix"], i["owner"], str(i["admin"]), i["label"] or "",
-                      i["created_at"][:19], (i["revoked_at"] or "")[:19])
-    Console().print(table)
+    rows = [(i["id"], i["prefix"], i["owner"], str(i["admin"]), i["label"] or "",
+             i["created_at"][:19], (i["revoked_at"] or "")[:19]) for i in items]
+    if plain_output():  # piped: whole fields, tab-separated, no header
+        for row in rows:
+            typer.echo("\t".join(row))
+        return
+    table = listing(id_column(), "prefix", "owner", "admin", "label", "created", "revoked")
+    for row in rows:
+        table.add_row(*(escape(f) for f in row))
+    Console(highlight=False).print(table)
 
 
 @keys_app.command("revoke")

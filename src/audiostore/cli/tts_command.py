@@ -9,10 +9,11 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from ..client import Client
 from .client_commands import KeyOpt, UrlOpt, err, with_client
+from .listing_table import id_column, listing, plain_output
+from .human_units import human_duration
 
 
 def tts(
@@ -41,9 +42,14 @@ def tts(
         if json_out:
             typer.echo(json.dumps(listed, indent=2))
             return
-        table = Table("id", "engine", "language", "name")
-        for v in listed["voices"]:
-            table.add_row(v["id"], v["engine"], v["language"], v["name"])
+        rows = [(v["id"], v["engine"], v["language"], v["name"]) for v in listed["voices"]]
+        if plain_output():
+            for row in rows:
+                typer.echo("\t".join(row))
+            return
+        table = listing(id_column(), "engine", "language", "name")
+        for row in rows:
+            table.add_row(*(escape(f) for f in row))
         Console().print(table)
         return
     if not text:
@@ -66,7 +72,7 @@ def tts(
     else:
         typer.echo(obj["url"])
     err.print(
-        f"{obj['id']}  {obj['duration']:.2f}s  {obj['engine']}/{obj['voice_id']}"
+        f"{obj['id']}  {human_duration(obj['duration'])}  {obj['engine']}/{obj['voice_id']}"
         + ("  (cached)" if obj["cache_hit"] else "")
     )
 
