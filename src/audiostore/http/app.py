@@ -15,6 +15,7 @@ from ..jobs import maintenance_loop
 from ..runtime import Runtime
 from ..settings import get_settings
 from . import client_gone, error_handlers
+from .access_log import AccessLog
 from .api_docs import install_api_docs
 from .cors import install_cors
 from .json_body_limit import LimitJsonBodies, json_body_cap
@@ -94,5 +95,6 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     install_web_page(app)  # the web page at /
     install_api_docs(app)  # Swagger UI at /docs, offline
     install_cors(app, settings)
-    app.add_middleware(NoSniff)  # outermost: on CORS preflights and every error too
+    app.add_middleware(NoSniff)  # on CORS preflights and every error too
+    app.add_middleware(AccessLog, enabled=settings.access_log)  # outermost: sees every answer
     return app
