@@ -37,10 +37,11 @@ def server_log_config() -> dict[str, Any]:
     """granian's own logging setup, plus: its disconnect lines dropped, the `audiostore`
     loggers at INFO in the same `[LEVEL] message` form, and the access log (one line per
     request, timestamped; off with AUDIOSTORE_ACCESS_LOG=false, see `http.access_log`)."""
-    config = copy.deepcopy(LOGGING_CONFIG)
+    config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
     config["filters"] = {"client_disconnects": {"()": f"{__name__}.DropClientDisconnects"}}
     config["formatters"]["stamped"] = {
-        "()": "logging.Formatter", "fmt": "%(asctime)s %(message)s", "datefmt": "%Y-%m-%dT%H:%M:%S%z",
+        "()": "logging.Formatter", "fmt": "%(asctime)s %(message)s",
+        "datefmt": "%Y-%m-%dT%H:%M:%S%z",
     }
     console = config["handlers"]["console"]
     console["filters"] = ["client_disconnects"]

@@ -72,9 +72,11 @@ class AccessLog:
             kind = message["type"]
             if kind == "http.response.start":
                 status = message["status"]
-                headers = [(n, v) for n, v in message.get("headers", ()) if n.lower() != REQUEST_ID_HEADER]
+                headers = [(n, v) for n, v in message.get("headers", ())
+                           if n.lower() != REQUEST_ID_HEADER]
                 headers.append((REQUEST_ID_HEADER, request_id))
-                length = next((int(v) for n, v in headers if n.lower() == b"content-length" and v.isdigit()), 0)
+                length = next((int(v) for n, v in headers
+                               if n.lower() == b"content-length" and v.isdigit()), 0)
                 message = {**message, "headers": headers}
             await send(message)
             if kind == "http.response.body":
@@ -93,7 +95,8 @@ class AccessLog:
         route: Any = scope.get("route")
         client = scope.get("client")
         log.info(
-            "access method=%s route=%s status=%d bytes=%d duration_ms=%.1f owner=%s request_id=%s client=%s",
+            "access method=%s route=%s status=%d bytes=%d duration_ms=%.1f owner=%s "
+            "request_id=%s client=%s",
             scope["method"], getattr(route, "path", "unmatched"), status, sent, seconds * 1000,
             scope["state"].get(_OWNER_KEY, "-"), request_id.decode(), client[0] if client else "-",
         )

@@ -38,8 +38,9 @@ def _inline_script_hashes(html: str) -> str:
 
 
 def docs_page(app: FastAPI) -> tuple[str, dict[str, str]]:
-    """The Swagger UI page for `app` and its headers: a Content-Security-Policy that lets it load only
-    from this origin: its scripts, styles and images here, its "Try it out" calls to the API."""
+    """The Swagger UI page for `app` and its headers: a Content-Security-Policy that lets it
+    load only from this origin: its scripts, styles and images here, "Try it out" calls to
+    the API."""
     page = get_swagger_ui_html(
         openapi_url=app.openapi_url or "/openapi.json",
         title=f"{app.title} - API docs",
@@ -71,4 +72,5 @@ def install_api_docs(app: FastAPI) -> None:
     async def api_docs() -> HTMLResponse:
         return HTMLResponse(html, headers=headers)
 
-    app.mount(ASSETS_PATH, StaticFiles(packages=[("fastapi_offline", "static")]), name="docs-assets")
+    assets = StaticFiles(packages=[("fastapi_offline", "static")])
+    app.mount(ASSETS_PATH, assets, name="docs-assets")
