@@ -13,18 +13,24 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..errors import BadRequest
+from ..signing import SIGNATURE_PARAM
 
 
 def repeated_name(query: bytes) -> str | None:
-    """The first parameter name that `query` holds more than once, if any."""
+    """The first parameter name that `query` holds more than once, if any.
+
+    A signed URL's query is left to its own check, which refuses every spelling but the
+    signed one with 403 `signature_invalid` (a tampered URL is a signature matter)."""
     if b"&" not in query and b";" not in query:
         return None  # one parameter at most: the common case costs one scan
+    pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
     seen: set[str] = set()
-    for name, _ in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
-        if name in seen:
-            return name
+    repeated = None
+    for name, _ in pairs:
+        if name in seen and repeated is None:
+            repeated = name
         seen.add(name)
-    return None
+    return None if SIGNATURE_PARAM in seen else repeated
 
 
 class RefuseRepeatedQuery:
