@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -142,3 +143,38 @@ def test_access_log_off_by_setting_keeps_the_request_id(tmp_path: Path) -> None:
     assert [a.headers["x-request-id"] for a in answers] == ["quiet-0", "quiet-1", "quiet-2"]
     assert access_lines(output) == [] and " access method=" not in output
     assert "Granian shutdown completed" in output  # it did run and print its own lines
+
+
+def test_ctrl_c_during_the_start_stops_it_cleanly(tmp_path: Path) -> None:
+    """SIGINT the moment the start line is out (granian not yet listening, or just): the
+    server stops, exit 0, no traceback, nothing left holding the port."""
+    import sys
+    import time
+
+    from server_process import free_port
+
+    port = free_port()
+    env = {**os.environ, "AUDIOSTORE_DATA_DIR": str(tmp_path / "audiostore-data")}
+    proc = subprocess.Popen([sys.executable, "-m", "audiostore", "serve", "--port", str(port)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True, cwd=tmp_path)
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 120
+        for line in proc.stdout:  # bounded: the process ends, or the deadline fails the test
+            lines.append(line)
+            if line.startswith("audiostore listening on"):
+                os.killpg(proc.pid, signal.SIGINT)
+                break
+            assert time.monotonic() < deadline, "".join(lines)
+        lines += proc.communicate(timeout=60)[0]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+    output = "".join(lines)
+    assert proc.returncode == 0, output
+    assert "Traceback" not in output and "Task was destroyed" not in output and "KeyboardInterrupt" not in output
+    with socket.socket() as s:  # the port is free again
+        s.bind(("127.0.0.1", port))

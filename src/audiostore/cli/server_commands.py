@@ -18,6 +18,7 @@ from rich.table import Table
 from ..errors import AudiostoreError
 from ..settings import Settings
 from ..settings_checks import load_settings
+from ..stop_signal import PROCESS_STOP
 from .catalogue_access import (
     Create,
     DataDir,
@@ -121,6 +122,9 @@ def serve(
         typer.echo("First start: created an admin API key. It is shown once; a copy is in "
                    f"{settings.data_dir / 'admin.key'} (mode 0600).")
         typer.echo(f"AUDIOSTORE_KEY={issued.key}")
+    if PROCESS_STOP.requested:  # SIGINT/SIGTERM while it started: stop, serve nothing
+        err.print("audiostore: stopped before serving (a stop signal came during the start)")
+        raise typer.Exit(0)
     typer.echo(start_line(settings), err=True)
 
     from granian import Granian
@@ -129,7 +133,7 @@ def serve(
 
     from .server_logging import server_log_config
 
-    Granian(
+    server = Granian(
         "audiostore.http.app:create_app",
         factory=True,
         address=settings.host,
@@ -148,7 +152,16 @@ def serve(
         backlog=settings.backlog,
         backpressure=settings.backpressure,
         http1_settings=HTTP1Settings(header_read_timeout=settings.http1_header_read_timeout_ms),
-    ).serve()
+    )
+
+    @server.on_startup
+    def stop_if_asked_meanwhile() -> None:
+        # granian has its own SIGINT/SIGTERM handlers by now; one that came just before
+        # (recorded by PROCESS_STOP) becomes its interrupt, so the workers stop at once.
+        if PROCESS_STOP.requested:
+            server.signal_handler_interrupt()
+
+    server.serve()
     del port_claim
 
 
