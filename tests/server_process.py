@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -38,7 +39,21 @@ class ServerProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "AUDIOSTORE_DATA_DIR": str(data_dir), **(env or {})}
         self.proc: subprocess.Popen[str] | None = None
-        self.stdout = ""
+        self.stdout = ""  # all it printed (stdout and stderr), complete once stopped
+        self._lines: list[str] = []
+        self._reader: threading.Thread | None = None
+
+    def _drain(self) -> None:
+        # Read as it prints: with an access line per request, a pipe nobody reads fills up
+        # (64 KiB, a few hundred requests) and the server blocks writing its log.
+        assert self.proc is not None and self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self._lines.append(line)
+
+    @property
+    def output(self) -> str:
+        """What it printed so far."""
+        return "".join(self._lines)
 
     def start(self, timeout: float = 60.0) -> ServerProcess:
         self.proc = subprocess.Popen(
@@ -46,10 +61,13 @@ class ServerProcess:
             env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             start_new_session=True, cwd=self.data_dir.parent,
         )
+        self._reader = threading.Thread(target=self._drain, name="serve-output", daemon=True)
+        self._reader.start()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"audiostore serve exited: {self.proc.stdout.read() if self.proc.stdout else ''}")
+                self._reader.join(timeout=10)
+                raise RuntimeError(f"audiostore serve exited: {self.output}")
             try:
                 if httpx.get(f"{self.url}/v1/health", timeout=1).status_code == 200:
                     return self
@@ -72,6 +90,7 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=5)
-        if self.proc is not None and self.proc.stdout is not None:
-            self.stdout += self.proc.stdout.read()
+        if self._reader is not None:
+            self._reader.join(timeout=10)  # ends at the end of its output
+        self.stdout = self.output
         return self.stdout

@@ -70,6 +70,12 @@ class Settings(BaseSettings):
         "(SO_REUSEPORT; the kernel splits connections between them), e.g. instances sharing "
         "one PostgreSQL catalogue and one bucket. Off: a port in use stops the start.",
     )
+    access_log: bool = Field(
+        True,
+        description="Print one line per request on stdout: method, route template (never "
+        "the query, which may hold a signature), status, bytes, duration, owner, request id "
+        "(`X-Request-Id`: the client's, or one made up; always echoed).",
+    )
 
     # --- storage ------------------------------------------------------------------------
     store: Literal["local", "s3"] = Field("local", description="Blob store: `local` or `s3`.")

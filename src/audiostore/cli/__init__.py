@@ -6,9 +6,10 @@ import sys
 
 from ..stop_signal import PROCESS_STOP
 
-if sys.argv[1:2] == ["worker"]:
+if sys.argv[1:2] in (["worker"], ["serve"]):
     # Before the imports below, which take seconds on a loaded machine: a SIGTERM while they
-    # run is a clean stop too (`stop_signal`).
+    # run is a clean stop too (`stop_signal`). For `serve`, a Ctrl-C during its start was
+    # lost (the server came up anyway, port held); now it is kept and handed to granian.
     PROCESS_STOP.install()
 
 import typer  # noqa: E402

@@ -18,6 +18,7 @@ from rich.markup import escape
 from ..errors import AudiostoreError
 from ..settings import Settings
 from ..settings_checks import load_settings
+from ..stop_signal import PROCESS_STOP
 from .catalogue_access import (
     Create,
     DataDir,
@@ -122,20 +123,26 @@ def serve(
         typer.echo("First start: created an admin API key. It is shown once; a copy is in "
                    f"{settings.data_dir / 'admin.key'} (mode 0600).")
         typer.echo(f"AUDIOSTORE_KEY={issued.key}")
-    typer.echo(f"audiostore listening on {settings.resolved_public_url}  (API docs: /docs)", err=True)
+    if PROCESS_STOP.requested:  # SIGINT/SIGTERM while it started: stop, serve nothing
+        err.print("audiostore: stopped before serving (a stop signal came during the start)")
+        raise typer.Exit(0)
+    typer.echo(start_line(settings), err=True)
 
     from granian import Granian
     from granian.constants import Interfaces
     from granian.http import HTTP1Settings
 
-    Granian(
+    from .server_logging import server_log_config
+
+    server = Granian(
         "audiostore.http.app:create_app",
         factory=True,
         address=settings.host,
         port=settings.port,
         interface=Interfaces.ASGI,
         workers=settings.workers,
-        log_access=False,
+        log_access=False,  # ours instead: route template, owner, bytes, request id
+        log_dictconfig=server_log_config(),
         # A worker that dies (killed, out of memory, a crash in native code) is started
         # again instead of granian shutting the whole service down.
         respawn_failed_workers=True,
@@ -146,8 +153,26 @@ def serve(
         backlog=settings.backlog,
         backpressure=settings.backpressure,
         http1_settings=HTTP1Settings(header_read_timeout=settings.http1_header_read_timeout_ms),
-    ).serve()
+    )
+
+    @server.on_startup
+    def stop_if_asked_meanwhile() -> None:
+        # granian has its own SIGINT/SIGTERM handlers by now; one that came just before
+        # (recorded by PROCESS_STOP) becomes its interrupt, so the workers stop at once.
+        if PROCESS_STOP.requested:
+            server.signal_handler_interrupt()
+
+    server.serve()
     del port_claim
+
+
+def start_line(settings: Settings) -> str:
+    """Where it listens (the socket it binds) and where clients reach it (the public URL,
+    which signed URLs carry): behind a proxy the two differ, and both matter."""
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    public = settings.resolved_public_url
+    return (f"audiostore listening on {host}:{settings.port}; public URL {public} "
+            f"(API docs: {public}/docs)")
 
 
 def refuse_busy_port(settings: Settings) -> socket.socket | None:

@@ -15,6 +15,8 @@ from ..jobs import maintenance_loop
 from ..runtime import Runtime
 from ..settings import get_settings
 from . import client_gone, error_handlers
+from .access_log import AccessLog
+from .api_docs import install_api_docs
 from .cors import install_cors
 from .json_body_limit import LimitJsonBodies, json_body_cap
 from .nosniff import NoSniff
@@ -62,7 +64,8 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         version=__version__,
         summary="Audio storage and delivery: upload, probe, sign, stream, expire, speak.",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # our own /docs (api_docs): its assets from this server, not a CDN
+        redoc_url=None,
         openapi_url="/openapi.json",
     )
     if runtime is not None:
@@ -90,6 +93,8 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.add_middleware(RefuseRepeatedQuery)
     app.add_middleware(RequestMetrics)
     install_web_page(app)  # the web page at /
+    install_api_docs(app)  # Swagger UI at /docs, offline
     install_cors(app, settings)
-    app.add_middleware(NoSniff)  # outermost: on CORS preflights and every error too
+    app.add_middleware(NoSniff)  # on CORS preflights and every error too
+    app.add_middleware(AccessLog, enabled=settings.access_log)  # outermost: sees every answer
     return app

@@ -7,6 +7,7 @@ from fastapi import Request
 from ..errors import Forbidden
 from ..runtime import Runtime
 from ..service import Principal
+from .access_log import record_owner
 
 
 def runtime_of(request: Request) -> Runtime:
@@ -22,7 +23,11 @@ def bearer_token(request: Request) -> str | None:
 
 
 async def principal(request: Request) -> Principal:
-    return await runtime_of(request).keys.authenticate(bearer_token(request))
+    """The key's (or client token's) principal; refused keys raise. Its owner goes in the
+    request's access-log line."""
+    who = await runtime_of(request).keys.authenticate(bearer_token(request))
+    record_owner(request.scope, who.owner)
+    return who
 
 
 async def admin_principal(request: Request) -> Principal:

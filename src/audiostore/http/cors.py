@@ -12,10 +12,11 @@ from ..settings import Settings
 ALLOWED_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 ALLOWED_HEADERS = [
     "Authorization", "Content-Type", "Range", "If-Range", "If-None-Match", "Idempotency-Key",
+    "X-Request-Id",
 ]
 EXPOSED_HEADERS = [
     "Content-Range", "Accept-Ranges", "Content-Length", "ETag", "Content-Disposition",
-    "Idempotent-Replayed", "Retry-After",
+    "Idempotent-Replayed", "Retry-After", "X-Request-Id",
 ]
 
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from ..service import Principal
 from ..service.queue_urls import is_signed
 from ..service.queues import QueueView
-from .auth import bearer_token, principal, runtime_of
+from .auth import principal, runtime_of
 from . import openapi_limits as limits
 from .schemas import ErrorResponse, RequestBody
 
@@ -108,6 +108,6 @@ async def stream_queue(
     if is_signed(request.query_params):
         stream = await rt.queue_urls.open_stream(name, request.url.query, icy=icy)
     else:
-        who = await rt.keys.authenticate(bearer_token(request))
+        who = await principal(request)
         stream = await rt.queues.open_stream(who, name, mode=mode, icy=icy)
     return StreamingResponse(stream.body, headers=stream.headers, media_type="audio/mpeg")

@@ -11,9 +11,11 @@ binding exposes synthesis to memory.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import numpy as np
@@ -116,8 +118,28 @@ def _languages(ptr: int | None) -> list[str]:
 
 def list_voices_blocking() -> list[tuple[Voice, bytes]]:
     """Every voice with the espeak identifier that selects it (in a worker process)."""
-    with _LOCK:
+    with _LOCK, _c_stderr_silenced():
         return [(voice, _IDENTIFIERS[voice.id]) for voice in _list_voices()]
+
+
+@contextlib.contextmanager
+def _c_stderr_silenced() -> Iterator[None]:
+    """File descriptor 2 to /dev/null for the block, then back.
+
+    Listing tries each voice (`_speaks`), and libespeak-ng writes "Can't read dictionary file"
+    to the process's stderr for each bundled voice whose dictionary is missing: C's stderr,
+    which Python cannot catch, landing in the server's log as noise on every first listing.
+    Those voices are left out of the listing, so the message says nothing an operator can act
+    on. Only the listing is silenced: a crash report during synthesis still reaches the log.
+    In a worker process one call runs at a time, so nothing else writes meanwhile."""
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _list_voices() -> list[Voice]:

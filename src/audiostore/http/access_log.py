@@ -1,0 +1,102 @@
+"""One access-log line per request, and a request id on every answer (`X-Request-Id`).
+
+granian's own access log knows the raw path only: no route template, owner, bytes or id to
+find a request by. This pure ASGI layer, outermost, sees the final status of every answer
+(errors, CORS preflights, the web page), the bytes actually handed to the server, and the
+owner the auth dependency recorded. The line, on logger `audiostore.access`:
+
+    access method=GET route=/v1/audio/{audio_id}/content status=206 bytes=65536
+    duration_ms=1.8 owner=alice request_id=4bf92f3577b34da6 client=127.0.0.1
+
+The route is the template, never the concrete path or the query: a signed URL's query is a
+credential, and ids in paths would make the log a catalogue. A client's `X-Request-Id`
+(letters, digits and `._:/+=@-`, up to 128) is kept, so a line can be matched with the
+client's own logs; otherwise one is made up. Either way it is sent back.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["REQUEST_ID_HEADER", "AccessLog", "record_owner"]
+
+log = logging.getLogger("audiostore.access")  # its handler: cli/server_logging.py
+REQUEST_ID_HEADER = b"x-request-id"
+_CLIENT_ID = re.compile(rb"[A-Za-z0-9._:/+=@-]{1,128}")
+_OWNER_KEY = "audiostore.owner"
+
+
+def record_owner(scope: Scope, owner: str) -> None:
+    """Note who the request acts as, for its access-log line (the auth dependency calls it)."""
+    facts = scope.get("state")
+    if isinstance(facts, dict):
+        facts[_OWNER_KEY] = owner
+
+
+def _request_id(scope: Scope) -> bytes:
+    for name, value in scope.get("headers", ()):
+        if name == REQUEST_ID_HEADER and _CLIENT_ID.fullmatch(value):
+            return bytes(value)
+    return uuid.uuid4().hex.encode()
+
+
+class AccessLog:
+    """Pure ASGI. `enabled=False` (AUDIOSTORE_ACCESS_LOG=false) keeps the request id and
+    writes no line."""
+
+    def __init__(self, app: ASGIApp, *, enabled: bool = True) -> None:
+        self.app = app
+        self.enabled = enabled
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = _request_id(scope)
+        # A dict of this request's own: the owner written into it cannot reach another request
+        # whatever the server does with lifespan state.
+        scope["state"] = dict(scope.get("state") or {})
+        status = 500
+        sent = 0
+        length = 0
+
+        async def logged_send(message: Message) -> None:
+            nonlocal status, sent, length
+            kind = message["type"]
+            if kind == "http.response.start":
+                status = message["status"]
+                headers = [(n, v) for n, v in message.get("headers", ())
+                           if n.lower() != REQUEST_ID_HEADER]
+                headers.append((REQUEST_ID_HEADER, request_id))
+                length = next((int(v) for n, v in headers
+                               if n.lower() == b"content-length" and v.isdigit()), 0)
+                message = {**message, "headers": headers}
+            await send(message)
+            if kind == "http.response.body":
+                sent += len(message.get("body", b""))
+            elif kind == "http.response.pathsend":  # the server sends the file itself
+                sent += length
+
+        try:
+            await self.app(scope, receive, logged_send)
+        finally:
+            if self.enabled:
+                self._write(scope, status, sent, time.perf_counter() - started, request_id)
+
+    @staticmethod
+    def _write(scope: Scope, status: int, sent: int, seconds: float, request_id: bytes) -> None:
+        route: Any = scope.get("route")
+        client = scope.get("client")
+        log.info(
+            "access method=%s route=%s status=%d bytes=%d duration_ms=%.1f owner=%s "
+            "request_id=%s client=%s",
+            scope["method"], getattr(route, "path", "unmatched"), status, sent, seconds * 1000,
+            scope["state"].get(_OWNER_KEY, "-"), request_id.decode(), client[0] if client else "-",
+        )
