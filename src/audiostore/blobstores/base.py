@@ -47,8 +47,11 @@ class BlobStoreAccessDenied(BlobStoreUnavailable):
 class BlobStore(Protocol):
     kind: str
 
-    async def put_file(self, key: str, path: Path, *, content_type: str) -> None:
-        """Store the file at `path` under `key`, streaming it (never whole in memory)."""
+    async def put_file(self, key: str, path: Path, *, content_type: str) -> str | None:
+        """Store the file at `path` under `key`, streaming it (never whole in memory).
+
+        A store with one place returns None; one with more (the spooling store) returns
+        where the blob went, which the catalogue row records."""
 
     def get_stream(
         self, key: str, *, start: int = 0, end: int | None = None
