@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeGuard, runtime_checkable
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +105,7 @@ class SignCapableStore(Protocol):
 _CAN_SIGN: dict[type, bool] = {}
 
 
-def can_sign(store: object) -> bool:
+def can_sign(store: object) -> TypeGuard[SignCapableStore]:
     """`isinstance(store, SignCapableStore)`, answered once per store type: on Python 3.11 a
     runtime Protocol check costs microseconds, and signing URLs is a hot path."""
     kind = type(store)

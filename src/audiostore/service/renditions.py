@@ -46,7 +46,7 @@ from ..errors import (
     UnknownFormat,
     ValidationFailed,
 )
-from .audio import AudioService, ContentSource
+from .audio import AudioService, ContentFields, ContentSource
 from .principal import Principal
 from .processing_limits import rendition_budget, waveform_budget
 from .render_jobs import RenderJobs
@@ -375,10 +375,10 @@ class RenditionService:
     # --- serving ----------------------------------------------------------------------------
     async def _source(self, row: AudioRow, derived: DerivedBlobRow, *, allow_redirect: bool) -> ContentSource:
         row = _renamed(row, derived.key.rsplit(".", 1)[-1])
-        common = dict(
-            row=row, content_type=derived.content_type, size=derived.size,
-            etag=f'"{derived.sha256}"', key=derived.key,
-        )
+        common: ContentFields = {
+            "row": row, "content_type": derived.content_type, "size": derived.size,
+            "etag": f'"{derived.sha256}"', "key": derived.key,
+        }
         if isinstance(self.store, LocalPathStore):
             return ContentSource(**common, path=self.store.local_path(derived.key))
         if allow_redirect and isinstance(self.store, SignCapableStore) and self.settings.signed_urls == "direct":
