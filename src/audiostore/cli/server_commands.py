@@ -198,9 +198,10 @@ def keys_list(
         typer.echo(json.dumps(items, indent=2))
         return
     table = Table("id", "prefix", "owner", "admin", "label", "created", "revoked")
-    for i in items:
-        table.add_row(i["id"], i["prefix"], i["owner"], str(i["admin"]), i["label"] or "",
-                      i["created_at"][:19], (i["revoked_at"] or "")[:19])
+    for r in rows:
+        revoked = r.revoked_at.isoformat()[:19] if r.revoked_at else ""
+        table.add_row(r.id, r.prefix, r.owner, str(r.admin), r.label or "",
+                      r.created_at.isoformat()[:19], revoked)
     Console().print(table)
 
 
