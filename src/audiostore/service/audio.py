@@ -154,7 +154,7 @@ class AudioService:
             min_sample_rate=settings.min_sample_rate,
             max_sample_rate=settings.max_sample_rate,
         )
-        self.served_rows = ServedRows.for_settings(settings, catalog.engine)
+        self.served_rows = ServedRows.for_settings(settings, catalog)
         self.derived: DerivedBlobs | None = None
         self.analysis: UploadAnalysis | None = None
 

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from sqlalchemy import inspect as sa_inspect
 
 from ..audio.transcode import FORMATS, MAX_BITRATE, MIN_BITRATE, OutputProfile, transcode
 from ..audio.waveform import compute_peaks
@@ -198,7 +197,7 @@ def _default_rate(info_rates: tuple[int, ...] | None, source: int) -> int:
 def _renamed(row: AudioRow, ext: str) -> AudioRow:
     """A detached copy of `row` whose name ends in `ext`, so a download of a rendition is
     offered as `take1.mp3` rather than `take1.webm`."""
-    copy = AudioRow(**{a.key: getattr(row, a.key) for a in sa_inspect(AudioRow).column_attrs})
+    copy = row.detached_copy()
     stem = row.name.rsplit(".", 1)[0] if "." in row.name else row.name
     copy.name = f"{stem}.{ext}"
     return copy
