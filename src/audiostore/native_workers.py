@@ -38,9 +38,9 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from multiprocessing.connection import Connection
-from multiprocessing.context import BaseContext
+from multiprocessing.context import ForkServerContext, SpawnContext
 from multiprocessing.process import BaseProcess
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from . import metrics
 
@@ -77,7 +77,7 @@ class PoolClosed(NativeCallFailed):
     """The pool was closed (the server is stopping)."""
 
 
-def _worker_context() -> BaseContext:
+def _worker_context() -> ForkServerContext | SpawnContext:
     if "forkserver" in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("forkserver")
     return multiprocessing.get_context("spawn")
@@ -160,7 +160,7 @@ class _Worker:
     """One worker process and the server's end of its pipe. Owned by one thread at a time:
     the pool while idle, the thread running a call while busy."""
 
-    def __init__(self, ctx: BaseContext, name: str) -> None:
+    def __init__(self, ctx: ForkServerContext | SpawnContext, name: str) -> None:
         self.ctx, self.name = ctx, name
         self.process: BaseProcess | None = None
         self.conn: Connection | None = None
@@ -170,7 +170,7 @@ class _Worker:
         if self.process is None or self.conn is None or not self.process.is_alive():
             self.stop()
             ours, theirs = self.ctx.Pipe(duplex=True)
-            process = self.ctx.Process(  # type: ignore[attr-defined]
+            process = self.ctx.Process(
                 target=_serve_calls, args=(theirs,), name=self.name, daemon=True
             )
             process.start()
@@ -289,7 +289,7 @@ class NativeWorkerPool:
             cancelled.set()
             raise
         if ok:
-            return value  # type: ignore[no-any-return]
+            return cast(T, value)  # fn's result, as the worker's pipe unpickled it
         raise value
 
     def close(self) -> None:

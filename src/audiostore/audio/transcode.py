@@ -105,6 +105,8 @@ def transcode(
         raise UndecodableAudio(f"The stored audio cannot be read: {exc}") from exc
     with source, av.open(str(dst), mode="w", format=info.container, options=options) as out:
         stream = out.add_stream(info.codec, rate=profile.sample_rate, layout=layout)
+        # Every codec in FORMATS is an audio encoder; PyAV's stubs cannot tell that from a str.
+        assert isinstance(stream, av.AudioStream)
         if info.lossy and profile.bitrate:
             stream.bit_rate = profile.bitrate
         if profile.format == "flac" or profile.format == "wav":
@@ -128,7 +130,7 @@ def transcode(
                 written += frame.samples
                 mux(stream.encode(frame))
 
-        def mux(packets: list[av.Packet]) -> None:
+        def mux(packets: list[av.Packet[av.AudioStream]]) -> None:
             for packet in packets:
                 size = packet.size
                 out.mux(packet)

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeGuard, runtime_checkable
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +47,11 @@ class BlobStoreAccessDenied(BlobStoreUnavailable):
 class BlobStore(Protocol):
     kind: str
 
-    async def put_file(self, key: str, path: Path, *, content_type: str) -> None:
-        """Store the file at `path` under `key`, streaming it (never whole in memory)."""
+    async def put_file(self, key: str, path: Path, *, content_type: str) -> str | None:
+        """Store the file at `path` under `key`, streaming it (never whole in memory).
+
+        A store with one place returns None; one with more (the spooling store) returns
+        where the blob went, which the catalogue row records."""
 
     def get_stream(
         self, key: str, *, start: int = 0, end: int | None = None
@@ -102,7 +105,7 @@ class SignCapableStore(Protocol):
 _CAN_SIGN: dict[type, bool] = {}
 
 
-def can_sign(store: object) -> bool:
+def can_sign(store: object) -> TypeGuard[SignCapableStore]:
     """`isinstance(store, SignCapableStore)`, answered once per store type: on Python 3.11 a
     runtime Protocol check costs microseconds, and signing URLs is a hot path."""
     kind = type(store)

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import obstore
 from obstore.exceptions import BaseError as ObstoreError
@@ -31,6 +31,11 @@ from obstore.store import S3Store
 from .base import BlobMeta, BlobNotFound, BlobStoreAccessDenied, BlobStoreUnavailable
 
 if TYPE_CHECKING:
+    # obstore's option types exist in its stubs only (not importable at runtime).
+    from obstore import AsyncWritableFile, GetOptions
+    from obstore.auth.boto3 import Boto3CredentialProvider
+    from obstore.store import ClientConfig, RetryConfig, S3Config
+
     from ..settings import Settings
 
 PART_SIZE = 8 * 1024 * 1024
@@ -40,9 +45,9 @@ DELETE_BATCH = 1000  # S3 DeleteObjects takes at most 1000 keys a call
 _READ_CHUNK = 256 * 1024
 # A bucket that is down should fail an upload in seconds (so a fallback can take over),
 # not after obstore's default three minutes of retries.
-_RETRY = {"max_retries": 3, "retry_timeout": timedelta(seconds=20)}
+_RETRY: RetryConfig = {"max_retries": 3, "retry_timeout": timedelta(seconds=20)}
 # Streams stay open while a slow client reads; the connect phase is what detects "down".
-_CLIENT = {"connect_timeout": "5s", "timeout": "3600s", "pool_idle_timeout": "60s"}
+_CLIENT: ClientConfig = {"connect_timeout": "5s", "timeout": "3600s", "pool_idle_timeout": "60s"}
 
 
 @contextmanager
@@ -88,10 +93,10 @@ class S3BlobStore:
         self.region = region
         # Path-style (`endpoint/bucket/key`) is what self-hosted servers speak; AWS takes
         # either. With virtual-hosted style and an endpoint, obstore wants the bucket in it.
-        config: dict[str, Any] = {"region": region, "virtual_hosted_style_request": not path_style}
+        config: S3Config = {"region": region, "virtual_hosted_style_request": not path_style}
         if endpoint:
             config["endpoint"] = endpoint
-        credential_provider = None
+        credential_provider: Boto3CredentialProvider | None = None
         self._static_credentials = bool(access_key_id)
         if access_key_id:
             if not secret_access_key:
@@ -106,9 +111,9 @@ class S3BlobStore:
                 config["sse_kms_key_id"] = sse_kms_key_id
         self._store = S3Store(
             bucket,
-            config=config,  # type: ignore[arg-type]
-            client_options={**_CLIENT, "allow_http": allow_http},  # type: ignore[typeddict-item]
-            retry_config=_RETRY,  # type: ignore[arg-type]
+            config=config,
+            client_options={**_CLIENT, "allow_http": allow_http},
+            retry_config=_RETRY,
             credential_provider=credential_provider,
         )
 
@@ -143,11 +148,11 @@ class S3BlobStore:
     ) -> AsyncIterator[bytes]:
         if end is not None and end <= start:
             return
-        options: dict[str, Any] = {"range": (start, end) if end is not None else {"offset": start}}
+        options: GetOptions = {"range": (start, end) if end is not None else {"offset": start}}
         if start == 0 and end is None:
             options = {}
         with _translated(key):
-            result = await obstore.get_async(self._store, key, options=options)  # type: ignore[arg-type]
+            result = await obstore.get_async(self._store, key, options=options)
             async for chunk in result.stream(min_chunk_size=_READ_CHUNK):
                 yield bytes(chunk)
 
@@ -219,7 +224,7 @@ class S3BlobStore:
 class _S3Writer:
     """obstore's buffered writer, with the store's two errors and an explicit abort."""
 
-    def __init__(self, key: str, writer: Any) -> None:
+    def __init__(self, key: str, writer: AsyncWritableFile) -> None:
         self.key = key
         self._writer = writer
 
@@ -238,7 +243,7 @@ class _S3Writer:
             await self._writer.__aexit__(RuntimeError, RuntimeError("upload abandoned"), None)
 
 
-def _boto3_chain() -> Any:
+def _boto3_chain() -> Boto3CredentialProvider | None:
     """boto3's full credential chain (profiles, SSO, …) when boto3 is installed; otherwise
     None, and obstore's own chain (environment, web identity, ECS, instance metadata) applies."""
     try:

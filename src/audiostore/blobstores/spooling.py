@@ -68,7 +68,7 @@ class SpoolingBlobStore:
             raise BlobStoreUnavailable("the primary store is down or cannot stream")
         return self.primary.open_writer(key, content_type=content_type)
 
-    async def put_file(self, key: str, path: Path, *, content_type: str) -> str:  # type: ignore[override]
+    async def put_file(self, key: str, path: Path, *, content_type: str) -> str:
         """Store the blob; returns where it went: `"primary"` or `"spool"`."""
         if time.monotonic() >= self._primary_down_until:
             try:

@@ -13,6 +13,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import Conflict
+from .affected_rows import affected_rows
 from .models import DerivedBlobRow, QueueRow
 from .repository import Catalog
 
@@ -70,7 +71,7 @@ class QueueCatalog:
                     .where(QueueRow.owner == row.owner, QueueRow.name == row.name)
                     .values(audio_ids=row.audio_ids, updated_at=now)
                 )
-            if result.rowcount:
+            if affected_rows(result):
                 found = await self.get(row.owner, row.name)
                 if found is not None:
                     return found
@@ -87,4 +88,4 @@ class QueueCatalog:
             result = await s.execute(
                 delete(QueueRow).where(QueueRow.owner == owner, QueueRow.name == name)
             )
-            return bool(result.rowcount)
+            return bool(affected_rows(result))

@@ -59,15 +59,15 @@ async def claim_doomed(
     values = {"state": DELETING, "updated_at": now, "next_attempt_at": None, "attempts": 0}
     if catalog.dialect == "postgresql":
         locked = chosen.with_for_update(skip_locked=True).scalar_subquery()
-        stmt = (
+        with_derived = (
             update(AudioRow)
             .where(AudioRow.id == func.any(func.array(locked)), condition)
             .values(**values)
             .returning(AudioRow.id, AudioRow.key, _derived_keys())
         )
         async with catalog.engine.begin() as conn:
-            rows = (await conn.execute(stmt)).all()
-        return [DoomedObject(i, k, tuple(d or ())) for i, k, d in rows]
+            claimed = (await conn.execute(with_derived)).all()
+        return [DoomedObject(i, k, tuple(d or ())) for i, k, d in claimed]
     stmt = (
         update(AudioRow)
         .where(AudioRow.id.in_(chosen.scalar_subquery()), condition)

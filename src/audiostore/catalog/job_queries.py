@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
+from .affected_rows import affected_rows
 from .doomed_claims import DoomedObject, LockedBatch, claim_doomed, lock_doomed
 from .models import AudioRow
 from .repository import DELETING, PENDING, READY, Catalog
@@ -165,7 +166,7 @@ class JobCatalog:
                 )
                 .values(location=target, updated_at=now)
             )
-            return bool(result.rowcount)
+            return bool(affected_rows(result))
 
     async def finish_pending(self, audio_id: str, *, location: str, now: datetime) -> bool:
         async with self._catalog._session() as s:
@@ -174,7 +175,7 @@ class JobCatalog:
                 .where(AudioRow.id == audio_id, AudioRow.state == PENDING)
                 .values(state=READY, location=location, updated_at=now)
             )
-            return bool(result.rowcount)
+            return bool(affected_rows(result))
 
     async def mark_deleting(self, ids: Sequence[str], *, now: datetime) -> list[AudioRow]:
         """Rows (any state but deleting) turned `deleting`, for the caller to purge."""

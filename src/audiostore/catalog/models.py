@@ -9,6 +9,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, Index, Intege
 from sqlalchemy import ForeignKey, UniqueConstraint
 from sqlalchemy import text as sql_text  # `text` is also a column name below
 from sqlalchemy.engine import Dialect
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -93,6 +94,10 @@ class AudioRow(Base):
             sqlite_where=sql_text("analysis_due_at IS NOT NULL"),
         ),
     )
+
+    def detached_copy(self) -> AudioRow:
+        """A copy of every column, bound to no session: changing it changes nothing stored."""
+        return AudioRow(**{a.key: getattr(self, a.key) for a in sa_inspect(AudioRow).column_attrs})
 
 
 class ApiKeyRow(Base):

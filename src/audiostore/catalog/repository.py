@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ..errors import Conflict
+from .affected_rows import affected_rows
 from .models import ApiKeyRow, AudioRow, IdempotencyKeyRow
 from .text_search import text_search_clause
 
@@ -151,7 +152,7 @@ class Catalog:
         stmt = delete(AudioRow).where(target).execution_options(synchronize_session=False)
         async with self._session() as s:
             result = await s.execute(stmt)
-            return result.rowcount or 0
+            return affected_rows(result)
 
     async def fill_pending(self, row: AudioRow) -> bool:
         """Give an early put's intent row its facts (it stays `pending`). False if it is gone."""
@@ -161,7 +162,7 @@ class Catalog:
                 update(AudioRow).where(AudioRow.id == row.id, AudioRow.state == PENDING)
                 .values(**values)
             )
-            return bool(result.rowcount)
+            return bool(affected_rows(result))
 
     async def delete_pending(self, audio_id: str) -> None:
         """Remove an intent row whose upload failed (a row that became ready stays)."""
@@ -210,7 +211,7 @@ class Catalog:
                 )
                 .values(revoked_at=now)
             )
-            return bool(result.rowcount)
+            return bool(affected_rows(result))
 
     async def count_api_keys(self) -> int:
         async with self._session() as s:
@@ -272,4 +273,4 @@ class Catalog:
             result = await s.execute(
                 delete(IdempotencyKeyRow).where(IdempotencyKeyRow.expires_at <= now)
             )
-            return result.rowcount or 0
+            return affected_rows(result)

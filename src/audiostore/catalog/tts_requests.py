@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
+from .affected_rows import affected_rows
 from .models import AudioRow, Base, UTCDateTime
 
 __all__ = ["TtsRequestCatalog", "TtsRequestRow"]
@@ -68,4 +69,4 @@ class TtsRequestCatalog:
         gone = ~exists().where(AudioRow.id == TtsRequestRow.audio_id)
         async with self._sessions() as s, s.begin():
             result = await s.execute(delete(TtsRequestRow).where(gone))
-            return result.rowcount or 0
+            return affected_rows(result)

@@ -77,7 +77,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         # Cached by FastAPI: filled once.
         return document_errors(document_limits(generate_openapi(), settings))
 
-    app.openapi = openapi_with_limits  # type: ignore[method-assign]
+    app.openapi = openapi_with_limits  # type: ignore[method-assign]  # FastAPI's documented hook
     error_handlers.install(app)
     client_gone.install(app)  # a rendition whose client left: 499, nothing logged
     app.include_router(audio_router)

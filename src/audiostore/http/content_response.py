@@ -7,6 +7,7 @@ remote blobs are streamed from the store; direct-signing stores get a redirect.
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
 from datetime import datetime
 from urllib.parse import quote
 
@@ -86,7 +87,9 @@ def render_content(source: ContentSource, request: Request, *, cache_control: st
     return _stream(body, 200, headers, source.content_type)
 
 
-def _stream(body, status: int, headers: dict[str, str], media_type: str) -> Response:  # type: ignore[no-untyped-def]
+def _stream(
+    body: AsyncIterator[bytes] | None, status: int, headers: dict[str, str], media_type: str
+) -> Response:
     if body is None:
         return Response(status_code=status, headers=headers, media_type=media_type)
     return StoreStreamResponse(body, status_code=status, headers=headers, media_type=media_type)

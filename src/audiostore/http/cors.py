@@ -4,8 +4,8 @@ widget needs to read are exposed. Starlette's CORSMiddleware does the work."""
 
 from __future__ import annotations
 
+from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
-from starlette.types import ASGIApp
 
 from ..settings import Settings
 
@@ -20,7 +20,7 @@ EXPOSED_HEADERS = [
 ]
 
 
-def install_cors(app: ASGIApp, settings: Settings) -> None:
+def install_cors(app: Starlette, settings: Settings) -> None:
     """Add the CORS layer when origins are configured (none: no CORS headers at all).
 
     Add it last, so it wraps every route and error answer. Credentials (cookies) are never
@@ -28,7 +28,7 @@ def install_cors(app: ASGIApp, settings: Settings) -> None:
     """
     if not settings.cors_origins:
         return
-    app.add_middleware(  # type: ignore[attr-defined]
+    app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
         allow_methods=ALLOWED_METHODS,

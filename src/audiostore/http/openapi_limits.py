@@ -8,7 +8,10 @@ setting (URL lifetimes, TTS text length, queue size) are filled in when the app 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
+
+from pydantic.config import JsonDict
 
 from ..audio.transcode import FORMATS, MAX_BITRATE, MAX_RATE, MIN_BITRATE, MIN_RATE
 from ..blob_keys import MAX_NAME_LENGTH
@@ -25,15 +28,15 @@ MAX_CHANNELS = max(info.max_channels for info in FORMATS.values())
 KEY_PART_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@=+-]{0,127}$"  # blob_keys._KEY_PART, for queue names
 IDEMPOTENCY_KEY_PATTERN = f"^[!-~]{{1,{MAX_KEY_LENGTH}}}$"  # printable ASCII, no space
 
-TTL = {"minimum": 1, "maximum": MAX_TTL_SECONDS}
-MODE = {"enum": list(MODES)}
-FORMAT = {"enum": RENDITION_FORMATS}
-BITRATE = {"anyOf": [{"type": "integer", "minimum": MIN_BITRATE, "maximum": MAX_BITRATE},
+TTL: JsonDict = {"minimum": 1, "maximum": MAX_TTL_SECONDS}
+MODE: JsonDict = {"enum": [*MODES]}
+FORMAT: JsonDict = {"enum": [*RENDITION_FORMATS]}
+BITRATE: JsonDict = {"anyOf": [{"type": "integer", "minimum": MIN_BITRATE, "maximum": MAX_BITRATE},
                      {"type": "string", "pattern": r"^[0-9]{1,6}k?$"}]}
-SAMPLE_RATE = {"minimum": MIN_RATE, "maximum": MAX_RATE}
-CHANNELS = {"minimum": 1, "maximum": MAX_CHANNELS}
-NAME = {"maxLength": MAX_NAME_LENGTH}
-IDS = {"minItems": 1, "maxItems": MAX_BATCH_URLS}
+SAMPLE_RATE: JsonDict = {"minimum": MIN_RATE, "maximum": MAX_RATE}
+CHANNELS: JsonDict = {"minimum": 1, "maximum": MAX_CHANNELS}
+NAME: JsonDict = {"maxLength": MAX_NAME_LENGTH}
+IDS: JsonDict = {"minItems": 1, "maxItems": MAX_BATCH_URLS}
 UPLOAD_FIELD_LIMITS: dict[str, dict[str, Any]] = {
     "name": {"maxLength": MAX_NAME_LENGTH},
     "collection": {"pattern": KEY_PART_PATTERN},
@@ -54,7 +57,7 @@ UPLOAD_QUERY_LIMITS = {
 }
 
 
-def _walk(node: Any) -> Any:
+def _walk(node: object) -> Iterator[dict[str, Any]]:
     if isinstance(node, dict):
         yield node
         for value in node.values():

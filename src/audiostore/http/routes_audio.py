@@ -75,7 +75,7 @@ def _int_field(values: Mapping[str, str], name: str) -> int | None:
     if raw in (None, ""):
         return None
     try:
-        return int(raw)  # type: ignore[arg-type]
+        return int(raw)
     except ValueError as exc:
         raise ValidationFailed(f"{name} must be an integer.") from exc
 
@@ -85,7 +85,7 @@ def _time_field(values: Mapping[str, str], name: str) -> datetime | None:
     if raw in (None, ""):
         return None
     try:
-        return datetime.fromisoformat(raw.replace("Z", "+00:00"))  # type: ignore[union-attr]
+        return datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError as exc:
         raise ValidationFailed(f"{name} must be an ISO 8601 time.") from exc
 

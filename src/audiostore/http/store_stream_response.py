@@ -9,7 +9,7 @@ JSON error body, like every other failure.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.types import Receive, Scope, Send
@@ -19,10 +19,17 @@ from ..errors import AudiostoreError, NotFound, StorageUnavailable
 
 
 class StoreStreamResponse(StreamingResponse):
+    def __init__(
+        self, chunks: AsyncIterator[bytes], status_code: int = 200,
+        headers: Mapping[str, str] | None = None, media_type: str | None = None,
+    ) -> None:
+        super().__init__(chunks, status_code=status_code, headers=headers, media_type=media_type)
+        self._chunks = chunks  # the body_iterator, typed as the bytes a store reads
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        chunks = aiter(self.body_iterator)
+        chunks = self._chunks
         try:
-            first: bytes | None = await anext(chunks)  # type: ignore[arg-type]
+            first: bytes | None = await anext(chunks)
         except StopAsyncIteration:
             first = None
         except BlobNotFound:
@@ -36,7 +43,7 @@ class StoreStreamResponse(StreamingResponse):
             if first is not None:
                 yield first
             async for chunk in chunks:
-                yield chunk  # type: ignore[misc]
+                yield chunk
 
         self.body_iterator = rest()
         await super().__call__(scope, receive, send)

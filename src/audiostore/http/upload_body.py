@@ -7,12 +7,16 @@ bytes go straight to the staging file; the small text fields are collected (capp
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect
 
 from ..errors import AudiostoreError, BadRequest, PayloadTooLarge, UnsupportedMediaType
 from ..service import StagedUpload
+
+if TYPE_CHECKING:  # declared for type checkers only
+    from python_multipart.multipart import MultipartCallbacks
 
 MAX_FIELD_BYTES = 64 * 1024
 MAX_FORM_TEXT_BYTES = 256 * 1024  # all text fields together: they are held in memory
@@ -36,7 +40,7 @@ class _MultipartSink:
         self._is_file = False
         self._buf = bytearray()
 
-    def callbacks(self) -> dict[str, object]:
+    def callbacks(self) -> MultipartCallbacks:
         return {
             "on_part_begin": self._part_begin,
             "on_header_field": self._header_field_cb,
@@ -129,7 +133,7 @@ async def read_upload(
         if not boundary:
             raise BadRequest("multipart/form-data without a boundary.")
         sink = _MultipartSink(staged)
-        parser = MultipartParser(boundary, sink.callbacks())  # type: ignore[arg-type]
+        parser = MultipartParser(boundary, sink.callbacks())
         try:
             async for chunk in body:
                 parser.write(chunk)

@@ -11,7 +11,7 @@ import hashlib
 import logging
 from datetime import timedelta
 
-from ..blobstores import BlobNotFound, BlobStoreUnavailable
+from ..blobstores import BlobNotFound, BlobStore, BlobStoreUnavailable
 from ..blobstores.spooling import PRIMARY, SPOOL, primary_of, spool_of
 from ..catalog import AudioRow
 from ..catalog.job_queries import JobCatalog
@@ -21,16 +21,16 @@ from .job_metrics import PENDING_RESOLVED
 log = logging.getLogger(__name__)
 
 
-async def _intact_in(store: object, row: AudioRow) -> bool:
+async def _intact_in(store: BlobStore, row: AudioRow) -> bool:
     """The blob is there, whole: same size and sha256 as the row says."""
     try:
-        meta = await store.head(row.key)  # type: ignore[attr-defined]
+        meta = await store.head(row.key)
     except BlobNotFound:
         return False
     if meta.size != row.size:
         return False
     digest = hashlib.sha256()
-    async for chunk in store.get_stream(row.key):  # type: ignore[attr-defined]
+    async for chunk in store.get_stream(row.key):
         digest.update(chunk)
     return digest.hexdigest() == row.sha256
 

@@ -6,13 +6,14 @@ The HTTP routes, the CLI's admin commands and the jobs all call these methods.
 
 from __future__ import annotations
 
+import builtins  # `list` is also a method of AudioService; its annotations mean the type
 import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 
 import anyio
 import uuid_utils
@@ -99,6 +100,16 @@ class Page:
     next_cursor: str | None
 
 
+class ContentFields(TypedDict):
+    """The fields of a `ContentSource` that do not depend on where the bytes are read from."""
+
+    row: AudioRow
+    content_type: str
+    size: int
+    etag: str
+    key: str
+
+
 @dataclass(frozen=True, slots=True)
 class ContentSource:
     """Where to read an object's bytes from; exactly one of `path`/`redirect_url`/`key` is used."""
@@ -143,7 +154,7 @@ class AudioService:
             min_sample_rate=settings.min_sample_rate,
             max_sample_rate=settings.max_sample_rate,
         )
-        self.served_rows = ServedRows.for_settings(settings, catalog.engine)
+        self.served_rows = ServedRows.for_settings(settings, catalog)
         self.derived: DerivedBlobs | None = None
         self.analysis: UploadAnalysis | None = None
 
@@ -219,8 +230,10 @@ class AudioService:
             self.settings.key_template, owner=owner, collection=collection, audio_id=audio_id,
             ext=fmt, created_at=now, name=name,
         )
+        if not isinstance(self.store, StreamingPutStore):  # wants_early_put saw to this
+            return None
         try:
-            writer = self.store.open_writer(key, content_type=content_type_for(fmt))  # type: ignore[attr-defined]
+            writer = self.store.open_writer(key, content_type=content_type_for(fmt))
         except BlobStoreUnavailable:
             return None
         await self.catalog.insert_audio(AudioRow(
@@ -420,7 +433,7 @@ class AudioService:
             return False
         return True
 
-    def blob_keys_of(self, row: AudioRow | DoomedObject) -> list[str]:
+    def blob_keys_of(self, row: AudioRow | DoomedObject) -> builtins.list[str]:
         """Every blob an object owns (original; renditions join here)."""
         return [row.key]
 
@@ -447,19 +460,19 @@ class AudioService:
 
     async def sign_many(
         self, principal: Principal, ids: Sequence[str], *, expires_in: int | None = None
-    ) -> list[SignedUrl | str]:
+    ) -> builtins.list[SignedUrl | str]:
         """One URL per id, in order; an id that is not visible comes back as the bare id."""
         if not ids or len(ids) > MAX_BATCH_URLS:
             raise ValidationFailed(f"ids must hold 1 to {MAX_BATCH_URLS} ids.")
         seconds = self.check_expires_in(expires_in)
         rows = await self.catalog.get_many_visible(ids, owner=principal.scope(), now=self.clock())
-        out: list[SignedUrl | str] = []
+        out: builtins.list[SignedUrl | str] = []
         for audio_id in ids:
             row = rows.get(audio_id)
             out.append(await self._sign_row(row, seconds, {}) if row else audio_id)
         return out
 
-    async def sign_rows(self, rows: Sequence[AudioRow], *, expires_in: int | None = None) -> list[SignedUrl]:
+    async def sign_rows(self, rows: Sequence[AudioRow], *, expires_in: int | None = None) -> builtins.list[SignedUrl]:
         """A URL for each of `rows`, in order: rows the caller has just been shown (a list page)."""
         seconds = self.check_expires_in(expires_in)
         return [await self._sign_row(row, seconds, {}) for row in rows]
@@ -517,10 +530,10 @@ class AudioService:
         return await self._content(row, allow_redirect=False)
 
     async def _content(self, row: AudioRow, *, allow_redirect: bool) -> ContentSource:
-        common = dict(
-            row=row, content_type=row.content_type, size=row.size, etag=f'"{row.sha256}"',
-            key=row.key,
-        )
+        common: ContentFields = {
+            "row": row, "content_type": row.content_type, "size": row.size,
+            "etag": f'"{row.sha256}"', "key": row.key,
+        }
         spooled = spooled_path_of(self.store, row.location, row.key)
         if spooled is not None:
             return ContentSource(**common, path=spooled)

@@ -25,7 +25,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 from ..audio.work_budget import WorkBudget
 from ..errors import ProcessingLimit, ShuttingDown
@@ -81,10 +81,16 @@ class RenderJobs:
             job = _Job(budget, total_seconds)
             job.task = asyncio.get_running_loop().create_task(self._guarded(key, make, budget))
             self._jobs[key] = job
-            job.task.add_done_callback(lambda _t, k=key, j=job: self._forget(k, j))
+
+            def forget(_done: object, started: _Job[object] = job) -> None:
+                self._forget(key, started)
+
+            job.task.add_done_callback(forget)
         job.waiters += 1
         try:
-            return await asyncio.shield(job.task)  # type: ignore[return-value]
+            # Jobs of every result type share one table; a key always names one kind of
+            # result (a rendition key makes renditions), so the job found under it makes a T.
+            return cast(T, await asyncio.shield(job.task))
         finally:
             job.waiters -= 1
             if job.waiters == 0 and not job.task.done() and not self._cheap(job):

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from sqlalchemy import inspect as sa_inspect
 
 from ..audio.transcode import FORMATS, MAX_BITRATE, MIN_BITRATE, OutputProfile, transcode
 from ..audio.waveform import compute_peaks
@@ -46,7 +45,7 @@ from ..errors import (
     UnknownFormat,
     ValidationFailed,
 )
-from .audio import AudioService, ContentSource
+from .audio import AudioService, ContentFields, ContentSource
 from .principal import Principal
 from .processing_limits import rendition_budget, waveform_budget
 from .render_jobs import RenderJobs
@@ -198,7 +197,7 @@ def _default_rate(info_rates: tuple[int, ...] | None, source: int) -> int:
 def _renamed(row: AudioRow, ext: str) -> AudioRow:
     """A detached copy of `row` whose name ends in `ext`, so a download of a rendition is
     offered as `take1.mp3` rather than `take1.webm`."""
-    copy = AudioRow(**{a.key: getattr(row, a.key) for a in sa_inspect(AudioRow).column_attrs})
+    copy = row.detached_copy()
     stem = row.name.rsplit(".", 1)[0] if "." in row.name else row.name
     copy.name = f"{stem}.{ext}"
     return copy
@@ -375,10 +374,10 @@ class RenditionService:
     # --- serving ----------------------------------------------------------------------------
     async def _source(self, row: AudioRow, derived: DerivedBlobRow, *, allow_redirect: bool) -> ContentSource:
         row = _renamed(row, derived.key.rsplit(".", 1)[-1])
-        common = dict(
-            row=row, content_type=derived.content_type, size=derived.size,
-            etag=f'"{derived.sha256}"', key=derived.key,
-        )
+        common: ContentFields = {
+            "row": row, "content_type": derived.content_type, "size": derived.size,
+            "etag": f'"{derived.sha256}"', "key": derived.key,
+        }
         if isinstance(self.store, LocalPathStore):
             return ContentSource(**common, path=self.store.local_path(derived.key))
         if allow_redirect and isinstance(self.store, SignCapableStore) and self.settings.signed_urls == "direct":

@@ -19,25 +19,12 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from typing import Any
-
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..catalog import READY, AudioRow, Catalog
+from ..catalog.row_changes import on_row_changes
 from ..settings import Settings
 
 MAX_ENTRIES = 10_000
-
-
-def _may_change_rows(statement: str) -> bool:
-    head = statement.lstrip()[:6].upper()
-    if head == "SELECT":
-        return False
-    if head == "INSERT":  # a new id is never cached; an upsert might replace a cached row
-        upper = statement.upper()
-        return "ON CONFLICT" in upper or "REPLACE" in upper
-    return True
 
 
 class ServedRows:
@@ -47,15 +34,10 @@ class ServedRows:
         self._rows: dict[str, tuple[AudioRow, float]] = {}
 
     @classmethod
-    def watching(cls, engine: AsyncEngine, seconds: float) -> ServedRows:
-        """A cache cleared by every row-changing statement `engine` runs."""
+    def watching(cls, catalog: Catalog, seconds: float) -> ServedRows:
+        """A cache cleared by every row-changing statement `catalog`'s engine runs."""
         cache = cls(seconds)
-
-        def after_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-            if _may_change_rows(statement):
-                cache.clear()
-
-        event.listen(engine.sync_engine, "after_cursor_execute", after_execute)
+        on_row_changes(catalog.engine, cache.clear)
         return cache
 
     def get(self, audio_id: str, *, owner: str | None, now: datetime) -> AudioRow | None:
@@ -86,11 +68,11 @@ class ServedRows:
         self._rows.clear()
 
     @classmethod
-    def for_settings(cls, settings: Settings, engine: AsyncEngine) -> ServedRows | None:
+    def for_settings(cls, settings: Settings, catalog: Catalog) -> ServedRows | None:
         """The cache `settings` ask for: local blob store and a positive cache time only."""
         if settings.store != "local" or settings.content_cache_seconds <= 0:
             return None
-        return cls.watching(engine, settings.content_cache_seconds)
+        return cls.watching(catalog, settings.content_cache_seconds)
 
 
 async def visible_row(

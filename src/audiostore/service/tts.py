@@ -50,6 +50,7 @@ from ..tts import (
 from .audio import AudioService, SignedUrl, UploadFields
 from .metadata_field import check_metadata
 from .principal import Principal
+from .staging import StagedUpload
 from .text_field import check_text
 
 log = logging.getLogger(__name__)
@@ -295,7 +296,7 @@ class TtsService:
             metadata=_stored_metadata(plan, segment), text=text, voice_id=plan.voice.id,
         ))
 
-    def _encode_into(self, speech: Speech, fmt: str, staged: object) -> None:
+    def _encode_into(self, speech: Speech, fmt: str, staged: StagedUpload) -> None:
         """Encode to a temp file, then stream it into the staged upload (hash + size limit)."""
         self.audio.tmp_dir.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(prefix="tts-", suffix="." + OUTPUT_FORMATS[fmt].ext, dir=self.audio.tmp_dir)
@@ -305,7 +306,7 @@ class TtsService:
             encode_speech(speech, fmt, path)
             with path.open("rb") as f:
                 while chunk := f.read(COPY_CHUNK):
-                    staged.write(chunk)  # type: ignore[attr-defined]
+                    staged.write(chunk)
         finally:
             path.unlink(missing_ok=True)
 

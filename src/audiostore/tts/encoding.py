@@ -42,9 +42,14 @@ def encode_speech(speech: Speech, fmt: str, path: Path) -> None:
     rate = spec.rate or speech.sample_rate
     with av.open(str(path), mode="w", format=spec.container) as container:
         stream = container.add_stream(spec.codec, rate=rate, layout="mono")
+        # Every codec in OUTPUT_FORMATS is an audio encoder, which names its sample formats;
+        # PyAV's stubs cannot tell either from a str.
+        assert isinstance(stream, av.AudioStream)
         if spec.bit_rate:
             stream.bit_rate = spec.bit_rate
-        sample_format = stream.codec_context.codec.audio_formats[0].name
+        formats = stream.codec_context.codec.audio_formats
+        assert formats
+        sample_format = formats[0].name
         resampler = av.AudioResampler(format=sample_format, layout="mono", rate=rate)
         samples = np.ascontiguousarray(speech.samples, dtype=np.int16)
         for start in range(0, max(len(samples), 1), FRAME_SAMPLES):
