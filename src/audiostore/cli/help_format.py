@@ -20,7 +20,7 @@ def _type_unless_flag(self: TyperOption, ctx: Any) -> Any:
 
 
 def install() -> None:
-    TyperOption.display_type_rich = _type_unless_flag  # type: ignore[method-assign]
+    TyperOption.display_type_rich = _type_unless_flag  # type: ignore[method-assign]  # the one hook Typer offers
 
 
 __all__ = ["install"]

@@ -160,7 +160,7 @@ def serve(
         # granian has its own SIGINT/SIGTERM handlers by now; one that came just before
         # (recorded by PROCESS_STOP) becomes its interrupt, so the workers stop at once.
         if PROCESS_STOP.requested:
-            server.signal_handler_interrupt()
+            server.signal_handler_interrupt()  # type: ignore[no-untyped-call]  # granian leaves it unannotated
 
     server.serve()
     del port_claim
@@ -223,14 +223,15 @@ def keys_list(
 
         typer.echo(json.dumps(items, indent=2))
         return
-    rows = [(i["id"], i["prefix"], i["owner"], str(i["admin"]), i["label"] or "",
-             i["created_at"][:19], (i["revoked_at"] or "")[:19]) for i in items]
+    fields = [(r.id, r.prefix, r.owner, str(r.admin), r.label or "",
+               r.created_at.isoformat()[:19], r.revoked_at.isoformat()[:19] if r.revoked_at else "")
+              for r in rows]
     if plain_output():  # piped: whole fields, tab-separated, no header
-        for row in rows:
+        for row in fields:
             typer.echo("\t".join(row))
         return
     table = listing(id_column(), "prefix", "owner", "admin", "label", "created", "revoked")
-    for row in rows:
+    for row in fields:
         table.add_row(*(escape(f) for f in row))
     Console(highlight=False).print(table)
 
