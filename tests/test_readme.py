@@ -82,7 +82,7 @@ def reader_folder(tmp_path: Path) -> Path:
     folder = tmp_path / "reader"
     folder.mkdir()
     if sys.prefix == sys.base_prefix or not (Path(sys.prefix) / "bin" / "activate").exists():
-        pytest.skip("the README's blocks activate .venv: run the tests from the project's venv")
+        pytest.skip(reason="the README's blocks activate .venv: run the tests from the project's venv")
     (folder / ".venv").symlink_to(sys.prefix)
     return folder
 

@@ -46,13 +46,13 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     mount_point = tmp_path / "disk"
     mount_point.mkdir()
     if shutil.which("mount") is None:
-        pytest.skip("no `mount` here: the full disk is covered by the fault-injected tests")
+        pytest.skip(reason="no `mount` here: the full disk is covered by the fault-injected tests")
     done = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", f"size={DISK_BYTES}", "tmpfs", str(mount_point)],
         capture_output=True, text=True, timeout=30,
     )
     if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs ({done.stderr.strip() or 'not root'}): the full "
+        pytest.skip(reason=f"cannot mount a tmpfs ({done.stderr.strip() or 'not root'}): the full "
                     "disk is covered by the fault-injected tests")
     try:
         yield mount_point

@@ -111,17 +111,21 @@ def test_concurrent_hostile_tts_and_bombs_are_answered_and_the_server_stops_on_s
         assert server.proc is not None
         os.killpg(server.proc.pid, signal.SIGTERM)
         server.proc.wait(timeout=10)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:  # engine workers and fork servers gone too
-            try:
-                os.killpg(server.proc.pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.1)
-        else:
-            raise AssertionError("processes of the server outlived it by 10 s")
+        _wait_until_group_gone(server.proc.pid, "processes of the server")  # engine workers too
     finally:
         server.stop()
+
+
+def _wait_until_group_gone(pgid: int, what: str, seconds: float = 10) -> None:
+    """Wait (bounded) until no process of the group `pgid` is left: fork servers included."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{what} outlived the server by {seconds:.0f} s")
 
 
 def _descendants(pid: int) -> list[int]:
@@ -148,15 +152,7 @@ def test_sigterm_to_the_main_process_stops_a_server_mid_synthesis(tmp_path: Path
             time.sleep(0.05)
         os.kill(server.proc.pid, signal.SIGTERM)  # the main process only, as `docker stop` does
         server.proc.wait(timeout=10)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                os.killpg(server.proc.pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.1)
-        else:
-            raise AssertionError("engine processes outlived the server by 10 s")
+        _wait_until_group_gone(server.proc.pid, "engine processes")
     finally:
         server.stop()
 
