@@ -39,6 +39,9 @@ __all__ = [
     "InsufficientStorage",
     "ShuttingDown",
     "ConfigurationError",
+    "TokenExpired",
+    "TokenRevoked",
+    "ScopeDenied",
     "CATALOGUE",
 ]
 
@@ -234,6 +237,30 @@ class ConfigurationError(AudiostoreError):
     """Raised at start when settings are wrong; the message names the setting to fix."""
 
     code, status, default_message = "configuration", 500, "audiostore is misconfigured."
+
+
+class TokenExpired(AudiostoreError):
+    code, status, default_message = (
+        "token_expired",
+        401,
+        "The client token has expired: mint a new one (POST /v1/tokens).",
+    )
+
+
+class TokenRevoked(AudiostoreError):
+    code, status, default_message = (
+        "token_revoked",
+        401,
+        "The client token was revoked (its owner's tokens before a moment were withdrawn).",
+    )
+
+
+class ScopeDenied(AudiostoreError):
+    code, status, default_message = (
+        "scope_denied",
+        403,
+        "The client token does not allow this (its scopes or collections).",
+    )
 
 
 def _catalogue() -> dict[str, type[AudiostoreError]]:

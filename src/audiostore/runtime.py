@@ -17,11 +17,16 @@ from . import catalog as catalog_mod
 from .blob_keys import check_template
 from .blobstores import BlobStore, LocalBlobStore
 from .catalog import Catalog
+from .catalog.public_collections import PublicCollectionCatalog
+from .catalog.token_revocations import TokenRevocationCatalog
 from .catalog.tts_requests import TtsRequestCatalog
 from .errors import ConfigurationError, InvalidName
 from .native_workers import NativeWorkerPool
 from .service import ApiKeyService, AudioService, IssuedKey
 from .service.analysis import UploadAnalysis
+from .service.client_tokens import ClientTokens
+from .service.public_collections import PublicCollections
+from .service.token_revocations import TokenRevocations
 from .service.queue_urls import QueueUrls
 from .service.queues import QueueService
 from .service.renditions import RenditionService
@@ -61,6 +66,8 @@ class Runtime:
     queues: QueueService
     queue_urls: QueueUrls
     tts_processes: NativeWorkerPool
+    tokens: ClientTokens
+    public: PublicCollections
     clock: Callable[[], datetime] = field(default=utc_now)
 
     @classmethod
@@ -88,10 +95,19 @@ class Runtime:
             requests=TtsRequestCatalog(catalog.engine),
         )
         queues = QueueService(audio, renditions)
+        revocations = TokenRevocations(
+            TokenRevocationCatalog(catalog.engine),
+            cache_seconds=settings.token_revocation_cache_seconds,
+            horizon_seconds=settings.token_max_lifetime, clock=lambda: clock(),
+        )
+        tokens = ClientTokens(
+            settings=settings, secrets_=secrets_, revocations=revocations, clock=lambda: clock()
+        )
+        public = PublicCollections(audio, queues, PublicCollectionCatalog(catalog.engine))
         return cls(
             settings=settings, catalog=catalog, store=store, audio=audio, keys=keys, tts=tts,
             renditions=renditions, queues=queues, queue_urls=QueueUrls(queues),
-            tts_processes=tts_processes, clock=clock,
+            tts_processes=tts_processes, tokens=tokens, public=public, clock=clock,
         )
 
     async def migrate(self) -> None:

@@ -162,6 +162,43 @@ class Settings(BaseSettings):
         description="How long a verified API key is remembered in-process. A key revoked in "
         "another process stops working within this time; 0 disables the cache.",
     )
+    token_default_lifetime: int = Field(
+        900, ge=1, description="Lifetime of a client token (`POST /v1/tokens`) when none is "
+        "asked (s).",
+    )
+    token_max_lifetime: int = Field(
+        86400, ge=1, le=30 * 86400,
+        description="Longest client token lifetime allowed (s); also how long a per-owner "
+        "revocation is kept (older tokens have expired anyway).",
+    )
+    token_revocation_cache_seconds: float = Field(
+        5.0, ge=0, le=3600,
+        description="How long a server trusts its copy of the per-owner token revocations "
+        "(`POST /v1/tokens/revoke`). Another server refuses revoked tokens within this time; "
+        "0 reads them on every token request.",
+    )
+    public_collections: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated `owner/collection` pairs that are public: their objects, "
+        "renditions and queue streams play at `/v1/public/...` with no key and no expiry. "
+        "Collections made public over the API are added to these.",
+    )
+    public_cache_seconds: float = Field(
+        1.0, ge=0, le=60,
+        description="How long a server remembers whether a collection is public. A collection "
+        "made private on another server stops being served here within this time; 0 asks the "
+        "catalogue on every public request.",
+    )
+    public_max_age: int = Field(
+        60, ge=0, le=86400,
+        description="`Cache-Control: public, max-age` of public answers (s): how long a "
+        "browser or CDN may keep playing one after its collection is made private.",
+    )
+
+    @field_validator("public_collections", mode="before")
+    @classmethod
+    def _public_csv(cls, value: object) -> object:
+        return _split_csv(value)
 
     # --- serving hot path (issue 2 benchmarks) -------------------------------------------
     content_cache_seconds: float = Field(

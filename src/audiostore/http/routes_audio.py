@@ -11,9 +11,10 @@ from pydantic import ValidationError
 
 from ..errors import AudiostoreError, ValidationFailed
 from ..service import Principal, UploadFields, parse_metadata
+from ..service.principal import DELETE, LIST, READ, UPLOAD
 from ..service.early_put import EarlyPut
 from ..service.idempotent_upload import IDEMPOTENCY_HEADER, ingest_once
-from .auth import principal, runtime_of
+from .auth import runtime_of, scoped
 from .schemas import (
     AudioList,
     AudioObject,
@@ -31,7 +32,10 @@ from . import openapi_limits as limits
 from .upload_body import read_upload
 
 router = APIRouter(prefix="/v1", tags=["audio"], responses={"4XX": {"model": ErrorResponse}})
-Who = Annotated[Principal, Depends(principal)]
+Reader = Annotated[Principal, Depends(scoped(READ))]
+Uploader = Annotated[Principal, Depends(scoped(UPLOAD))]
+Lister = Annotated[Principal, Depends(scoped(LIST))]
+Deleter = Annotated[Principal, Depends(scoped(DELETE))]
 
 UPLOAD_FIELDS = ("name", "collection", "ttl_seconds", "expires_at", "metadata", "text", "voice_id", "owner")
 
@@ -115,7 +119,7 @@ def upload_fields(values: Mapping[str, str]) -> UploadFields:
 
 
 @router.post("/audio", status_code=201, response_model=AudioObject, openapi_extra=_UPLOAD_DOC)
-async def upload_audio(request: Request, response: Response, who: Who) -> AudioObject:
+async def upload_audio(request: Request, response: Response, who: Uploader) -> AudioObject:
     """Upload audio: multipart field `file`, or the raw bytes with an audio Content-Type.
 
     With an `Idempotency-Key` header, a retry with the same key and body answers the first
@@ -123,7 +127,7 @@ async def upload_audio(request: Request, response: Response, who: Who) -> AudioO
     different body is 409 `idempotency_key_reused`.
     """
     rt = runtime_of(request)
-    staged = rt.audio.stage()
+    staged = rt.audio.stage(who)
 
     def fields_so_far() -> dict[str, str]:
         values = {k: v for k, v in request.query_params.items() if k in UPLOAD_FIELDS}
@@ -162,7 +166,7 @@ async def upload_audio(request: Request, response: Response, who: Who) -> AudioO
 @router.get("/audio", response_model=AudioList)
 async def list_audio(
     request: Request,
-    who: Who,
+    who: Lister,
     collection: str | None = None,
     prefix: str | None = Query(None, description="Blob key prefix."),
     name: str | None = Query(None, description="Exactly this name (e.g. `story.mp3`)."),
@@ -194,7 +198,7 @@ async def list_audio(
 
 
 @router.get("/audio/{audio_id}", response_model=AudioObject)
-async def get_audio(audio_id: str, request: Request, who: Who) -> AudioObject:
+async def get_audio(audio_id: str, request: Request, who: Reader) -> AudioObject:
     row, renditions = await runtime_of(request).renditions.describe(who, audio_id)
     obj = AudioObject.from_row(row)
     obj.renditions = [RenditionInfo.from_derived(d) for d in renditions]
@@ -202,19 +206,19 @@ async def get_audio(audio_id: str, request: Request, who: Who) -> AudioObject:
 
 
 @router.patch("/audio/{audio_id}", response_model=AudioObject)
-async def patch_audio(audio_id: str, body: AudioPatch, request: Request, who: Who) -> AudioObject:
+async def patch_audio(audio_id: str, body: AudioPatch, request: Request, who: Uploader) -> AudioObject:
     changes = body.model_dump(exclude_unset=True)
     return AudioObject.from_row(await runtime_of(request).audio.update(who, audio_id, changes))
 
 
 @router.delete("/audio/{audio_id}", status_code=204, response_class=Response)
-async def delete_audio(audio_id: str, request: Request, who: Who) -> Response:
+async def delete_audio(audio_id: str, request: Request, who: Deleter) -> Response:
     await runtime_of(request).audio.delete(who, audio_id)
     return Response(status_code=204)
 
 
 @router.post("/audio/{audio_id}/url", response_model=UrlResponse)
-async def sign_url(audio_id: str, request: Request, who: Who, body: UrlRequest | None = None) -> UrlResponse:
+async def sign_url(audio_id: str, request: Request, who: Reader, body: UrlRequest | None = None) -> UrlResponse:
     """A time-limited URL that fetches the bytes with no Authorization header."""
     signed = await runtime_of(request).audio.sign(
         who, audio_id, expires_in=body.expires_in if body else None,
@@ -224,7 +228,7 @@ async def sign_url(audio_id: str, request: Request, who: Who, body: UrlRequest |
 
 
 @router.post("/urls", response_model=BatchUrlResponse)
-async def sign_urls(body: BatchUrlRequest, request: Request, who: Who) -> BatchUrlResponse:
+async def sign_urls(body: BatchUrlRequest, request: Request, who: Reader) -> BatchUrlResponse:
     """Signed URLs for many ids at once; ids that are not yours or not found get an error entry."""
     results = await runtime_of(request).audio.sign_many(who, body.ids, expires_in=body.expires_in)
     items = []

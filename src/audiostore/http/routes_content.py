@@ -8,7 +8,8 @@ from fastapi import APIRouter, Request, Response
 
 from ..service.renditions import wants_rendition
 from ..signing import EXPIRES_PARAM, SIGNATURE_PARAM, parse_signed_query
-from .auth import principal, runtime_of
+from ..service.principal import READ
+from .auth import runtime_of, scoped
 from .client_gone import unless_client_leaves
 from .content_response import render_content, shared_cache_control
 from .schemas import ErrorResponse
@@ -51,7 +52,7 @@ async def audio_content(audio_id: str, request: Request) -> Response:
         )
         shared = shared_cache_control(source, int(signed.expires), rt.audio.clock())
         return render_content(source, request, cache_control=shared)
-    who = await principal(request)
+    who = await scoped(READ)(request)
     if wants_rendition(query):
         rendering = rt.renditions.open_content(who, audio_id, dict(query))
         source = await unless_client_leaves(request, rendering)

@@ -11,11 +11,13 @@ from ..service import Principal
 from ..service.tts import MAX_SPEED, MIN_SPEED, SpokenPart, TtsRequest, TtsResult
 from ..tts.encoding import OUTPUT_FORMATS
 from . import openapi_limits as limits
-from .auth import principal, runtime_of
+from ..service.principal import READ, UPLOAD
+from .auth import runtime_of, scoped
 from .schemas import AudioObject, ErrorResponse, RequestBody
 
 router = APIRouter(prefix="/v1/tts", tags=["tts"], responses={"4XX": {"model": ErrorResponse}})
-Who = Annotated[Principal, Depends(principal)]
+Speaker = Annotated[Principal, Depends(scoped(UPLOAD))]
+Reader = Annotated[Principal, Depends(scoped(READ))]
 
 
 class TtsBody(RequestBody):
@@ -95,7 +97,7 @@ def render(result: TtsResult, with_segments: bool) -> TtsAudio:
     201: {"description": "New speech, stored."},
     "5XX": {"model": ErrorResponse, "description": "502 the engine failed; 503 the store is down."},
 })
-async def speak(body: TtsBody, request: Request, response: Response, who: Who) -> TtsAudio:
+async def speak(body: TtsBody, request: Request, response: Response, who: Speaker) -> TtsAudio:
     """Speak `text` and store it: 201. An identical earlier request whose audio still lives
     answers from storage with a fresh URL: 200 and `cache_hit: true`."""
     result = await runtime_of(request).tts.speak(who, TtsRequest(
@@ -109,7 +111,7 @@ async def speak(body: TtsBody, request: Request, response: Response, who: Who) -
 
 
 @router.get("/voices", response_model=VoiceList)
-async def voices(request: Request, who: Who) -> VoiceList:
+async def voices(request: Request, who: Reader) -> VoiceList:
     """Every engine that is on and every voice it has."""
     tts = runtime_of(request).tts
     found = await tts.voices()

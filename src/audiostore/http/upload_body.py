@@ -124,7 +124,7 @@ async def read_upload(
         if declared > staged.limit + MULTIPART_OVERHEAD:
             raise PayloadTooLarge(
                 f"The upload ({declared} bytes) is larger than {staged.limit} bytes "
-                "(AUDIOSTORE_MAX_UPLOAD_BYTES)."
+                f"({staged.limit_source})."
             )
     mime, options = parse_options_header(content_type or "")
     mime_s = mime.decode("latin-1").lower()

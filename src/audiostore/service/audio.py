@@ -159,9 +159,15 @@ class AudioService:
         self.analysis: UploadAnalysis | None = None
 
     # --- ingest -----------------------------------------------------------------------
-    def stage(self) -> StagedUpload:
-        """A fresh staging file for an upload's bytes, with the size limit applied."""
-        return StagedUpload(self.tmp_dir, self.settings.max_upload_bytes)
+    def stage(self, principal: Principal | None = None) -> StagedUpload:
+        """A fresh staging file for an upload's bytes, with the size limit applied: the
+        server's, or the lower bound of the client token that uploads."""
+        limit = self.settings.max_upload_bytes
+        if principal is None or principal.upload_limit(limit) == limit:
+            return StagedUpload(self.tmp_dir, limit)
+        return StagedUpload(
+            self.tmp_dir, principal.upload_limit(limit), limit_source="the client token's max_bytes"
+        )
 
     def _expiry(self, fields_: UploadFields | Mapping[str, Any], now: datetime) -> datetime | None:
         ttl = fields_.ttl_seconds if isinstance(fields_, UploadFields) else fields_.get("ttl_seconds")
@@ -202,6 +208,7 @@ class AudioService:
         """Owner, collection and name of a new object: the parts of its blob key."""
         owner = check_key_part(principal.owner_for_new(f.owner), what="owner")
         collection = check_key_part(f.collection or self.settings.default_collection, what="collection")
+        principal.require_collection(collection)
         return owner, collection, check_name(f.name or filename or "audio")
 
     def wants_early_put(self, content_length: str | None) -> bool:
@@ -259,7 +266,7 @@ class AudioService:
         if f.voice_id is not None:
             check_text(f.voice_id, "voice_id", max_chars=MAX_VOICE_ID_CHARS)
 
-        facts = await self._understand(staged)
+        facts = await self._understand(staged, principal)
         audio_id = early.audio_id if early is not None else str(uuid_utils.uuid7())
         key = build_blob_key(
             self.settings.key_template, owner=owner, collection=collection, audio_id=audio_id,
@@ -322,7 +329,7 @@ class AudioService:
         except Exception as exc:  # noqa: BLE001 - the pending row's job rolls it back later
             log.warning("could not remove the intent row of %s; a job rolls it back: %s", audio_id, exc)
 
-    async def _understand(self, staged: StagedUpload) -> AudioFacts:
+    async def _understand(self, staged: StagedUpload, principal: Principal) -> AudioFacts:
         if staged.size == 0:
             raise UnsupportedMediaType("The upload is empty.")
         head, tail = staged.read_head_tail(HEAD_BYTES, TAIL_BYTES)
@@ -331,24 +338,22 @@ class AudioService:
             size = (head[6] << 21) | (head[7] << 14) | (head[8] << 7) | head[9]
             id3_head = staged.read_at(10 + size, 64)
         sniffed = sniff(head, tail, id3_skipped_head=id3_head)
-        accepted = self.settings.accepted_formats
+        accepted = principal.accepted_formats(self.settings.accepted_formats)
+        source = ("AUDIOSTORE_ACCEPTED_FORMATS" if principal.grant is None or principal.grant.formats is None
+                  else "the client token's formats")
         if sniffed.format not in accepted and not (sniffed.format == "ogg" and "opus" in accepted):
-            raise UnsupportedMediaType(
-                f"{sniffed.format} uploads are not accepted here (AUDIOSTORE_ACCEPTED_FORMATS)."
-            )
+            raise UnsupportedMediaType(f"{sniffed.format} uploads are not accepted here ({source}).")
         facts = await anyio.to_thread.run_sync(
             functools.partial(probe, staged.path, sniffed, limits=self.audio_limits)
         )
         if facts.format not in accepted:
-            raise UnsupportedMediaType(
-                f"{facts.format} uploads are not accepted here (AUDIOSTORE_ACCEPTED_FORMATS)."
-            )
+            raise UnsupportedMediaType(f"{facts.format} uploads are not accepted here ({source}).")
         return facts
 
     # --- read -------------------------------------------------------------------------
     async def get(self, principal: Principal, audio_id: str) -> AudioRow:
         row = await self.catalog.get_visible(audio_id, owner=principal.scope(), now=self.clock())
-        if row is None:
+        if row is None or not principal.sees_collection(row.collection):
             raise NotFound()
         return row
 
@@ -371,8 +376,12 @@ class AudioService:
         for moment, field_name in ((created_after, "created_after"), (created_before, "created_before")):
             if moment is not None:
                 check_aware(moment, field_name)
+        if collection is not None:
+            principal.require_collection(collection)
+        limited = principal.collections
         query = ListQuery(
-            owner=principal.scope(owner), collection=collection, key_prefix=prefix, name=name,
+            owner=principal.scope(owner), collection=collection,
+            collections=tuple(sorted(limited)) if limited is not None else None, key_prefix=prefix, name=name,
             text_query=q or None, created_after=created_after, created_before=created_before,
             limit=limit + 1, before_id=decode_cursor(cursor) if cursor else None,
         )
@@ -405,6 +414,8 @@ class AudioService:
     async def delete(self, principal: Principal, audio_id: str) -> None:
         """Invisible at once; blob then row. If the store is down the row stays `deleting`
         for a job to retry, and the caller still succeeds."""
+        if principal.collections is not None:
+            await self.get(principal, audio_id)  # 404 outside the token's collections
         row = await self.catalog.mark_deleting(audio_id, owner=principal.scope(), now=self.clock())
         if row is None:
             raise NotFound()
@@ -469,6 +480,8 @@ class AudioService:
         out: builtins.list[SignedUrl | str] = []
         for audio_id in ids:
             row = rows.get(audio_id)
+            if row is not None and not principal.sees_collection(row.collection):
+                row = None
             out.append(await self._sign_row(row, seconds, {}) if row else audio_id)
         return out
 
@@ -503,7 +516,7 @@ class AudioService:
         row = await visible_row(
             self.served_rows, self.catalog, audio_id, owner=principal.scope(), now=self.clock()
         )
-        if row is None:
+        if row is None or not principal.sees_collection(row.collection):
             raise NotFound()
         return await self._content(row, allow_redirect=True)
 
@@ -523,6 +536,12 @@ class AudioService:
         row = await visible_row(self.served_rows, self.catalog, audio_id, owner=None, now=now)
         if row is None:
             raise NotFound()
+        return await self.open_keyless(row, params)
+
+    async def open_keyless(self, row: AudioRow, params: Mapping[str, str]) -> ContentSource:
+        """The bytes (or the rendition `params` name) of a row opened with no key: by a
+        verified signed URL, or in a public collection. Always streamed by the service (no
+        redirect), so the answer's caching is the service's to decide."""
         if params and self.derived is not None:
             rendition = await self.derived.open_for_row(row, params)
             if rendition is not None:

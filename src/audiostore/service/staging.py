@@ -38,7 +38,7 @@ class StagedUpload:
     `InsufficientStorage` from whichever call met it, and the caller discards the file.
     """
 
-    def __init__(self, tmp_dir: Path, limit: int) -> None:
+    def __init__(self, tmp_dir: Path, limit: int, *, limit_source: str = "AUDIOSTORE_MAX_UPLOAD_BYTES") -> None:
         with full_disk_is_507("staging"):
             tmp_dir.mkdir(parents=True, exist_ok=True)
             fd, name = tempfile.mkstemp(prefix="upload-", suffix=".part", dir=tmp_dir)
@@ -50,6 +50,7 @@ class StagedUpload:
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
         self._hash = hashlib.sha256()
         self.limit = limit
+        self.limit_source = limit_source  # named in a 413: the setting, or a client token's bound
         self.size = 0
         self.filename: str | None = None
         self.declared_content_type: str | None = None
@@ -68,7 +69,7 @@ class StagedUpload:
         self.size += len(chunk)
         if self.size > self.limit:
             raise PayloadTooLarge(
-                f"The upload is larger than {self.limit} bytes (AUDIOSTORE_MAX_UPLOAD_BYTES)."
+                f"The upload is larger than {self.limit} bytes ({self.limit_source})."
             )
         if len(self._head) < HEAD_BYTES:
             self._head += chunk[: HEAD_BYTES - len(self._head)]
