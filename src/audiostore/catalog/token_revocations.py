@@ -55,4 +55,4 @@ class TokenRevocationCatalog:
                 select(TokenRevocationRow.owner, TokenRevocationRow.not_before)
                 .where(TokenRevocationRow.not_before > moment)
             )
-            return {owner: at for owner, at in rows.tuples()}
+            return {owner: at for owner, at in rows}
