@@ -233,3 +233,17 @@ async def test_bad_token_requests_are_4xx(api: Api) -> None:
     for body, status, err in cases:
         r = await api.http.post("/v1/tokens", headers=api.alice, json=body)
         assert code(r) == (status, err), (body, r.text)
+
+
+async def test_speech_needs_the_upload_scope_and_an_allowed_collection(api: Api) -> None:
+    reader = bearer(await mint(api, scopes=["read"]))
+    elsewhere = bearer(await mint(api, scopes=["upload"], collections=["takes"]))
+    speaker = bearer(await mint(api, scopes=["upload", "read"]))
+    rows, blobs = await api.row_count(), await api.blob_keys()
+    assert code(await api.http.post("/v1/tts", headers=reader, json={"text": "Hi."})) == (403, "scope_denied")
+    assert code(await api.http.post("/v1/tts", headers=elsewhere, json={"text": "Hi."})) == (403, "scope_denied")
+    await nothing_stored(api, rows, blobs)
+    spoken = await api.http.post("/v1/tts", headers=speaker, json={"text": "Hi.", "format": "wav"})
+    assert spoken.status_code == 201, spoken.text
+    assert spoken.json()["owner"] == "alice"
+    assert (await api.http.get("/v1/tts/voices", headers=reader)).status_code == 200
