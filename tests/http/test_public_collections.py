@@ -152,3 +152,30 @@ async def test_a_public_queue_stream_plays_only_the_collections_items(
     assert (await read_stream(app, "/v1/public/bob/stories/queues/night/stream.mp3", {}, max_bytes=1000)).status == 404
     await api.http.delete("/v1/collections/alice/stories/public", headers=api.alice)
     assert (await read_stream(app, url, {}, max_bytes=1000)).status == 404
+
+
+async def test_a_playing_public_stream_ends_once_private(papi: Api, tmp_path: Path) -> None:
+    """`loop` would play for ever; made private, it ends at the next item boundary."""
+    api = papi
+    one = make_tone(tmp_path / "one.wav", "wav", seconds=1.0, channels=2, frequency=330.0)
+    a = (await api.upload(one, collection="stories")).json()
+    await api.http.put("/v1/queues/loop", headers=api.alice, json={"audio_ids": [a["id"]]})
+    await api.http.put("/v1/collections/alice/stories/public", headers=api.alice)
+    stream = await api.runtime.public.open_stream("alice", "stories", "loop", mode="loop", icy=False)
+    body = stream.body
+    played = 0
+    for _ in range(200):  # a few seconds of a looping 1 s item: it does go on while public
+        played += len(await anext(body))
+        if played > 3 * 16_000:  # past three loops at 128 kbit/s
+            break
+    assert played > 3 * 16_000
+    await api.http.delete("/v1/collections/alice/stories/public", headers=api.alice)
+    after = 0
+    for _ in range(1000):
+        try:
+            after += len(await anext(body))
+        except StopAsyncIteration:
+            break
+    else:
+        raise AssertionError("the stream went on after the collection was made private")
+    assert after <= 2 * 16_000 + 8_000  # at most the rest of the item playing, and its batch

@@ -156,7 +156,8 @@ class QueueService:
         return (await self._view(principal, row)).items
 
     async def _order(
-        self, principal: Principal, name: str, mode: str, gate: Callable[[], Awaitable[bool]] | None
+        self, principal: Principal, name: str, mode: str,
+        gate: Callable[[], Awaitable[bool]] | None = None,
     ) -> AsyncIterator[AudioRow]:
         """Items in play order; who is still visible is asked again before each one."""
         previous: str | None = None
