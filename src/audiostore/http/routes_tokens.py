@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
+from ..errors import ValidationFailed
 from ..service import Principal
 from ..service.client_tokens import TokenRequest
 from ..service.principal import SCOPES
@@ -55,8 +56,10 @@ class TokenResponse(BaseModel):
 
 class RevokeRequest(RequestBody):
     owner: str = Field(json_schema_extra={"pattern": KEY_PART_PATTERN})
-    before: datetime | None = Field(None, description="Refuse the owner's tokens issued "
-                                    "before this moment (default: now); never in the future.")
+    # Text, parsed as ISO 8601 only: pydantic would also take `0` as a Unix time.
+    before: str | None = Field(None, description="ISO 8601 time with a timezone: refuse the "
+                               "owner's tokens issued before it (default: now); never in the future.",
+                               json_schema_extra={"format": "date-time"})
 
 
 class RevokeResponse(BaseModel):
@@ -88,5 +91,11 @@ async def create_token(body: TokenCreateRequest, request: Request, who: KeyHolde
 async def revoke_tokens(body: RevokeRequest, request: Request, _: Admin) -> RevokeResponse:
     """Admin keys: refuse every client token of `owner` issued before `before`. A later moment
     already in force stays (revocations only move forward)."""
-    in_force = await runtime_of(request).tokens.revoke(body.owner, body.before)
+    before = None
+    if body.before is not None:
+        try:
+            before = datetime.fromisoformat(body.before.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise ValidationFailed("before must be an ISO 8601 time.") from exc
+    in_force = await runtime_of(request).tokens.revoke(body.owner, before)
     return RevokeResponse(owner=body.owner, not_before=in_force)
