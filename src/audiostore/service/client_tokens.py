@@ -11,8 +11,11 @@ moment (`TokenRevocations`), the one thing looked up, from a briefly cached copy
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,6 +34,7 @@ ISSUER = "audiostore"
 AUDIENCE = "audiostore"
 _KEY_LABEL = b"audiostore client token v1"
 MAX_COLLECTIONS = 100
+MAX_REMEMBERED = 10_000  # verified tokens kept; the whole memory is cleared when full
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +65,18 @@ def whole_milliseconds(moment: datetime) -> datetime:
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
+def _kid_of(token: str) -> str | None:
+    """The `kid` of a JWT's header, read without PyJWT's (slower) full header parse; whatever
+    it says is checked by the signature."""
+    head = token.split(".", 1)[0]
+    try:
+        header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+    except (ValueError, binascii.Error) as exc:
+        raise jwt.DecodeError("header") from exc
+    kid = header.get("kid") if isinstance(header, dict) else None
+    return kid if isinstance(kid, str) else None
+
+
 def looks_like_token(bearer: str) -> bool:
     """A JWT has three base64url parts; API keys start `as_` and have no dots."""
     return bearer.count(".") == 2
@@ -78,6 +94,7 @@ class ClientTokens:
         self.clock = clock
         self._keys = dict(_derive(s) for s in secrets_)
         self._signing_kid = _derive(secrets_[0])[0]
+        self._verified: dict[str, tuple[TokenGrant, str, datetime]] = {}
 
     # --- mint ---------------------------------------------------------------------------
     async def mint(self, principal: Principal, request: TokenRequest) -> MintedToken:
@@ -153,21 +170,18 @@ class ClientTokens:
 
     # --- verify -------------------------------------------------------------------------
     async def authenticate(self, token: str) -> Principal:
-        """The principal a token stands for; 401 if it is forged, expired or revoked."""
-        try:
-            kid = jwt.get_unverified_header(token).get("kid")
-            key = self._keys.get(kid) if isinstance(kid, str) else None
-            if key is None:  # signed with a secret no longer configured (or never)
-                raise Unauthorized("The client token is not valid (unknown signing key).")
-            claims = jwt.decode(
-                token, key, algorithms=["HS256"], audience=AUDIENCE, issuer=ISSUER,
-                # Times are checked below against the service's clock.
-                options={"require": ["sub", "jti", "iat", "exp", "scope"], "verify_exp": False,
-                         "verify_iat": False, "verify_nbf": False},
-            )
-            grant, owner, issued = self._grant(claims)
-        except jwt.InvalidTokenError as exc:
-            raise Unauthorized("The client token is not valid.") from exc
+        """The principal a token stands for; 401 if it is forged, expired or revoked.
+
+        A token whose signature held is remembered (by its exact text, for this process's
+        secrets, which do not change while it runs): a phone sends one token many times, and
+        the signature check is the costly part. Expiry and revocation are checked every time."""
+        verified = self._verified.get(token)
+        if verified is None:
+            verified = self._verify(token)
+            if len(self._verified) >= MAX_REMEMBERED:
+                self._verified.clear()
+            self._verified[token] = verified
+        grant, owner, issued = verified
         now = self.clock()
         if grant.expires_at <= now:
             raise TokenExpired()
@@ -175,6 +189,22 @@ class ClientTokens:
         if not_before is not None and issued < not_before:
             raise TokenRevoked()
         return Principal(owner=owner, grant=grant)
+
+    def _verify(self, token: str) -> tuple[TokenGrant, str, datetime]:
+        try:
+            kid = _kid_of(token)
+            key = self._keys.get(kid) if kid is not None else None
+            if key is None:  # signed with a secret no longer configured (or never)
+                raise Unauthorized("The client token is not valid (unknown signing key).")
+            claims = jwt.decode(
+                token, key, algorithms=["HS256"], audience=AUDIENCE, issuer=ISSUER,
+                # Times are checked against the service's clock, on every use.
+                options={"require": ["sub", "jti", "iat", "exp", "scope"], "verify_exp": False,
+                         "verify_iat": False, "verify_nbf": False},
+            )
+            return self._grant(claims)
+        except jwt.InvalidTokenError as exc:
+            raise Unauthorized("The client token is not valid.") from exc
 
     def _grant(self, claims: dict[str, Any]) -> tuple[TokenGrant, str, datetime]:
         def strings(name: str) -> frozenset[str] | None:
