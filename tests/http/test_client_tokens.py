@@ -118,6 +118,10 @@ async def test_collections_bound_every_verb(api: Api, tones: dict[str, Path]) ->
     q = await api.http.put("/v1/queues/mix", headers=api.alice, json={"audio_ids": [inside["id"], outside["id"]]})
     assert q.status_code == 200
     assert (await api.http.get("/v1/queues/mix", headers=t)).json()["audio_ids"] == [inside["id"]]
+    # A signed queue URL would play every collection's items: not for a limited token.
+    assert code(await api.http.post("/v1/queues/mix/url", headers=t, json={})) == (403, "scope_denied")
+    refused = await api.http.put("/v1/queues/mine", headers=t, json={"audio_ids": [outside["id"]]})
+    assert code(refused) == (422, "validation_failed")  # as if it did not exist
     assert (await api.upload(tones["wav"], headers=t, collection="takes")).status_code == 201
 
 
