@@ -20,7 +20,9 @@ class TokenRevocationCatalog:
     async def raise_not_before(self, owner: str, before: datetime, *, now: datetime) -> datetime:
         """Refuse `owner`'s tokens issued before `before`; a later moment already set stays.
         Returns the moment now in force."""
-        for _ in range(2):  # a concurrent first revocation of the same owner: update on pass two
+        # A concurrent first revocation of the same owner may insert the row between any two
+        # of these statements: then the next pass updates it.
+        for _ in range(5):
             async with self._sessions() as s, s.begin():
                 result = await s.execute(
                     update(TokenRevocationRow)
@@ -32,8 +34,10 @@ class TokenRevocationCatalog:
                 current = (await s.execute(
                     select(TokenRevocationRow.not_before).where(TokenRevocationRow.owner == owner)
                 )).scalar_one_or_none()
-                if current is not None:
+            if current is not None:
+                if current >= before:
                     return current
+                continue  # it appeared after the UPDATE looked: update it now
             try:
                 async with self._sessions() as s, s.begin():
                     s.add(TokenRevocationRow(owner=owner, not_before=before, updated_at=now))
