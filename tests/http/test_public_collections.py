@@ -125,6 +125,8 @@ async def test_who_may_make_a_collection_public(papi: Api, tones: dict[str, Path
     # AUDIOSTORE_PUBLIC_COLLECTIONS: public from the start, and only the setting makes it private.
     song = (await api.upload(tones["wav"], headers=api.bob, collection="radio")).json()
     assert (await api.http.get(f"/v1/public/bob/radio/{song['id']}")).status_code == 200
+    again = await api.http.put("/v1/collections/bob/radio/public", headers=api.bob)
+    assert again.status_code == 200 and again.json()["source"] == "setting"
     assert code(await api.http.delete("/v1/collections/bob/radio/public", headers=api.bob)) == (409, "conflict")
     assert (await api.http.get(f"/v1/public/bob/radio/{song['id']}")).status_code == 200
 

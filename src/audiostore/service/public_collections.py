@@ -99,9 +99,12 @@ class PublicCollections:
 
     async def publish(self, principal: Principal, owner: str, collection: str) -> PublicCollection:
         owner, collection = self._pair(principal, owner, collection)
-        await self.catalog.add(owner, collection, now=self.audio.clock())
+        if (owner, collection) in self.from_setting:
+            return PublicCollection(owner, collection, "setting")
+        now = self.audio.clock()
+        await self.catalog.add(owner, collection, now=now)  # already public: stays as it was
         self._known.pop((owner, collection), None)
-        return PublicCollection(owner, collection, "api")
+        return PublicCollection(owner, collection, "api", now)
 
     async def unpublish(self, principal: Principal, owner: str, collection: str) -> None:
         owner, collection = self._pair(principal, owner, collection)
