@@ -20,7 +20,7 @@ from .catalog import Catalog
 from .catalog.tts_requests import TtsRequestCatalog
 from .errors import ConfigurationError, InvalidName
 from .native_workers import NativeWorkerPool
-from .service import ApiKeyService, AudioService, IssuedKey
+from .service import ApiKeyService, AudioService, Ingest, IssuedKey
 from .service.analysis import UploadAnalysis
 from .service.queue_urls import QueueUrls
 from .service.queues import QueueService
@@ -55,6 +55,7 @@ class Runtime:
     catalog: Catalog
     store: BlobStore
     audio: AudioService
+    ingest: Ingest
     keys: ApiKeyService
     tts: TtsService
     renditions: RenditionService
@@ -81,15 +82,19 @@ class Runtime:
         renditions = RenditionService(audio)
         audio.derived = renditions
         audio.analysis = UploadAnalysis(audio, renditions)
+        ingest = Ingest(
+            settings=settings, catalog=catalog, store=store, audio=audio,
+            analysis=audio.analysis, clock=lambda: clock(),
+        )
         keys = ApiKeyService(catalog, clock=lambda: clock(), cache_seconds=settings.auth_cache_seconds)
         tts_processes = engine_pool(settings)  # workers start on first use
         tts = TtsService(
-            settings=settings, audio=audio, registry=build_registry(settings, tts_processes),
+            settings=settings, audio=audio, ingest=ingest, registry=build_registry(settings, tts_processes),
             requests=TtsRequestCatalog(catalog.engine),
         )
         queues = QueueService(audio, renditions)
         return cls(
-            settings=settings, catalog=catalog, store=store, audio=audio, keys=keys, tts=tts,
+            settings=settings, catalog=catalog, store=store, audio=audio, ingest=ingest, keys=keys, tts=tts,
             renditions=renditions, queues=queues, queue_urls=QueueUrls(queues),
             tts_processes=tts_processes, clock=clock,
         )
