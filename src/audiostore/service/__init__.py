@@ -1,7 +1,8 @@
 """The rules of audiostore: ingest, read, sign, delete, keys."""
 
 from .api_keys import ApiKeyService, IssuedKey
-from .audio import AudioService, ContentSource, Page, SignedUrl
+from .audio import AudioService, Page, SignedUrl
+from .content_source import ContentSource
 from .ingest import Ingest, StoredUpload
 from .metadata_field import parse_metadata
 from .principal import Principal

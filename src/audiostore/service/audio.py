@@ -9,20 +9,12 @@ from __future__ import annotations
 import builtins  # `list` is also a method of AudioService; its annotations mean the type
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any, Protocol, TypedDict
+from typing import Any, Protocol
 
 from ..blob_keys import check_name
-from ..blobstores import (
-    BlobNotFound,
-    BlobStore,
-    BlobStoreUnavailable,
-    LocalPathStore,
-    SignCapableStore,
-)
-from ..blobstores.base import can_sign
+from ..blobstores import BlobNotFound, BlobStore, BlobStoreUnavailable
 from ..blobstores.spooling import SPOOL, primary_of, spooled_path_of
 from ..catalog import AudioRow, Catalog, ListQuery
 from ..catalog.doomed_claims import DoomedObject
@@ -36,13 +28,14 @@ from ..errors import (
 )
 from ..settings import Settings
 from ..signing import UrlSigner, signed_query
+from .content_source import BlobAccess, ContentFields, ContentSource
 from .expiry_rules import url_lifetime_within_expiry
 from .principal import Principal
-from .analysis import UploadAnalysis
 from .list_cursor import decode_cursor, encode_cursor
 from .metadata_field import check_metadata
 from .served_rows import ServedRows, visible_row
 from .upload_fields import UploadFields
+from .visible_audio import visible_or_not_found
 
 log = logging.getLogger(__name__)
 
@@ -73,33 +66,9 @@ class Page:
     next_cursor: str | None
 
 
-class ContentFields(TypedDict):
-    """The fields of a `ContentSource` that do not depend on where the bytes are read from."""
-
-    row: AudioRow
-    content_type: str
-    size: int
-    etag: str
-    key: str
-
-
-@dataclass(frozen=True, slots=True)
-class ContentSource:
-    """Where to read an object's bytes from; exactly one of `path`/`redirect_url`/`key` is used."""
-
-    row: AudioRow
-    content_type: str
-    size: int
-    etag: str
-    key: str
-    path: Path | None = None
-    redirect_url: str | None = None
-    store: BlobStore | None = field(default=None, repr=False)
-
-
 class DerivedBlobs(Protocol):
-    """Renditions and waveforms (service/renditions.py) plug into ingest, delete and signed
-    URLs through these calls; AudioService works without them (`derived = None`)."""
+    """Renditions and waveforms (service/renditions.py) plug into delete, signed URLs and
+    signed content through these calls; AudioService works without them (`derived=None`)."""
 
     async def keys_of(self, rows: Sequence[AudioRow | DoomedObject]) -> list[str]: ...
     async def open_for_row(self, row: AudioRow, params: Mapping[str, str]) -> ContentSource | None: ...
@@ -114,17 +83,19 @@ class AudioService:
         catalog: Catalog,
         store: BlobStore,
         signer: UrlSigner,
+        access: BlobAccess,
+        derived: DerivedBlobs | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.settings = settings
         self.catalog = catalog
         self.store = store
         self.signer = signer
+        self.access = access
         self.clock = clock
         self.tmp_dir = settings.data_dir / "tmp"
         self.served_rows = ServedRows.for_settings(settings, catalog)
-        self.derived: DerivedBlobs | None = None
-        self.analysis: UploadAnalysis | None = None
+        self.derived = derived
 
     # --- expiry -----------------------------------------------------------------------
     def expiry_for(self, fields_: UploadFields | Mapping[str, Any], now: datetime) -> datetime | None:
@@ -149,10 +120,7 @@ class AudioService:
 
     # --- read -------------------------------------------------------------------------
     async def get(self, principal: Principal, audio_id: str) -> AudioRow:
-        row = await self.catalog.get_visible(audio_id, owner=principal.scope(), now=self.clock())
-        if row is None:
-            raise NotFound()
-        return row
+        return await visible_or_not_found(self.catalog, principal, audio_id, now=self.clock())
 
     async def list(
         self,
@@ -287,17 +255,12 @@ class AudioService:
     async def _sign_row(self, row: AudioRow, seconds: int, params: dict[str, str]) -> SignedUrl:
         now = self.clock()
         expires_at = now + timedelta(seconds=seconds)
-        if (
-            can_sign(self.store)
-            and self.settings.signed_urls == "direct"
-            and not params
-            and row.location != SPOOL  # a spooled blob is not in the bucket yet
-        ):
+        if not params and self.access.presigns(row.location):
             # A presigned URL cannot be revoked: it must end when the object does. (Service
             # URLs check the object on every request, so they need no such cap.)
             seconds = url_lifetime_within_expiry(row, seconds, now)
             expires_at = now + timedelta(seconds=seconds)
-            url = await self.store.sign_get(row.key, expires_in=seconds, filename=row.name)
+            url = await self.access.presigned_url(row.key, seconds=seconds, filename=row.name)
             return SignedUrl(row.id, url, expires_at)
         expires = int(expires_at.timestamp())
         signature = self.signer.sign(row.id, expires, params)
@@ -342,20 +305,13 @@ class AudioService:
             "etag": f'"{row.sha256}"', "key": row.key,
         }
         spooled = spooled_path_of(self.store, row.location, row.key)
-        if spooled is not None:
-            return ContentSource(**common, path=spooled)
-        if row.location == SPOOL and not await self._in_primary(row.key):
+        if spooled is None and row.location == SPOOL and not await self._in_primary(row.key):
             raise StorageUnavailable(
                 "This audio is still in the fallback spool of the instance that stored it while "
                 "the bucket was down; it can be read here once that instance has moved it to "
                 "the bucket. Try again later."
             )
-        if isinstance(self.store, LocalPathStore):
-            return ContentSource(**common, path=self.store.local_path(row.key))
-        if allow_redirect and isinstance(self.store, SignCapableStore) and self.settings.signed_urls == "direct":
-            url = await self.store.sign_get(row.key, expires_in=300, filename=row.name)
-            return ContentSource(**common, redirect_url=url)
-        return ContentSource(**common, store=self.store)
+        return await self.access.source(common, allow_redirect=allow_redirect, local_path=spooled)
 
     async def _in_primary(self, key: str) -> bool:
         """Whether the primary store holds `key` (a spooled object another instance drained)."""
