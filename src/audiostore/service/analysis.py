@@ -2,7 +2,7 @@
 
 The upload itself decodes the whole file (that is what catches truncated audio) but does not
 measure loudness: with 4x-oversampled true peak that costs about 1.5 s of CPU per hour of
-audio, far more than receiving and storing the bytes. So `ingest` marks the row with
+audio, far more than receiving and storing the bytes. So `Ingest` marks the row with
 `analysis_due_at` and hands its staging file to `UploadAnalysis.submit`; a background task
 measures it, stores the figures and makes the ingest renditions. If the process stops first,
 the row stays due and the `analyse_due` job (jobs/analysis.py) measures it from the store once

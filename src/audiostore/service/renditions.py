@@ -218,7 +218,7 @@ class RenditionService:
 
     def __init__(
         self, *, settings: Settings, catalog: Catalog, store: BlobStore, access: BlobAccess,
-        originals: OriginalCopies, meter: LoudnessMeter | None, clock: Callable[[], datetime],
+        originals: OriginalCopies, meter: LoudnessMeter, clock: Callable[[], datetime],
     ) -> None:
         self.settings = settings
         self.catalog = catalog
@@ -252,7 +252,7 @@ class RenditionService:
     async def _measured_profile(self, row: AudioRow, req: RenditionRequest) -> OutputProfile:
         """`profile_for`, after measuring the loudness first if normalising needs it and the
         analysis after the upload has not run yet."""
-        if req.normalize and row.analysis_due_at is not None and self.meter is not None:
+        if req.normalize and row.analysis_due_at is not None:
             if await self.meter.measure_stored(row):
                 await self.after_analysis(row)  # what the analysis after the upload would do
         return self.profile_for(row, req)
