@@ -79,11 +79,18 @@ class Principal:
         """The collections a token is limited to (None: every collection)."""
         return self.grant.collections if self.grant is not None else None
 
-    def upload_limit(self, server_limit: int) -> int:
-        """The most bytes one upload may have: the server's limit, or a token's lower bound."""
-        if self.grant is None or self.grant.max_bytes is None:
-            return server_limit
-        return min(server_limit, self.grant.max_bytes)
+    def upload_limit(self, server_limit: int) -> tuple[int, str]:
+        """The most bytes one upload may have, and what sets it (named in a 413): the server's
+        limit, or a token's lower bound."""
+        if self.grant is None or self.grant.max_bytes is None or self.grant.max_bytes >= server_limit:
+            return server_limit, "AUDIOSTORE_MAX_UPLOAD_BYTES"
+        return self.grant.max_bytes, "the client token's max_bytes"
+
+    def formats_source(self) -> str:
+        """What sets the accepted upload formats (named in a 415)."""
+        if self.grant is None or self.grant.formats is None:
+            return "AUDIOSTORE_ACCEPTED_FORMATS"
+        return "the client token's formats"
 
     def accepted_formats(self, server_formats: Collection[str]) -> list[str]:
         """The upload formats accepted from this principal: the server's, within a token's."""

@@ -26,7 +26,8 @@ from ..blob_keys import check_key_part
 from ..catalog import AudioRow
 from ..catalog.public_collections import PublicCollectionCatalog
 from ..errors import AudiostoreError, ConfigurationError, Conflict, NotFound
-from .audio import AudioService, ContentSource
+from .audio import AudioService
+from .content_source import ContentSource
 from .principal import READ, Principal, TokenGrant
 from .queues import QueueService, QueueStream
 from .served_rows import visible_row
