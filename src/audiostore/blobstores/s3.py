@@ -290,28 +290,40 @@ class _S3Writer:
         self.key = key
         self._writer = writer
         self._deadlines = deadlines
+        self._stalled = False  # a call failed: the store is down or not answering
 
     async def write(self, data: bytes) -> None:
         # A write waits only when a part must go up first (a full buffer): one request's time.
-        with _translated(self.key):
+        with _translated(self.key), self._noting_stalls():
             async with within(self._deadlines.call, f"write {self.key}"):
                 await self._writer.write(data)
 
     async def complete(self) -> None:
         # The parts still in flight (at most PUT_CONCURRENCY, side by side), then the
         # CompleteMultipartUpload request.
-        with _translated(self.key):
+        with _translated(self.key), self._noting_stalls():
             async with within(self._deadlines.call * 2, f"complete {self.key}"):
                 await self._writer.close()
 
     async def abort(self) -> None:
-        """Abort the multipart upload (its parts go); nothing appears under the key. Bounded
-        by `first_byte`: an abort is most often the answer to a store that stopped answering,
-        and the parts stay invisible either way (a lifecycle rule reclaims them)."""
+        """Abort the multipart upload (its parts go); nothing appears under the key. After the
+        store failed a write (down, or past its deadline) it does not wait on the store again:
+        the parts stay invisible either way, and a lifecycle rule
+        (`AbortIncompleteMultipartUpload`) reclaims them."""
+        if self._stalled:
+            return
         with _translated(self.key):
             async with within(self._deadlines.first_byte, f"abort {self.key}"):
                 # obstore aborts when its context exits with an exception (there is no abort()).
                 await self._writer.__aexit__(RuntimeError, RuntimeError("upload abandoned"), None)
+
+    @contextmanager
+    def _noting_stalls(self) -> Iterator[None]:
+        try:
+            yield
+        except BlobStoreUnavailable:
+            self._stalled = True
+            raise
 
 
 def _boto3_chain() -> Boto3CredentialProvider | None:

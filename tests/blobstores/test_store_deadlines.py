@@ -1,0 +1,104 @@
+"""Every S3 store call has a deadline: against a bucket that takes the connection and never
+answers, each verb fails as `BlobStoreUnavailable` within its bound (not after obstore's
+minutes of retries); and a slow *reader* of a healthy bucket never trips the stall bound."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from audiostore.blobstores import BlobStoreUnavailable
+from audiostore.blobstores.deadlines import StoreDeadlines
+from audiostore.blobstores.s3 import PART_SIZE, S3BlobStore
+from audiostore.settings import Settings
+from fixtures_seaweedfs import SeaweedFS
+from silent_listener import SilentListener, silent_listener
+
+DEADLINES = StoreDeadlines(connect=1.0, first_byte=1.0, call=2.0)
+SLACK = 5.0  # generous: a loaded machine, never a tight timing
+
+
+def _frozen_store(listener: SilentListener) -> S3BlobStore:
+    return S3BlobStore(bucket="frozen", endpoint=listener.endpoint, access_key_id="k",
+                       secret_access_key="s", allow_http=True, deadlines=DEADLINES)
+
+
+async def _fails_within(seconds: float, call: Callable[[], Awaitable[Any]]) -> float:
+    started = time.monotonic()
+    with pytest.raises(BlobStoreUnavailable):
+        await asyncio.wait_for(call(), timeout=seconds + 60)  # a hang fails the test, not CI
+    took = time.monotonic() - started
+    assert took < seconds + SLACK, f"took {took:.1f} s, the deadline is {seconds} s"
+    return took
+
+
+async def _drain(stream: Any) -> None:
+    async for _ in stream:
+        pass
+
+
+async def test_every_call_to_a_silent_bucket_ends_within_its_deadline(tmp_path: Path) -> None:
+    small = tmp_path / "small.wav"
+    small.write_bytes(b"x" * 4096)
+    large = tmp_path / "large.wav"  # a multipart upload: three parts
+    large.write_bytes(b"y" * (2 * PART_SIZE + 1))
+    with silent_listener() as listener:
+        store = _frozen_store(listener)
+        key = "a/b/2026-01-01/x.wav"
+        await _fails_within(DEADLINES.call, lambda: store.put_file(key, small, content_type="audio/wav"))
+        await _fails_within(DEADLINES.call * 2, lambda: store.put_file(key, large, content_type="audio/wav"))
+        await _fails_within(DEADLINES.first_byte, lambda: _drain(store.get_stream(key)))
+        await _fails_within(DEADLINES.first_byte, lambda: _drain(store.get_stream(key, start=5, end=50)))
+        await _fails_within(DEADLINES.call, lambda: store.get_range(key, 0, 16))
+        await _fails_within(DEADLINES.first_byte, lambda: store.head(key))
+        await _fails_within(DEADLINES.call, lambda: store.delete_many([key, "other"]))
+        await _fails_within(DEADLINES.call, lambda: _drain(store.list("a/")))
+        assert await store.rejected_credentials() is None  # down is not "wrong credentials"
+
+        writer = store.open_writer(key, content_type="audio/wav")
+
+        async def stream_and_complete() -> None:
+            for _ in range(3):
+                await writer.write(b"z" * (PART_SIZE // 2))
+            await writer.complete()
+
+        await _fails_within(DEADLINES.call * 2 + DEADLINES.call, stream_and_complete)
+        started = time.monotonic()
+        await writer.abort()  # the store is not answering: no second wait
+        assert time.monotonic() - started < 1.0
+        # Signing with static keys needs no round trip: it works while the bucket is frozen.
+        assert "X-Amz-Signature=" in await store.sign_get(key, expires_in=60)
+        assert listener.accepted >= 1  # the calls did reach the listener (not refused)
+
+
+async def test_a_slow_reader_of_a_healthy_bucket_gets_every_byte(
+    seaweedfs: SeaweedFS, s3_bucket: str, tmp_path: Path
+) -> None:
+    """The stall bound runs only while a piece is awaited: a client that takes longer than
+    `first_byte` between pieces still gets the whole blob."""
+    store = S3BlobStore(bucket=s3_bucket, endpoint=seaweedfs.endpoint, region=seaweedfs.region,
+                        access_key_id=seaweedfs.access_key, secret_access_key=seaweedfs.secret_key,
+                        allow_http=True, deadlines=StoreDeadlines(connect=2, first_byte=0.5, call=10))
+    body = bytes(range(256)) * 4096  # 1 MiB: four 256 KiB pieces
+    src = tmp_path / "slow.bin"
+    src.write_bytes(body)
+    await store.put_file("slow/reader.bin", src, content_type="application/octet-stream")
+    got = bytearray()
+    async for chunk in store.get_stream("slow/reader.bin"):
+        got += chunk
+        await asyncio.sleep(0.8)  # longer than first_byte, each time
+    assert hashlib.sha256(got).hexdigest() == hashlib.sha256(body).hexdigest()
+
+
+def test_the_deadlines_come_from_the_settings() -> None:
+    settings = Settings(store="s3", s3_bucket="b", s3_connect_timeout_seconds=1.5,
+                        s3_first_byte_timeout_seconds=2.5, s3_call_timeout_seconds=7)
+    store = S3BlobStore.from_settings(settings)
+    assert store.deadlines == StoreDeadlines(connect=1.5, first_byte=2.5, call=7)
+    assert S3BlobStore(bucket="b", access_key_id="k", secret_access_key="s").deadlines == StoreDeadlines()
