@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from audiostore.blobstores import BlobStoreUnavailable
+from audiostore.blobstores import BlobStoreUnavailable, StoreDeadlineExceeded
 from audiostore.blobstores.deadlines import StoreDeadlines
 from audiostore.blobstores.s3 import PART_SIZE, S3BlobStore
 from audiostore.settings import Settings
@@ -30,8 +30,9 @@ def _frozen_store(listener: SilentListener) -> S3BlobStore:
 
 
 async def _fails_within(seconds: float, call: Callable[[], Awaitable[Any]]) -> float:
+    """The call fails as "did not answer in time" (so may still take effect), within bound."""
     started = time.monotonic()
-    with pytest.raises(BlobStoreUnavailable):
+    with pytest.raises(StoreDeadlineExceeded):
         await asyncio.wait_for(call(), timeout=seconds + 60)  # a hang fails the test, not CI
     took = time.monotonic() - started
     assert took < seconds + SLACK, f"took {took:.1f} s, the deadline is {seconds} s"
@@ -94,6 +95,20 @@ async def test_a_slow_reader_of_a_healthy_bucket_gets_every_byte(
         got += chunk
         await asyncio.sleep(0.8)  # longer than first_byte, each time
     assert hashlib.sha256(got).hexdigest() == hashlib.sha256(body).hexdigest()
+
+
+async def test_a_refused_connection_is_down_not_in_doubt(tmp_path: Path) -> None:
+    """Nothing listens: the put cannot have landed, so it is no missed deadline (the service
+    removes such an upload's row at once instead of leaving its key to the retry job)."""
+    src = tmp_path / "x.wav"
+    src.write_bytes(b"abc")
+    from server_process import free_port
+
+    store = S3BlobStore(bucket="b", endpoint=f"http://127.0.0.1:{free_port()}", access_key_id="k",
+                        secret_access_key="s", allow_http=True, deadlines=DEADLINES)
+    with pytest.raises(BlobStoreUnavailable) as refused:
+        await store.put_file("k.wav", src, content_type="audio/wav")
+    assert not isinstance(refused.value, StoreDeadlineExceeded)
 
 
 def test_the_deadlines_come_from_the_settings() -> None:

@@ -42,7 +42,9 @@ class StoreDeadlines:
 
 
 class StoreDeadlineExceeded(BlobStoreUnavailable):
-    """The store did not answer within its deadline: it counts as down for this call."""
+    """The store did not answer within its deadline: it counts as down for this call. Unlike
+    a refusal, the call may still take effect: a frozen server that resumes goes on with the
+    requests it had taken (a PUT lands late)."""
 
 
 @asynccontextmanager

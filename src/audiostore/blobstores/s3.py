@@ -31,7 +31,7 @@ from obstore.exceptions import NotFoundError, PermissionDeniedError, Unauthentic
 from obstore.store import S3Store
 
 from .base import BlobMeta, BlobNotFound, BlobStoreAccessDenied, BlobStoreUnavailable
-from .deadlines import StoreDeadlines, within
+from .deadlines import StoreDeadlineExceeded, StoreDeadlines, within
 
 if TYPE_CHECKING:
     # obstore's option types exist in its stubs only (not importable at runtime).
@@ -82,7 +82,15 @@ def _translated(key: str) -> Iterator[None]:
     except (PermissionDeniedError, UnauthenticatedError) as exc:
         raise BlobStoreAccessDenied(f"{type(exc).__name__}: {_first_line(exc)}") from exc
     except (ObstoreError, OSError) as exc:
-        raise BlobStoreUnavailable(f"{type(exc).__name__}: {_first_line(exc)}") from exc
+        failure = StoreDeadlineExceeded if _timed_out(exc) else BlobStoreUnavailable
+        raise failure(f"{type(exc).__name__}: {_first_line(exc)}") from exc
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """Whether the HTTP client gave up waiting (its own request or connect timeout) rather
+    than being refused. obstore's error carries reqwest's debug form, its only mark of it."""
+    said = str(exc)
+    return isinstance(exc, TimeoutError) or "kind: Timeout" in said or "TimedOut" in said
 
 
 def _first_line(exc: BaseException) -> str:
