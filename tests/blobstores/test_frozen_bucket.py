@@ -194,7 +194,8 @@ def test_a_frozen_bucket_never_holds_a_request_and_loses_nothing(
             assert r.headers.get("idempotent-replayed") == "true", answers
 
             # With the spool off, an upload is a 503 in seconds, and nothing is kept.
-            r, took = timed(lambda: off.upload(refused))
+            strict_key = {"Idempotency-Key": "frozen-bucket-refused-1"}
+            r, took = timed(lambda: off.upload(refused, **strict_key))
             assert r.status_code == 503 and r.json()["error"]["code"] == "storage_unavailable", r.text
             assert r.headers["retry-after"].isdigit()
             assert took < CALL + MARGIN, took
@@ -238,6 +239,14 @@ def test_a_frozen_bucket_never_holds_a_request_and_loses_nothing(
         again = api.upload(retried, **key)
         assert again.status_code == 201 and again.json()["id"] == once["id"]
         assert [o["id"] for o in off.get("/v1/audio?limit=100").json()["items"]] == [strict_kept["id"]]
+        # The refused upload's key was freed by its failure: its retry is a fresh store, once.
+        r = off.upload(refused, **strict_key)
+        fresh = stored(r, refused, "primary")
+        assert "idempotent-replayed" not in r.headers
+        replay = off.upload(refused, **strict_key)
+        assert replay.json()["id"] == fresh["id"] and replay.headers["idempotent-replayed"] == "true"
+        assert {o["id"] for o in off.get("/v1/audio?limit=100").json()["items"]} == {strict_kept["id"], fresh["id"]}
+        assert bucket_hashes(weed, strict_bucket) == {**strict_expected, fresh["key"]: sha(refused)}
     finally:
         spooling.stop()
         strict.stop()
