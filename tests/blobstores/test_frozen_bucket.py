@@ -163,6 +163,10 @@ def test_a_frozen_bucket_never_holds_a_request_and_loses_nothing(
             assert r.status_code == 503 and r.json()["error"]["code"] == "storage_unavailable", r.text
             assert r.headers["retry-after"].isdigit()
             assert took < FIRST_BYTE + MARGIN, took
+            # So is a rendition, whose source (or made rendition) is in the frozen bucket.
+            r, took = timed(lambda: api.get(f"/v1/audio/{kept['id']}/content?format=mp3"))
+            assert r.status_code == 503 and r.json()["error"]["code"] == "storage_unavailable", r.text
+            assert took < FIRST_BYTE + CALL + MARGIN, took
             # A spooled one is served from the spool meanwhile.
             r = api.get(f"/v1/audio/{spooled_small['id']}/content")
             assert r.status_code == 200 and sha(r.content) == sha(small)
