@@ -117,3 +117,30 @@ def test_the_deadlines_come_from_the_settings() -> None:
     store = S3BlobStore.from_settings(settings)
     assert store.deadlines == StoreDeadlines(connect=1.5, first_byte=2.5, call=7)
     assert S3BlobStore(bucket="b", access_key_id="k", secret_access_key="s").deadlines == StoreDeadlines()
+
+
+async def test_a_streamed_write_that_misses_its_deadline_sends_the_upload_to_the_spool(tmp_path: Path) -> None:
+    """An upload streamed to the bucket while it arrives, whose bucket stops answering: once
+    the write fails, its own fallback put (and the uploads right behind) go straight to the
+    spool instead of waiting out the same deadline again."""
+    from audiostore.blobstores.local import LocalBlobStore
+    from audiostore.blobstores.spooling import SPOOL, SpoolingBlobStore
+
+    src = tmp_path / "x.wav"
+    src.write_bytes(b"w" * (PART_SIZE + 1))
+    with silent_listener() as listener:
+        store = SpoolingBlobStore(_frozen_store(listener), LocalBlobStore(tmp_path / "spool"))
+        writer = store.open_writer("a/x.wav", content_type="audio/wav")
+
+        async def stream() -> None:
+            await writer.write(src.read_bytes())
+            await writer.complete()
+
+        await _fails_within(DEADLINES.call * 2, stream)
+        assert store.spooling_now
+        started = time.monotonic()
+        assert await store.put_file("a/x.wav", src, content_type="audio/wav") == SPOOL
+        assert time.monotonic() - started < 1.0
+        assert store.spooled_path("a/x.wav") is not None
+        with pytest.raises(BlobStoreUnavailable):  # no new streamed write while it is down
+            store.open_writer("a/y.wav", content_type="audio/wav")
