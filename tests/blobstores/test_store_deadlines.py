@@ -144,3 +144,45 @@ async def test_a_streamed_write_that_misses_its_deadline_sends_the_upload_to_the
         assert store.spooled_path("a/x.wav") is not None
         with pytest.raises(BlobStoreUnavailable):  # no new streamed write while it is down
             store.open_writer("a/y.wav", content_type="audio/wav")
+
+
+async def test_an_upload_whose_put_missed_its_deadline_leaves_its_key_to_the_retry_job(
+    tmp_path: Path, tones: dict[str, Path]
+) -> None:
+    """With the spool off, the put of a refused upload may still land once a frozen bucket
+    resumes: the 503 leaves no visible object, frees the Idempotency-Key, and hands the row to
+    `retry_deletes` (which deletes whatever the key holds, then the row) instead of forgetting it."""
+    from datetime import timedelta
+
+    from audiostore.catalog.job_queries import JobCatalog
+    from conftest import make_api
+
+    with silent_listener() as listener:
+        settings = Settings(
+            data_dir=tmp_path / "data", public_url="http://testserver", store="s3",
+            s3_bucket="silent", s3_endpoint=listener.endpoint, s3_allow_http=True,
+            s3_access_key_id="k", s3_secret_access_key="s", fallback="off", sweep_interval=0,
+            s3_connect_timeout_seconds=DEADLINES.connect,
+            s3_first_byte_timeout_seconds=DEADLINES.first_byte,
+            s3_call_timeout_seconds=DEADLINES.call,
+        )
+        api, runtime = await make_api(settings)
+        try:
+            key = {**api.alice, "Idempotency-Key": "in-doubt-1"}
+            for _ in range(2):  # the key is free again after the failure: no 409
+                started = time.monotonic()
+                r = await api.upload(tones["wav"], headers=key)
+                assert r.status_code == 503 and r.json()["error"]["code"] == "storage_unavailable"
+                assert r.headers["retry-after"].isdigit()
+                assert time.monotonic() - started < DEADLINES.call + SLACK
+            assert (await api.http.get("/v1/audio", headers=api.alice)).json()["items"] == []
+            now = runtime.clock()
+            due = await JobCatalog(runtime.catalog).claim_due_deletes(
+                now=now, stale_before=now - timedelta(hours=1), lease_until=now + timedelta(minutes=5),
+                limit=10,
+            )
+            assert len(due) == 2 == await api.row_count()
+            assert all(row.state == "deleting" and row.sha256 for row in due)
+        finally:
+            await api.http.aclose()
+            await runtime.close()
