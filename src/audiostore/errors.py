@@ -52,10 +52,12 @@ class AudiostoreError(Exception):
     code: ClassVar[str] = "internal"
     status: ClassVar[int] = 500
     default_message: ClassVar[str] = "Internal error."
+    # Headers every answer of this error carries (a Retry-After, say); `headers=` adds to them.
+    default_headers: ClassVar[dict[str, str]] = {}
 
     def __init__(self, message: str | None = None, *, headers: dict[str, str] | None = None):
         self.message = message or self.default_message
-        self.headers = headers or {}
+        self.headers = {**self.default_headers, **(headers or {})}
         super().__init__(self.message)
 
     def to_dict(self) -> dict[str, dict[str, str]]:
@@ -132,6 +134,8 @@ class IdempotencyKeyInProgress(AudiostoreError):
         409,
         "An upload with this Idempotency-Key is still being stored; retry shortly.",
     )
+    # The first request ends within about one store deadline (stored, spooled or failed).
+    default_headers = {"Retry-After": "5"}
 
 
 class PayloadTooLarge(AudiostoreError):
@@ -203,12 +207,19 @@ class EngineFailed(AudiostoreError):
     code, status, default_message = "engine_failed", 502, "The speech engine failed."
 
 
+# How soon a client may try again after a store outage: about one store call deadline.
+STORAGE_RETRY_AFTER_SECONDS = 10
+
+
 class StorageUnavailable(AudiostoreError):
+    """The blob store refused, could not be reached, or did not answer within its deadline."""
+
     code, status, default_message = (
         "storage_unavailable",
         503,
         "The blob store cannot be reached; try again.",
     )
+    default_headers = {"Retry-After": str(STORAGE_RETRY_AFTER_SECONDS)}
 
 
 class InsufficientStorage(AudiostoreError):

@@ -10,6 +10,10 @@ The rules, all here:
   `idempotency_key_in_progress` (the client retries later). A claim left behind by a crash
   counts as abandoned after `ABANDONED_AFTER` and is taken over.
 - If the first request failed (any error), its key is released, so a retry stores afresh.
+- A client that gave up waiting and retries meets a first request that goes on without it
+  (an upload whose client left is not cancelled) and ends within the blob store's deadlines:
+  stored (or spooled), and the retry gets that object; or failed, and the retry stores afresh
+  (a put that missed its deadline and lands late is removed with its invisible row).
 - If the first object is gone (deleted or expired), the key is released and the upload is
   stored again.
 - Keys live `idempotency_ttl_seconds` (default a day); after that they are ignored and

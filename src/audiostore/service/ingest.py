@@ -30,9 +30,10 @@ import uuid_utils
 from .. import metrics
 from ..audio import HEAD_BYTES, TAIL_BYTES, AudioFacts, AudioLimits, content_type_for, probe, sniff
 from ..blob_keys import build_blob_key, check_key_part, check_name
-from ..blobstores import BlobStore, BlobStoreUnavailable, StreamingPutStore
+from ..blobstores import BlobStore, BlobStoreUnavailable, StoreDeadlineExceeded, StreamingPutStore
 from ..blobstores.spooling import PRIMARY, SPOOL, primary_of
 from ..catalog import PENDING, READY, AudioRow, Catalog
+from ..catalog.job_queries import JobCatalog
 from ..disk_space import is_out_of_space
 from ..errors import AudiostoreError, InsufficientStorage, StorageUnavailable, UnsupportedMediaType
 from ..settings import Settings
@@ -250,7 +251,7 @@ class Ingest:
             if placed is None:
                 placed = await self.blobs.put_file(key, staged.path, content_type=facts.content_type)
         except Exception as exc:
-            await self._take_back(audio_id, None)
+            await self._put_failed(audio_id, exc)
             log.warning("blob put failed for %s: %s", key, exc)
             if is_out_of_space(exc):  # the local store or the spool: a full disk
                 raise InsufficientStorage(
@@ -267,6 +268,22 @@ class Ingest:
             raise
         row.state = READY
         return row
+
+    async def _put_failed(self, audio_id: str, exc: Exception) -> None:
+        """Undo an upload whose put failed. A put the store did not answer in time may still
+        land there (its bytes were on their way): its row turns `deleting` (invisible, and the
+        upload's Idempotency-Key is free again) and the delete-retry job removes whatever the
+        store holds under the key, then the row, once the store answers. A refused put (or a
+        full local disk) left no blob: the row goes now."""
+        if not isinstance(exc, StoreDeadlineExceeded):
+            await self._take_back(audio_id, None)
+            return
+        try:
+            jobs = JobCatalog(self.catalog)
+            await jobs.mark_deleting([audio_id], now=self.clock())
+            await jobs.mark_retry_due([audio_id], now=self.clock())
+        except Exception as failure:  # noqa: BLE001 - the pending row's job rolls it back later
+            log.warning("could not hand %s to the delete retry job: %s", audio_id, failure)
 
     async def _take_back(self, audio_id: str, key: str | None) -> None:
         """Undo an upload that failed after its intent row: its blob (if it was put), then the

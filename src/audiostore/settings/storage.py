@@ -35,6 +35,20 @@ class S3Settings(SettingsGroup):
         None, description="Server-side encryption for new objects: `AES256` or `aws:kms`."
     )
     s3_sse_kms_key_id: str | None = Field(None, description="KMS key id when s3_sse=aws:kms.")
+    # A bucket that stops answering fails a call after these (then: spool or 503 on upload,
+    # 503 on read, the retry job on delete), instead of holding the request for minutes.
+    s3_connect_timeout_seconds: float = Field(
+        3.0, gt=0, le=300, description="Longest wait for a connection to the bucket."
+    )
+    s3_first_byte_timeout_seconds: float = Field(
+        5.0, gt=0, le=300, description="Longest wait for the bucket to start answering a read "
+        "(and for each next piece of a streamed read)."
+    )
+    s3_call_timeout_seconds: float = Field(
+        10.0, gt=0, le=3600, description="Longest a bounded bucket call may take, retries "
+        "included: a HEAD, a small read, a delete batch, a list page, and each upload request "
+        "(a PUT, or one 8 MiB part)."
+    )
 
     def s3_problems(self) -> list[str]:
         problems: list[str] = []
