@@ -32,6 +32,7 @@ from .routes_maintenance import router as maintenance_router
 from .routes_queues import router as queues_router
 from .routes_renditions import router as renditions_router
 from .routes_system import router as system_router
+from .routes_speech import router as speech_router
 from .routes_tts import router as tts_router
 from .stop_on_signal import stop_work_on_signal
 from .web_page import install_web_page
@@ -87,6 +88,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.include_router(renditions_router)
     app.include_router(queues_router)
     app.include_router(tts_router)
+    app.include_router(speech_router)
     app.include_router(keys_router)
     app.add_middleware(LimitJsonBodies, max_bytes=json_body_cap(settings.tts_max_text_chars))
     app.add_middleware(RefuseNulInUrl)
