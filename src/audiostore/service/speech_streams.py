@@ -97,6 +97,11 @@ class SpeechStreams:
         if live is not None:
             await live.settled.wait()
 
+    async def settled(self) -> None:
+        """Wait until every synthesis in progress has been stored or dropped."""
+        while self._producers:
+            await asyncio.gather(*list(self._producers), return_exceptions=True)
+
     # --- a cache hit --------------------------------------------------------------------
     async def _stored(self, source: ContentSource, fmt: StreamFormat) -> AsyncGenerator[bytes, None]:
         chunks = self._stored_bytes(source)
