@@ -44,7 +44,8 @@ class StreamingPost:
         self.status = 0
         self.headers: dict[str, str] = {}
         self.ended = False
-        self._messages: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        # One message at a time, as a socket with full buffers: the app's send waits for us.
+        self._messages: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=1)
         self._gone = asyncio.Event()
         self._sent_body = False
         scope = {

@@ -3,6 +3,7 @@ what is kept when a client leaves."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 from collections.abc import AsyncIterator, Callable
@@ -163,6 +164,27 @@ async def test_leaving_at_any_point_stores_the_whole_speech_or_nothing(api: Api,
     else:
         await assert_nothing_stored(api)
         assert await tts_cache_entries(api) == 0
+
+
+async def test_a_client_that_leaves_after_the_last_sentence_leaves_it_stored_whole(api: Api) -> None:
+    count_engine(api.runtime)
+    long_text = " ".join(f"This is sentence number {i} of the long text." for i in range(12))
+    stored_before = stream_outcomes("stored")
+    post = await open_speech(api, {**SPEECH, "input": long_text, "response_format": "wav"})
+    assert await post.next_chunk()
+    for _ in range(600):  # the synthesis runs on without this slow reader; at most 60 s
+        if stream_outcomes("stored") > stored_before:
+            break
+        await asyncio.sleep(0.1)
+    assert not post.task.done()  # the answer is still being sent: most of it unread
+    await post.hang_up()
+    await api.settled()
+    rows = (await api.http.get("/v1/audio", headers=api.alice)).json()["items"]
+    assert len(rows) == 1
+    stored = await api.http.get(f"/v1/audio/{rows[0]['id']}/content", headers=api.alice)
+    again = await api.http.post("/v1/audio/speech", headers=api.alice, json={**SPEECH, "input": long_text, "response_format": "wav"})
+    assert again.headers["x-audiostore-cache"] == "hit" and again.content == stored.content
+    assert decoded(stored.content)[2] > 20
 
 
 async def test_identical_requests_meanwhile_share_one_synthesis(api: Api) -> None:
