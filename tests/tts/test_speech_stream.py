@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 import av
 import pytest
 from conftest import Api, make_api
-from speech_support import GatedEngine, StreamingPost
+from speech_support import GatedEngine, HushEngine, StreamingPost
 from tts_support import BrokenEngine, assert_nothing_stored, count_engine, tts_cache_entries
 
 from audiostore import metrics
@@ -197,6 +197,19 @@ async def test_identical_requests_meanwhile_share_one_synthesis(api: Api) -> Non
     engine.gate.set()
     rest = await two.read_all()
     assert rest and len(engine.calls) == 3
+    await api.runtime.tts.streams.settled()
+    assert await api.row_count() == 1
+
+
+async def test_a_sentence_with_nothing_to_say_is_left_out_and_a_text_of_nothing_is_a_422(api: Api) -> None:
+    api.runtime.tts.registry.register(HushEngine(), first=True)
+    r = await api.http.post("/v1/audio/speech", headers=api.alice, json={
+        **SPEECH, "input": "Hush. The words that follow. Hush. And the last ones.", "response_format": "wav"})
+    assert r.status_code == 200 and decoded(r.content)[2] > 1.5
+    await api.runtime.tts.streams.settled()
+    assert await api.row_count() == 1
+    r = await api.http.post("/v1/audio/speech", headers=api.alice, json={**SPEECH, "input": "Hush. Hush, again."})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "validation_failed"
     await api.runtime.tts.streams.settled()
     assert await api.row_count() == 1
 

@@ -100,10 +100,10 @@ def render(result: TtsResult, with_segments: bool) -> TtsAudio:
 
 
 @router.post("", status_code=201, response_model=TtsAudio, responses={
-    200: {"model": TtsAudio, "description": "A cache hit: stored audio of an identical request."},
-    201: {"description": "New speech, stored. With `stream: true`: 200 and the audio's bytes "
-          "instead, as POST /v1/audio/speech answers them.",
+    200: {"model": TtsAudio, "description": "A cache hit: stored audio of an identical request. "
+          "With `stream: true`: the audio's bytes instead, as POST /v1/audio/speech sends them.",
           "content": {"audio/*": {"schema": {"type": "string", "format": "binary"}}}},
+    201: {"description": "New speech, stored."},
     "5XX": {"model": ErrorResponse, "description": "502 the engine failed; 503 the store is down."},
 })
 async def speak(body: TtsBody, request: Request, response: Response, who: Who) -> TtsAudio | Response:

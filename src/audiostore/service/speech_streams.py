@@ -199,9 +199,14 @@ class SpeechStreams:
         ahead: asyncio.Future[Speech] = asyncio.ensure_future(self.tts.synthesise(plan, texts[0]))
         try:
             for i in range(len(texts)):
-                speech = await ahead
+                try:
+                    speech: Speech | None = await ahead
+                except ValidationFailed:  # a sentence with nothing to say (a stray symbol)
+                    speech = None
                 if i + 1 < len(texts):  # the next sentence is spoken while this one goes out
                     ahead = asyncio.ensure_future(self.tts.synthesise(plan, texts[i + 1]))
+                if speech is None:
+                    continue  # the others are still said; a text of nothing at all is a 422
                 if encoder is None:
                     encoder = await anyio.to_thread.run_sync(
                         SpeechEncoder, plan.format, path, speech.sample_rate
@@ -213,7 +218,8 @@ class SpeechStreams:
                 await live.publish(data)
                 if speech.phonemes:
                     phonemes.append(speech.phonemes)
-            assert encoder is not None
+            if encoder is None:
+                raise ValidationFailed(f"The voice finds nothing to speak in {plan.text[:40]!r}.")
             await live.publish(await anyio.to_thread.run_sync(encoder.finish))
         except BaseException:
             ahead.cancel()
