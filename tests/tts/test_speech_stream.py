@@ -285,3 +285,8 @@ async def test_the_tables_are_settings(mapped_api: Api) -> None:
     assert (await api.http.get("/v1/audio", headers=api.alice)).json()["items"][0]["voice_id"] == "en-gb-x-rp"
     r = await api.http.post("/v1/audio/speech", headers=api.alice, json=SPEECH)  # tts-1: not in this table
     assert r.status_code == 422 and r.json()["error"]["code"] == "unknown_model"
+
+
+async def test_the_speech_path_allows_post_only(api: Api) -> None:
+    r = await api.http.request("OPTIONS", "/v1/audio/speech", headers=api.alice)
+    assert r.status_code == 405 and r.headers["allow"] == "POST"
