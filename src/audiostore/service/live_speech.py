@@ -23,6 +23,8 @@ from pathlib import Path
 
 import anyio
 
+from ..disk_space import full_disk_is_507, write_all
+
 __all__ = ["LiveSpeech"]
 
 READ_CHUNK = 64 * 1024
@@ -45,9 +47,13 @@ class LiveSpeech:
     # --- the producer's side -----------------------------------------------------------
     async def publish(self, data: bytes) -> None:
         if data:
-            await anyio.to_thread.run_sync(self._spool_file.write, data)
+            await anyio.to_thread.run_sync(self._append, data)
             self.published += len(data)
             self._wake()
+
+    def _append(self, data: bytes) -> None:
+        with full_disk_is_507("speech scratch"):  # a listener must never read a short write
+            write_all(self._spool_file, data)
 
     def finish_publishing(self) -> None:
         self.complete = True

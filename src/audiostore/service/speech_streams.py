@@ -28,7 +28,8 @@ import anyio
 
 from .. import metrics
 from ..catalog import AudioRow
-from ..errors import AudiostoreError, EngineFailed, ValidationFailed
+from ..disk_space import full_disk_is_507, is_out_of_space
+from ..errors import AudiostoreError, EngineFailed, InsufficientStorage, ValidationFailed
 from ..tts import Speech, split_sentences
 from ..tts.stream_encoding import STREAM_FORMATS, SpeechEncoder, StreamFormat, pcm_data_offset
 from .audio import ContentSource
@@ -137,8 +138,13 @@ class SpeechStreams:
     # --- a synthesis --------------------------------------------------------------------
     def _start(self, principal: Principal, plan: SpeechPlan, key: tuple[str, str]) -> LiveSpeech:
         scratch_hold = contextlib.ExitStack()
-        scratch = scratch_hold.enter_context(held_scratch_dir(self.tts.audio.tmp_dir))
-        live = LiveSpeech(scratch / "listeners.part")
+        try:
+            with full_disk_is_507("speech scratch"):
+                scratch = scratch_hold.enter_context(held_scratch_dir(self.tts.audio.tmp_dir))
+                live = LiveSpeech(scratch / "listeners.part")
+        except BaseException:
+            scratch_hold.close()
+            raise
         self._live[key] = live
         task = asyncio.get_running_loop().create_task(
             self._produce(live, scratch_hold, scratch, principal, plan, key)
@@ -163,7 +169,9 @@ class SpeechStreams:
                 return
             except Exception as exc:
                 self._forget(key, live)
-                if not isinstance(exc, AudiostoreError):
+                if not isinstance(exc, AudiostoreError) and is_out_of_space(exc):
+                    exc = InsufficientStorage()
+                elif not isinstance(exc, AudiostoreError):
                     log.exception("streaming speech failed")
                     exc = EngineFailed(f"The {engine} engine failed: {type(exc).__name__}.")
                 live.fail(exc)
