@@ -118,6 +118,7 @@ async def test_first_bytes_arrive_while_later_sentences_are_not_yet_spoken(api: 
     first = await post.next_chunk()
     assert first  # audio of sentence one, while sentence two waits in the engine
     assert engine.spoken == 1 and not post.ended
+    assert len(engine.calls) == 2  # the second sentence is already being spoken meanwhile
     assert await api.row_count() == 0  # nothing is stored before the speech is complete
     engine.gate.set()
     rest = await post.read_all()
@@ -212,6 +213,21 @@ async def test_a_sentence_with_nothing_to_say_is_left_out_and_a_text_of_nothing_
     assert r.status_code == 422 and r.json()["error"]["code"] == "validation_failed"
     await api.runtime.tts.streams.settled()
     assert await api.row_count() == 1
+
+
+async def test_a_stored_answer_asked_for_during_the_stream_waits_for_it(api: Api) -> None:
+    engine = GatedEngine(free=1)
+    api.runtime.tts.registry.register(engine, first=True)
+    post = await open_speech(api, {**SPEECH, "response_format": "mp3"})
+    assert await post.next_chunk()
+    stored = asyncio.create_task(api.http.post(
+        "/v1/tts", headers=api.alice, json={"text": TEXT, "voice": "en-us", "format": "mp3"}))
+    await asyncio.sleep(0.2)  # let it reach the cache check while the stream still speaks
+    engine.gate.set()
+    await post.read_all()
+    r = await stored
+    assert r.status_code == 200 and r.json()["cache_hit"] is True
+    assert len(engine.calls) == 3  # it waited for the stream's synthesis: no fourth call
 
 
 async def test_an_engine_failure_before_any_audio_is_a_502(api: Api) -> None:
