@@ -217,7 +217,7 @@ async def test_real_full_disk_on_scratch_output_is_507(
     elif route == "speech":
         r = await api.http.post("/v1/audio/speech", headers=api.alice, json={
             "model": "tts-1", "voice": "alloy", "input": "A full disk.", "response_format": "wav"})
-        await api.runtime.tts.streams.settled()
+        await api.runtime.speech.settled()
     else:
         query = "format=wav" if route == "rendition" else "format=dat&samples_per_pixel=2"
         path = "content" if route == "rendition" else "waveform"

@@ -133,7 +133,7 @@ async def test_a_client_that_leaves_mid_stream_leaves_nothing(api: Api) -> None:
     post = await open_speech(api)
     assert await post.next_chunk()
     await post.hang_up()
-    await api.runtime.tts.streams.settled()
+    await api.runtime.speech.settled()
     assert stream_outcomes("abandoned") == abandoned + 1
     assert engine.spoken == 1  # the waiting sentence was dropped, nobody spoke the third
     await api.settled()
@@ -154,7 +154,7 @@ async def test_leaving_at_any_point_stores_the_whole_speech_or_nothing(api: Api,
         if not await post.next_chunk():
             break
     await post.hang_up()
-    await api.runtime.tts.streams.settled()
+    await api.runtime.speech.settled()
     await api.settled()
     rows = (await api.http.get("/v1/audio", headers=api.alice)).json()["items"]
     if rows:  # kept: then it is all of it
@@ -198,7 +198,7 @@ async def test_identical_requests_meanwhile_share_one_synthesis(api: Api) -> Non
     engine.gate.set()
     rest = await two.read_all()
     assert rest and len(engine.calls) == 3
-    await api.runtime.tts.streams.settled()
+    await api.runtime.speech.settled()
     assert await api.row_count() == 1
 
 
@@ -207,11 +207,11 @@ async def test_a_sentence_with_nothing_to_say_is_left_out_and_a_text_of_nothing_
     r = await api.http.post("/v1/audio/speech", headers=api.alice, json={
         **SPEECH, "input": "Hush. The words that follow. Hush. And the last ones.", "response_format": "wav"})
     assert r.status_code == 200 and decoded(r.content)[2] > 1.5
-    await api.runtime.tts.streams.settled()
+    await api.runtime.speech.settled()
     assert await api.row_count() == 1
     r = await api.http.post("/v1/audio/speech", headers=api.alice, json={**SPEECH, "input": "Hush. Hush, again."})
     assert r.status_code == 422 and r.json()["error"]["code"] == "validation_failed"
-    await api.runtime.tts.streams.settled()
+    await api.runtime.speech.settled()
     assert await api.row_count() == 1
 
 
@@ -234,7 +234,7 @@ async def test_an_engine_failure_before_any_audio_is_a_502(api: Api) -> None:
     api.runtime.tts.registry.register(BrokenEngine())
     r = await api.http.post("/v1/audio/speech", headers=api.alice, json={**SPEECH, "voice": "broken:broken-voice"})
     assert r.status_code == 502 and r.json()["error"]["code"] == "engine_failed"
-    await api.runtime.tts.streams.settled()
+    await api.runtime.speech.settled()
     await assert_nothing_stored(api)
 
 
@@ -273,7 +273,7 @@ async def test_openai_voice_names_map_through_the_table(api: Api) -> None:
     for name, voice in [("alloy", "alloy"), ("nova", "nova"), ("custom", {"id": "en-gb"}), ("direct", "espeak:en-gb-scotland")]:
         r = await api.http.post("/v1/audio/speech", headers=api.alice, json={**SPEECH, "input": f"Voice {name}.", "voice": voice})
         assert r.status_code == 200, r.text
-        await api.runtime.tts.streams.settled()
+        await api.runtime.speech.settled()
         items = (await api.http.get("/v1/audio", headers=api.alice, params={"q": f"Voice {name}."})).json()["items"]
         voices[name] = items[0]["voice_id"]
     assert voices == {"alloy": "en-us", "nova": "en-029", "custom": "en-gb", "direct": "en-gb-scotland"}
@@ -297,7 +297,7 @@ async def test_the_tables_are_settings(mapped_api: Api) -> None:
     api = mapped_api
     r = await api.http.post("/v1/audio/speech", headers=api.alice, json={**SPEECH, "model": "my-model"})
     assert r.status_code == 200
-    await api.runtime.tts.streams.settled()
+    await api.runtime.speech.settled()
     assert (await api.http.get("/v1/audio", headers=api.alice)).json()["items"][0]["voice_id"] == "en-gb-x-rp"
     r = await api.http.post("/v1/audio/speech", headers=api.alice, json=SPEECH)  # tts-1: not in this table
     assert r.status_code == 422 and r.json()["error"]["code"] == "unknown_model"

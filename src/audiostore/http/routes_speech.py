@@ -64,7 +64,7 @@ async def speech(body: SpeechBody, request: Request, who: Who) -> Response:
     audio's bytes while they are made. The first complete answer is stored (and later
     requests stream it from storage); one whose every listener left early is not."""
     voice = body.voice.id if isinstance(body.voice, VoiceRef) else body.voice
-    stream = await runtime_of(request).tts.stream_openai(who, OpenAiSpeech(
+    stream = await runtime_of(request).speech.open_openai(who, OpenAiSpeech(
         model=body.model, input=body.input, voice=voice, response_format=body.response_format,
         speed=body.speed,
     ))

@@ -115,10 +115,10 @@ async def speak(body: TtsBody, request: Request, response: Response, who: Who) -
         ttl_seconds=body.ttl_seconds, segments=body.segments, expires_in=body.expires_in,
         metadata=body.metadata,
     )
-    tts = runtime_of(request).tts
+    rt = runtime_of(request)
     if body.stream:
-        return SpeechResponse(await tts.stream(who, ask))
-    result = await tts.speak(who, ask)
+        return SpeechResponse(await rt.speech.open(who, ask))
+    result = await rt.tts.speak(who, ask)
     if result.cache_hit:
         response.status_code = 200
     return render(result, body.segments)

@@ -1,4 +1,4 @@
-"""TTS answered as bytes while they are made: `TtsService.stream`.
+"""TTS answered as bytes while they are made, with `TtsService`'s engines and cache.
 
 A request whose identical twin is stored streams that object from storage. Otherwise one
 synthesis (a producer task) speaks the text sentence by sentence in the engine's worker
@@ -32,8 +32,9 @@ from ..disk_space import full_disk_is_507, is_out_of_space
 from ..errors import AudiostoreError, EngineFailed, InsufficientStorage, ValidationFailed
 from ..tts import Speech, split_sentences
 from ..tts.stream_encoding import STREAM_FORMATS, SpeechEncoder, StreamFormat, pcm_data_offset
-from .audio import ContentSource
+from .content_source import ContentSource
 from .live_speech import LiveSpeech
+from .openai_speech import OpenAiSpeech, tts_request_of
 from .principal import Principal
 from .scratch_dir import held_scratch_dir
 
@@ -68,7 +69,13 @@ class SpeechStreams:
         self._live: dict[tuple[str, str], LiveSpeech] = {}
         self._producers: set[asyncio.Task[None]] = set()  # strong references while they run
 
+    async def open_openai(self, principal: Principal, ask: OpenAiSpeech) -> SpeechStream:
+        """OpenAI's speech request, streamed: its names mapped by the settings' tables."""
+        return await self.open(principal, tts_request_of(self.tts.settings, ask))
+
     async def open(self, principal: Principal, request: TtsRequest) -> SpeechStream:
+        """`request` as bytes while they are made; `STREAM_FORMATS` may be asked for, `pcm`
+        included, and `segments` may not."""
         tts = self.tts
         plan = await tts.plan(request, STREAM_FORMATS)
         if plan.segments:
@@ -90,13 +97,6 @@ class SpeechStreams:
                     live = self._start(principal, plan, key)
                 return SpeechStream(fmt.content_type, False, live.join())
         return SpeechStream(fmt.content_type, False, live.join())
-
-    async def wait_for(self, owner: str, request_hash: str) -> None:
-        """Return once no synthesis of this request is streaming (it has been stored, or
-        has failed), so that a non-streamed twin finds the cache instead of speaking again."""
-        live = self._live.get((owner, request_hash))
-        if live is not None:
-            await live.settled.wait()
 
     async def settled(self) -> None:
         """Wait until every synthesis in progress has been stored or dropped."""
@@ -140,12 +140,13 @@ class SpeechStreams:
         scratch_hold = contextlib.ExitStack()
         try:
             with full_disk_is_507("speech scratch"):
-                scratch = scratch_hold.enter_context(held_scratch_dir(self.tts.audio.tmp_dir))
+                scratch = scratch_hold.enter_context(held_scratch_dir(self.tts.ingest.tmp_dir))
                 live = LiveSpeech(scratch / "listeners.part")
         except BaseException:
             scratch_hold.close()
             raise
         self._live[key] = live
+        self.tts.streaming[key] = live.settled
         task = asyncio.get_running_loop().create_task(
             self._produce(live, scratch_hold, scratch, principal, plan, key)
         )
@@ -196,6 +197,7 @@ class SpeechStreams:
     def _forget(self, key: tuple[str, str], live: LiveSpeech) -> None:
         if self._live.get(key) is live:
             del self._live[key]
+            del self.tts.streaming[key]
 
     async def _speak_into(self, live: LiveSpeech, scratch: Path, plan: SpeechPlan) -> tuple[Path, str | None]:
         """Synthesise, encode and publish sentence by sentence; the complete file's path."""
@@ -241,6 +243,6 @@ class SpeechStreams:
     async def _store(self, principal: Principal, plan: SpeechPlan, path: Path, phonemes: str | None) -> AudioRow:
         """The one call that keeps a streamed result: stored, then cached."""
         ext = STREAM_FORMATS[plan.format].output.ext
-        row = await self.tts.store_file(principal, plan, path, ext, plan.text, None)
+        row = (await self.tts.store_file(principal, plan, path, ext, plan.text, None)).row
         await self.tts.remember(principal, plan, row, phonemes)
         return row

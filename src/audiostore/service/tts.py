@@ -1,6 +1,6 @@
 """TtsService: text to stored speech, with the request cache.
 
-Speech is stored through the same path as uploads (`AudioService.stage` + `ingest`), so keys,
+Speech is stored through the same path as uploads (`Ingest.store`), so keys,
 probing, expiry and deletion follow the same rules. An identical request (engine, voice,
 text, format, options) made by the same owner is answered from storage while the audio it
 made lives; concurrent identical requests in one process synthesise once (a per-request
@@ -13,10 +13,11 @@ request makes, beside the service's own `tts` facts). A cache hit leaves the sto
 metadata as the request that made them left it; it is still checked, so bad metadata is a 422
 whether or not the cache would answer.
 
-`stream` answers the same requests as bytes while they are made, sentence by sentence
-(`POST /v1/audio/speech`, `/v1/tts` with `stream: true`): a cache hit streams the stored
-object; otherwise one synthesis per request is shared by every listener that asks for it
-meanwhile (`LiveSpeech`), and its complete result is stored into the same cache. A result is
+`SpeechStreams` (speech_streams.py) answers the same requests as bytes while they are made,
+sentence by sentence (`POST /v1/audio/speech`, `/v1/tts` with `stream: true`): a cache hit
+streams the stored object; otherwise one synthesis per request is shared by every listener
+that asks for it meanwhile (`LiveSpeech`), and its complete result is stored into the same
+cache. A result is
 stored whole or not at all: when every listener leaves before the last sentence, the
 synthesis stops and nothing is kept.
 """
@@ -55,21 +56,20 @@ from ..tts import (
     encode_speech,
     split_sentences,
 )
-from .audio import AudioService, SignedUrl, UploadFields
+from .audio import AudioService, SignedUrl
+from .ingest import Ingest, StoredUpload
 from .metadata_field import check_metadata
-from .openai_speech import OpenAiSpeech, tts_request_of
 from .principal import Principal
-from .staging import StagedUpload
-from .speech_streams import SpeechStream, SpeechStreams
 from .text_field import check_text
 from .tts_request import TtsRequest
+from .upload_fields import UploadFields
+from .upload_source import FileUploadSource
 
 log = logging.getLogger(__name__)
 
 MIN_SPEED, MAX_SPEED = 0.5, 2.0
 PRUNE_EVERY_SECONDS = 3600.0
 MIN_SPEECH_SECONDS = 0.05  # less than this is a click, not speech: the text had nothing to say
-COPY_CHUNK = 256 * 1024
 TTS_METADATA_KEY = "tts"  # the service's own facts in each object's metadata; callers may not use it
 
 
@@ -110,31 +110,25 @@ class SpeechPlan:
 
 class TtsService:
     def __init__(
-        self, *, settings: Settings, audio: AudioService, registry: EngineRegistry,
+        self, *, settings: Settings, audio: AudioService, ingest: Ingest, registry: EngineRegistry,
         requests: TtsRequestCatalog,
     ) -> None:
         self.settings = settings
         self.audio = audio
+        self.ingest = ingest
         self.registry = registry
         self.requests = requests
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
         self._last_prune = time.monotonic()
-        self.streams = SpeechStreams(self)
+        # Syntheses being streamed now (`SpeechStreams` keeps this): each one's "stored or
+        # failed" event, by owner and request.
+        self.streaming: dict[tuple[str, str], asyncio.Event] = {}
 
     def lock_for(self, owner: str, request_hash: str) -> asyncio.Lock:
         """The lock identical requests of one owner take turns with in this process."""
         return self._locks.setdefault((owner, request_hash), asyncio.Lock())
-
-    async def stream(self, principal: Principal, request: TtsRequest) -> SpeechStream:
-        """`request` as bytes while they are made (see `SpeechStreams`); `STREAM_FORMATS`
-        may be asked for, `pcm` included."""
-        return await self.streams.open(principal, request)
-
-    async def stream_openai(self, principal: Principal, ask: OpenAiSpeech) -> SpeechStream:
-        """OpenAI's speech request, streamed: its names mapped by the settings' tables."""
-        return await self.streams.open(principal, tts_request_of(self.settings, ask))
 
     async def voices(self) -> list[Voice]:
         try:
@@ -146,7 +140,9 @@ class TtsService:
         """Synthesise and store `request`, or answer it from the cache."""
         plan = await self.plan(request)
         owner = principal.owner
-        await self.streams.wait_for(owner, plan.request_hash)  # the same speech, being streamed
+        streamed = self.streaming.get((owner, plan.request_hash))
+        if streamed is not None:  # the same speech, being streamed: its result is the cache's
+            await streamed.wait()
         async with self.lock_for(owner, plan.request_hash):
             cached = await self._from_cache(principal, plan)
             if cached is not None:
@@ -284,18 +280,17 @@ class TtsService:
         # Everything is synthesised before anything is stored: an engine failure stores nothing.
         pieces = [await self.synthesise(plan, t) for t in texts]
         whole_speech = pieces[0] if not plan.segments else _joined(pieces)
-        stored: list[AudioRow] = []
+        stored: list[StoredUpload] = []
         try:
-            whole_row = await self._store(principal, plan, whole_speech, plan.text, None)
-            stored.append(whole_row)
+            stored.append(await self._store(principal, plan, whole_speech, plan.text, None))
             for i, (t, speech) in enumerate(zip(texts, pieces, strict=True)):
                 if plan.segments:
                     stored.append(await self._store(principal, plan, speech, t, i))
         except BaseException:
-            for row in stored:  # all or nothing
-                await self.audio.delete(principal, row.id)
+            for done in stored:  # all or nothing
+                await self.audio.delete(principal, done.row.id)
             raise
-        segment_rows = stored[1:]
+        whole_row, segment_rows = stored[0].row, [done.row for done in stored[1:]]
         await self.requests.put(TtsRequestRow(
             owner=principal.owner, request_hash=plan.request_hash, audio_id=whole_row.id,
             engine=plan.engine.name, phonemes=whole_speech.phonemes,
@@ -305,19 +300,22 @@ class TtsService:
             ] if plan.segments else None,
             created_at=self.audio.clock(),
         ))
-        whole = await self._signed(principal, plan, whole_row, plan.text, whole_speech.phonemes)
+        # The URLs signed as each part was stored: no second read of rows just written.
+        whole = SpokenPart(row=whole_row, signed=stored[0].signed, text=plan.text,
+                           phonemes=whole_speech.phonemes)
         segments = [
-            await self._signed(principal, plan, r, t, s.phonemes)
-            for r, t, s in zip(segment_rows, texts, pieces, strict=False)
+            SpokenPart(row=done.row, signed=done.signed, text=t, phonemes=s.phonemes)
+            for done, t, s in zip(stored[1:], texts, pieces, strict=False)
         ]
         return TtsResult(whole=whole, engine=plan.engine.name, cache_hit=False, segments=segments)
 
     async def _store(
         self, principal: Principal, plan: SpeechPlan, speech: Speech, text: str, segment: int | None
-    ) -> AudioRow:
-        self.audio.tmp_dir.mkdir(parents=True, exist_ok=True)
+    ) -> StoredUpload:
         ext = OUTPUT_FORMATS[plan.format].ext
-        fd, name = tempfile.mkstemp(prefix="tts-", suffix="." + ext, dir=self.audio.tmp_dir)
+        tmp_dir = self.ingest.tmp_dir
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix="tts-", suffix="." + ext, dir=tmp_dir)
         os.close(fd)
         path = Path(name)
         try:
@@ -329,28 +327,15 @@ class TtsService:
     async def store_file(
         self, principal: Principal, plan: SpeechPlan, path: Path, ext: str, text: str,
         segment: int | None,
-    ) -> AudioRow:
-        """Store the encoded speech at `path` as one audio object of `plan` (the one place
-        TTS hands speech to ingest)."""
+    ) -> StoredUpload:
+        """Store the encoded speech at `path` as one audio object of `plan`, with a signed URL
+        (the one place TTS hands speech to ingest)."""
         suffix = "" if segment is None else f"-{segment + 1}"
-        staged = self.audio.stage()
-        try:
-            await anyio.to_thread.run_sync(_copy_into, path, staged)
-        except BaseException:
-            staged.discard()
-            raise
-        return await self.audio.ingest(staged, principal, UploadFields(
+        return await self.ingest.store(principal, FileUploadSource(path, fields=UploadFields(
             name=f"tts-{plan.request_hash[:16]}{suffix}.{ext}",
             collection=self.settings.tts_collection, ttl_seconds=plan.ttl_seconds,
             metadata=_stored_metadata(plan, segment), text=text, voice_id=plan.voice.id,
-        ))
-
-
-def _copy_into(path: Path, staged: StagedUpload) -> None:
-    """Stream a file into a staged upload (hashed and held to the size limit as it goes)."""
-    with path.open("rb") as f:
-        while chunk := f.read(COPY_CHUNK):
-            staged.write(chunk)
+        )), expires_in=plan.url_expires_in)
 
 
 def _caller_metadata(value: object) -> dict[str, Any]:
