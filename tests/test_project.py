@@ -26,6 +26,8 @@ def _as_written(value: object) -> str:
         return str(int(value))
     if isinstance(value, (list, tuple)):
         return ",".join(str(v) for v in value)
+    if isinstance(value, dict):  # a table setting, in its `name=value,...` form
+        return ",".join(f"{k}={v}" for k, v in value.items())
     return str(value)
 
 

@@ -33,6 +33,7 @@ __all__ = [
     "UnsupportedSampleRate",
     "UnknownFormat",
     "UnknownVoice",
+    "UnknownModel",
     "ProcessingLimit",
     "EngineFailed",
     "StorageUnavailable",
@@ -190,6 +191,12 @@ class UnknownFormat(AudiostoreError):
 
 class UnknownVoice(AudiostoreError):
     code, status, default_message = "unknown_voice", 422, "Unknown voice."
+
+
+class UnknownModel(AudiostoreError):
+    """An OpenAI speech `model` name that AUDIOSTORE_SPEECH_MODELS does not map to an engine."""
+
+    code, status, default_message = "unknown_model", 422, "Unknown speech model."
 
 
 class ProcessingLimit(AudiostoreError):

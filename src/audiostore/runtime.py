@@ -33,6 +33,7 @@ from .service.queue_urls import QueueUrls
 from .service.queues import QueueService
 from .service.renditions import RenditionService
 from .service.token_revocations import TokenRevocations
+from .service.speech_streams import SpeechStreams
 from .service.tts import TtsService
 from .settings import Settings
 from .settings import check_settings
@@ -73,6 +74,7 @@ class Runtime:
     tts_processes: NativeWorkerPool
     tokens: ClientTokens
     public: PublicCollections
+    speech: SpeechStreams
     clock: Callable[[], datetime] = field(default=utc_now)
 
     @classmethod
@@ -128,7 +130,8 @@ class Runtime:
         return cls(
             settings=settings, catalog=catalog, store=store, audio=audio, ingest=ingest,
             analysis=analysis, keys=keys, tts=tts, renditions=renditions, queues=queues, queue_urls=QueueUrls(queues),
-            tts_processes=tts_processes, tokens=tokens, public=public, clock=clock,
+            tts_processes=tts_processes, tokens=tokens, public=public, speech=SpeechStreams(tts),
+            clock=clock,
         )
 
     async def migrate(self) -> None:

@@ -39,6 +39,7 @@ CONTENT_RULES = {
     "GET /v1/audio/{audio_id}/waveform": "samples_per_pixel or pixels_per_second; a pixel budget",
     "PUT /v1/queues/{name}": "the ids must name stored audio (422)",
     "POST /v1/tts": "the text must hold something to say; the voice must exist (422)",
+    "POST /v1/audio/speech": "the input must hold something to say; the model and voice must exist (422)",
     "POST /v1/keys": "an owner without '..' (400)",
     "POST /v1/tokens": "a lifetime within AUDIOSTORE_TOKEN_MAX_LIFETIME, max_bytes and formats "
                        "only with the upload scope and within the server's (422); names without '..' (400)",

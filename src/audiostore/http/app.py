@@ -34,6 +34,7 @@ from .routes_queues import router as queues_router
 from .routes_renditions import router as renditions_router
 from .routes_system import router as system_router
 from .routes_tokens import router as tokens_router
+from .routes_speech import router as speech_router
 from .routes_tts import router as tts_router
 from .stop_on_signal import stop_work_on_signal
 from .web_page import install_web_page
@@ -89,6 +90,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.include_router(renditions_router)
     app.include_router(queues_router)
     app.include_router(tts_router)
+    app.include_router(speech_router)
     app.include_router(keys_router)
     app.include_router(tokens_router)
     app.include_router(public_router)

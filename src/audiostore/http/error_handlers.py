@@ -32,7 +32,12 @@ _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 def allowed_methods(request: Request) -> list[str]:
     """Every method some route takes at this path. Starlette's 405 names only the first route
     whose path matched (GET and HEAD of one path are two routes here). Asked of each route
-    through `matches()`, which included routers answer too."""
+    through `matches()`, which included routers answer too. A path that is a documented
+    operation's own (`/v1/audio/speech`) is that resource alone, not also one value of a
+    template beside it (`/v1/audio/{audio_id}`): its documented methods answer."""
+    own = request.app.openapi().get("paths", {}).get(request.scope["path"])
+    if own is not None:
+        return [method for method in _METHODS if method.lower() in own]
     routes = request.app.router.routes
     return [
         method for method in _METHODS
