@@ -8,10 +8,10 @@ import math
 from datetime import datetime, timedelta
 
 from ..catalog import AudioRow
-from ..settings import Settings
+from ..settings import IngestSettings
 
 
-def collection_default_expiry(settings: Settings, collection: str, now: datetime) -> datetime | None:
+def collection_default_expiry(settings: IngestSettings, collection: str, now: datetime) -> datetime | None:
     """When an upload to `collection` that names no expiry of its own expires, or None."""
     seconds = settings.collection_ttls.get(collection)
     return now + timedelta(seconds=seconds) if seconds else None

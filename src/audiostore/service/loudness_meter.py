@@ -21,7 +21,7 @@ from ..audio.loudness import measure_loudness
 from ..audio.work_budget import WorkBudget
 from ..catalog import AudioRow, Catalog
 from ..errors import ProcessingLimit, ShuttingDown, UndecodableAudio
-from ..settings import Settings
+from ..settings import ProcessingSettings
 from .original_copy import OriginalCopies
 from .processing_limits import analysis_budget
 
@@ -38,7 +38,7 @@ def _lower_priority() -> None:
 
 
 class LoudnessMeter:
-    def __init__(self, *, settings: Settings, catalog: Catalog, originals: OriginalCopies) -> None:
+    def __init__(self, *, settings: ProcessingSettings, catalog: Catalog, originals: OriginalCopies) -> None:
         self.settings = settings
         self.catalog = catalog
         self.originals = originals

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import UnknownModel
-from ..settings import Settings
+from ..settings import TtsSettings
 from .tts_request import TtsRequest
 
 __all__ = ["OpenAiSpeech", "tts_request_of"]
@@ -30,7 +30,7 @@ class OpenAiSpeech:
     speed: float | None = None
 
 
-def tts_request_of(settings: Settings, ask: OpenAiSpeech) -> TtsRequest:
+def tts_request_of(settings: TtsSettings, ask: OpenAiSpeech) -> TtsRequest:
     """The TTS request `ask` stands for; `UnknownModel` for a model no table row names."""
     engine = settings.speech_models.get(ask.model.lower())
     if engine is None:

@@ -44,7 +44,7 @@ from .. import metrics
 from ..catalog import AudioRow
 from ..catalog.tts_requests import TtsRequestCatalog, TtsRequestRow
 from ..errors import EngineFailed, InvalidMetadata, UnknownFormat, ValidationFailed
-from ..settings import Settings
+from ..settings import TtsSettings
 from ..tts import (
     OUTPUT_FORMATS,
     EngineError,
@@ -110,7 +110,7 @@ class SpeechPlan:
 
 class TtsService:
     def __init__(
-        self, *, settings: Settings, audio: AudioService, ingest: Ingest, registry: EngineRegistry,
+        self, *, settings: TtsSettings, audio: AudioService, ingest: Ingest, registry: EngineRegistry,
         requests: TtsRequestCatalog,
     ) -> None:
         self.settings = settings
