@@ -17,11 +17,11 @@ from . import catalog as catalog_mod
 from .blob_keys import check_template
 from .blobstores import BlobStore, LocalBlobStore
 from .catalog import Catalog
-from .catalog.tts_requests import TtsRequestCatalog
 from .errors import ConfigurationError, InvalidName
 from .native_workers import NativeWorkerPool
 from .service import ApiKeyService, AudioService, IssuedKey
 from .service.analysis import UploadAnalysis
+from .service.deletion import Deletion
 from .service.queue_urls import QueueUrls
 from .service.queues import QueueService
 from .service.renditions import RenditionService
@@ -55,6 +55,7 @@ class Runtime:
     catalog: Catalog
     store: BlobStore
     audio: AudioService
+    deletion: Deletion
     keys: ApiKeyService
     tts: TtsService
     renditions: RenditionService
@@ -78,6 +79,11 @@ class Runtime:
         store = build_store(settings)
         signer = UrlSigner(secrets_)
         audio = AudioService(settings=settings, catalog=catalog, store=store, signer=signer, clock=lambda: clock())
+        deletion = Deletion(
+            catalog=catalog, store=store, clock=lambda: clock(),
+            batch_size=settings.sweep_batch_size, retry_base=settings.delete_retry_base,
+            retry_max=settings.delete_retry_max,
+        )
         renditions = RenditionService(audio)
         audio.derived = renditions
         audio.analysis = UploadAnalysis(audio, renditions)
@@ -85,11 +91,12 @@ class Runtime:
         tts_processes = engine_pool(settings)  # workers start on first use
         tts = TtsService(
             settings=settings, audio=audio, registry=build_registry(settings, tts_processes),
-            requests=TtsRequestCatalog(catalog.engine),
+            requests=catalog.tts_requests, deletion=deletion,
         )
         queues = QueueService(audio, renditions)
         return cls(
-            settings=settings, catalog=catalog, store=store, audio=audio, keys=keys, tts=tts,
+            settings=settings, catalog=catalog, store=store, audio=audio, deletion=deletion,
+            keys=keys, tts=tts,
             renditions=renditions, queues=queues, queue_urls=QueueUrls(queues),
             tts_processes=tts_processes, clock=clock,
         )

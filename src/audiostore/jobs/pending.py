@@ -14,7 +14,6 @@ from datetime import timedelta
 from ..blobstores import BlobNotFound, BlobStore, BlobStoreUnavailable
 from ..blobstores.spooling import PRIMARY, SPOOL, primary_of, spool_of
 from ..catalog import AudioRow
-from ..catalog.job_queries import JobCatalog
 from ..runtime import Runtime
 from .job_metrics import PENDING_RESOLVED
 
@@ -36,10 +35,9 @@ async def _intact_in(store: BlobStore, row: AudioRow) -> bool:
 
 
 async def resolve_stale_pending(rt: Runtime) -> dict[str, int]:
-    jobs = JobCatalog(rt.catalog)
     finished = rolled_back = unreachable = 0
     now = rt.clock()
-    rows = await jobs.claim_stale_pending(
+    rows = await rt.catalog.claims.claim_stale_pending(
         stale_before=now - timedelta(seconds=rt.settings.pending_grace), now=now,
         limit=rt.settings.sweep_batch_size,
     )
@@ -56,12 +54,11 @@ async def resolve_stale_pending(rt: Runtime) -> dict[str, int]:
             log.warning("pending %s: store unreachable, trying later: %s", row.id, exc)
             unreachable += 1
             continue
-        if location is not None and await jobs.finish_pending(row.id, location=location, now=rt.clock()):
+        if location is not None and await rt.catalog.finish_pending(row.id, location=location, now=rt.clock()):
             finished += 1
             continue
-        doomed = await jobs.mark_deleting([row.id], now=rt.clock())
-        await rt.audio.purge(doomed)  # a failure here is retried by retry_deletes
-        rolled_back += len(doomed)
+        # A blob delete the store refuses here is retried by retry_deletes.
+        rolled_back += (await rt.deletion.roll_back([row.id])).taken
     PENDING_RESOLVED.labels("finished").inc(finished)
     PENDING_RESOLVED.labels("rolled_back").inc(rolled_back)
     return {"finished": finished, "rolled_back": rolled_back, "unreachable": unreachable}

@@ -17,7 +17,7 @@ from typing import Any
 from ..blobstores import BlobMeta, BlobNotFound, BlobStore
 from ..blobstores.spooling import PRIMARY, SPOOL, primary_of, spool_of
 from ..catalog import AudioRow
-from ..catalog.job_queries import JobCatalog
+from ..catalog import Catalog
 from ..runtime import Runtime
 from .blob_ids import audio_id_in_key
 from .job_metrics import ORPHANS_FOUND
@@ -85,12 +85,12 @@ _COUNTS = ("orphan_blobs", "orphan_blobs_deleted", "missing_blobs", "broken_rows
 
 
 async def _orphans_in(
-    store: BlobStore, store_name: str, jobs: JobCatalog, cutoff: datetime, report: ReconcileReport
+    store: BlobStore, store_name: str, catalog: Catalog, cutoff: datetime, report: ReconcileReport
 ) -> None:
     async def judge(batch: list[BlobMeta]) -> None:
         report.blobs_checked += len(batch)
         ids = {i for i in (audio_id_in_key(m.key) for m in batch) if i}
-        live = await jobs.existing_ids(sorted(ids))
+        live = await catalog.existing_ids(sorted(ids))
         unowned = [m for m in batch if audio_id_in_key(m.key) not in live]
         orphans = [m.key for m in unowned if m.last_modified is None or m.last_modified < cutoff]
         report.young_blobs += len(unowned) - len(orphans)
@@ -132,22 +132,21 @@ async def _missing_in_batch(rt: Runtime, rows: list[AudioRow]) -> list[AudioRow]
 async def reconcile(rt: Runtime, *, fix: bool = False, grace: float = 3600.0) -> ReconcileReport:
     """Find (and with `fix`, delete) orphan blobs, and rows whose blob is missing. Without
     `fix` nothing is changed: the report lists what a fix would delete."""
-    jobs = JobCatalog(rt.catalog)
     cutoff = rt.clock() - timedelta(seconds=grace)
     report = ReconcileReport(grace=grace, fixed=fix)
-    await _orphans_in(primary_of(rt.store), PRIMARY, jobs, cutoff, report)
+    await _orphans_in(primary_of(rt.store), PRIMARY, rt.catalog, cutoff, report)
     spool = spool_of(rt.store)
     if spool is not None:
-        await _orphans_in(spool, SPOOL, jobs, cutoff, report)
-    async for rows in jobs.rows_in_order(created_before=cutoff, batch=_BATCH):
+        await _orphans_in(spool, SPOOL, rt.catalog, cutoff, report)
+    async for rows in rt.catalog.rows_in_order(created_before=cutoff, batch=_BATCH):
         report.rows_checked += len(rows)
         broken = await _missing_in_batch(rt, rows)
         report.missing_blobs += len(broken)
         report.broken.extend(BrokenObject(r.id, r.owner, r.key) for r in broken)
         if fix and broken:
-            doomed = await jobs.mark_deleting([r.id for r in broken], now=rt.clock())
-            report.broken_rows_removed += await rt.audio.purge(doomed)
-    report.young_rows = await jobs.count_ready_since(cutoff)
+            removed = await rt.deletion.roll_back([r.id for r in broken])
+            report.broken_rows_removed += removed.deleted
+    report.young_rows = await rt.catalog.count_ready_since(cutoff)
     ORPHANS_FOUND.labels("blob_without_row").inc(report.orphan_blobs)
     ORPHANS_FOUND.labels("row_without_blob").inc(report.missing_blobs)
     return report

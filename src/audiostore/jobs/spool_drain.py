@@ -13,7 +13,6 @@ import mimetypes
 
 from ..blobstores import BlobMeta
 from ..blobstores.spooling import PRIMARY, SPOOL, SpoolingBlobStore
-from ..catalog.job_queries import JobCatalog
 from ..runtime import Runtime
 from .blob_ids import audio_id_in_key
 from .job_metrics import SPOOL_DEPTH, SPOOL_DRAINED
@@ -33,14 +32,13 @@ async def drain_spool(rt: Runtime) -> dict[str, int]:
         metas.append(meta)
         if len(metas) >= MAX_PER_RUN:
             break
-    jobs = JobCatalog(rt.catalog)
     moved = dropped = 0
     primary_down = False
     for i in range(0, len(metas), _BATCH):
         batch = metas[i : i + _BATCH]
         ids = {k for k in (audio_id_in_key(m.key) for m in batch) if k}
-        live = await jobs.existing_ids(sorted(ids))
-        rows = await jobs.rows_by_keys([m.key for m in batch])
+        live = await rt.catalog.existing_ids(sorted(ids))
+        rows = await rt.catalog.rows_by_keys([m.key for m in batch])
         gone_keys: list[str] = []
         for meta in batch:
             key = meta.key
@@ -61,7 +59,7 @@ async def drain_spool(rt: Runtime) -> dict[str, int]:
                 break
             store.primary_answered()
             if row is not None and row.location == SPOOL:
-                if not await jobs.move_location(key, source=SPOOL, target=PRIMARY, now=rt.clock()):
+                if not await rt.catalog.move_location(key, source=SPOOL, target=PRIMARY, now=rt.clock()):
                     # Deleted while we copied: do not leave the copy in the bucket.
                     await store.primary.delete_many([key])
             gone_keys.append(key)

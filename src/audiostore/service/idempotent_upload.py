@@ -90,9 +90,9 @@ async def ingest_once(
     try:
         row = await audio.ingest(staged, principal, fields)
     except BaseException:
-        await audio.catalog.release_idempotency_key(principal.owner, key, fingerprint=fingerprint)
+        await audio.catalog.idempotency_keys.release(principal.owner, key, fingerprint=fingerprint)
         raise
-    await audio.catalog.complete_idempotency_key(principal.owner, key, row.id)
+    await audio.catalog.idempotency_keys.complete(principal.owner, key, row.id)
     await _purge_now_and_then(audio)
     return UploadOutcome(row)
 
@@ -106,7 +106,7 @@ async def _claim(audio: AudioService, owner: str, key: str, fingerprint: str) ->
             owner=owner, key=key, fingerprint=fingerprint, audio_id=None,
             created_at=now, expires_at=now + ttl,
         )
-        held = await audio.catalog.claim_idempotency_key(claim, now=now)
+        held = await audio.catalog.idempotency_keys.claim(claim, now=now)
         if held is None:
             return None
         if held.fingerprint != fingerprint:
@@ -119,13 +119,13 @@ async def _claim(audio: AudioService, owner: str, key: str, fingerprint: str) ->
             if row is not None:
                 return row
         # Abandoned, or its object is gone: forget it and claim afresh.
-        await audio.catalog.release_idempotency_key(owner, key, fingerprint=fingerprint)
+        await audio.catalog.idempotency_keys.release(owner, key, fingerprint=fingerprint)
     raise IdempotencyKeyInProgress()
 
 
 async def purge_expired_idempotency_keys(audio: AudioService, *, now: datetime | None = None) -> int:
     """Delete expired idempotency keys; returns how many. Safe to run any time, anywhere."""
-    return await audio.catalog.delete_expired_idempotency_keys(now=now or audio.clock())
+    return await audio.catalog.idempotency_keys.delete_expired(now=now or audio.clock())
 
 
 async def _purge_now_and_then(audio: AudioService) -> None:

@@ -33,8 +33,6 @@ from ..audio.work_budget import WorkBudget
 from ..blob_keys import rendition_key
 from ..blobstores import BlobNotFound, LocalPathStore, SignCapableStore
 from ..catalog import AudioRow
-from ..catalog.derived_blobs import DerivedBlobCatalog
-from ..catalog.doomed_claims import DoomedObject
 from ..catalog.models import DerivedBlobRow
 from ..errors import (
     AudiostoreError,
@@ -218,7 +216,7 @@ class RenditionService:
         self.audio = audio
         self.settings = audio.settings
         self.store = audio.store
-        self.rows = DerivedBlobCatalog(audio.catalog)
+        self.rows = audio.catalog.derived_blobs
         self.jobs = RenderJobs()
         self.renders = 0  # how many derived blobs this process has made (tests count them)
         self._ingest_plan = [_ingest_entry(e) for e in self.settings.ingest_renditions]
@@ -464,16 +462,6 @@ class RenditionService:
         return row, (await self.renditions_of([row]))[row.id]
 
     # --- hooks AudioService calls ---------------------------------------------------------------
-    async def keys_of(self, rows: Sequence[AudioRow | DoomedObject]) -> list[str]:
-        """Every derived blob of `rows`, so `purge` deletes them with the originals. A sweep's
-        claim already brought them (`DoomedObject.derived_keys`); only the rest are looked up."""
-        known = [k for r in rows if isinstance(r, DoomedObject) and r.derived_keys is not None
-                 for k in r.derived_keys]
-        unknown = [r.id for r in rows if not isinstance(r, DoomedObject) or r.derived_keys is None]
-        if unknown:
-            known += [d.key for d in await self.rows.list_for(unknown)]
-        return known
-
     async def renditions_of(self, rows: Sequence[AudioRow]) -> dict[str, list[DerivedBlobRow]]:
         out: dict[str, list[DerivedBlobRow]] = {r.id: [] for r in rows}
         for d in await self.rows.list_for([r.id for r in rows], kind=RENDITION):

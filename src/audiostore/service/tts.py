@@ -33,7 +33,8 @@ import numpy as np
 
 from .. import metrics
 from ..catalog import AudioRow
-from ..catalog.tts_requests import TtsRequestCatalog, TtsRequestRow
+from ..catalog.models import TtsRequestRow
+from ..catalog.tts_requests import TtsRequestCatalog
 from ..errors import EngineFailed, InvalidMetadata, UnknownFormat, ValidationFailed
 from ..settings import Settings
 from ..tts import (
@@ -48,6 +49,7 @@ from ..tts import (
     split_sentences,
 )
 from .audio import AudioService, SignedUrl, UploadFields
+from .deletion import Deletion
 from .metadata_field import check_metadata
 from .principal import Principal
 from .staging import StagedUpload
@@ -113,10 +115,11 @@ class _Plan:
 class TtsService:
     def __init__(
         self, *, settings: Settings, audio: AudioService, registry: EngineRegistry,
-        requests: TtsRequestCatalog,
+        requests: TtsRequestCatalog, deletion: Deletion,
     ) -> None:
         self.settings = settings
         self.audio = audio
+        self.deletion = deletion
         self.registry = registry
         self.requests = requests
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
@@ -260,7 +263,7 @@ class TtsService:
                     stored.append(await self._store(principal, plan, speech, t, i))
         except BaseException:
             for row in stored:  # all or nothing
-                await self.audio.delete(principal, row.id)
+                await self.deletion.delete(principal, row.id)
             raise
         segment_rows = stored[1:]
         await self.requests.put(TtsRequestRow(
