@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.exc import IntegrityError
 
 from ..errors import Conflict
 from .affected_rows import affected_rows
@@ -20,11 +19,8 @@ class ApiKeyCatalog:
         self.database = database
 
     async def insert(self, row: ApiKeyRow) -> None:
-        try:
-            async with self.database.session() as s:
-                s.add(row)
-        except IntegrityError as exc:
-            raise Conflict("API key prefix collision; try again.") from exc
+        if not await self.database.add(row):
+            raise Conflict("API key prefix collision; try again.")
 
     async def by_prefix(self, prefix: str) -> ApiKeyRow | None:
         async with self.database.session() as s:

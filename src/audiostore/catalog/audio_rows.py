@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ARRAY, ColumnElement, String, bindparam, delete, func, select, update
-from sqlalchemy.exc import IntegrityError
 
 from ..errors import Conflict
 from .affected_rows import affected_rows
@@ -68,11 +67,8 @@ class AudioRows:
 
     # --- ingest -----------------------------------------------------------------------
     async def insert_audio(self, row: AudioRow) -> None:
-        try:
-            async with self.database.session() as s:
-                s.add(row)
-        except IntegrityError as exc:
-            raise Conflict("An object with this id already exists.") from exc
+        if not await self.database.add(row):
+            raise Conflict("An object with this id already exists.")
 
     async def set_state(self, audio_id: str, state: str, *, now: datetime) -> None:
         async with self.database.session() as s:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
 
 from ..errors import Conflict
 from .affected_rows import affected_rows
@@ -29,25 +28,19 @@ class IdempotencyKeyCatalog:
                     IdempotencyKeyRow.expires_at <= now,
                 )
             )
-        try:
-            async with self.database.session() as s:
-                s.add(row)
+        if await self.database.add(row):
             return None
-        except IntegrityError:
-            pass
         async with self.database.session() as s:
             stmt = select(IdempotencyKeyRow).where(
                 IdempotencyKeyRow.owner == row.owner, IdempotencyKeyRow.key == row.key
             )
             existing = (await s.execute(stmt)).scalar_one_or_none()
         if existing is None:  # released between our insert and this read: try once more
-            try:
-                async with self.database.session() as s:
-                    s.add(IdempotencyKeyRow(**{c: getattr(row, c) for c in (
-                        "owner", "key", "fingerprint", "audio_id", "created_at", "expires_at")}))
+            again = IdempotencyKeyRow(**{c: getattr(row, c) for c in (
+                "owner", "key", "fingerprint", "audio_id", "created_at", "expires_at")})
+            if await self.database.add(again):
                 return None
-            except IntegrityError as exc:
-                raise Conflict("A request with this Idempotency-Key is in progress.") from exc
+            raise Conflict("A request with this Idempotency-Key is in progress.")
         return existing
 
     async def complete(self, owner: str, key: str, audio_id: str) -> None:

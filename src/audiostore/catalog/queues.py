@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
 
 from ..errors import Conflict
 from .affected_rows import affected_rows
@@ -37,12 +36,8 @@ class QueueCatalog:
                 found = await self.get(row.owner, row.name)
                 if found is not None:
                     return found
-            try:
-                async with self.database.session() as s:
-                    s.add(row)
+            if await self.database.add(row):
                 return row
-            except IntegrityError:
-                continue
         raise Conflict("The queue changed concurrently; try again.")
 
     async def delete(self, owner: str, name: str) -> bool:

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 
@@ -29,6 +30,16 @@ class Database:
         """A session in a transaction: committed on a normal exit, rolled back on an error."""
         async with self._sessions() as session, session.begin():
             yield session
+
+    async def add(self, row: object) -> bool:
+        """Insert one new row in a transaction of its own; False (nothing written) when a
+        row with the same unique key is already there."""
+        try:
+            async with self.session() as s:
+                s.add(row)
+        except IntegrityError:
+            return False
+        return True
 
     async def ping(self) -> None:
         async with self.session() as s:

@@ -70,23 +70,14 @@ Claim = Callable[[int], Awaitable[ClaimedBatch]]
 Lock = Callable[[int], AbstractAsyncContextManager[LockedBatch]]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Deletion:
-    def __init__(
-        self,
-        *,
-        catalog: Catalog,
-        store: BlobStore,
-        clock: Callable[[], datetime],
-        batch_size: int,
-        retry_base: float,
-        retry_max: float,
-    ) -> None:
-        self.catalog = catalog
-        self.store = store
-        self.clock = clock
-        self.batch_size = batch_size
-        self.retry_base = retry_base
-        self.retry_max = retry_max
+    catalog: Catalog
+    store: BlobStore
+    clock: Callable[[], datetime]
+    batch_size: int  # rows a claim or a sweep batch takes (AUDIOSTORE_SWEEP_BATCH_SIZE)
+    retry_base: float  # the first wait after a refused delete, doubling (AUDIOSTORE_DELETE_RETRY_BASE)
+    retry_max: float  # the longest wait (AUDIOSTORE_DELETE_RETRY_MAX)
 
     # --- the rule ---------------------------------------------------------------------
     async def purge(self, batch: DoomedBatch) -> int:
