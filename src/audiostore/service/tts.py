@@ -1,6 +1,6 @@
 """TtsService: text to stored speech, with the request cache.
 
-Speech is stored through the same path as uploads (`AudioService.stage` + `ingest`), so keys,
+Speech is stored through the same path as uploads (`Ingest.store`), so keys,
 probing, expiry and deletion follow the same rules. An identical request (engine, voice,
 text, format, options) made by the same owner is answered from storage while the audio it
 made lives; concurrent identical requests in one process synthesise once (a per-request
@@ -48,19 +48,20 @@ from ..tts import (
     encode_speech,
     split_sentences,
 )
-from .audio import AudioService, SignedUrl, UploadFields
+from .audio import AudioService, SignedUrl
+from .ingest import Ingest, StoredUpload
 from .deletion import Deletion
 from .metadata_field import check_metadata
 from .principal import Principal
-from .staging import StagedUpload
 from .text_field import check_text
+from .upload_fields import UploadFields
+from .upload_source import FileUploadSource
 
 log = logging.getLogger(__name__)
 
 MIN_SPEED, MAX_SPEED = 0.5, 2.0
 PRUNE_EVERY_SECONDS = 3600.0
 MIN_SPEECH_SECONDS = 0.05  # less than this is a click, not speech: the text had nothing to say
-COPY_CHUNK = 256 * 1024
 TTS_METADATA_KEY = "tts"  # the service's own facts in each object's metadata; callers may not use it
 
 
@@ -114,11 +115,12 @@ class _Plan:
 
 class TtsService:
     def __init__(
-        self, *, settings: Settings, audio: AudioService, registry: EngineRegistry,
+        self, *, settings: Settings, audio: AudioService, ingest: Ingest, registry: EngineRegistry,
         requests: TtsRequestCatalog, deletion: Deletion,
     ) -> None:
         self.settings = settings
         self.audio = audio
+        self.ingest = ingest
         self.deletion = deletion
         self.registry = registry
         self.requests = requests
@@ -254,18 +256,17 @@ class TtsService:
         # Everything is synthesised before anything is stored: an engine failure stores nothing.
         pieces = [await self._synthesise(plan, t) for t in texts]
         whole_speech = pieces[0] if not plan.segments else _joined(pieces)
-        stored: list[AudioRow] = []
+        stored: list[StoredUpload] = []
         try:
-            whole_row = await self._store(principal, plan, whole_speech, plan.text, None)
-            stored.append(whole_row)
+            stored.append(await self._store(principal, plan, whole_speech, plan.text, None))
             for i, (t, speech) in enumerate(zip(texts, pieces, strict=True)):
                 if plan.segments:
                     stored.append(await self._store(principal, plan, speech, t, i))
         except BaseException:
-            for row in stored:  # all or nothing
-                await self.deletion.delete(principal, row.id)
+            for done in stored:  # all or nothing
+                await self.deletion.delete(principal, done.row.id)
             raise
-        segment_rows = stored[1:]
+        whole_row, segment_rows = stored[0].row, [done.row for done in stored[1:]]
         await self.requests.put(TtsRequestRow(
             owner=principal.owner, request_hash=plan.request_hash, audio_id=whole_row.id,
             engine=plan.engine.name, phonemes=whole_speech.phonemes,
@@ -275,43 +276,35 @@ class TtsService:
             ] if plan.segments else None,
             created_at=self.audio.clock(),
         ))
-        whole = await self._signed(principal, plan, whole_row, plan.text, whole_speech.phonemes)
+        # The URLs signed as each part was stored: no second read of rows just written.
+        whole = SpokenPart(row=whole_row, signed=stored[0].signed, text=plan.text,
+                           phonemes=whole_speech.phonemes)
         segments = [
-            await self._signed(principal, plan, r, t, s.phonemes)
-            for r, t, s in zip(segment_rows, texts, pieces, strict=False)
+            SpokenPart(row=done.row, signed=done.signed, text=t, phonemes=s.phonemes)
+            for done, t, s in zip(stored[1:], texts, pieces, strict=False)
         ]
         return TtsResult(whole=whole, engine=plan.engine.name, cache_hit=False, segments=segments)
 
     async def _store(
         self, principal: Principal, plan: _Plan, speech: Speech, text: str, segment: int | None
-    ) -> AudioRow:
+    ) -> StoredUpload:
         ext = OUTPUT_FORMATS[plan.format].ext
         suffix = "" if segment is None else f"-{segment + 1}"
-        staged = self.audio.stage()
-        try:
-            await anyio.to_thread.run_sync(self._encode_into, speech, plan.format, staged)
-        except BaseException:
-            staged.discard()
-            raise
-        return await self.audio.ingest(staged, principal, UploadFields(
-            name=f"tts-{plan.request_hash[:16]}{suffix}.{ext}",
-            collection=self.settings.tts_collection, ttl_seconds=plan.ttl_seconds,
-            metadata=_stored_metadata(plan, segment), text=text, voice_id=plan.voice.id,
-        ))
-
-    def _encode_into(self, speech: Speech, fmt: str, staged: StagedUpload) -> None:
-        """Encode to a temp file, then stream it into the staged upload (hash + size limit)."""
-        self.audio.tmp_dir.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix="tts-", suffix="." + OUTPUT_FORMATS[fmt].ext, dir=self.audio.tmp_dir)
+        tmp_dir = self.ingest.tmp_dir
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix="tts-", suffix="." + ext, dir=tmp_dir)
         os.close(fd)
         path = Path(name)
         try:
-            encode_speech(speech, fmt, path)
-            with path.open("rb") as f:
-                while chunk := f.read(COPY_CHUNK):
-                    staged.write(chunk)
+            await anyio.to_thread.run_sync(encode_speech, speech, plan.format, path)
+            stored = await self.ingest.store(principal, FileUploadSource(path, fields=UploadFields(
+                name=f"tts-{plan.request_hash[:16]}{suffix}.{ext}",
+                collection=self.settings.tts_collection, ttl_seconds=plan.ttl_seconds,
+                metadata=_stored_metadata(plan, segment), text=text, voice_id=plan.voice.id,
+            )), expires_in=plan.url_expires_in)
         finally:
             path.unlink(missing_ok=True)
+        return stored
 
 
 def _caller_metadata(value: object) -> dict[str, Any]:
