@@ -111,7 +111,7 @@ async def list_page(catalog: Catalog, renditions: DerivedBlobCatalog, query: Lis
 
 async def measure(catalog: Catalog, rows: int, repeat: int) -> list[tuple[str, float, float, int]]:
     out = []
-    renditions = DerivedBlobCatalog(catalog)
+    renditions = catalog.derived_blobs
     for label, query in queries(rows):
         await list_page(catalog, renditions, query)  # warm
         times = []

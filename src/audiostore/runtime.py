@@ -19,13 +19,13 @@ from .blobstores import BlobStore, LocalBlobStore
 from .catalog import Catalog
 from .catalog.public_collections import PublicCollectionCatalog
 from .catalog.token_revocations import TokenRevocationCatalog
-from .catalog.tts_requests import TtsRequestCatalog
 from .errors import ConfigurationError, InvalidName
 from .native_workers import NativeWorkerPool
 from .service import ApiKeyService, AudioService, Ingest, IssuedKey
 from .service.analysis import UploadAnalysis
 from .service.client_tokens import ClientTokens
 from .service.content_source import BlobAccess
+from .service.deletion import Deletion
 from .service.loudness_meter import LoudnessMeter
 from .service.original_copy import OriginalCopies
 from .service.public_collections import PublicCollections
@@ -66,6 +66,7 @@ class Runtime:
     audio: AudioService
     ingest: Ingest
     analysis: UploadAnalysis
+    deletion: Deletion
     keys: ApiKeyService
     tts: TtsService
     renditions: RenditionService
@@ -111,11 +112,15 @@ class Runtime:
             settings=settings, catalog=catalog, store=store, audio=audio, analysis=analysis,
             clock=tick,
         )
+        deletion = Deletion(
+            catalog=catalog, store=store, clock=tick, batch_size=settings.sweep_batch_size,
+            retry_base=settings.delete_retry_base, retry_max=settings.delete_retry_max,
+        )
         keys = ApiKeyService(catalog, clock=lambda: clock(), cache_seconds=settings.auth_cache_seconds)
         tts_processes = engine_pool(settings)  # workers start on first use
         tts = TtsService(
             settings=settings, audio=audio, ingest=ingest, registry=build_registry(settings, tts_processes),
-            requests=TtsRequestCatalog(catalog.engine),
+            requests=catalog.tts_requests, deletion=deletion,
         )
         queues = QueueService(audio, renditions)
         revocations = TokenRevocations(
@@ -129,7 +134,7 @@ class Runtime:
         public = PublicCollections(audio, queues, PublicCollectionCatalog(catalog.engine))
         return cls(
             settings=settings, catalog=catalog, store=store, audio=audio, ingest=ingest,
-            analysis=analysis, keys=keys, tts=tts, renditions=renditions, queues=queues, queue_urls=QueueUrls(queues),
+            analysis=analysis, deletion=deletion, keys=keys, tts=tts, renditions=renditions, queues=queues, queue_urls=QueueUrls(queues),
             tts_processes=tts_processes, tokens=tokens, public=public, speech=SpeechStreams(tts),
             clock=clock,
         )

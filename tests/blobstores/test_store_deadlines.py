@@ -154,7 +154,6 @@ async def test_an_upload_whose_put_missed_its_deadline_leaves_its_key_to_the_ret
     `retry_deletes` (which deletes whatever the key holds, then the row) instead of forgetting it."""
     from datetime import timedelta
 
-    from audiostore.catalog.job_queries import JobCatalog
     from conftest import make_api
 
     with silent_listener() as listener:
@@ -177,7 +176,7 @@ async def test_an_upload_whose_put_missed_its_deadline_leaves_its_key_to_the_ret
                 assert time.monotonic() - started < DEADLINES.call + SLACK
             assert (await api.http.get("/v1/audio", headers=api.alice)).json()["items"] == []
             now = runtime.clock()
-            due = await JobCatalog(runtime.catalog).claim_due_deletes(
+            due = await runtime.catalog.claims.claim_due_deletes(
                 now=now, stale_before=now - timedelta(hours=1), lease_until=now + timedelta(minutes=5),
                 limit=10,
             )

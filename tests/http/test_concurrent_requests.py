@@ -72,7 +72,7 @@ async def test_a_rendition_finished_after_its_delete_gathered_keys_leaves_no_blo
     row = await rt.audio.get(Principal(owner="alice"), obj["id"])
     doomed = await rt.catalog.mark_deleting(obj["id"], owner=None, now=rt.clock())
     assert doomed is not None
-    gathered = [doomed.key, *await rt.renditions.keys_of([doomed])]
+    gathered = [doomed.key, *await rt.catalog.derived_blobs.keys_of([doomed.id])]
     with pytest.raises(NotFound):
         await rt.renditions.ensure_rendition(row, rt.renditions.queue_profile())
     await rt.store.delete_many(gathered)

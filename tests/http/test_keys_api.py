@@ -7,7 +7,7 @@ from conftest import Api
 
 
 async def key_count(api: Api) -> int:
-    return await api.runtime.catalog.count_api_keys()
+    return await api.runtime.catalog.api_keys.count()
 
 
 async def test_admin_creates_lists_and_revokes_keys(api: Api) -> None:

@@ -171,10 +171,10 @@ async def test_expired_object_hides_and_purges_its_renditions(api: Api, tones: d
     assert (await api.http.get(f"/v1/audio/{obj['id']}/content?format=mp3", headers=api.alice)).status_code == 200
     api.clock.advance(120)
     assert (await api.http.get(f"/v1/audio/{obj['id']}/content?format=mp3", headers=api.alice)).status_code == 404
-    # The sweeper purges expired rows through AudioService.purge, which takes derived blobs too.
+    # Every purge (service/deletion.py) takes the derived blobs with the original.
     row = await api.runtime.catalog.mark_deleting(obj["id"], owner=None, now=api.clock() - timedelta(seconds=120))
     assert row is not None
-    await api.runtime.audio.purge([row])
+    await api.runtime.deletion.purge_rows([row])
     assert await api.blob_keys() == []
 
 

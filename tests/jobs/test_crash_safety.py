@@ -172,9 +172,7 @@ async def test_stale_deleting_rows_are_purged(api: Api, tones: dict[str, Path]) 
     """A process that died between marking `deleting` and deleting the blob: the retry job
     picks the row up once it is stale."""
     obj = (await api.upload(tones["wav"])).json()
-    from audiostore.catalog.job_queries import JobCatalog
-
-    await JobCatalog(api.runtime.catalog).mark_deleting([obj["id"]], now=api.clock())
+    await api.runtime.catalog.mark_deleting_ids([obj["id"]], now=api.clock())
     assert (await api.http.get(f"/v1/audio/{obj['id']}", headers=api.alice)).status_code == 404
     assert (await run_job(api.runtime, "retry_deletes")).counts["retried"] == 0  # maybe in flight
     api.clock.advance(timedelta(minutes=10).total_seconds())

@@ -40,7 +40,7 @@ async def test_failed_deletes_retry_with_growing_backoff(
         assert (await api.http.get(f"/v1/audio/{obj['id']}", headers=api.alice)).status_code == 404
 
         async def row() -> AudioRow:
-            async with runtime.catalog._session() as s:
+            async with runtime.catalog.database.session() as s:
                 return (await s.execute(select(AudioRow))).scalar_one()
 
         assert (await row()).state == DELETING

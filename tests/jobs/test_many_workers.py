@@ -7,19 +7,15 @@ import asyncio
 import json
 import os
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import uuid_utils
-from sqlalchemy import insert
 
 from conftest import backend_settings_s3
+from expired_seed import seed_expired
 from fixtures_seaweedfs import SeaweedFS
 from worker_process import WorkerProcess
 
-from audiostore.blobstores.spooling import primary_of
-from audiostore.catalog import AudioRow
 from audiostore.runtime import Runtime
 
 pytestmark = [pytest.mark.s3, pytest.mark.postgres]
@@ -32,48 +28,11 @@ def worker_env(settings_env: dict[str, str], data_dir: Path) -> dict[str, str]:
     return {**os.environ, **settings_env, "AUDIOSTORE_DATA_DIR": str(data_dir)}
 
 
-async def seed(rt: Runtime, tmp_path: Path) -> tuple[list[str], list[str]]:
-    """Rows inserted in bulk and tiny blobs put concurrently: fast setup, real state."""
-    now = datetime.now(UTC)
-    blob = tmp_path / "tiny.wav"
-    blob.write_bytes(b"RIFF0000WAVE" + b"\0" * 64)
-    rows, expired_keys, live_keys = [], [], []
-    for i in range(EXPIRED + LIVE):
-        audio_id = str(uuid_utils.uuid7())
-        key = f"load/tts/{now:%Y-%m-%d}/{audio_id}.wav"
-        dead = i < EXPIRED
-        (expired_keys if dead else live_keys).append(key)
-        rows.append(dict(
-            id=audio_id, owner="load", collection="tts", name="t.wav", key=key, state="ready",
-            content_type="audio/wav", format="wav", codec="pcm_s16le", duration=0.1,
-            sample_rate=8000, channels=1, bitrate=None, size=76, sha256="0" * 64, meta={},
-            text=None, voice_id=None, created_at=now - timedelta(days=2),
-            expires_at=now - timedelta(hours=1) if dead else now + timedelta(days=1),
-            updated_at=now, location="primary", attempts=0,
-        ))
-    async with rt.catalog.engine.begin() as conn:
-        await conn.execute(insert(AudioRow), rows)
-    store = primary_of(rt.store)
-    gate = asyncio.Semaphore(32)
-
-    async def put(key: str) -> None:
-        async with gate:
-            await store.put_file(key, blob, content_type="audio/wav")
-
-    await asyncio.gather(*(put(k) for k in expired_keys + live_keys))
-    return expired_keys, live_keys
-
-
 async def test_two_workers_delete_each_expired_object_exactly_once(
     seaweedfs: SeaweedFS, s3_bucket: str, postgres_url: str, tmp_path: Path
 ) -> None:
     settings = backend_settings_s3(tmp_path, seaweedfs, s3_bucket, postgres_url)
-    rt = Runtime.build(settings)
-    await rt.migrate()
-    try:
-        expired_keys, live_keys = await seed(rt, tmp_path)
-    finally:
-        await rt.close()
+    expired_keys, live_keys = await seed_expired(settings, tmp_path, expired=EXPIRED, live=LIVE, owner="load")
 
     env = {
         "AUDIOSTORE_STORE": "s3", "AUDIOSTORE_S3_BUCKET": s3_bucket,

@@ -9,7 +9,6 @@ from pathlib import Path
 from conftest import Api
 
 from audiostore.blobstores import LocalBlobStore
-from audiostore.catalog.job_queries import JobCatalog
 from audiostore.jobs import run_job
 
 
@@ -49,9 +48,9 @@ async def test_a_claim_carries_derived_keys_on_postgresql_only(
     await api.settled()
     api.clock.advance(120)
 
-    claimed = await JobCatalog(api.runtime.catalog).claim_expired(now=api.clock(), limit=10)
+    claimed = await api.runtime.catalog.claims.claim_expired(now=api.clock(), limit=10)
 
-    by_id = {c.id: c for c in claimed}
+    by_id = {c.id: c for c in claimed.objects}
     assert set(by_id) == {rich["id"], plain["id"]}
     assert by_id[rich["id"]].key == rich["key"]
     if api.runtime.catalog.dialect == "postgresql":
@@ -60,8 +59,9 @@ async def test_a_claim_carries_derived_keys_on_postgresql_only(
     else:
         assert by_id[rich["id"]].derived_keys is None  # the purge looks them up
     # Claimed means `deleting`: a second claim finds nothing.
-    assert await JobCatalog(api.runtime.catalog).claim_expired(now=api.clock(), limit=10) == []
-    assert await api.runtime.audio.purge(claimed) == 2
+    again = await api.runtime.catalog.claims.claim_expired(now=api.clock(), limit=10)
+    assert again.objects == []
+    assert await api.runtime.deletion.purge(claimed) == 2
     assert await api.blob_keys() == []
 
 

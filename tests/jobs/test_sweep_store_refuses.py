@@ -4,15 +4,13 @@ behind and nothing live is touched. On PostgreSQL (row-locked batches) and SQLit
 
 from __future__ import annotations
 
-import asyncio
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import uuid_utils
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
 from conftest import backend_settings_s3
+from expired_seed import seed_expired
 from fixtures_postgres import Postgres
 from fixtures_seaweedfs import SeaweedFS, weed_ports
 
@@ -24,30 +22,6 @@ from audiostore.runtime import Runtime
 pytestmark = [pytest.mark.s3]
 
 EXPIRED, LIVE = 30, 5
-
-
-async def seed(rt: Runtime, tmp_path: Path) -> tuple[list[str], list[str]]:
-    now = datetime.now(UTC)
-    blob = tmp_path / "tiny.wav"
-    blob.write_bytes(b"RIFF0000WAVE" + b"\0" * 64)
-    rows, dead, live = [], [], []
-    for i in range(EXPIRED + LIVE):
-        audio_id = str(uuid_utils.uuid7())
-        key = f"tts/tts/{now:%Y-%m-%d}/{audio_id}.wav"
-        (dead if i < EXPIRED else live).append(key)
-        rows.append(dict(
-            id=audio_id, owner="tts", collection="tts", name="t.wav", key=key, state="ready",
-            content_type="audio/wav", format="wav", codec="pcm_s16le", duration=0.1,
-            sample_rate=8000, channels=1, bitrate=None, size=76, sha256="0" * 64, meta={},
-            text=None, voice_id=None, created_at=now - timedelta(days=2),
-            expires_at=now - timedelta(hours=1) if i < EXPIRED else now + timedelta(days=1),
-            updated_at=now, location="primary", attempts=0,
-        ))
-    async with rt.catalog.engine.begin() as conn:
-        await conn.execute(insert(AudioRow), rows)
-    store = primary_of(rt.store)
-    await asyncio.gather(*(store.put_file(k, blob, content_type="audio/wav") for k in dead + live))
-    return dead, live
 
 
 async def states(rt: Runtime) -> dict[str, int]:
@@ -66,12 +40,7 @@ async def test_sweep_with_the_bucket_down_hands_its_batches_to_the_retry_job(
     up = backend_settings_s3(tmp_path, seaweedfs, s3_bucket, db_url, sweep_batch_size=7)
     # The same catalogue and bucket name, but an endpoint where nothing listens.
     down = up.model_copy(update={"s3_endpoint": f"http://127.0.0.1:{weed_ports(1)[0]}"})
-    rt = Runtime.build(up)
-    await rt.migrate()
-    try:
-        dead, live = await seed(rt, tmp_path)
-    finally:
-        await rt.close()
+    dead, live = await seed_expired(up, tmp_path, expired=EXPIRED, live=LIVE, owner="tts")
 
     rt = Runtime.build(down)
     try:

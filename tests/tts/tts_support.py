@@ -77,7 +77,7 @@ async def tts_cache_entries(api: Api) -> int:
     """Rows in the TTS request cache (`tts_requests`)."""
     from sqlalchemy import func, select
 
-    from audiostore.catalog.tts_requests import TtsRequestRow
+    from audiostore.catalog.models import TtsRequestRow
 
     async with api.runtime.catalog.engine.connect() as conn:
         return int((await conn.execute(select(func.count()).select_from(TtsRequestRow))).scalar_one())

@@ -1,43 +1,41 @@
-"""SQL for derived blobs (renditions, cached waveforms) and queues: the catalogue's issue-5
-tables, kept beside `repository.py` so each module holds one idea.
+"""SQL for the `derived_blobs` table: renditions and cached waveforms of an object.
 
-Both classes reuse the `Catalog`'s engine and sessions; database errors are translated here.
+Rows go with their object (ON DELETE CASCADE); their blobs go in the deletion lifecycle
+(service/deletion.py), which asks `keys_of` for them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import Conflict
-from .affected_rows import affected_rows
-from .models import DerivedBlobRow, QueueRow
-from .repository import Catalog
+from .models import DerivedBlobRow
+from .sessions import Database
 
 
 class DerivedBlobCatalog:
     """Rows of `derived_blobs`: one per (audio id, variant)."""
 
-    def __init__(self, catalog: Catalog) -> None:
-        self._catalog = catalog
+    def __init__(self, database: Database) -> None:
+        self.database = database
 
     async def get(self, audio_id: str, variant: str) -> DerivedBlobRow | None:
-        async with self._catalog._session() as s:
+        async with self.database.session() as s:
             return await s.get(DerivedBlobRow, (audio_id, variant))
 
     async def put(self, row: DerivedBlobRow) -> None:
         """Insert, or replace the row for the same (audio id, variant)."""
         try:
-            async with self._catalog._session() as s:
+            async with self.database.session() as s:
                 await s.merge(row)
         except IntegrityError as exc:  # the object was deleted meanwhile (foreign key)
             raise Conflict("The audio was deleted while its rendition was made.") from exc
 
     async def delete_one(self, audio_id: str, variant: str) -> None:
-        async with self._catalog._session() as s:
+        async with self.database.session() as s:
             await s.execute(delete(DerivedBlobRow).where(
                 DerivedBlobRow.audio_id == audio_id, DerivedBlobRow.variant == variant))
 
@@ -47,45 +45,13 @@ class DerivedBlobCatalog:
         stmt = select(DerivedBlobRow).where(DerivedBlobRow.audio_id.in_(list(audio_ids)))
         if kind is not None:
             stmt = stmt.where(DerivedBlobRow.kind == kind)
-        async with self._catalog._session() as s:
+        async with self.database.session() as s:
             return list((await s.execute(stmt.order_by(DerivedBlobRow.created_at))).scalars())
 
-
-class QueueCatalog:
-    """Rows of `queues`: unique by (owner, name)."""
-
-    def __init__(self, catalog: Catalog) -> None:
-        self._catalog = catalog
-
-    async def get(self, owner: str, name: str) -> QueueRow | None:
-        stmt = select(QueueRow).where(QueueRow.owner == owner, QueueRow.name == name)
-        async with self._catalog._session() as s:
-            return (await s.execute(stmt)).scalar_one_or_none()
-
-    async def upsert(self, row: QueueRow, *, now: datetime) -> QueueRow:
-        """Create the queue, or replace the ids of the existing one with the same name."""
-        for _ in range(2):  # a concurrent create of the same name: the second pass updates
-            async with self._catalog._session() as s:
-                result = await s.execute(
-                    update(QueueRow)
-                    .where(QueueRow.owner == row.owner, QueueRow.name == row.name)
-                    .values(audio_ids=row.audio_ids, updated_at=now)
-                )
-            if affected_rows(result):
-                found = await self.get(row.owner, row.name)
-                if found is not None:
-                    return found
-            try:
-                async with self._catalog._session() as s:
-                    s.add(row)
-                return row
-            except IntegrityError:
-                continue
-        raise Conflict("The queue changed concurrently; try again.")
-
-    async def delete(self, owner: str, name: str) -> bool:
-        async with self._catalog._session() as s:
-            result = await s.execute(
-                delete(QueueRow).where(QueueRow.owner == owner, QueueRow.name == name)
-            )
-            return bool(affected_rows(result))
+    async def keys_of(self, audio_ids: Sequence[str]) -> list[str]:
+        """The blob keys of every derived blob of these objects."""
+        if not audio_ids:
+            return []
+        stmt = select(DerivedBlobRow.key).where(DerivedBlobRow.audio_id.in_(list(audio_ids)))
+        async with self.database.session() as s:
+            return list((await s.execute(stmt)).scalars())

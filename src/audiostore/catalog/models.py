@@ -64,12 +64,13 @@ class AudioRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    # Data safety (issue 4): where the blob is (`primary` store or the local fallback `spool`),
+    # Where the blob is (`primary` store or the local fallback `spool`),
     # and the backoff of blob-delete retries while the row is `deleting`.
     location: Mapped[str] = mapped_column(String(16), default="primary", server_default="primary")
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, default=None)
-    # EBU R128, measured at ingest (issue 5); None for silence or an unmeasurable file.
+    # EBU R128, measured by the analysis after the upload; None for silence or an
+    # unmeasurable file.
     loudness_lufs: Mapped[float | None] = mapped_column(Float, nullable=True, default=None)
     true_peak_dbtp: Mapped[float | None] = mapped_column(Float, nullable=True, default=None)
     # Loudness and ingest renditions run after the upload answers: the time from which the
@@ -133,7 +134,8 @@ class IdempotencyKeyRow(Base):
 
 class DerivedBlobRow(Base):
     """A blob made from an object (a rendition or a cached waveform), kept beside its
-    original and deleted with it (ON DELETE CASCADE; the blob goes in `AudioService.purge`)."""
+    original and deleted with it (ON DELETE CASCADE; the blob goes in the deletion lifecycle,
+    service/deletion.py)."""
 
     __tablename__ = "derived_blobs"
 
@@ -189,4 +191,19 @@ class PublicCollectionRow(Base):
 
     owner: Mapped[str] = mapped_column(String(128), primary_key=True)
     collection: Mapped[str] = mapped_column(String(128), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TtsRequestRow(Base):
+    """A synthesised request: the whole audio, and its segments when they were asked for."""
+
+    __tablename__ = "tts_requests"
+
+    owner: Mapped[str] = mapped_column(String(128), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    audio_id: Mapped[str] = mapped_column(String(36))
+    engine: Mapped[str] = mapped_column(String(32))
+    phonemes: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # [{"audio_id", "text", "phonemes"}] in order, or None without segments.
+    segments: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -140,7 +140,7 @@ async def patch_audio(audio_id: str, body: AudioPatch, request: Request, who: Up
 
 @router.delete("/audio/{audio_id}", status_code=204, response_class=Response)
 async def delete_audio(audio_id: str, request: Request, who: Deleter) -> Response:
-    await runtime_of(request).audio.delete(who, audio_id)
+    await runtime_of(request).deletion.delete(who, audio_id)
     return Response(status_code=204)
 
 

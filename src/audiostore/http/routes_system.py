@@ -8,8 +8,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .. import __version__
-from ..blobstores.spooling import SpoolingBlobStore
-from ..catalog.job_queries import SPOOL, JobCatalog
+from ..blobstores.spooling import SPOOL, SpoolingBlobStore
 from ..metrics import REGISTRY
 from ..service import Principal
 from ..service.principal import READ
@@ -45,7 +44,7 @@ async def info(request: Request, _: Principal = Depends(scoped(READ))) -> dict[s
             # (on every instance: the catalogue knows where each blob is).
             store.update(
                 spooling_now=rt.store.spooling_now,
-                spooled_objects=await JobCatalog(rt.catalog).count_location(SPOOL),
+                spooled_objects=await rt.catalog.count_location(SPOOL),
             )
     return {
         "version": __version__,

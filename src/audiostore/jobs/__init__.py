@@ -13,9 +13,10 @@ They run inside `audiostore serve` on a timer, alone in `audiostore worker`, or 
 `audiostore sweep`.
 """
 
+from ..service.reconcile import ReconcileReport
 from .expiry import cleanup_older_than, sweep_expired
 from .loop import MaintenanceLoop, maintenance_loop, next_daily_run
-from .reconcile import ReconcileReport, reconcile
+from .reconcile import reconcile
 from .registry import JOBS, JobResult, run_job, run_jobs_once
 
 __all__ = [

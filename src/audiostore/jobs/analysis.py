@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 
-from ..catalog.job_queries import JobCatalog
 from ..runtime import Runtime
 from ..service.analysis import ANALYSIS_LEASE
 from .job_metrics import ANALYSED
@@ -23,7 +22,7 @@ _BATCH = 16  # each row is a full decode: a run measures a few, the next run goe
 async def analyse_due(rt: Runtime) -> dict[str, int]:
     analysis = rt.analysis
     now = rt.clock()
-    rows = await JobCatalog(rt.catalog).claim_analysis_due(
+    rows = await rt.catalog.claims.claim_analysis_due(
         now=now, lease_until=now + ANALYSIS_LEASE, limit=_BATCH
     )
     analysed = given_up = failed = 0

@@ -1,67 +1,14 @@
-"""Finish or roll back uploads left `pending` by a crash between intent row and blob.
-
-A blob that is there with the row's size and sha256 makes the row `ready` (recording whether
-it sits in the primary store or the spool); anything else rolls the upload back (row and any
-partial blob go). A store that cannot be reached leaves the row for a later run.
-"""
+"""Finish or roll back uploads left `pending` by a crash (service/stale_uploads.py)."""
 
 from __future__ import annotations
 
-import hashlib
-import logging
-from datetime import timedelta
-
-from ..blobstores import BlobNotFound, BlobStore, BlobStoreUnavailable
-from ..blobstores.spooling import PRIMARY, SPOOL, primary_of, spool_of
-from ..catalog import AudioRow
-from ..catalog.job_queries import JobCatalog
 from ..runtime import Runtime
+from ..service.stale_uploads import resolve_stale_uploads
 from .job_metrics import PENDING_RESOLVED
-
-log = logging.getLogger(__name__)
-
-
-async def _intact_in(store: BlobStore, row: AudioRow) -> bool:
-    """The blob is there, whole: same size and sha256 as the row says."""
-    try:
-        meta = await store.head(row.key)
-    except BlobNotFound:
-        return False
-    if meta.size != row.size:
-        return False
-    digest = hashlib.sha256()
-    async for chunk in store.get_stream(row.key):
-        digest.update(chunk)
-    return digest.hexdigest() == row.sha256
 
 
 async def resolve_stale_pending(rt: Runtime) -> dict[str, int]:
-    jobs = JobCatalog(rt.catalog)
-    finished = rolled_back = unreachable = 0
-    now = rt.clock()
-    rows = await jobs.claim_stale_pending(
-        stale_before=now - timedelta(seconds=rt.settings.pending_grace), now=now,
-        limit=rt.settings.sweep_batch_size,
-    )
-    spool, primary = spool_of(rt.store), primary_of(rt.store)
-    for row in rows:
-        try:
-            if spool is not None and await _intact_in(spool, row):
-                location = SPOOL
-            elif await _intact_in(primary, row):
-                location = PRIMARY
-            else:
-                location = None
-        except BlobStoreUnavailable as exc:
-            log.warning("pending %s: store unreachable, trying later: %s", row.id, exc)
-            unreachable += 1
-            continue
-        if location is not None and await jobs.finish_pending(row.id, location=location, now=rt.clock()):
-            finished += 1
-            continue
-        doomed = await jobs.mark_deleting([row.id], now=rt.clock())
-        await rt.audio.purge(doomed)  # a failure here is retried by retry_deletes
-        rolled_back += len(doomed)
-    PENDING_RESOLVED.labels("finished").inc(finished)
-    PENDING_RESOLVED.labels("rolled_back").inc(rolled_back)
-    return {"finished": finished, "rolled_back": rolled_back, "unreachable": unreachable}
+    done = await resolve_stale_uploads(rt.deletion, grace=rt.settings.pending_grace)
+    PENDING_RESOLVED.labels("finished").inc(done.finished)
+    PENDING_RESOLVED.labels("rolled_back").inc(done.rolled_back)
+    return {"finished": done.finished, "rolled_back": done.rolled_back, "unreachable": done.unreachable}

@@ -1,77 +1,16 @@
-"""Move blobs from this machine's fallback spool to the primary store once it answers.
-
-Order per blob: put to the primary, point the row at it, then remove the spool copy; a crash
-at any step leaves a state the next run finishes (puts are idempotent). A spooled blob whose
-object is gone is removed. The spool is per machine (`{data_dir}/spool`): each instance
-drains its own.
-"""
+"""Move blobs from this machine's fallback spool to the primary store (service/spool_drain.py)."""
 
 from __future__ import annotations
 
-import logging
-import mimetypes
-
-from ..blobstores import BlobMeta
-from ..blobstores.spooling import PRIMARY, SPOOL, SpoolingBlobStore
-from ..catalog.job_queries import JobCatalog
 from ..runtime import Runtime
-from .blob_ids import audio_id_in_key
+from ..service.spool_drain import drain_spool as drain
 from .job_metrics import SPOOL_DEPTH, SPOOL_DRAINED
-
-log = logging.getLogger(__name__)
-
-MAX_PER_RUN = 10_000
-_BATCH = 500
 
 
 async def drain_spool(rt: Runtime) -> dict[str, int]:
-    store = rt.store
-    if not isinstance(store, SpoolingBlobStore):
+    done = await drain(rt.store, rt.catalog, rt.clock)
+    if done is None:
         return {}
-    metas: list[BlobMeta] = []
-    async for meta in store.spool.list(""):
-        metas.append(meta)
-        if len(metas) >= MAX_PER_RUN:
-            break
-    jobs = JobCatalog(rt.catalog)
-    moved = dropped = 0
-    primary_down = False
-    for i in range(0, len(metas), _BATCH):
-        batch = metas[i : i + _BATCH]
-        ids = {k for k in (audio_id_in_key(m.key) for m in batch) if k}
-        live = await jobs.existing_ids(sorted(ids))
-        rows = await jobs.rows_by_keys([m.key for m in batch])
-        gone_keys: list[str] = []
-        for meta in batch:
-            key = meta.key
-            if audio_id_in_key(key) not in live:
-                gone_keys.append(key)  # its object was deleted while the primary was down
-                continue
-            row = rows.get(key)
-            content_type = row.content_type if row else (
-                mimetypes.guess_type(key)[0] or "application/octet-stream"
-            )
-            try:
-                await store.primary.put_file(key, store.spool.local_path(key), content_type=content_type)
-            except FileNotFoundError:
-                continue  # deleted meanwhile
-            except Exception as exc:
-                log.info("spool drain: primary store still unreachable: %s", exc)
-                primary_down = True
-                break
-            store.primary_answered()
-            if row is not None and row.location == SPOOL:
-                if not await jobs.move_location(key, source=SPOOL, target=PRIMARY, now=rt.clock()):
-                    # Deleted while we copied: do not leave the copy in the bucket.
-                    await store.primary.delete_many([key])
-            gone_keys.append(key)
-            moved += 1
-        await store.spool.delete_many(gone_keys)
-        dropped += len(gone_keys)
-        if primary_down:
-            break
-    dropped -= moved
-    depth = len(metas) - moved - dropped
-    SPOOL_DRAINED.inc(moved)
-    SPOOL_DEPTH.set(depth)
-    return {"moved": moved, "dropped": dropped, "waiting": depth}
+    SPOOL_DRAINED.inc(done.moved)
+    SPOOL_DEPTH.set(done.waiting)
+    return {"moved": done.moved, "dropped": done.dropped, "waiting": done.waiting}

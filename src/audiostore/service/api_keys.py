@@ -49,7 +49,7 @@ class ApiKeyService:
             id=str(uuid_utils.uuid7()), prefix=prefix, secret_sha256=_digest(key), owner=owner,
             admin=admin, label=label, created_at=self.clock(), revoked_at=None,
         )
-        await self.catalog.insert_api_key(row)
+        await self.catalog.api_keys.insert(row)
         return IssuedKey(key=key, row=row)
 
     async def authenticate(self, key: str | None) -> Principal:
@@ -63,7 +63,7 @@ class ApiKeyService:
         parts = key.split("_", 2)
         if len(parts) != 3 or parts[0] != KEY_PREFIX:
             raise Unauthorized("The API key is malformed.")
-        row = await self.catalog.api_key_by_prefix(parts[1])
+        row = await self.catalog.api_keys.by_prefix(parts[1])
         if row is None or not hmac.compare_digest(row.secret_sha256, digest):
             raise Unauthorized("The API key is not valid.")
         if row.revoked_at is not None:
@@ -76,12 +76,12 @@ class ApiKeyService:
         return principal
 
     async def list(self, owner: str | None = None) -> list[ApiKeyRow]:
-        return await self.catalog.list_api_keys(owner)
+        return await self.catalog.api_keys.list(owner)
 
     async def revoke(self, key_id_or_prefix: str) -> None:
-        if not await self.catalog.revoke_api_key(key_id_or_prefix, now=self.clock()):
+        if not await self.catalog.api_keys.revoke(key_id_or_prefix, now=self.clock()):
             raise NotFound(f"No active API key {key_id_or_prefix!r}.")
         self._cache.clear()
 
     async def has_any(self) -> bool:
-        return await self.catalog.count_api_keys() > 0
+        return await self.catalog.api_keys.count() > 0

@@ -17,8 +17,6 @@ from ..blob_keys import check_name
 from ..blobstores import BlobNotFound, BlobStore, BlobStoreUnavailable
 from ..blobstores.spooling import SPOOL, primary_of, spooled_path_of
 from ..catalog import AudioRow, Catalog, ListQuery
-from ..catalog.doomed_claims import DoomedObject
-from ..catalog.job_queries import JobCatalog
 from ..errors import (
     BadRequest,
     NotFound,
@@ -67,10 +65,9 @@ class Page:
 
 
 class DerivedBlobs(Protocol):
-    """Renditions and waveforms (service/renditions.py) plug into delete, signed URLs and
-    signed content through these calls; AudioService works without them (`derived=None`)."""
+    """Renditions and waveforms (service/renditions.py) plug into signed URLs and signed
+    content through these calls; AudioService works without them (`derived=None`)."""
 
-    async def keys_of(self, rows: Sequence[AudioRow | DoomedObject]) -> list[str]: ...
     async def open_for_row(self, row: AudioRow, params: Mapping[str, str]) -> ContentSource | None: ...
     def signing_params(self, params: Mapping[str, str]) -> dict[str, str]: ...
 
@@ -175,44 +172,6 @@ class AudioService:
         for k, v in values.items():
             setattr(row, k, v)
         return row
-
-    # --- delete -----------------------------------------------------------------------
-    async def delete(self, principal: Principal, audio_id: str) -> None:
-        """Invisible at once; blob then row. If the store is down the row stays `deleting`
-        for a job to retry, and the caller still succeeds."""
-        if principal.collections is not None:
-            await self.get(principal, audio_id)  # 404 outside the token's collections
-        row = await self.catalog.mark_deleting(audio_id, owner=principal.scope(), now=self.clock())
-        if row is None:
-            raise NotFound()
-        await self.purge([row])
-
-    async def purge(self, rows: Sequence[AudioRow | DoomedObject]) -> int:
-        """Delete blobs, then rows, of objects already marked `deleting`. Returns rows gone."""
-        if not rows:
-            return 0
-        if not await self.delete_blobs_of(rows):
-            # The retry job takes them from here, with backoff (jobs/delete_retry.py).
-            await JobCatalog(self.catalog).mark_retry_due([r.id for r in rows], now=self.clock())
-            return 0
-        return await self.catalog.delete_rows([row.id for row in rows])
-
-    async def delete_blobs_of(self, rows: Sequence[AudioRow | DoomedObject]) -> bool:
-        """Delete every blob of `rows` (originals, renditions, waveforms) in as few store
-        calls as it allows. False (logged) if the store refused: the rows must stay."""
-        try:
-            keys = [k for row in rows for k in self.blob_keys_of(row)]
-            if self.derived is not None:
-                keys += await self.derived.keys_of(rows)
-            await self.store.delete_many(keys)
-        except Exception as exc:  # noqa: BLE001 - any refusal means: keep the rows, retry later
-            log.warning("blob delete failed, %d objects stay 'deleting': %s", len(rows), exc)
-            return False
-        return True
-
-    def blob_keys_of(self, row: AudioRow | DoomedObject) -> builtins.list[str]:
-        """Every blob an object owns (original; renditions join here)."""
-        return [row.key]
 
     # --- signed URLs ------------------------------------------------------------------
     def check_expires_in(self, expires_in: int | None) -> int:

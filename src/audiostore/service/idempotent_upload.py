@@ -79,7 +79,7 @@ class IdempotencyKeys:
                 owner=owner, key=key, fingerprint=fingerprint, audio_id=None,
                 created_at=now, expires_at=now + self.ttl,
             )
-            held = await self.catalog.claim_idempotency_key(claim, now=now)
+            held = await self.catalog.idempotency_keys.claim(claim, now=now)
             if held is None:
                 return None
             if held.fingerprint != fingerprint:
@@ -92,16 +92,16 @@ class IdempotencyKeys:
                 if row is not None:
                     return row
             # Abandoned, or its object is gone: forget it and claim afresh.
-            await self.catalog.release_idempotency_key(owner, key, fingerprint=fingerprint)
+            await self.catalog.idempotency_keys.release(owner, key, fingerprint=fingerprint)
         raise IdempotencyKeyInProgress()
 
     async def release(self, owner: str, key: str, fingerprint: str) -> None:
         """The request failed: a retry with the same key stores afresh."""
-        await self.catalog.release_idempotency_key(owner, key, fingerprint=fingerprint)
+        await self.catalog.idempotency_keys.release(owner, key, fingerprint=fingerprint)
 
     async def complete(self, owner: str, key: str, audio_id: str) -> None:
         """The request stored `audio_id`: the key answers it from now on."""
-        await self.catalog.complete_idempotency_key(owner, key, audio_id)
+        await self.catalog.idempotency_keys.complete(owner, key, audio_id)
         now = self.clock()
         if self._last_purge is None or now - self._last_purge >= PURGE_EVERY:
             self._last_purge = now
@@ -115,4 +115,4 @@ class _HoldsCatalog(Protocol):
 
 async def purge_expired_idempotency_keys(holder: _HoldsCatalog, *, now: datetime | None = None) -> int:
     """Delete expired idempotency keys; returns how many. Safe to run any time, anywhere."""
-    return await holder.catalog.delete_expired_idempotency_keys(now=now or holder.clock())
+    return await holder.catalog.idempotency_keys.delete_expired(now=now or holder.clock())

@@ -33,7 +33,6 @@ from ..blob_keys import build_blob_key, check_key_part, check_name
 from ..blobstores import BlobStore, BlobStoreUnavailable, StoreDeadlineExceeded, StreamingPutStore
 from ..blobstores.spooling import PRIMARY, SPOOL, primary_of
 from ..catalog import PENDING, READY, AudioRow, Catalog
-from ..catalog.job_queries import JobCatalog
 from ..disk_space import is_out_of_space
 from ..errors import AudiostoreError, InsufficientStorage, StorageUnavailable, UnsupportedMediaType
 from ..settings import Settings
@@ -279,9 +278,8 @@ class Ingest:
             await self._take_back(audio_id, None)
             return
         try:
-            jobs = JobCatalog(self.catalog)
-            await jobs.mark_deleting([audio_id], now=self.clock())
-            await jobs.mark_retry_due([audio_id], now=self.clock())
+            await self.catalog.mark_deleting_ids([audio_id], now=self.clock())
+            await self.catalog.mark_retry_due([audio_id], now=self.clock())
         except Exception as failure:  # noqa: BLE001 - the pending row's job rolls it back later
             log.warning("could not hand %s to the delete retry job: %s", audio_id, failure)
 

@@ -28,7 +28,6 @@ from ..audio.mp3_frames import Mp3FrameReader
 from ..blob_keys import check_key_part
 from ..blobstores import BlobNotFound
 from ..catalog import AudioRow
-from ..catalog.derived_blobs import QueueCatalog
 from ..catalog.models import QueueRow
 from ..errors import Conflict, NotFound, ValidationFailed
 from .audio import AudioService
@@ -81,7 +80,7 @@ class QueueService:
         self.audio = audio
         self.renditions = renditions
         self.settings = audio.settings
-        self.rows = QueueCatalog(audio.catalog)
+        self.rows = audio.catalog.queues
         self.monotonic = monotonic
         self.sleep = sleep
         self.rng = rng or random.Random()

@@ -9,7 +9,7 @@ under the processing limits (`processing_limits`): past one it stops, its scratc
 the request answers 422 `processing_limit`; a job nobody waits for any more is cancelled
 unless nearly done, and every job is cancelled at shutdown. Each derived blob is
 recorded in `derived_blobs`, listed on the audio object, and deleted with the object (the
-row by ON DELETE CASCADE, the blob through `AudioService.purge`, which asks `keys_of`).
+row by ON DELETE CASCADE, its blob by the deletion lifecycle's purge, service/deletion.py).
 """
 
 from __future__ import annotations
@@ -32,8 +32,6 @@ from ..audio.work_budget import WorkBudget
 from ..blob_keys import rendition_key
 from ..blobstores import BlobStore
 from ..catalog import AudioRow, Catalog
-from ..catalog.derived_blobs import DerivedBlobCatalog
-from ..catalog.doomed_claims import DoomedObject
 from ..catalog.models import DerivedBlobRow
 from ..errors import (
     AudiostoreError,
@@ -227,7 +225,7 @@ class RenditionService:
         self.originals = originals
         self.meter = meter  # measures loudness first when normalising needs it
         self.clock = clock
-        self.rows = DerivedBlobCatalog(catalog)
+        self.rows = catalog.derived_blobs
         self.jobs = RenderJobs()
         self.renders = 0  # how many derived blobs this process has made (tests count them)
         self._ingest_plan = [_ingest_entry(e) for e in self.settings.ingest_renditions]
@@ -442,16 +440,6 @@ class RenditionService:
         return await visible_or_not_found(self.catalog, principal, audio_id, now=self.clock())
 
     # --- hooks AudioService calls ---------------------------------------------------------------
-    async def keys_of(self, rows: Sequence[AudioRow | DoomedObject]) -> list[str]:
-        """Every derived blob of `rows`, so `purge` deletes them with the originals. A sweep's
-        claim already brought them (`DoomedObject.derived_keys`); only the rest are looked up."""
-        known = [k for r in rows if isinstance(r, DoomedObject) and r.derived_keys is not None
-                 for k in r.derived_keys]
-        unknown = [r.id for r in rows if not isinstance(r, DoomedObject) or r.derived_keys is None]
-        if unknown:
-            known += [d.key for d in await self.rows.list_for(unknown)]
-        return known
-
     async def renditions_of(self, rows: Sequence[AudioRow]) -> dict[str, list[DerivedBlobRow]]:
         out: dict[str, list[DerivedBlobRow]] = {r.id: [] for r in rows}
         for d in await self.rows.list_for([r.id for r in rows], kind=RENDITION):

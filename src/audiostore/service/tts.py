@@ -42,7 +42,8 @@ import numpy as np
 
 from .. import metrics
 from ..catalog import AudioRow
-from ..catalog.tts_requests import TtsRequestCatalog, TtsRequestRow
+from ..catalog.models import TtsRequestRow
+from ..catalog.tts_requests import TtsRequestCatalog
 from ..errors import EngineFailed, InvalidMetadata, UnknownFormat, ValidationFailed
 from ..settings import TtsSettings
 from ..tts import (
@@ -58,6 +59,7 @@ from ..tts import (
 )
 from .audio import AudioService, SignedUrl
 from .ingest import Ingest, StoredUpload
+from .deletion import Deletion
 from .metadata_field import check_metadata
 from .principal import Principal
 from .text_field import check_text
@@ -111,11 +113,12 @@ class SpeechPlan:
 class TtsService:
     def __init__(
         self, *, settings: TtsSettings, audio: AudioService, ingest: Ingest, registry: EngineRegistry,
-        requests: TtsRequestCatalog,
+        requests: TtsRequestCatalog, deletion: Deletion,
     ) -> None:
         self.settings = settings
         self.audio = audio
         self.ingest = ingest
+        self.deletion = deletion
         self.registry = registry
         self.requests = requests
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
@@ -288,7 +291,7 @@ class TtsService:
                     stored.append(await self._store(principal, plan, speech, t, i))
         except BaseException:
             for done in stored:  # all or nothing
-                await self.audio.delete(principal, done.row.id)
+                await self.deletion.delete(principal, done.row.id)
             raise
         whole_row, segment_rows = stored[0].row, [done.row for done in stored[1:]]
         await self.requests.put(TtsRequestRow(
