@@ -18,6 +18,8 @@ from .blob_keys import check_template
 from .blobstores import BlobStore, LocalBlobStore
 from .catalog import Catalog
 from .catalog.tts_requests import TtsRequestCatalog
+from .catalog.tus_uploads import TusUploadCatalog
+from .catalog.upload_grants import UploadGrantCatalog
 from .errors import ConfigurationError, InvalidName
 from .native_workers import NativeWorkerPool
 from .service import ApiKeyService, AudioService, IssuedKey
@@ -25,7 +27,10 @@ from .service.analysis import UploadAnalysis
 from .service.queue_urls import QueueUrls
 from .service.queues import QueueService
 from .service.renditions import RenditionService
+from .service.file_ingest import ingest_file
 from .service.tts import TtsService
+from .service.tus_uploads import TusUploads
+from .service.upload_grants import UploadGrants
 from .settings import Settings
 from .settings_checks import check_settings
 from .signing import UrlSigner, load_or_create_secret
@@ -61,6 +66,8 @@ class Runtime:
     queues: QueueService
     queue_urls: QueueUrls
     tts_processes: NativeWorkerPool
+    tus_uploads: TusUploads
+    upload_grants: UploadGrants
     clock: Callable[[], datetime] = field(default=utc_now)
 
     @classmethod
@@ -88,10 +95,19 @@ class Runtime:
             requests=TtsRequestCatalog(catalog.engine),
         )
         queues = QueueService(audio, renditions)
+        tus_uploads = TusUploads(
+            audio, TusUploadCatalog(catalog.engine),
+            lambda who, path, fields, filename, key: ingest_file(audio, who, path, fields, filename, key),
+        )
+        upload_grants = UploadGrants(
+            settings=settings, signer=signer, catalog=UploadGrantCatalog(catalog.engine),
+            clock=lambda: clock(),
+        )
         return cls(
             settings=settings, catalog=catalog, store=store, audio=audio, keys=keys, tts=tts,
             renditions=renditions, queues=queues, queue_urls=QueueUrls(queues),
-            tts_processes=tts_processes, clock=clock,
+            tts_processes=tts_processes, tus_uploads=tus_uploads, upload_grants=upload_grants,
+            clock=clock,
         )
 
     async def migrate(self) -> None:

@@ -268,6 +268,37 @@ class Settings(BaseSettings):
     def _cors_csv(cls, value: object) -> object:
         return _split_csv(value)
 
+    # --- resumable (tus) uploads and signed upload URLs ----------------------------------
+    tus_upload_expiry: float = Field(
+        86400.0,
+        description="Seconds (or `24h`) an unfinished tus upload (`/v1/uploads`) may sit "
+        "idle: each PATCH moves its `Upload-Expires` this far ahead; past it the upload is 410 "
+        "and the jobs remove its part from `{data_dir}/uploads`.",
+    )
+    tus_lease_seconds: float = Field(
+        30.0, gt=0,
+        description="Seconds (or `30s`) a PATCH's claim on its upload lasts between renewals; a "
+        "PATCH whose process died frees the upload after this (others answer 423 meanwhile).",
+    )
+    tus_parts_dir: Path | None = Field(
+        None,
+        description="Folder of unfinished tus uploads' parts. Unset: `{data_dir}/uploads`. "
+        "Instances that share uploads (PATCHes of one upload landing on either) must share "
+        "this folder (one host, or a shared volume).",
+    )
+    upload_url_max_expiry: int = Field(
+        86400, ge=1,
+        description="Longest lifetime (s) of a signed upload URL (`POST /v1/audio/upload-url`); "
+        "the default lifetime is AUDIOSTORE_URL_DEFAULT_EXPIRY, capped by this.",
+    )
+
+    @field_validator("tus_upload_expiry", "tus_lease_seconds", mode="before")
+    @classmethod
+    def _tus_durations(cls, value: object) -> object:
+        from .durations import parse_duration
+
+        return parse_duration(value) if isinstance(value, str) else value
+
     # --- text to speech -----------------------------------------------------------------
     tts_collection: str = Field(
         "tts", description="Collection TTS audio is stored in when the request names none."

@@ -1,0 +1,101 @@
+"""Signed upload URLs: `POST /v1/audio/upload-url` issues one; `PUT` (raw body) or `POST`
+(multipart field `file`) of `/v1/audio/signed-upload?<signed query>` uses it, with no header.
+
+The file takes the same path as `POST /v1/audio` (staged, sniffed, probed, intent row, blob,
+ready); the URL's terms (owner, collection, name, size, formats) are the upload's fields.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+
+from ..catalog import AudioRow
+from ..errors import ValidationFailed
+from ..service import Principal, UploadFields
+from ..service.format_bounds import check_formats
+from ..service.idempotent_upload import ingest_once
+from ..service.upload_grants import UploadGrant
+from .auth import principal, runtime_of
+from .schemas import AudioObject, ErrorResponse, RequestBody
+from .upload_body import read_upload
+
+router = APIRouter(prefix="/v1", tags=["audio"], responses={"4XX": {"model": ErrorResponse}})
+Who = Annotated[Principal, Depends(principal)]
+
+
+class UploadUrlRequest(RequestBody):
+    collection: str | None = Field(None, description="Collection the file goes to (default: AUDIOSTORE_DEFAULT_COLLECTION).")
+    name: str | None = Field(None, description="The object's name; unset: the file's own name, or `audio`.")
+    owner: str | None = Field(None, description="Admins: upload for another owner.")
+    max_bytes: int | None = Field(None, ge=1, description="Largest file accepted; default and cap AUDIOSTORE_MAX_UPLOAD_BYTES.")
+    formats: list[str] | None = Field(None, description="Formats accepted (sniffed from the bytes), e.g. [\"webm\", \"ogg\"]; default AUDIOSTORE_ACCEPTED_FORMATS.")
+    expires_in: int | None = Field(None, ge=1, description="Seconds the URL works; default AUDIOSTORE_URL_DEFAULT_EXPIRY, cap AUDIOSTORE_UPLOAD_URL_MAX_EXPIRY.")
+    ttl_seconds: int | None = Field(None, ge=1, description="Lifetime of the stored object.")
+
+
+class UploadUrlResponse(BaseModel):
+    url: str = Field(description="Send the file here with no header: PUT the raw bytes, or POST multipart with a `file` field. Works once.")
+    method: str = Field(description="`PUT` (POST multipart also works).")
+    expires_at: datetime
+    fields: dict[str, str] | None = Field(None, description="Form fields to send with a POST (none needed: the terms are in the URL).")
+    tus_url: str = Field(description="The same terms as a tus creation URL (POST /v1/uploads), for a resumable upload.")
+    max_bytes: int
+    formats: list[str]
+
+
+@router.post("/audio/upload-url", response_model=UploadUrlResponse)
+async def create_upload_url(body: UploadUrlRequest, request: Request, who: Who) -> UploadUrlResponse:
+    """A one-use URL a browser or phone sends one file to with no header: bound to owner,
+    collection, optional name, maximum size, accepted formats and an expiry."""
+    issued = runtime_of(request).upload_grants.issue(
+        who, collection=body.collection, name=body.name, owner=body.owner,
+        max_bytes=body.max_bytes, formats=body.formats, expires_in=body.expires_in,
+        ttl_seconds=body.ttl_seconds,
+    )
+    return UploadUrlResponse(
+        url=issued.url, method=issued.method, expires_at=issued.expires_at, fields=None,
+        tus_url=issued.tus_url, max_bytes=issued.max_bytes, formats=list(issued.formats),
+    )
+
+
+async def _store_signed(request: Request) -> AudioObject:
+    rt = runtime_of(request)
+    grant: UploadGrant = rt.upload_grants.verify(request.url.query)
+    fields = UploadFields(collection=grant.collection, name=grant.name, ttl_seconds=grant.ttl_seconds)
+
+    async def store() -> AudioRow:
+        staged = rt.audio.stage()
+        staged.limit = min(staged.limit, grant.max_bytes)
+        try:
+            content_type = request.headers.get("content-type") or "application/octet-stream"
+            await read_upload(content_type, request.headers.get("content-length"),
+                              request.stream(), staged)
+            if staged.form_fields:
+                raise ValidationFailed(
+                    "A signed upload URL fixes the upload's fields; send only the `file` part."
+                )
+            check_formats(staged.path, grant.formats)
+        except BaseException:
+            await staged.close()
+            raise
+        outcome = await ingest_once(rt.audio, staged, grant.principal, fields, idempotency_key=None)
+        return outcome.row
+
+    row = await rt.upload_grants.use(grant, store, lambda r: (r.id, None))
+    return AudioObject.from_row(row, await rt.audio.sign(grant.principal, row.id))
+
+
+@router.put("/audio/signed-upload", status_code=201, response_model=AudioObject)
+async def put_signed_upload(request: Request) -> AudioObject:
+    """Store the raw body under a signed upload URL's terms (no Authorization header)."""
+    return await _store_signed(request)
+
+
+@router.post("/audio/signed-upload", status_code=201, response_model=AudioObject)
+async def post_signed_upload(request: Request) -> AudioObject:
+    """Store the multipart `file` under a signed upload URL's terms (no Authorization header)."""
+    return await _store_signed(request)
