@@ -22,12 +22,14 @@ from .catalog.tus_uploads import TusUploadCatalog
 from .catalog.upload_grants import UploadGrantCatalog
 from .errors import ConfigurationError, InvalidName
 from .native_workers import NativeWorkerPool
-from .service import ApiKeyService, AudioService, IssuedKey
+from .service import ApiKeyService, AudioService, Ingest, IssuedKey
 from .service.analysis import UploadAnalysis
+from .service.content_source import BlobAccess
+from .service.loudness_meter import LoudnessMeter
+from .service.original_copy import OriginalCopies
 from .service.queue_urls import QueueUrls
 from .service.queues import QueueService
 from .service.renditions import RenditionService
-from .service.file_ingest import ingest_file
 from .service.tts import TtsService
 from .service.tus_uploads import TusUploads
 from .service.upload_grants import UploadGrants
@@ -60,6 +62,8 @@ class Runtime:
     catalog: Catalog
     store: BlobStore
     audio: AudioService
+    ingest: Ingest
+    analysis: UploadAnalysis
     keys: ApiKeyService
     tts: TtsService
     renditions: RenditionService
@@ -84,28 +88,41 @@ class Runtime:
         catalog = Catalog(catalog_mod.create_engine(settings.resolved_database_url))
         store = build_store(settings)
         signer = UrlSigner(secrets_)
-        audio = AudioService(settings=settings, catalog=catalog, store=store, signer=signer, clock=lambda: clock())
-        renditions = RenditionService(audio)
-        audio.derived = renditions
-        audio.analysis = UploadAnalysis(audio, renditions)
+
+        def tick() -> datetime:  # every service reads the one clock (tests move it)
+            return clock()
+
+        access = BlobAccess(store, signed_urls=settings.signed_urls)
+        originals = OriginalCopies(store, settings.data_dir / "tmp")
+        meter = LoudnessMeter(settings=settings, catalog=catalog, originals=originals)
+        renditions = RenditionService(
+            settings=settings, catalog=catalog, store=store, access=access, originals=originals,
+            meter=meter, clock=tick,
+        )
+        audio = AudioService(
+            settings=settings, catalog=catalog, store=store, signer=signer, access=access,
+            derived=renditions, clock=tick,
+        )
+        analysis = UploadAnalysis(meter, renditions)
+        ingest = Ingest(
+            settings=settings, catalog=catalog, store=store, audio=audio, analysis=analysis,
+            clock=tick,
+        )
         keys = ApiKeyService(catalog, clock=lambda: clock(), cache_seconds=settings.auth_cache_seconds)
         tts_processes = engine_pool(settings)  # workers start on first use
         tts = TtsService(
-            settings=settings, audio=audio, registry=build_registry(settings, tts_processes),
+            settings=settings, audio=audio, ingest=ingest, registry=build_registry(settings, tts_processes),
             requests=TtsRequestCatalog(catalog.engine),
         )
         queues = QueueService(audio, renditions)
-        tus_uploads = TusUploads(
-            audio, TusUploadCatalog(catalog.engine),
-            lambda who, path, fields, filename, key: ingest_file(audio, who, path, fields, filename, key),
-        )
+        tus_uploads = TusUploads(audio, TusUploadCatalog(catalog.engine), ingest)
         upload_grants = UploadGrants(
             settings=settings, signer=signer, catalog=UploadGrantCatalog(catalog.engine),
-            clock=lambda: clock(),
+            clock=tick,
         )
         return cls(
-            settings=settings, catalog=catalog, store=store, audio=audio, keys=keys, tts=tts,
-            renditions=renditions, queues=queues, queue_urls=QueueUrls(queues),
+            settings=settings, catalog=catalog, store=store, audio=audio, ingest=ingest,
+            analysis=analysis, keys=keys, tts=tts, renditions=renditions, queues=queues, queue_urls=QueueUrls(queues),
             tts_processes=tts_processes, tus_uploads=tus_uploads, upload_grants=upload_grants,
             clock=clock,
         )
@@ -147,16 +164,14 @@ class Runtime:
         """Cancel the renditions, waveforms and analyses in flight (each stops within a frame)
         and refuse new ones, so requests waiting on them end and the server can stop."""
         self.renditions.begin_shutdown()
-        if self.audio.analysis is not None:
-            self.audio.analysis.stop()
+        self.analysis.stop()
 
     async def close(self) -> None:
         # Work in flight first, so a shutdown takes seconds: a synthesis ends at once (502),
         # renditions and analyses stop within a frame.
         await asyncio.to_thread(self.tts_processes.close)
         await self.renditions.close()
-        if self.audio.analysis is not None:
-            await self.audio.analysis.close()
+        await self.analysis.close()
         await self.store.close()
         await self.catalog.close()
 

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import ValidationError
 
-from ..errors import AudiostoreError, ValidationFailed
-from ..service import Principal, UploadFields, parse_metadata
-from ..service.early_put import EarlyPut
-from ..service.idempotent_upload import IDEMPOTENCY_HEADER, ingest_once
+from ..errors import ValidationFailed
+from ..service import Principal
+from ..service.idempotent_upload import IDEMPOTENCY_HEADER
 from .auth import principal, runtime_of
 from .schemas import (
     AudioList,
@@ -28,12 +25,10 @@ from .schemas import (
     UrlResponse,
 )
 from . import openapi_limits as limits
-from .upload_body import read_upload
+from .upload_body import UPLOAD_FIELDS, HttpUploadSource, time_field
 
 router = APIRouter(prefix="/v1", tags=["audio"], responses={"4XX": {"model": ErrorResponse}})
 Who = Annotated[Principal, Depends(principal)]
-
-UPLOAD_FIELDS = ("name", "collection", "ttl_seconds", "expires_at", "metadata", "text", "voice_id", "owner")
 
 _UPLOAD_DOC = {
     "requestBody": {
@@ -70,50 +65,6 @@ _ISO_TIME = "ISO 8601 time with a timezone."
 _DATE_TIME = {"format": "date-time"}
 
 
-def _int_field(values: Mapping[str, str], name: str) -> int | None:
-    raw = values.get(name)
-    if raw in (None, ""):
-        return None
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ValidationFailed(f"{name} must be an integer.") from exc
-
-
-def _time_field(values: Mapping[str, str], name: str) -> datetime | None:
-    raw = values.get(name)
-    if raw in (None, ""):
-        return None
-    try:
-        return datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise ValidationFailed(f"{name} must be an ISO 8601 time.") from exc
-
-
-def refuse_unknown_fields(form_fields: Mapping[str, str]) -> None:
-    """A form field the upload does not take is a 422, not silently dropped: a client that
-    sends its own `recordingId` must learn it was not kept."""
-    unknown = sorted(set(form_fields) - set(UPLOAD_FIELDS))
-    if unknown:
-        raise ValidationFailed(
-            f"Unknown form field(s): {', '.join(unknown)}. An upload takes `file` and "
-            f"{', '.join(UPLOAD_FIELDS)}; put facts of your own (ids, a project) in `metadata`."
-        )
-
-
-def upload_fields(values: Mapping[str, str]) -> UploadFields:
-    return UploadFields(
-        name=values.get("name") or None,
-        collection=values.get("collection") or None,
-        ttl_seconds=_int_field(values, "ttl_seconds"),
-        expires_at=_time_field(values, "expires_at"),
-        metadata=parse_metadata(values.get("metadata")),
-        text=values.get("text"),
-        voice_id=values.get("voice_id"),
-        owner=values.get("owner") or None,
-    )
-
-
 @router.post("/audio", status_code=201, response_model=AudioObject, openapi_extra=_UPLOAD_DOC)
 async def upload_audio(request: Request, response: Response, who: Who) -> AudioObject:
     """Upload audio: multipart field `file`, or the raw bytes with an audio Content-Type.
@@ -123,40 +74,15 @@ async def upload_audio(request: Request, response: Response, who: Who) -> AudioO
     different body is 409 `idempotency_key_reused`.
     """
     rt = runtime_of(request)
-    staged = rt.audio.stage()
-
-    def fields_so_far() -> dict[str, str]:
-        values = {k: v for k, v in request.query_params.items() if k in UPLOAD_FIELDS}
-        values.update({k: v for k, v in staged.form_fields.items() if k in UPLOAD_FIELDS})
-        return values
-
-    async def early_put(head: bytes) -> EarlyPut | None:
-        try:
-            known = upload_fields(fields_so_far())
-        except AudiostoreError:
-            return None  # reported once the whole body is in
-        return await rt.audio.begin_early_put(who, known, staged.filename, head)
-
-    if rt.audio.wants_early_put(request.headers.get("content-length")):
-        staged.on_head = early_put
-    try:
-        await read_upload(
-            request.headers.get("content-type"), request.headers.get("content-length"),
-            request.stream(), staged,
-        )
-        refuse_unknown_fields(staged.form_fields)
-        fields_ = upload_fields(fields_so_far())
-    except BaseException:
-        await staged.close()
-        raise
-    outcome = await ingest_once(
-        rt.audio, staged, who, fields_, idempotency_key=request.headers.get(IDEMPOTENCY_HEADER)
+    source = HttpUploadSource(
+        content_type=request.headers.get("content-type"),
+        content_length=request.headers.get("content-length"),
+        body=request.stream(), query=request.query_params, limit=rt.settings.max_upload_bytes,
     )
-    row = outcome.row
-    if outcome.replayed:
+    stored = await rt.ingest.store(who, source, request.headers.get(IDEMPOTENCY_HEADER))
+    if stored.replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    signed = await rt.audio.sign(who, row.id)
-    return AudioObject.from_row(row, signed)
+    return AudioObject.from_row(stored.row, stored.signed)
 
 
 @router.get("/audio", response_model=AudioList)
@@ -181,8 +107,8 @@ async def list_audio(
         raise ValidationFailed("expires_in applies to the URLs of urls=true; add urls=true.")
     page = await rt.audio.list(
         who, collection=collection, prefix=prefix, name=name, q=q,
-        created_after=_time_field({"created_after": created_after or ""}, "created_after"),
-        created_before=_time_field({"created_before": created_before or ""}, "created_before"),
+        created_after=time_field({"created_after": created_after or ""}, "created_after"),
+        created_before=time_field({"created_before": created_before or ""}, "created_before"),
         limit=limit, cursor=cursor, owner=owner,
     )
     made = await rt.renditions.renditions_of(page.items)  # one query a page

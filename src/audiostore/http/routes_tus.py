@@ -33,7 +33,7 @@ from ..service.tus_checksum import ALGORITHMS, parse_upload_checksum
 from ..service.tus_uploads import AppendResult, BodyCut
 from ..signing import SIGNATURE_PARAM
 from .auth import principal, runtime_of
-from .routes_audio import UPLOAD_FIELDS, upload_fields
+from .upload_body import UPLOAD_FIELDS, upload_fields
 from .schemas import ErrorResponse
 from .tus_metadata import parse_upload_metadata
 

@@ -13,15 +13,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from ..catalog import AudioRow
-from ..errors import ValidationFailed
-from ..service import Principal, UploadFields
-from ..service.format_bounds import check_formats
-from ..service.idempotent_upload import ingest_once
-from ..service.upload_grants import UploadGrant
+from ..service import Principal
+from ..service.ingest import StoredUpload
 from .auth import principal, runtime_of
+from .granted_upload import GrantedUploadSource
 from .schemas import AudioObject, ErrorResponse, RequestBody
-from .upload_body import read_upload
+from .upload_body import HttpUploadSource
 
 router = APIRouter(prefix="/v1", tags=["audio"], responses={"4XX": {"model": ErrorResponse}})
 Who = Annotated[Principal, Depends(principal)]
@@ -64,29 +61,18 @@ async def create_upload_url(body: UploadUrlRequest, request: Request, who: Who) 
 
 async def _store_signed(request: Request) -> AudioObject:
     rt = runtime_of(request)
-    grant: UploadGrant = rt.upload_grants.verify(request.url.query)
-    fields = UploadFields(collection=grant.collection, name=grant.name, ttl_seconds=grant.ttl_seconds)
+    grant = rt.upload_grants.verify(request.url.query)
 
-    async def store() -> AudioRow:
-        staged = rt.audio.stage()
-        staged.limit = min(staged.limit, grant.max_bytes)
-        try:
-            content_type = request.headers.get("content-type") or "application/octet-stream"
-            await read_upload(content_type, request.headers.get("content-length"),
-                              request.stream(), staged)
-            if staged.form_fields:
-                raise ValidationFailed(
-                    "A signed upload URL fixes the upload's fields; send only the `file` part."
-                )
-            check_formats(staged.path, grant.formats)
-        except BaseException:
-            await staged.close()
-            raise
-        outcome = await ingest_once(rt.audio, staged, grant.principal, fields, idempotency_key=None)
-        return outcome.row
+    async def store() -> StoredUpload:
+        source = HttpUploadSource(
+            content_type=request.headers.get("content-type") or "application/octet-stream",
+            content_length=request.headers.get("content-length"), body=request.stream(),
+            query={}, limit=rt.settings.max_upload_bytes,
+        )
+        return await rt.ingest.store(grant.principal, GrantedUploadSource(source, grant))
 
-    row = await rt.upload_grants.use(grant, store, lambda r: (r.id, None))
-    return AudioObject.from_row(row, await rt.audio.sign(grant.principal, row.id))
+    stored = await rt.upload_grants.use(grant, store, lambda s: (s.row.id, None))
+    return AudioObject.from_row(stored.row, stored.signed)
 
 
 @router.put("/audio/signed-upload", status_code=201, response_model=AudioObject)

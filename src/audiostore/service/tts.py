@@ -1,6 +1,6 @@
 """TtsService: text to stored speech, with the request cache.
 
-Speech is stored through the same path as uploads (`AudioService.stage` + `ingest`), so keys,
+Speech is stored through the same path as uploads (`Ingest.store`), so keys,
 probing, expiry and deletion follow the same rules. An identical request (engine, voice,
 text, format, options) made by the same owner is answered from storage while the audio it
 made lives; concurrent identical requests in one process synthesise once (a per-request
@@ -47,18 +47,19 @@ from ..tts import (
     encode_speech,
     split_sentences,
 )
-from .audio import AudioService, SignedUrl, UploadFields
+from .audio import AudioService, SignedUrl
+from .ingest import Ingest
 from .metadata_field import check_metadata
 from .principal import Principal
-from .staging import StagedUpload
 from .text_field import check_text
+from .upload_fields import UploadFields
+from .upload_source import FileUploadSource
 
 log = logging.getLogger(__name__)
 
 MIN_SPEED, MAX_SPEED = 0.5, 2.0
 PRUNE_EVERY_SECONDS = 3600.0
 MIN_SPEECH_SECONDS = 0.05  # less than this is a click, not speech: the text had nothing to say
-COPY_CHUNK = 256 * 1024
 TTS_METADATA_KEY = "tts"  # the service's own facts in each object's metadata; callers may not use it
 
 
@@ -112,11 +113,12 @@ class _Plan:
 
 class TtsService:
     def __init__(
-        self, *, settings: Settings, audio: AudioService, registry: EngineRegistry,
+        self, *, settings: Settings, audio: AudioService, ingest: Ingest, registry: EngineRegistry,
         requests: TtsRequestCatalog,
     ) -> None:
         self.settings = settings
         self.audio = audio
+        self.ingest = ingest
         self.registry = registry
         self.requests = requests
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
@@ -284,31 +286,21 @@ class TtsService:
     ) -> AudioRow:
         ext = OUTPUT_FORMATS[plan.format].ext
         suffix = "" if segment is None else f"-{segment + 1}"
-        staged = self.audio.stage()
-        try:
-            await anyio.to_thread.run_sync(self._encode_into, speech, plan.format, staged)
-        except BaseException:
-            staged.discard()
-            raise
-        return await self.audio.ingest(staged, principal, UploadFields(
-            name=f"tts-{plan.request_hash[:16]}{suffix}.{ext}",
-            collection=self.settings.tts_collection, ttl_seconds=plan.ttl_seconds,
-            metadata=_stored_metadata(plan, segment), text=text, voice_id=plan.voice.id,
-        ))
-
-    def _encode_into(self, speech: Speech, fmt: str, staged: StagedUpload) -> None:
-        """Encode to a temp file, then stream it into the staged upload (hash + size limit)."""
-        self.audio.tmp_dir.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix="tts-", suffix="." + OUTPUT_FORMATS[fmt].ext, dir=self.audio.tmp_dir)
+        tmp_dir = self.ingest.tmp_dir
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix="tts-", suffix="." + ext, dir=tmp_dir)
         os.close(fd)
         path = Path(name)
         try:
-            encode_speech(speech, fmt, path)
-            with path.open("rb") as f:
-                while chunk := f.read(COPY_CHUNK):
-                    staged.write(chunk)
+            await anyio.to_thread.run_sync(encode_speech, speech, plan.format, path)
+            stored = await self.ingest.store(principal, FileUploadSource(path, fields=UploadFields(
+                name=f"tts-{plan.request_hash[:16]}{suffix}.{ext}",
+                collection=self.settings.tts_collection, ttl_seconds=plan.ttl_seconds,
+                metadata=_stored_metadata(plan, segment), text=text, voice_id=plan.voice.id,
+            )))
         finally:
             path.unlink(missing_ok=True)
+        return stored.row
 
 
 def _caller_metadata(value: object) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -44,22 +44,21 @@ from ..errors import (
     UploadLocked,
     UploadNotFound,
     UploadOffsetMismatch,
-    ValidationFailed,
 )
-from .audio import AudioService, UploadFields
+from .audio import AudioService
 from .format_bounds import check_formats
+from .ingest import Ingest
 from .metadata_field import check_metadata
 from .principal import Principal
 from .tus_checksum import ExpectedChecksum
 from .tus_parts import PartBusy, PartWriter, create_part, part_path, remove_part
+from .upload_fields import UploadFields
+from .upload_source import FileUploadSource
 
 log = logging.getLogger(__name__)
 
 STORING_LEASE = timedelta(minutes=15)  # an ingest's probe and put; a dead one is retried after
 _SYNC_EVERY = 8 * 1024 * 1024  # bytes gathered before one write in a worker thread
-
-# (principal, part file, fields, file name, idempotency key) -> the stored object
-FileIngest = Callable[[Principal, Path, UploadFields, str | None, str], Awaitable[AudioRow]]
 
 
 class BodyCut(Exception):
@@ -103,7 +102,7 @@ def _fields_from_json(data: dict[str, Any]) -> tuple[UploadFields, str | None]:
 
 
 class TusUploads:
-    def __init__(self, audio: AudioService, catalog: TusUploadCatalog, ingest: FileIngest) -> None:
+    def __init__(self, audio: AudioService, catalog: TusUploadCatalog, ingest: Ingest) -> None:
         self.audio = audio
         self.catalog = catalog
         self.ingest = ingest
@@ -140,8 +139,7 @@ class TusUploads:
         check_name(fields.name or filename or "audio")
         if fields.metadata is not None:
             check_metadata(fields.metadata)
-        if fields.ttl_seconds is not None and fields.expires_at is not None:
-            raise ValidationFailed("Give ttl_seconds or expires_at, not both.")
+        self.audio.expiry_for(fields, self._now())  # a bad ttl_seconds or expires_at: 422 now
         bounds = bounds or UploadBounds()
         limit = min(self.max_size, bounds.max_bytes) if bounds.max_bytes else self.max_size
         if length is not None and length > limit:
@@ -344,7 +342,8 @@ class TusUploads:
         fields, filename = _fields_from_json(row.fields)
         try:
             await anyio.to_thread.run_sync(check_formats, path, UploadBounds.from_json(row.bounds).formats)
-            stored = await self.ingest(Principal(owner=row.owner), path, fields, filename, f"tus:{row.id}")
+            source = FileUploadSource(path, fields=fields, filename=filename or "")
+            stored = (await self.ingest.store(Principal(owner=row.owner), source, f"tus:{row.id}")).row
         except AudiostoreError as exc:
             with anyio.CancelScope(shield=True):
                 if exc.status >= 500:  # the server's trouble: the bytes stay for a retry
