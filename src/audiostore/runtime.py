@@ -34,7 +34,7 @@ from .service.tts import TtsService
 from .service.tus_uploads import TusUploads
 from .service.upload_grants import UploadGrants
 from .settings import Settings
-from .settings_checks import check_settings
+from .settings import check_settings
 from .signing import UrlSigner, load_or_create_secret
 from .tts import build_registry, engine_pool
 
@@ -181,7 +181,7 @@ def credentials_problem() -> str | None:
     it fails. `serve` runs this in a child process: an S3 call in the server's own process
     would start obstore's async runtime there, and granian's forked workers would inherit it
     without its threads, so every S3 call in them would hang."""
-    from .settings_checks import load_settings
+    from .settings import load_settings
 
     async def check() -> str | None:
         rt = Runtime.build(load_settings())

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from obstore.auth.boto3 import Boto3CredentialProvider
     from obstore.store import ClientConfig, RetryConfig, S3Config
 
-    from ..settings import Settings
+    from ..settings import S3Settings
 
 PART_SIZE = 8 * 1024 * 1024
 _CREDENTIALS_PROBE_KEY = "audiostore-credentials-probe/none"
@@ -118,7 +118,7 @@ class S3BlobStore:
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> S3BlobStore:
+    def from_settings(cls, settings: S3Settings) -> S3BlobStore:
         if not settings.s3_bucket:
             from ..errors import ConfigurationError
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 
-from ..settings import Settings
+from ..settings import HttpSettings
 
 ALLOWED_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 ALLOWED_HEADERS = [
@@ -20,7 +20,7 @@ EXPOSED_HEADERS = [
 ]
 
 
-def install_cors(app: Starlette, settings: Settings) -> None:
+def install_cors(app: Starlette, settings: HttpSettings) -> None:
     """Add the CORS layer when origins are configured (none: no CORS headers at all).
 
     Add it last, so it wraps every route and error answer. Credentials (cookies) are never
