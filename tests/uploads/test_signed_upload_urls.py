@@ -76,7 +76,7 @@ async def test_tampered_expired_and_unsigned_are_refused(api: Api, wav_bytes: by
     url = local(str(issued["url"]))
     tampered = url.replace("collection=mine", "collection=theirs")
     assert (await api.http.put(tampered, content=wav_bytes)).status_code == 403
-    assert (await api.http.put("/v1/audio/signed-upload", content=wav_bytes)).status_code == 403
+    assert (await api.http.put("/v1/signed-upload", content=wav_bytes)).status_code == 403
     api.clock.advance(61)
     r = await api.http.put(url, content=wav_bytes)
     assert r.status_code == 403 and r.json()["error"]["code"] == "signature_expired"

@@ -32,7 +32,7 @@ def _too_large(cap: int) -> PayloadTooLarge:
 
 # Upload bodies (each has its own limit, AUDIOSTORE_MAX_UPLOAD_BYTES, and streams to disk):
 # POST /v1/audio, the signed upload URL's PUT/POST, and tus under /v1/uploads.
-_UPLOAD_PATHS = ("/v1/audio", "/v1/audio/signed-upload")
+_UPLOAD_PATHS = ("/v1/audio", "/v1/signed-upload")
 _TUS_PREFIX = "/v1/uploads"
 
 

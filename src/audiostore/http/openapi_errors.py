@@ -82,8 +82,8 @@ ERRORS_BY_OPERATION: dict[str, tuple[type[e.AudiostoreError], ...]] = {
                                         e.UploadLocked),
     "POST /v1/uploads/{upload_id}": (*_TUS_APPEND, e.UploadLocked),
     "POST /v1/audio/upload-url": (e.InvalidName, e.ValidationFailed, *_ADMIN),
-    "PUT /v1/audio/signed-upload": _SIGNED_UPLOAD,
-    "POST /v1/audio/signed-upload": _SIGNED_UPLOAD,
+    "PUT /v1/signed-upload": _SIGNED_UPLOAD,
+    "POST /v1/signed-upload": _SIGNED_UPLOAD,
 }
 
 

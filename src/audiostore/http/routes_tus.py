@@ -70,6 +70,41 @@ class TusRoute(APIRoute):
         return with_tus_header
 
 
+def _header(name: str, schema: dict[str, Any], description: str, *, required: bool = False) -> dict[str, Any]:
+    return {"name": name, "in": "header", "required": required, "schema": schema, "description": description}
+
+
+_VERSION = _header("Tus-Resumable", {"type": "string", "enum": [TUS_VERSION]},
+                   "The tus version; required on every tus request but OPTIONS.", required=True)
+_LENGTH = _header("Upload-Length", {"type": "integer", "minimum": 0},
+                  "The whole upload's size in bytes (413 above Tus-Max-Size).")
+_OFFSET = _header("Upload-Offset", {"type": "integer", "minimum": 0},
+                  "Where this PATCH's bytes go: the upload's current offset (else 409).", required=True)
+_CHECKSUM = _header("Upload-Checksum", {"type": "string", "pattern": r"^(sha1|sha256|md5) [A-Za-z0-9+/=]+$"},
+                    "`<algorithm> <base64 digest>` of this request's body (460 on mismatch).")
+# The body (`application/offset+octet-stream`, the upload's next bytes) is described in
+# words only: OpenAPI tools have no serializer for that media type.
+_CREATE_DOC = {
+    "parameters": [
+        _VERSION, _LENGTH,
+        _header("Upload-Defer-Length", {"type": "string", "enum": ["1"]},
+                "Instead of Upload-Length: the length comes with a later PATCH."),
+        _header("Upload-Metadata", {"type": "string"},
+                "`key base64value` pairs: name, collection, ttl_seconds, expires_at, metadata, "
+                "text, voice_id, owner; hints filename, filetype, type, relativePath."),
+        _CHECKSUM,
+    ],
+}
+_PATCH_DOC = {"parameters": [_VERSION, _OFFSET, _LENGTH, _CHECKSUM]}
+_VERSION_DOC = {"parameters": [_VERSION]}
+_OVERRIDE_DOC = {
+    "parameters": [
+        _VERSION, _header("X-HTTP-Method-Override", {"type": "string", "enum": ["PATCH", "DELETE"]},
+                          "The method meant, for clients that cannot send it.", required=True),
+        {**_OFFSET, "required": False}, _LENGTH, _CHECKSUM,
+    ],
+}
+
 router = APIRouter(prefix="/v1", tags=["uploads (tus)"], route_class=TusRoute,
                    responses={"4XX": {"model": ErrorResponse}})
 
@@ -148,14 +183,18 @@ async def _body(request: Request) -> AsyncIterator[bytes]:
 
 
 @router.options("/uploads", status_code=204, response_class=Response)
-@router.options("/uploads/{upload_id}", status_code=204, response_class=Response,
-                operation_id="tus_options_upload")
 async def tus_options(request: Request) -> Response:
     """The server's tus capabilities: version, extensions, largest upload, checksums."""
     return Response(status_code=204, headers=_capabilities(request))
 
 
-@router.post("/uploads", status_code=201, response_class=Response)
+@router.options("/uploads/{upload_id}", status_code=204, response_class=Response)
+async def tus_options_upload(upload_id: str, request: Request) -> Response:
+    """The same capabilities, asked of an upload's own URL."""
+    return Response(status_code=204, headers=_capabilities(request))
+
+
+@router.post("/uploads", status_code=201, response_class=Response, openapi_extra=_CREATE_DOC)
 async def tus_create(request: Request) -> Response:
     """Create an upload (`Upload-Length`, or `Upload-Defer-Length: 1`), with its fields in
     `Upload-Metadata`; a body with `Content-Type: application/offset+octet-stream` is its
@@ -210,7 +249,7 @@ async def tus_create(request: Request) -> Response:
     return Response(status_code=201, headers=headers)
 
 
-@router.head("/uploads/{upload_id}", response_class=Response)
+@router.head("/uploads/{upload_id}", response_class=Response, openapi_extra=_VERSION_DOC)
 async def tus_head(upload_id: str, request: Request) -> Response:
     """The upload's offset (resume from there), its length, metadata and expiry."""
     _check_version(request)
@@ -243,7 +282,7 @@ async def _delete(upload_id: str, request: Request) -> Response:
     return Response(status_code=204)
 
 
-@router.patch("/uploads/{upload_id}", status_code=204, response_class=Response)
+@router.patch("/uploads/{upload_id}", status_code=204, response_class=Response, openapi_extra=_PATCH_DOC)
 async def tus_patch(upload_id: str, request: Request) -> Response:
     """Append the body at `Upload-Offset` (which must be the upload's offset: else 409).
     With `Upload-Checksum`, a mismatch is 460 and none of the bytes are kept. The PATCH
@@ -251,13 +290,13 @@ async def tus_patch(upload_id: str, request: Request) -> Response:
     return await _patch(upload_id, request)
 
 
-@router.delete("/uploads/{upload_id}", status_code=204, response_class=Response)
+@router.delete("/uploads/{upload_id}", status_code=204, response_class=Response, openapi_extra=_VERSION_DOC)
 async def tus_delete(upload_id: str, request: Request) -> Response:
     """Terminate: the upload and its bytes are removed (an object it stored stays)."""
     return await _delete(upload_id, request)
 
 
-@router.post("/uploads/{upload_id}", status_code=204, response_class=Response)
+@router.post("/uploads/{upload_id}", status_code=204, response_class=Response, openapi_extra=_OVERRIDE_DOC)
 async def tus_method_override(upload_id: str, request: Request) -> Response:
     """`X-HTTP-Method-Override: PATCH | DELETE` for clients that cannot send those methods."""
     method = (request.headers.get("x-http-method-override") or "").upper()

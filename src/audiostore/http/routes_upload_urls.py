@@ -1,5 +1,5 @@
 """Signed upload URLs: `POST /v1/audio/upload-url` issues one; `PUT` (raw body) or `POST`
-(multipart field `file`) of `/v1/audio/signed-upload?<signed query>` uses it, with no header.
+(multipart field `file`) of `/v1/signed-upload?<signed query>` uses it, with no header.
 
 The file takes the same path as `POST /v1/audio` (staged, sniffed, probed, intent row, blob,
 ready); the URL's terms (owner, collection, name, size, formats) are the upload's fields.
@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from ..service import Principal
@@ -59,6 +60,18 @@ async def create_upload_url(body: UploadUrlRequest, request: Request, who: Who) 
     )
 
 
+@router.api_route("/audio/upload-url", methods=["GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS"],
+                  include_in_schema=False)
+async def upload_url_other_methods() -> JSONResponse:
+    """This path is its own resource, not an audio id: without this route GET, PATCH and
+    DELETE of `/v1/audio/{audio_id}` would take it (as the id "upload-url") and a 405 here
+    would list them in `Allow`."""
+    return JSONResponse(
+        {"error": {"code": "method_not_allowed", "message": "Method Not Allowed"}},
+        status_code=405, headers={"Allow": "POST"},
+    )
+
+
 async def _store_signed(request: Request) -> AudioObject:
     rt = runtime_of(request)
     grant = rt.upload_grants.verify(request.url.query)
@@ -75,13 +88,33 @@ async def _store_signed(request: Request) -> AudioObject:
     return AudioObject.from_row(stored.row, stored.signed)
 
 
-@router.put("/audio/signed-upload", status_code=201, response_model=AudioObject)
+_SIGNED_QUERY = [
+    {"name": name, "in": "query", "required": True, "schema": {"type": "string"}}
+    for name in ("owner", "collection", "nonce", "max_bytes", "formats", "expires", "signature")
+]
+_RAW_DOC = {
+    "parameters": _SIGNED_QUERY,
+    "requestBody": {"required": True, "content": {
+        "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+        "audio/*": {"schema": {"type": "string", "format": "binary"}},
+    }},
+}
+_FORM_DOC = {
+    "parameters": _SIGNED_QUERY,
+    "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+        "type": "object", "required": ["file"],
+        "properties": {"file": {"type": "string", "format": "binary"}},
+    }}}},
+}
+
+
+@router.put("/signed-upload", status_code=201, response_model=AudioObject, openapi_extra=_RAW_DOC)
 async def put_signed_upload(request: Request) -> AudioObject:
     """Store the raw body under a signed upload URL's terms (no Authorization header)."""
     return await _store_signed(request)
 
 
-@router.post("/audio/signed-upload", status_code=201, response_model=AudioObject)
+@router.post("/signed-upload", status_code=201, response_model=AudioObject, openapi_extra=_FORM_DOC)
 async def post_signed_upload(request: Request) -> AudioObject:
     """Store the multipart `file` under a signed upload URL's terms (no Authorization header)."""
     return await _store_signed(request)

@@ -131,7 +131,7 @@ class UploadGrants:
         query = signed_query(params, grant.expires, signature)
         base = self.settings.resolved_public_url
         return IssuedUploadUrl(
-            url=f"{base}/v1/audio/signed-upload?{query}", tus_url=f"{base}/v1/uploads?{query}",
+            url=f"{base}/v1/signed-upload?{query}", tus_url=f"{base}/v1/uploads?{query}",
             method="PUT", expires_at=expires_at, max_bytes=grant.max_bytes, formats=grant.formats,
         )
 
