@@ -169,7 +169,7 @@ def _tus_upload(
                 location = tus.created_location(client.base_url, created)
                 offset = 0
                 if state is not None and key is not None:
-                    state.put(key, location, tus.status_of(created).expires_at)
+                    state.put(key, location, tus.expires_of(created))
             if offset is None:
                 head = yield from send(client, tus.head_call(location))
                 if head.status_code in tus.GONE_STATUSES:  # expired, or another key's: anew

@@ -99,15 +99,22 @@ def created_location(base_url: str, response: httpx.Response) -> str:
     return str(urljoin(base_url + "/", location))
 
 
+def expires_of(response: httpx.Response) -> datetime | None:
+    """When the service forgets the upload if nothing more arrives (`Upload-Expires`)."""
+    expires = response.headers.get("upload-expires")
+    try:
+        return parsedate_to_datetime(expires) if expires else None
+    except (TypeError, ValueError):
+        return None
+
+
 def status_of(response: httpx.Response) -> TusStatus:
     """The offset (and audio id) of a HEAD or PATCH answer; an error answer raises."""
     check(response)
     raw = response.headers.get("upload-offset", "")
     if not raw.isdigit():
         raise ApiError(response.status_code, "http_error", "The tus answer carried no Upload-Offset.")
-    expires = response.headers.get("upload-expires")
-    return TusStatus(int(raw), response.headers.get(AUDIO_ID_HEADER.lower()) or None,
-                     parsedate_to_datetime(expires) if expires else None)
+    return TusStatus(int(raw), response.headers.get(AUDIO_ID_HEADER.lower()) or None, expires_of(response))
 
 
 def resumable(exc: Exception) -> bool:
@@ -117,5 +124,5 @@ def resumable(exc: Exception) -> bool:
 
 __all__ = [
     "DEFAULT_TUS_CHUNK_BYTES", "DEFAULT_TUS_THRESHOLD", "GONE_STATUSES", "TusStatus", "create_call",
-    "created_location", "head_call", "patch_call", "resumable", "status_of", "upload_metadata",
+    "created_location", "expires_of", "head_call", "patch_call", "resumable", "status_of", "upload_metadata",
 ]
