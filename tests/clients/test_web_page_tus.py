@@ -81,6 +81,10 @@ def test_a_large_upload_resumes_after_a_reload(page: Any, served: Served, big_wa
     wait_for(page, "document.querySelector('#uploads li')?.dataset.via === 'tus'")
     wait_for(page, f"Number(document.querySelector('#uploads li')?.dataset.sent) >= {CHUNK}", timeout=30_000)
     assert page.evaluate("document.querySelector('#uploads li progress').value") > 0
+    deadline = time.monotonic() + 30
+    while not held:  # the first PATCH's answer, then the second PATCH reaches the handler
+        assert time.monotonic() < deadline, f"no second PATCH: {patches}"
+        page.wait_for_timeout(50)
     assert len(held) == 1 and patches == [0, CHUNK]
     (entry,) = tus_entries(page)
     assert entry["size"] == size and "Authorization" not in json.dumps(entry) and key not in json.dumps(entry)
