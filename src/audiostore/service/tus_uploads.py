@@ -234,8 +234,11 @@ class TusUploads:
                                          new_offset=new_offset, values=values):
             raise UploadLocked("This PATCH lost its claim on the upload (it stalled past "
                                "AUDIOSTORE_TUS_LEASE_SECONDS); HEAD for the offset and resume.")
-        committed = await self.catalog.get(upload_id)
-        assert committed is not None
+        committed = row  # as the catalogue now holds it (no second read)
+        committed.offset = new_offset
+        for name, value in values.items():
+            if name not in ("writer", "lease_until"):
+                setattr(committed, name, value)
         if not done:
             return AppendResult(committed)
         return AppendResult(committed, await self._finish(committed, writer))
