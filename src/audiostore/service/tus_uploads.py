@@ -21,12 +21,10 @@ The rules, all here:
 from __future__ import annotations
 
 import dataclasses
-import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -54,8 +52,6 @@ from .tus_checksum import ExpectedChecksum
 from .tus_parts import PartBusy, PartWriter, create_part, part_path, remove_part
 from .upload_fields import UploadFields
 from .upload_source import FileUploadSource
-
-log = logging.getLogger(__name__)
 
 STORING_LEASE = timedelta(minutes=15)  # an ingest's probe and put; a dead one is retried after
 _SYNC_EVERY = 8 * 1024 * 1024  # bytes gathered before one write in a worker thread
