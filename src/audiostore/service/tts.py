@@ -48,7 +48,7 @@ from ..tts import (
     split_sentences,
 )
 from .audio import AudioService, SignedUrl
-from .ingest import Ingest
+from .ingest import Ingest, StoredUpload
 from .metadata_field import check_metadata
 from .principal import Principal
 from .text_field import check_text
@@ -253,18 +253,17 @@ class TtsService:
         # Everything is synthesised before anything is stored: an engine failure stores nothing.
         pieces = [await self._synthesise(plan, t) for t in texts]
         whole_speech = pieces[0] if not plan.segments else _joined(pieces)
-        stored: list[AudioRow] = []
+        stored: list[StoredUpload] = []
         try:
-            whole_row = await self._store(principal, plan, whole_speech, plan.text, None)
-            stored.append(whole_row)
+            stored.append(await self._store(principal, plan, whole_speech, plan.text, None))
             for i, (t, speech) in enumerate(zip(texts, pieces, strict=True)):
                 if plan.segments:
                     stored.append(await self._store(principal, plan, speech, t, i))
         except BaseException:
-            for row in stored:  # all or nothing
-                await self.audio.delete(principal, row.id)
+            for done in stored:  # all or nothing
+                await self.audio.delete(principal, done.row.id)
             raise
-        segment_rows = stored[1:]
+        whole_row, segment_rows = stored[0].row, [done.row for done in stored[1:]]
         await self.requests.put(TtsRequestRow(
             owner=principal.owner, request_hash=plan.request_hash, audio_id=whole_row.id,
             engine=plan.engine.name, phonemes=whole_speech.phonemes,
@@ -274,16 +273,18 @@ class TtsService:
             ] if plan.segments else None,
             created_at=self.audio.clock(),
         ))
-        whole = await self._signed(principal, plan, whole_row, plan.text, whole_speech.phonemes)
+        # The URLs signed as each part was stored: no second read of rows just written.
+        whole = SpokenPart(row=whole_row, signed=stored[0].signed, text=plan.text,
+                           phonemes=whole_speech.phonemes)
         segments = [
-            await self._signed(principal, plan, r, t, s.phonemes)
-            for r, t, s in zip(segment_rows, texts, pieces, strict=False)
+            SpokenPart(row=done.row, signed=done.signed, text=t, phonemes=s.phonemes)
+            for done, t, s in zip(stored[1:], texts, pieces, strict=False)
         ]
         return TtsResult(whole=whole, engine=plan.engine.name, cache_hit=False, segments=segments)
 
     async def _store(
         self, principal: Principal, plan: _Plan, speech: Speech, text: str, segment: int | None
-    ) -> AudioRow:
+    ) -> StoredUpload:
         ext = OUTPUT_FORMATS[plan.format].ext
         suffix = "" if segment is None else f"-{segment + 1}"
         tmp_dir = self.ingest.tmp_dir
@@ -297,10 +298,10 @@ class TtsService:
                 name=f"tts-{plan.request_hash[:16]}{suffix}.{ext}",
                 collection=self.settings.tts_collection, ttl_seconds=plan.ttl_seconds,
                 metadata=_stored_metadata(plan, segment), text=text, voice_id=plan.voice.id,
-            )))
+            )), expires_in=plan.url_expires_in)
         finally:
             path.unlink(missing_ok=True)
-        return stored.row
+        return stored
 
 
 def _caller_metadata(value: object) -> dict[str, Any]:
