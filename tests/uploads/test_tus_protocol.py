@@ -234,3 +234,29 @@ async def test_method_override_patch_and_delete(api: Api, wav_bytes: bytes) -> N
     assert r.status_code == 204 and r.headers["upload-offset"] == "10"
     r = await api.http.post(loc, headers={**api.alice, **TUS, "X-HTTP-Method-Override": "DELETE"})
     assert r.status_code == 204 and parts(api) == []
+
+
+async def test_a_store_failure_at_the_end_keeps_the_bytes_for_a_retry(
+    api: Api, wav_bytes: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loc = await create(api, len(wav_bytes))
+    store = api.runtime.store
+
+    async def refuse(*args: object, **kwargs: object) -> None:
+        raise OSError("the disk behind the store went away")
+
+    with monkeypatch.context() as m:
+        m.setattr(store, "put_file", refuse)
+        r = await patch(api, loc, 0, wav_bytes)
+    assert r.status_code == 503, r.text
+    assert await api.row_count() == 0 and await api.blob_keys() == []
+    assert len(parts(api)) == 1  # the bytes stay
+    head = await api.http.head(loc, headers={**api.alice, **TUS})
+    assert head.headers["upload-offset"] == str(len(wav_bytes))
+    # The last PATCH again, with no bytes: the ingest runs once more and stores the file.
+    again = await patch(api, loc, len(wav_bytes), b"")
+    assert again.status_code == 204, again.text
+    audio_id = again.headers["audiostore-audio-id"]
+    obj = (await api.http.get(f"/v1/audio/{audio_id}", headers=api.alice)).json()
+    assert obj["sha256"] == hashlib.sha256(wav_bytes).hexdigest()
+    assert await api.row_count() == 1 and parts(api) == []

@@ -21,12 +21,10 @@ The rules, all here:
 from __future__ import annotations
 
 import dataclasses
-import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -54,8 +52,6 @@ from .tus_checksum import ExpectedChecksum
 from .tus_parts import PartBusy, PartWriter, create_part, part_path, remove_part
 from .upload_fields import UploadFields
 from .upload_source import FileUploadSource
-
-log = logging.getLogger(__name__)
 
 STORING_LEASE = timedelta(minutes=15)  # an ingest's probe and put; a dead one is retried after
 _SYNC_EVERY = 8 * 1024 * 1024  # bytes gathered before one write in a worker thread
@@ -234,8 +230,11 @@ class TusUploads:
                                          new_offset=new_offset, values=values):
             raise UploadLocked("This PATCH lost its claim on the upload (it stalled past "
                                "AUDIOSTORE_TUS_LEASE_SECONDS); HEAD for the offset and resume.")
-        committed = await self.catalog.get(upload_id)
-        assert committed is not None
+        committed = row  # as the catalogue now holds it (no second read)
+        committed.offset = new_offset
+        for name, value in values.items():
+            if name not in ("writer", "lease_until"):
+                setattr(committed, name, value)
         if not done:
             return AppendResult(committed)
         return AppendResult(committed, await self._finish(committed, writer))
