@@ -43,6 +43,14 @@ __all__ = [
     "TokenExpired",
     "TokenRevoked",
     "ScopeDenied",
+    "UploadNotFound",
+    "UploadGone",
+    "UploadOffsetMismatch",
+    "UploadLocked",
+    "ChecksumMismatch",
+    "UnsupportedChecksum",
+    "TusVersionUnsupported",
+    "UploadUrlUsed",
     "CATALOGUE",
 ]
 
@@ -278,6 +286,73 @@ class ScopeDenied(AudiostoreError):
         "scope_denied",
         403,
         "The client token does not allow this (its scopes or collections).",
+    )
+
+
+class UploadNotFound(AudiostoreError):
+    code, status, default_message = "upload_not_found", 404, "No such resumable upload."
+
+
+class UploadGone(AudiostoreError):
+    """A tus upload that expired, was terminated, or whose file failed the ingest checks."""
+
+    code, status, default_message = (
+        "upload_gone",
+        410,
+        "This resumable upload has expired or ended; start a new one.",
+    )
+
+
+class UploadOffsetMismatch(AudiostoreError):
+    code, status, default_message = (
+        "upload_offset_mismatch",
+        409,
+        "Upload-Offset is not the upload's current offset; ask with HEAD and resume from there.",
+    )
+
+
+class UploadLocked(AudiostoreError):
+    """Another PATCH (here or on another instance) is appending to this upload right now."""
+
+    code, status, default_message = (
+        "upload_locked",
+        423,
+        "Another request is appending to this upload; retry after it ends (HEAD for the offset).",
+    )
+
+
+class ChecksumMismatch(AudiostoreError):
+    """tus checksum extension: the PATCH's bytes do not match its `Upload-Checksum`; they
+    were discarded and the offset is unchanged."""
+
+    code, status, default_message = (
+        "checksum_mismatch",
+        460,
+        "The bytes do not match Upload-Checksum; they were discarded. Send them again.",
+    )
+
+
+class UnsupportedChecksum(AudiostoreError):
+    code, status, default_message = (
+        "unsupported_checksum",
+        400,
+        "Upload-Checksum names an algorithm this server does not support (sha1, sha256, md5).",
+    )
+
+
+class TusVersionUnsupported(AudiostoreError):
+    code, status, default_message = (
+        "tus_version_unsupported",
+        412,
+        "This server speaks tus 1.0.0: send Tus-Resumable: 1.0.0.",
+    )
+
+
+class UploadUrlUsed(AudiostoreError):
+    code, status, default_message = (
+        "upload_url_used",
+        410,
+        "This signed upload URL has been used already; ask for a new one.",
     )
 
 

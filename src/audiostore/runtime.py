@@ -19,6 +19,8 @@ from .blobstores import BlobStore, LocalBlobStore
 from .catalog import Catalog
 from .catalog.public_collections import PublicCollectionCatalog
 from .catalog.token_revocations import TokenRevocationCatalog
+from .catalog.tus_uploads import TusUploadCatalog
+from .catalog.upload_grants import UploadGrantCatalog
 from .errors import ConfigurationError, InvalidName
 from .native_workers import NativeWorkerPool
 from .service import ApiKeyService, AudioService, Ingest, IssuedKey
@@ -35,8 +37,9 @@ from .service.renditions import RenditionService
 from .service.token_revocations import TokenRevocations
 from .service.speech_streams import SpeechStreams
 from .service.tts import TtsService
-from .settings import Settings
-from .settings import check_settings
+from .service.tus_uploads import TusUploads
+from .service.upload_grants import UploadGrants
+from .settings import Settings, check_settings
 from .signing import UrlSigner, load_or_create_secret
 from .tts import build_registry, engine_pool
 
@@ -76,6 +79,8 @@ class Runtime:
     tokens: ClientTokens
     public: PublicCollections
     speech: SpeechStreams
+    tus_uploads: TusUploads
+    upload_grants: UploadGrants
     clock: Callable[[], datetime] = field(default=utc_now)
 
     @classmethod
@@ -132,11 +137,17 @@ class Runtime:
             settings=settings, secrets_=secrets_, revocations=revocations, clock=lambda: clock()
         )
         public = PublicCollections(audio, queues, PublicCollectionCatalog(catalog.engine))
+        tus_uploads = TusUploads(audio, TusUploadCatalog(catalog.engine), ingest)
+        upload_grants = UploadGrants(
+            settings=settings, signer=signer, catalog=UploadGrantCatalog(catalog.engine),
+            clock=tick,
+        )
         return cls(
             settings=settings, catalog=catalog, store=store, audio=audio, ingest=ingest,
-            analysis=analysis, deletion=deletion, keys=keys, tts=tts, renditions=renditions, queues=queues, queue_urls=QueueUrls(queues),
-            tts_processes=tts_processes, tokens=tokens, public=public, speech=SpeechStreams(tts),
-            clock=clock,
+            analysis=analysis, deletion=deletion, keys=keys, tts=tts, renditions=renditions,
+            queues=queues, queue_urls=QueueUrls(queues), tts_processes=tts_processes,
+            tokens=tokens, public=public, speech=SpeechStreams(tts), tus_uploads=tus_uploads,
+            upload_grants=upload_grants, clock=clock,
         )
 
     async def migrate(self) -> None:

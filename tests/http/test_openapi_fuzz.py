@@ -46,8 +46,19 @@ CONTENT_RULES = {
     "POST /v1/tokens/revoke": "an owner without '..' (400); `before` not in the future (422)",
     "PUT /v1/collections/{owner}/{collection}/public": "an owner and a collection without '..' (400)",
     "DELETE /v1/collections/{owner}/{collection}/public": "the collection must be public (404)",
+    "POST /v1/audio/upload-url": "formats among the accepted ones, max_bytes and expires_in within their caps (422)",
+    "PUT /v1/signed-upload": "a query the service signed (403), used once (410), audio bytes (415, 422)",
+    "POST /v1/signed-upload": "a query the service signed (403), used once (410), audio bytes (415, 422)",
+    "POST /v1/uploads": "Upload-Length or Upload-Defer-Length, not both (400); Base64 metadata (400)",
+    "HEAD /v1/uploads/{upload_id}": "an upload that exists (404) and lives (410)",
+    "PATCH /v1/uploads/{upload_id}": "the upload's offset (409), a matching checksum (460), no other PATCH at once (423)",
+    "DELETE /v1/uploads/{upload_id}": "an upload that exists (404), no PATCH at once (423)",
+    "POST /v1/uploads/{upload_id}": "as PATCH and DELETE of the upload",
 }
-ACCEPTED = ["2XX", "3XX", "400", "401", "403", "404", "409", "413", "415", "416", "422"]
+ACCEPTED = ["2XX", "3XX", "400", "401", "403", "404", "409", "410", "412", "413", "415", "416", "422",
+            "423", "460"]
+TUS_OPERATIONS = [name for name in CONTENT_RULES if "/v1/uploads" in name]
+TUS_REJECTIONS = ["400", "401", "403", "404", "406", "409", "412", "413", "415", "422", "423"]
 # Left out: the endless queue stream has no end for a check to read to (its headers are tested
 # in tests/http/test_queues.py and test_response_headers.py); admin cleanup deletes whatever
 # is older than a random age, the stored objects too (tests/jobs test it).
@@ -71,6 +82,12 @@ def _config(key: str, ids: dict[str, str]) -> str:
         f"parameters = {{ audio_id = {_toml(ids['doomed'])} }}",
         "[[operations]]", 'include-path = "/v1/queues/{name}"', 'include-method = "DELETE"',
         'parameters = { name = "doomed" }',
+        # (The first [[operations]] entry that names an operation is the one it gets.)
+        # tus answers a missing or other Tus-Resumable with 412, as its protocol says.
+        "[[operations]]", f"include-name = {_toml(TUS_OPERATIONS)}",
+        f"checks.positive_data_acceptance.expected-statuses = {_toml(ACCEPTED)}",
+        f"checks.negative_data_rejection.expected-statuses = {_toml(TUS_REJECTIONS)}",
+        f"checks.missing_required_header.expected-statuses = {_toml(TUS_REJECTIONS)}",
         "[[operations]]", f"include-name = {_toml(list(CONTENT_RULES))}",
         f"checks.positive_data_acceptance.expected-statuses = {_toml(ACCEPTED)}",
     ]) + "\n"

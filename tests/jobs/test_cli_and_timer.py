@@ -18,7 +18,7 @@ import pytest
 from server_process import ServerProcess
 from worker_process import WorkerProcess
 
-from audiostore.jobs import next_daily_run
+from audiostore.jobs import JOBS, next_daily_run
 
 
 def cli(env: dict[str, str], *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -76,7 +76,7 @@ def test_sweep_cleanup_and_reconcile_commands(tmp_path: Path, tones: dict[str, P
     assert sweep.returncode == 0, sweep.stderr
     jobs = [j["job"] for j in json.loads(sweep.stdout)]
     assert jobs == ["resolve_stale_pending", "drain_spool", "retry_deletes", "sweep_expired",
-                    "remove_stale_temp_files", "analyse_due"]
+                    "remove_stale_temp_files", "analyse_due", "remove_expired_uploads"]
     human = cli(env, "sweep", cwd=tmp_path)
     assert human.returncode == 0 and "sweep_expired" in human.stdout
 
@@ -134,12 +134,12 @@ def test_worker_stopped_by_sigterm_exits_0(when: str, tmp_path: Path) -> None:
     try:
         worker.wait_started()
         if when == "after_a_run":
-            worker.wait_for("stdout", '"job": "analyse_due"')  # the last job of a run
+            worker.wait_for("stdout", '"job": "remove_expired_uploads"')  # the last job of a run
     finally:
         status = worker.stop()
     assert status == 0, worker.stderr[-2000:]
     runs = [json.loads(line) for line in worker.stdout.splitlines() if line.strip()]
-    assert len(runs) % 6 == 0 and all(r["error"] is None for r in runs)  # whole runs only
+    assert len(runs) % len(JOBS) == 0 and all(r["error"] is None for r in runs)  # whole runs only
     if when == "after_a_run":
         assert {r["job"] for r in runs} >= {"sweep_expired", "drain_spool"}
         assert "single-instance" in worker.stderr

@@ -207,3 +207,53 @@ class TtsRequestRow(Base):
     # [{"audio_id", "text", "phonemes"}] in order, or None without segments.
     segments: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+class TusUploadRow(Base):
+    """A resumable (tus) upload in progress: how many bytes its part file holds (`offset`),
+    and who may append now (`writer` until `lease_until`).
+
+    `state`: receiving -> storing (the last byte is in; one ingest runs) -> stored (`audio_id`
+    set) or failed (`error_code`); terminated or expired rows are deleted with their part.
+    `length` is None while the client defers it (creation-defer-length).
+    """
+
+    __tablename__ = "tus_uploads"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(128))
+    state: Mapped[str] = mapped_column(String(16))
+    length: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    offset: Mapped[int] = mapped_column("upload_offset", BigInteger, default=0)
+    # The client's `Upload-Metadata` header as sent (echoed on HEAD), and the upload fields
+    # parsed from it (name, collection, ttl_seconds, ...), applied by the ingest at the end.
+    upload_metadata: Mapped[str | None] = mapped_column(Text, nullable=True)
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Bounds of a signed upload URL that created it (max size, accepted formats); {} for a key.
+    bounds: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    writer: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    audio_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    error_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    error_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_tus_uploads_expires_at", "expires_at"),)
+
+
+class UploadGrantUseRow(Base):
+    """A signed upload URL that has been used (its nonce): the primary key makes a second use
+    fail on every instance sharing the catalogue. `audio_id` is None while the first use is
+    being stored; a failed use deletes its row, so the URL may be tried again."""
+
+    __tablename__ = "upload_grant_uses"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(128))
+    audio_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    tus_upload_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_upload_grant_uses_expires_at", "expires_at"),)

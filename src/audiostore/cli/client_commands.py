@@ -29,8 +29,18 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
-from ..client import ApiError, AudiostoreClientError, Client, ConnectionFailed
+from ..client import (
+    DEFAULT_TUS_CHUNK_BYTES,
+    DEFAULT_TUS_THRESHOLD,
+    ApiError,
+    AudiostoreClientError,
+    Client,
+    ConnectionFailed,
+    UploadStateFile,
+)
+from ..client.upload_state import default_state_path
 from .human_units import BinaryTransferSpeedColumn, binary_download_column, human_duration, human_size
+from .human_units import parse_size
 from .listing_table import fitting, id_column, listing, plain_output
 
 T = TypeVar("T")
@@ -165,12 +175,27 @@ def upload(
         help="Send the same key again to finish a stopped upload without storing anything twice "
         "(several files: KEY-1, KEY-2, ... in order). Default: a fresh one, printed if stopped.",
     ),
+    tus_threshold: int = typer.Option(
+        DEFAULT_TUS_THRESHOLD, "--tus-threshold", parser=parse_size, metavar="SIZE", show_default="8MiB",
+        help="Files larger than this go as resumable tus uploads (e.g. 64MiB, 0: all).",
+    ),
+    tus_chunk: int = typer.Option(
+        DEFAULT_TUS_CHUNK_BYTES, "--tus-chunk", parser=parse_size, metavar="SIZE", show_default="4MiB",
+        help="Bytes per tus PATCH: at most what a dropped connection costs.",
+    ),
+    state_file: Path = typer.Option(
+        None, "--state-file", dir_okay=False,
+        help="Where unfinished tus uploads are remembered, to resume them in a later run "
+        "(default: $XDG_CACHE_HOME/audiostore/uploads.json, else ~/.cache/audiostore/uploads.json).",
+    ),
     url: str = UrlOpt,
     key: str = KeyOpt,
 ) -> None:
     """Upload audio files, one progress bar each. A failed file does not stop the others;
-    the exit code is the first failure's. A stopped upload (Ctrl-C, a dropped connection)
-    says how to finish it: the same command with the same --idempotency-key."""
+    the exit code is the first failure's. Files larger than --tus-threshold go by tus: a
+    dropped connection is resumed from the service's offset, and a run that was stopped or
+    killed is resumed by running the same command again (the state file remembers the
+    upload). Smaller files are finished by the same command with the same --idempotency-key."""
     if name is not None and len(files) > 1:
         err.print("[red]error:[/red] --name needs exactly one file.")
         raise typer.Exit(EXIT_USAGE)
@@ -181,7 +206,14 @@ def upload(
     def file_key(n: int) -> str:
         return run_key if len(files) == 1 else f"{run_key}-{n}"
 
+    upload_state = UploadStateFile(state_file or default_state_path())
+
     def stopped(f: Path, why: str) -> None:
+        if f.stat().st_size > tus_threshold:
+            # A tus upload: the service keeps every acknowledged chunk, the state file its URL.
+            err.print(f"[red]error:[/red] {escape(f.name)}: upload stopped ({why}). To finish, run "
+                      "the same command again: it resumes where the service stands.")
+            return
         # Bytes already sent are not kept by the service; a file it did store before the
         # stop is answered again, not stored twice, when the same key comes back.
         err.print(f"[red]error:[/red] {escape(f.name)}: upload stopped ({why}). To finish, run the "
@@ -195,7 +227,9 @@ def upload(
             for n, (f, task) in enumerate(zip(files, tasks, strict=True), start=1):
                 try:
                     obj = c.upload(f, name=name, collection=collection, ttl_seconds=ttl,
-                                   progress=_track(progress, task), idempotency_key=file_key(n))
+                                   progress=_track(progress, task), idempotency_key=file_key(n),
+                                   tus_threshold=tus_threshold, tus_chunk_bytes=tus_chunk,
+                                   upload_state=upload_state)
                 except KeyboardInterrupt:
                     progress.update(task, description=f"[red]{escape(f.name)} stopped")
                     progress.stop()

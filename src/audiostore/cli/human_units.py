@@ -5,6 +5,7 @@ minute) and binary units
 
 from __future__ import annotations
 
+from pydantic import ByteSize, TypeAdapter, ValidationError
 from rich.progress import DownloadColumn, ProgressColumn, Task
 from rich.text import Text
 
@@ -20,6 +21,21 @@ def human_duration(seconds: float) -> str:
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+_BYTE_SIZE = TypeAdapter(ByteSize)
+
+
+def parse_size(text: str | int) -> int:
+    """`8MiB`, `4 MB`, `512k` or plain bytes (pydantic's `ByteSize`: MiB is 2**20, MB 10**6);
+    a typer option's parser (which gets the int default too), so a bad value is a usage
+    error naming the option."""
+    import typer
+
+    try:
+        return int(_BYTE_SIZE.validate_python(text.strip() if isinstance(text, str) else text))
+    except ValidationError as exc:
+        raise typer.BadParameter(f"{text!r} is not a size (e.g. 8MiB, 4MB, 1048576).") from exc
 
 
 def human_size(n: float) -> str:

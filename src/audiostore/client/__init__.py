@@ -37,10 +37,14 @@ from .mp3_clock import Mp3Clock
 from .queue_stream import AsyncQueueStream, QueueStream
 from .retry import NO_RETRY, RetryPolicy
 from .sync_client import Client
+from .tus import DEFAULT_TUS_CHUNK_BYTES, DEFAULT_TUS_THRESHOLD
 from .upload_source import ProgressCallback, UploadSource
+from .upload_state import UploadStateFile
 from .url_cache import SignedUrlCache
 
 __all__ = [
+    "DEFAULT_TUS_CHUNK_BYTES",
+    "DEFAULT_TUS_THRESHOLD",
     "NO_RETRY",
     "ApiError",
     "ApiKey",
@@ -75,5 +79,6 @@ __all__ = [
     "SignedUrlCache",
     "TokenRevocation",
     "UploadSource",
+    "UploadStateFile",
     "Waveform",
 ]

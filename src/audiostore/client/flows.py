@@ -30,15 +30,16 @@ from typing import Any, Protocol
 
 import httpx
 
-from . import protocol
-from .errors import ConnectionFailed
+from . import protocol, tus
+from .errors import ApiError, ConnectionFailed
 from .models import ApiKey, AudioObject, AudioPage, BatchUrlItem, CleanupResult, IssuedApiKey, JobRun
 from .models import ClientToken, PublicCollection, Queue, QueueUrl, TokenRevocation
 from .models import SignedUrl, Waveform
 from .protocol import Call, Download
 from .retry import RetryPolicy, never_sent
 from .steps import Chunks, Close, Emit, Feed, Flow, Next, Read, Send, Sleep
-from .upload_source import ProgressCallback, UploadBody, UploadSource
+from .upload_source import BodyPart, ProgressCallback, UploadBody, UploadSource
+from .upload_state import UploadStateFile, fingerprint
 from .url_cache import SignedUrlCache
 
 
@@ -56,7 +57,7 @@ def send(
     /,
     call: Call,
     *,
-    body: UploadBody | None = None,
+    body: UploadBody | BodyPart | None = None,
     progress: ProgressCallback | None = None,
     stream: bool = False,
 ) -> Flow[httpx.Response]:
@@ -103,14 +104,33 @@ def upload(
     owner: str | None = None,
     progress: ProgressCallback | None = None,
     idempotency_key: str | None = None,
+    tus_threshold: int | None = tus.DEFAULT_TUS_THRESHOLD,
+    tus_chunk_bytes: int = tus.DEFAULT_TUS_CHUNK_BYTES,
+    upload_state: UploadStateFile | None = None,
 ) -> Flow[AudioObject]:
     """Upload a path, bytes or a binary file object, streamed in chunks.
 
     `progress(sent_bytes, total_bytes)` is called as the bytes go out (total is None
     for a pipe). A retry sends the same `Idempotency-Key` (a fresh one per call unless
     given), so the service stores the audio once. Returns the audio object with `url`.
+
+    A source larger than `tus_threshold` bytes (default 8 MiB; None: never) whose size is
+    known and that can be re-read goes as a resumable tus upload (`/v1/uploads`) in PATCHes
+    of `tus_chunk_bytes`, each checked with sha256: a dropped connection or a 5xx is followed
+    by a HEAD and the upload goes on from the service's offset, within `retry`'s attempts
+    (counted afresh after each chunk that gets through). With `upload_state` (an
+    `UploadStateFile`), a path's unfinished upload is remembered on disk, and the same call
+    in a later process resumes it. The idempotency key does not apply to tus uploads.
     """
     body = UploadBody(source, name=name)
+    fields = {"name": body.name, "collection": collection, "ttl_seconds": ttl_seconds,
+              "expires_at": expires_at, "metadata": metadata, "text": text, "voice_id": voice_id,
+              "owner": owner}
+    if tus_threshold is not None and body.rewindable and (body.total or 0) > tus_threshold:
+        audio_id = yield from _tus_upload(client, body, fields, tus_chunk_bytes, progress, upload_state)
+        obj = yield from get(client, audio_id)
+        signed = yield from sign(client, audio_id, cached=False)
+        return obj.model_copy(update={"url": signed.url, "url_expires_at": signed.expires_at})
     call = protocol.upload_call(
         body, idempotency_key=idempotency_key or uuid.uuid4().hex, collection=collection,
         ttl_seconds=ttl_seconds, expires_at=expires_at, metadata=metadata, text=text,
@@ -120,6 +140,62 @@ def upload(
     if obj.url and obj.url_expires_at:
         _cache(client, SignedUrl(id=obj.id, url=obj.url, expires_at=obj.url_expires_at), None)
     return obj
+
+
+def _tus_upload(
+    client: Context,
+    body: UploadBody,
+    fields: dict[str, Any],
+    chunk_bytes: int,
+    progress: ProgressCallback | None,
+    state: UploadStateFile | None,
+) -> Flow[str]:
+    """Send `body` by tus, resuming after each failure from the service's offset; the id of
+    the stored audio. Failures in a row are bounded by `client.retry.attempts`."""
+    assert body.total is not None
+    if chunk_bytes < 1:
+        raise ValueError("tus_chunk_bytes must be at least 1.")
+    metadata = tus.upload_metadata(fields)
+    identity = body.identity() if state is not None else None
+    key = fingerprint(client.base_url, identity, metadata) if identity is not None else None
+    location = state.get(key) if state is not None and key is not None else None
+    offset: int | None = None  # None: ask the service (HEAD) before the next PATCH
+    audio_id: str | None = None
+    failures = 0
+    while audio_id is None:
+        try:
+            if location is None:
+                created = yield from send(client, tus.create_call(body.total, metadata))
+                location = tus.created_location(client.base_url, created)
+                offset = 0
+                if state is not None and key is not None:
+                    state.put(key, location, tus.expires_of(created))
+            if offset is None:
+                head = yield from send(client, tus.head_call(location))
+                if head.status_code in tus.GONE_STATUSES:  # expired, or another key's: anew
+                    location = None
+                    continue
+                where = tus.status_of(head)
+                offset, audio_id = where.offset, where.audio_id
+                if audio_id:  # the last PATCH got through; its answer did not
+                    continue
+            part = body.part(offset, min(offset + chunk_bytes, body.total))
+            answer = tus.status_of((yield from send(
+                client, tus.patch_call(location, part, part.sha256()), body=part, progress=progress,
+            )))
+            offset, audio_id = answer.offset, answer.audio_id
+            failures = 0
+        except (ApiError, ConnectionFailed) as exc:
+            failures += 1
+            if not tus.resumable(exc) or failures >= client.retry.attempts:
+                if state is not None and key is not None and not tus.resumable(exc):
+                    state.forget(key)
+                raise
+            yield Sleep(client.retry.delay(failures))
+            offset = None
+    if state is not None and key is not None:
+        state.forget(key)
+    return audio_id
 
 
 def get(client: Context, /, audio_id: str) -> Flow[AudioObject]:

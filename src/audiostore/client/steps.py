@@ -25,7 +25,7 @@ from typing import Any, Generic, TypeAlias, TypeVar
 import httpx
 
 from .protocol import Call
-from .upload_source import ProgressCallback, UploadBody
+from .upload_source import BodyPart, ProgressCallback, UploadBody
 
 T = TypeVar("T")
 
@@ -33,7 +33,7 @@ T = TypeVar("T")
 @dataclass(frozen=True, slots=True)
 class Send:
     call: Call
-    body: UploadBody | None = None
+    body: UploadBody | BodyPart | None = None
     progress: ProgressCallback | None = None
     stream: bool = False
 

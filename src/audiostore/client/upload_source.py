@@ -7,6 +7,7 @@ a retry; a pipe cannot.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import mimetypes
 import os
@@ -58,39 +59,98 @@ class UploadBody:
         guessed = mimetypes.guess_type(self.name or "")[0] or ""
         self.content_type = guessed if guessed.startswith(_RAW_TYPES) else "application/octet-stream"
 
-    def _blocks(self) -> Iterator[bytes]:
+    def _blocks(self, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
+        """The bytes in [start, stop) (stop None: to the end); only a rewindable source can
+        start anywhere but where it stands, and only once if it cannot rewind."""
         if self._used and not self.rewindable:
             raise ValueError("This file object cannot be rewound, so it cannot be sent again.")
+        if start and not self.rewindable:
+            raise ValueError("This file object cannot be read from an offset.")
         self._used = True
+        left = None if stop is None else stop - start
         if self._path is not None:
             with self._path.open("rb") as f:
-                while chunk := f.read(CHUNK_BYTES):
-                    yield chunk
+                f.seek(start)
+                yield from _read_up_to(f, left)
         elif self._data is not None:
-            for i in range(0, len(self._data), CHUNK_BYTES):
-                yield bytes(self._data[i : i + CHUNK_BYTES])
+            end = len(self._data) if stop is None else min(stop, len(self._data))
+            for i in range(start, end, CHUNK_BYTES):
+                yield bytes(self._data[i : min(i + CHUNK_BYTES, end)])
         else:
             assert self._file is not None
             if self.rewindable:
-                self._file.seek(self._start)
-            while chunk := self._file.read(CHUNK_BYTES):
-                yield chunk
+                self._file.seek(self._start + start)
+            yield from _read_up_to(self._file, left)
 
     def chunks(self, progress: ProgressCallback | None = None) -> Iterator[bytes]:
         """The bytes from the start, reporting `progress(sent, total)` after each chunk."""
-        sent = 0
-        if progress is not None:
-            progress(0, self.total)
-        for chunk in self._blocks():
-            yield chunk
-            sent += len(chunk)
-            if progress is not None:
-                progress(sent, self.total)
+        return _reporting(self._blocks(), 0, self.total, progress)
 
     async def achunks(self, progress: ProgressCallback | None = None) -> AsyncIterator[bytes]:
         """`chunks()` for `AsyncClient` (reads are small and local; they do not block long)."""
         for chunk in self.chunks(progress):
             yield chunk
+
+    def part(self, start: int, stop: int) -> BodyPart:
+        """The bytes in [start, stop), to send as one request of a resumable upload."""
+        return BodyPart(self, start, stop)
+
+    def identity(self) -> tuple[str, int, int] | None:
+        """What names this source across runs: a path's absolute name, size and mtime (ns);
+        None for bytes and file objects, which a later process cannot find again."""
+        if self._path is None:
+            return None
+        st = self._path.stat()
+        return str(self._path.resolve()), st.st_size, st.st_mtime_ns
+
+
+class BodyPart:
+    """A slice of an `UploadBody`: one PATCH of a tus upload. Progress counts from the
+    whole upload's start, so a bar goes on from where the service's offset stands."""
+
+    def __init__(self, body: UploadBody, start: int, stop: int) -> None:
+        self.body = body
+        self.start = start
+        self.stop = stop
+        self.size = stop - start
+
+    def sha256(self) -> bytes:
+        """The slice's digest, read once before it is sent (`Upload-Checksum`): bytes that
+        change on the way, or in the file meanwhile, are refused (460), not stored."""
+        digest = hashlib.sha256()
+        for block in self.body._blocks(self.start, self.stop):
+            digest.update(block)
+        self.body._used = False  # hashing is not sending: a rewindable source reads again
+        return digest.digest()
+
+    def chunks(self, progress: ProgressCallback | None = None) -> Iterator[bytes]:
+        return _reporting(self.body._blocks(self.start, self.stop), self.start, self.body.total, progress)
+
+    async def achunks(self, progress: ProgressCallback | None = None) -> AsyncIterator[bytes]:
+        for chunk in self.chunks(progress):
+            yield chunk
+
+
+def _reporting(
+    blocks: Iterator[bytes], sent: int, total: int | None, progress: ProgressCallback | None
+) -> Iterator[bytes]:
+    if progress is not None:
+        progress(sent, total)
+    for chunk in blocks:
+        yield chunk
+        sent += len(chunk)
+        if progress is not None:
+            progress(sent, total)
+
+
+def _read_up_to(f: IO[bytes], left: int | None) -> Iterator[bytes]:
+    while left is None or left > 0:
+        chunk = f.read(CHUNK_BYTES if left is None else min(CHUNK_BYTES, left))
+        if not chunk:
+            return
+        if left is not None:
+            left -= len(chunk)
+        yield chunk
 
 
 def _file_name(f: object) -> str | None:
@@ -105,4 +165,4 @@ def _seekable(f: IO[bytes]) -> bool:
         return False
 
 
-__all__ = ["CHUNK_BYTES", "ProgressCallback", "UploadBody", "UploadSource"]
+__all__ = ["CHUNK_BYTES", "BodyPart", "ProgressCallback", "UploadBody", "UploadSource"]

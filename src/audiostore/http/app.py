@@ -36,6 +36,8 @@ from .routes_system import router as system_router
 from .routes_tokens import router as tokens_router
 from .routes_speech import router as speech_router
 from .routes_tts import router as tts_router
+from .routes_tus import router as tus_router
+from .routes_upload_urls import router as upload_urls_router
 from .stop_on_signal import stop_work_on_signal
 from .web_page import install_web_page
 
@@ -83,6 +85,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.openapi = openapi_with_limits  # type: ignore[method-assign]  # FastAPI's documented hook
     error_handlers.install(app)
     client_gone.install(app)  # a rendition whose client left: 499, nothing logged
+    app.include_router(upload_urls_router)  # before /v1/audio/{audio_id}
     app.include_router(audio_router)
     app.include_router(content_router)
     app.include_router(system_router)
@@ -94,6 +97,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.include_router(keys_router)
     app.include_router(tokens_router)
     app.include_router(public_router)
+    app.include_router(tus_router)
     app.add_middleware(LimitJsonBodies, max_bytes=json_body_cap(settings.tts_max_text_chars))
     app.add_middleware(RefuseNulInUrl)
     app.add_middleware(RefuseRepeatedQuery)

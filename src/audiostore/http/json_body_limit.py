@@ -30,6 +30,19 @@ def _too_large(cap: int) -> PayloadTooLarge:
     return PayloadTooLarge(f"A request body other than an upload may hold at most {cap} bytes.")
 
 
+# Upload bodies (each has its own limit, AUDIOSTORE_MAX_UPLOAD_BYTES, and streams to disk):
+# POST /v1/audio, the signed upload URL's PUT/POST, and tus under /v1/uploads.
+_UPLOAD_PATHS = ("/v1/audio", "/v1/signed-upload")
+_TUS_PREFIX = "/v1/uploads"
+
+
+def _is_upload(scope: Scope) -> bool:
+    path = scope["path"]
+    if path == _TUS_PREFIX or path.startswith(_TUS_PREFIX + "/"):
+        return True
+    return scope["method"] in ("POST", "PUT") and path in _UPLOAD_PATHS
+
+
 class LimitJsonBodies:
     """Pure ASGI: uploads pass untouched; any other body is cut off at `max_bytes`."""
 
@@ -38,7 +51,7 @@ class LimitJsonBodies:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or (scope["method"] == "POST" and scope["path"] == "/v1/audio"):
+        if scope["type"] != "http" or _is_upload(scope):
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")

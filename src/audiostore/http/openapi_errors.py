@@ -28,6 +28,15 @@ _RENDERS = (e.Conflict, e.UnknownFormat, e.ValidationFailed, e.ProcessingLimit, 
             e.ShuttingDown, e.InsufficientStorage)
 _SIGNED = (e.SignatureInvalid, e.SignatureExpired)
 
+_INGEST = (e.PayloadTooLarge, e.UnsupportedMediaType, e.UndecodableAudio, e.AudioTooLong,
+           e.UnsupportedSampleRate, *_MAKES_AUDIO)
+_TUS_APPEND = (e.BadRequest, e.TusVersionUnsupported, *_AUTH, *_SIGNED, e.UploadNotFound,
+               e.UploadGone, e.UploadOffsetMismatch, e.UploadLocked, e.ChecksumMismatch,
+               e.UnsupportedChecksum, e.IdempotencyKeyInProgress, *_INGEST)
+_TUS_CREATE = (e.InvalidName, e.InvalidMetadata, e.ValidationFailed, e.Forbidden, e.UploadUrlUsed)
+_SIGNED_UPLOAD = (e.BadRequest, *_SIGNED, e.UploadUrlUsed, e.ValidationFailed, e.InvalidName,
+                  e.InvalidMetadata, *_INGEST)
+
 ERRORS_BY_OPERATION: dict[str, tuple[type[e.AudiostoreError], ...]] = {
     "POST /v1/audio": (
         e.BadRequest, e.InvalidName, e.InvalidMetadata, e.ValidationFailed, *_ADMIN, *_AUTH,
@@ -77,6 +86,18 @@ ERRORS_BY_OPERATION: dict[str, tuple[type[e.AudiostoreError], ...]] = {
     "HEAD /v1/public/{owner}/{collection}/{ref}": (e.NotFound, e.RangeNotSatisfiable, *_RENDERS),
     "GET /v1/public/{owner}/{collection}/queues/{name}/stream.mp3": (
         e.ValidationFailed, e.NotFound, e.StorageUnavailable),
+    "OPTIONS /v1/uploads": (),
+    "OPTIONS /v1/uploads/{upload_id}": (),
+    "POST /v1/uploads": (*_TUS_CREATE, *_TUS_APPEND),
+    "HEAD /v1/uploads/{upload_id}": (e.TusVersionUnsupported, *_AUTH, *_SIGNED, e.UploadNotFound,
+                                      e.UploadGone),
+    "PATCH /v1/uploads/{upload_id}": _TUS_APPEND,
+    "DELETE /v1/uploads/{upload_id}": (e.TusVersionUnsupported, *_AUTH, *_SIGNED, e.UploadNotFound,
+                                        e.UploadLocked),
+    "POST /v1/uploads/{upload_id}": (*_TUS_APPEND, e.UploadLocked),
+    "POST /v1/audio/upload-url": (e.InvalidName, e.ValidationFailed, *_ADMIN),
+    "PUT /v1/signed-upload": _SIGNED_UPLOAD,
+    "POST /v1/signed-upload": _SIGNED_UPLOAD,
 }
 
 

@@ -7,6 +7,7 @@
 - `remove_stale_temp_files`: remove temp files of dead uploads.
 - `analyse_due`: measure loudness (and make ingest renditions) of uploads whose analysis
   after the upload did not run.
+- `remove_expired_uploads`: delete abandoned tus uploads and their parts.
 - on demand: `cleanup_older_than`, `reconcile`.
 
 They run inside `audiostore serve` on a timer, alone in `audiostore worker`, or once from

@@ -19,6 +19,7 @@ from .job_metrics import JOB_RUNS
 from .pending import resolve_stale_pending
 from .spool_drain import drain_spool
 from .temp_files import remove_stale_temp_files
+from .tus_expiry import remove_expired_uploads
 
 log = logging.getLogger("audiostore.jobs")
 
@@ -31,6 +32,7 @@ JOBS: dict[str, Job] = {
     "sweep_expired": sweep_expired,
     "remove_stale_temp_files": remove_stale_temp_files,
     "analyse_due": analyse_due,
+    "remove_expired_uploads": remove_expired_uploads,
 }
 """Every periodic job by name. (`reconcile` and `cleanup` run on demand only.)"""
 

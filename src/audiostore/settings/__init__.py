@@ -24,6 +24,7 @@ from .jobs import JobSettings
 from .place import DataDirSettings
 from .processing import ProcessingSettings
 from .queues import QueueSettings
+from .resumable import ResumableUploadSettings
 from .storage import S3Settings, StorageSettings
 from .tts import TtsSettings
 from .urls import UrlSettings
@@ -31,12 +32,14 @@ from .urls import UrlSettings
 GROUPS: tuple[type[SettingsGroup], ...] = (
     HttpSettings, StorageSettings, CatalogueSettings, IngestSettings, UrlSettings,
     ProcessingSettings, QueueSettings, TtsSettings, JobSettings, ClientAccessSettings,
+    ResumableUploadSettings,
 )
 
 
 class Settings(
     HttpSettings, StorageSettings, CatalogueSettings, IngestSettings, UrlSettings,
     ProcessingSettings, QueueSettings, TtsSettings, JobSettings, ClientAccessSettings,
+    ResumableUploadSettings,
 ):
     """All of audiostore's settings: every group at once. Field docs are the user-facing
     documentation."""
@@ -81,7 +84,8 @@ def check_settings(settings: Settings) -> None:
 
 __all__ = [
     "DEFAULT_FORMATS", "GROUPS", "CatalogueSettings", "ClientAccessSettings", "DataDirSettings",
-    "HttpSettings", "IngestSettings", "JobSettings", "ProcessingSettings", "QueueSettings", "S3Settings",
+    "HttpSettings", "IngestSettings", "JobSettings", "ProcessingSettings", "QueueSettings",
+    "ResumableUploadSettings", "S3Settings",
     "Settings", "StorageSettings", "TtsSettings", "UrlSettings", "check_settings",
     "env_name", "get_settings", "load_settings", "settings_problems",
 ]

@@ -1,6 +1,8 @@
-// audiostore web page: plain JS over the public HTTP API (no build step).
+// audiostore web page: plain JS over the public HTTP API (no build step of its own).
 // The API key lives in sessionStorage; the <audio> element plays signed URLs, since a
-// media element cannot send an Authorization header.
+// media element cannot send an Authorization header. Large files go by tus with
+// tus-js-client (tus.min.js, vendored from npm by webclient/), which remembers each
+// unfinished upload in localStorage: choosing the same file after a reload resumes it.
 "use strict";
 
 const KEY_STORAGE = "audiostore.key";
@@ -9,6 +11,12 @@ const PAGE_SIZE = 20;
 const URL_LIFETIME = Number(new URLSearchParams(location.search).get("url_lifetime")) || 3600;
 const URL_REFRESH_MARGIN = 120;   // re-sign this long before a cached URL expires
 const UPLOAD_ATTEMPTS = 3;        // an upload retried on network errors and 502/503/504
+// Files larger than this go as resumable tus uploads (/v1/uploads), in PATCHes of
+// TUS_CHUNK_BYTES: a reload or a dropped connection loses at most one chunk. As the SDK's.
+const TUS_THRESHOLD = 8 * 1024 * 1024;
+const TUS_CHUNK_BYTES = 4 * 1024 * 1024;
+const TUS_RETRY_DELAYS = [0, 1000, 3000, 5000];   // ms; tus-js-client resumes from a HEAD
+const TUS_FINGERPRINT_PREFIX = "audiostore";
 // Waveform points are asked for in steps of this many device pixels, so one object keeps a
 // handful of cached peak files (one per step) rather than one per window width.
 const WAVEFORM_PIXEL_STEP = 256;
@@ -65,6 +73,7 @@ async function signIn(key) {
   $("#library").hidden = false;
   $("#sign-out").hidden = false;
   $("#whoami").textContent = `key ${key.split("_")[1] || ""}…`;
+  showUnfinished();
   await loadPage(0);
 }
 
@@ -390,6 +399,66 @@ function uploadOnce(file, collection, idempotencyKey, onProgress) {
   });
 }
 
+// The public id of the signed-in key (`as_<id>_<secret>`): unfinished uploads are kept per
+// key, and never with the secret.
+function keyId() {
+  return (state.key || "").split("_")[1] || "";
+}
+
+// tus-js-client finds an unfinished upload of the same file again by this fingerprint.
+function tusFingerprint(file, collection) {
+  return [TUS_FINGERPRINT_PREFIX, keyId(), collection, file.name, file.type, file.size, file.lastModified].join("/");
+}
+
+function tusUpload(file, collection, show, li, note) {
+  return new Promise((resolve) => {
+    const metadata = { name: file.name, filename: file.name, filetype: file.type };
+    if (collection) metadata.collection = collection;
+    const upload = new tus.Upload(file, {
+      endpoint: new URL("/v1/uploads", location.origin).href,
+      chunkSize: TUS_CHUNK_BYTES,
+      retryDelays: TUS_RETRY_DELAYS,
+      headers: { Authorization: `Bearer ${state.key}` },
+      metadata,
+      fingerprint: (f) => Promise.resolve(tusFingerprint(f, collection)),
+      storeFingerprintForResuming: true,
+      removeFingerprintOnSuccess: true,
+      onProgress: (sent, total) => show(sent, total, true),
+      onSuccess: ({ lastResponse }) => resolve({ status: 201, audioId: lastResponse.getHeader("Audiostore-Audio-Id") }),
+      onError: (err) => {
+        const r = err.originalResponse;
+        let body = null;
+        try { body = JSON.parse(r.getBody()); } catch {}
+        resolve({ status: r ? r.getStatus() : 0, body });
+      },
+    });
+    upload.findPreviousUploads().then((previous) => {
+      if (previous.length) {
+        upload.resumeFromPreviousUpload(previous[0]);
+        li.dataset.resumed = "true";
+        note.textContent = "resuming…";
+      }
+      upload.start();
+    });
+  });
+}
+
+// Unfinished tus uploads of this key (from an earlier visit): say how to finish them.
+async function showUnfinished() {
+  const el = $("#unfinished");
+  let names = [];
+  if (window.tus && tus.defaultOptions.urlStorage) {
+    const all = await tus.defaultOptions.urlStorage.findAllUploads().catch(() => []);
+    const mine = `${TUS_FINGERPRINT_PREFIX}/${keyId()}/`;
+    names = all.filter((u) => String(u.urlStorageKey || "").startsWith(`tus::${mine}`))
+      .map((u) => (u.metadata && u.metadata.filename) || "?");
+  }
+  el.textContent = names.length
+    ? `Unfinished upload(s): ${names.join(", ")}. Choose the same file(s) again to resume.`
+    : "";
+  el.hidden = names.length === 0;
+}
+
 async function uploadFile(file, collection) {
   const li = document.createElement("li");
   li.className = "upload";
@@ -417,25 +486,38 @@ async function uploadFile(file, collection) {
       li.dataset.total = String(total);
     }
   };
+  const failed = (code, body) => {
+    li.classList.add("failed");
+    pct.textContent = "failed";
+    note.textContent = body && body.error ? `${body.error.code}: ${body.error.message}`
+      : code ? `HTTP ${code}` : "network error";
+    note.title = note.textContent;
+    return null;
+  };
+  const stored = (body) => {
+    bar.value = 100;
+    pct.textContent = "100%";
+    li.classList.add("done");
+    note.textContent = `stored, ${clock(body.duration)}`;
+    return body;
+  };
+  if (file.size > TUS_THRESHOLD && window.tus && tus.isSupported) {
+    li.dataset.via = "tus";
+    const { status: code, body, audioId } = await tusUpload(file, collection, show, li, note);
+    showUnfinished();
+    if (code !== 201) return failed(code, body);
+    try {
+      return stored(await api("GET", `/v1/audio/${audioId}`));
+    } catch (e) {
+      return failed(e.status, { error: { code: e.code, message: e.message } });
+    }
+  }
   const key = newKey();     // the same key on every retry: the service stores it once
   for (let attempt = 1; attempt <= UPLOAD_ATTEMPTS; attempt++) {
     const { status: code, body } = await uploadOnce(file, collection, key, show);
-    if (code === 201) {
-      bar.value = 100;
-      pct.textContent = "100%";
-      li.classList.add("done");
-      note.textContent = `stored, ${clock(body.duration)}`;
-      return body;
-    }
+    if (code === 201) return stored(body);
     const retryable = code === 0 || code === 502 || code === 503 || code === 504;
-    if (!retryable || attempt === UPLOAD_ATTEMPTS) {
-      li.classList.add("failed");
-      pct.textContent = "failed";
-      note.textContent = body && body.error ? `${body.error.code}: ${body.error.message}`
-        : code ? `HTTP ${code}` : "network error";
-      note.title = note.textContent;
-      return null;
-    }
+    if (!retryable || attempt === UPLOAD_ATTEMPTS) return failed(code, body);
     note.textContent = `retrying (${attempt}/${UPLOAD_ATTEMPTS - 1})…`;
     await new Promise((r) => setTimeout(r, 500 * 2 ** (attempt - 1)));
   }

@@ -1,0 +1,141 @@
+"""SQL of resumable (tus) uploads: the committed offset and the lease of the one PATCH that
+may append, taken and given back with conditional UPDATEs.
+
+Every change is `UPDATE ... WHERE` the state it expects (the offset the client named, no live
+lease, the writer's own token), and its row count says whether it happened. So two PATCHes of
+one upload, on one instance or on two sharing a PostgreSQL catalogue, cannot both append: the
+second finds the lease taken (or the offset moved on) and is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
+
+from ..errors import Conflict
+from .affected_rows import affected_rows
+from .models import TusUploadRow
+
+__all__ = ["FAILED", "RECEIVING", "STORED", "STORING", "TusUploadCatalog", "TusUploadRow"]
+
+RECEIVING, STORING, STORED, FAILED = "receiving", "storing", "stored", "failed"
+
+
+def _lease_free(now: datetime) -> ColumnElement[bool]:
+    return or_(TusUploadRow.writer.is_(None), TusUploadRow.lease_until < now)
+
+
+class TusUploadCatalog:
+    """One table, `tus_uploads` (model in models.py, migration 0011)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    async def insert(self, row: TusUploadRow) -> None:
+        try:
+            async with self._sessions() as s, s.begin():
+                s.add(row)
+        except IntegrityError as exc:
+            raise Conflict("An upload with this id already exists.") from exc
+
+    async def get(self, upload_id: str) -> TusUploadRow | None:
+        async with self._sessions() as s:
+            return await s.get(TusUploadRow, upload_id)
+
+    async def _update(self, where: Sequence[ColumnElement[bool]], values: dict[str, Any]) -> bool:
+        async with self._sessions() as s, s.begin():
+            result = await s.execute(update(TusUploadRow).where(*where).values(**values))
+            return affected_rows(result) == 1
+
+    async def take_lease(
+        self, upload_id: str, *, offset: int, writer: str, now: datetime, until: datetime
+    ) -> bool:
+        """Make `writer` the one appender, if the upload is receiving at `offset` and no live
+        lease is held. False: someone else appends, or the offset has moved on."""
+        return await self._update(
+            [TusUploadRow.id == upload_id, TusUploadRow.state == RECEIVING,
+             TusUploadRow.offset == offset, _lease_free(now)],
+            {"writer": writer, "lease_until": until},
+        )
+
+    async def renew_lease(self, upload_id: str, *, writer: str, until: datetime) -> bool:
+        """Extend `writer`'s lease; False if it was lost (expired and taken over)."""
+        return await self._update(
+            [TusUploadRow.id == upload_id, TusUploadRow.writer == writer],
+            {"lease_until": until},
+        )
+
+    async def commit(
+        self, upload_id: str, *, writer: str, old_offset: int, new_offset: int,
+        values: dict[str, Any],
+    ) -> bool:
+        """Record what `writer` appended (and any other `values`: the length, the state, the
+        expiry). The lease is given back unless `values` keeps it. False if the lease was lost."""
+        return await self._update(
+            [TusUploadRow.id == upload_id, TusUploadRow.writer == writer,
+             TusUploadRow.offset == old_offset],
+            {"offset": new_offset, "writer": None, "lease_until": None, **values},
+        )
+
+    async def release(self, upload_id: str, *, writer: str) -> None:
+        await self._update(
+            [TusUploadRow.id == upload_id, TusUploadRow.writer == writer],
+            {"writer": None, "lease_until": None},
+        )
+
+    async def settle(self, upload_id: str, *, writer: str, values: dict[str, Any]) -> bool:
+        """The outcome of the ingest that `writer` ran (stored, or failed): lease given back."""
+        return await self._update(
+            [TusUploadRow.id == upload_id, TusUploadRow.writer == writer],
+            {"writer": None, "lease_until": None, **values},
+        )
+
+    async def take_for_ingest(self, upload_id: str, *, writer: str, now: datetime, until: datetime) -> bool:
+        """Take over an upload whose last byte is in but whose ingest never settled (the
+        process that ran it died): its lease ran out."""
+        return await self._update(
+            [TusUploadRow.id == upload_id, TusUploadRow.state == STORING, _lease_free(now)],
+            {"writer": writer, "lease_until": until},
+        )
+
+    async def delete_unleased(self, upload_id: str, *, now: datetime) -> bool:
+        """Delete the row if no PATCH holds it now (termination). False: busy, or gone."""
+        async with self._sessions() as s, s.begin():
+            result = await s.execute(
+                delete(TusUploadRow).where(TusUploadRow.id == upload_id, _lease_free(now))
+            )
+            return affected_rows(result) == 1
+
+    async def expired_ids(self, *, now: datetime, limit: int) -> list[str]:
+        async with self._sessions() as s:
+            stmt = (
+                select(TusUploadRow.id)
+                .where(TusUploadRow.expires_at < now, _lease_free(now))
+                .order_by(TusUploadRow.expires_at)
+                .limit(limit)
+            )
+            return list((await s.execute(stmt)).scalars())
+
+    async def delete_expired(self, upload_id: str, *, now: datetime) -> bool:
+        """Delete one expired, unleased row; True for the one caller (of any instance) whose
+        DELETE matched it, and so removes its part."""
+        async with self._sessions() as s, s.begin():
+            result = await s.execute(
+                delete(TusUploadRow).where(
+                    TusUploadRow.id == upload_id, TusUploadRow.expires_at < now, _lease_free(now)
+                )
+            )
+            return affected_rows(result) == 1
+
+    async def existing_ids(self, ids: Sequence[str]) -> set[str]:
+        if not ids:
+            return set()
+        async with self._sessions() as s:
+            stmt = select(TusUploadRow.id).where(TusUploadRow.id.in_(list(ids)))
+            return set((await s.execute(stmt)).scalars())

@@ -1,0 +1,35 @@
+"""Uploads that arrive in pieces: tus uploads' idle lifetime, the lease a PATCH holds, where
+their parts wait, and how long a signed upload URL may live."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from .group import Seconds, SettingsGroup
+
+
+class ResumableUploadSettings(SettingsGroup):
+    tus_upload_expiry: Seconds = Field(
+        86400.0,
+        description="Seconds (or `24h`) an unfinished tus upload (`/v1/uploads`) may sit "
+        "idle: each PATCH moves its `Upload-Expires` this far ahead; past it the upload is 410 "
+        "and the jobs remove its part from `{data_dir}/uploads`.",
+    )
+    tus_lease_seconds: Seconds = Field(
+        30.0, gt=0,
+        description="Seconds (or `30s`) a PATCH's claim on its upload lasts between renewals; a "
+        "PATCH whose process died frees the upload after this (others answer 423 meanwhile).",
+    )
+    tus_parts_dir: Path | None = Field(
+        None,
+        description="Folder of unfinished tus uploads' parts. Unset: `{data_dir}/uploads`. "
+        "Instances that share uploads (PATCHes of one upload landing on either) must share "
+        "this folder (one host, or a shared volume).",
+    )
+    upload_url_max_expiry: int = Field(
+        86400, ge=1,
+        description="Longest lifetime (s) of a signed upload URL (`POST /v1/audio/upload-url`); "
+        "the default lifetime is AUDIOSTORE_URL_DEFAULT_EXPIRY, capped by this.",
+    )
