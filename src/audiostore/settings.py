@@ -330,6 +330,11 @@ class Settings(BaseSettings):
         "(only for clients that send `Icy-MetaData: 1`)."
     )
     queue_max_items: int = Field(1000, description="Most audio ids one queue may hold.")
+    rendition_stream_after: float = Field(
+        0.2, ge=0, le=30, description="Seconds a first request for a rendition waits for it "
+        "to be finished; past that it is streamed as it is encoded (no Content-Length) while "
+        "the complete rendition is stored for later requests."
+    )
 
     # --- processing limits: what one decode may cost (issue 11) -------------------------
     # A few hundred KB of FLAC can decode to a hundred hours: the CPU a job may use follows

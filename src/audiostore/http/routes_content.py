@@ -6,11 +6,14 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from ..service import ContentSource
+from ..service.fast_start import FastStart, LiveRendition, UnmadeRendition
 from ..service.renditions import wants_rendition
 from ..signing import EXPIRES_PARAM, SIGNATURE_PARAM, parse_signed_query
 from .auth import principal, runtime_of
 from .client_gone import unless_client_leaves
 from .content_response import render_content, shared_cache_control
+from .live_response import render_live, render_unmade
 from .schemas import ErrorResponse
 
 router = APIRouter(prefix="/v1", tags=["content"])
@@ -40,21 +43,35 @@ async def audio_content(audio_id: str, request: Request) -> Response:
     """
     rt = runtime_of(request)
     query = request.query_params
+    head = request.method == "HEAD"
     if SIGNATURE_PARAM in query or EXPIRES_PARAM in query:
         signed = parse_signed_query(request.url.query)  # the raw query: 403 unless canonical
-        opening = rt.audio.open_signed_content(
-            audio_id, expires=signed.expires, signature=signed.signature, params=signed.params,
-        )
-        # A rendition may be made first: nobody should pay for it once the client has gone.
-        source = await (
-            unless_client_leaves(request, opening) if wants_rendition(signed.params) else opening
-        )
-        shared = shared_cache_control(source, int(signed.expires), rt.audio.clock())
-        return render_content(source, request, cache_control=shared)
+        if wants_rendition(signed.params):
+            # A rendition may be made first: nobody should pay for it once the client has gone.
+            opened = await unless_client_leaves(request, FastStart(rt.renditions).open_signed(
+                audio_id, expires=signed.expires, signature=signed.signature,
+                params=signed.params, head=head,
+            ))
+        else:
+            opened = await rt.audio.open_signed_content(
+                audio_id, expires=signed.expires, signature=signed.signature, params=signed.params,
+            )
+        if not isinstance(opened, ContentSource):
+            return await _render_first_play(opened, request)
+        shared = shared_cache_control(opened, int(signed.expires), rt.audio.clock())
+        return render_content(opened, request, cache_control=shared)
     who = await principal(request)
     if wants_rendition(query):
-        rendering = rt.renditions.open_content(who, audio_id, dict(query))
-        source = await unless_client_leaves(request, rendering)
-    else:
-        source = await rt.audio.open_content(who, audio_id)
-    return render_content(source, request)
+        opened = await unless_client_leaves(
+            request, FastStart(rt.renditions).open_content(who, audio_id, dict(query), head=head)
+        )
+        if not isinstance(opened, ContentSource):
+            return await _render_first_play(opened, request)
+        return render_content(opened, request)
+    return render_content(await rt.audio.open_content(who, audio_id), request)
+
+
+async def _render_first_play(opened: LiveRendition | UnmadeRendition, request: Request) -> Response:
+    if isinstance(opened, UnmadeRendition):
+        return render_unmade(opened)
+    return await render_live(opened, request)

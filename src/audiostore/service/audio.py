@@ -510,6 +510,17 @@ class AudioService:
     async def open_signed_content(
         self, audio_id: str, *, expires: str, signature: str, params: Mapping[str, str]
     ) -> ContentSource:
+        row = await self.signed_row(audio_id, expires=expires, signature=signature, params=params)
+        if params and self.derived is not None:
+            rendition = await self.derived.open_for_row(row, params)
+            if rendition is not None:
+                return rendition
+        return await self._content(row, allow_redirect=False)
+
+    async def signed_row(
+        self, audio_id: str, *, expires: str, signature: str, params: Mapping[str, str]
+    ) -> AudioRow:
+        """The visible object a signed URL opens, once its signature and parameters hold."""
         try:
             expires_int = int(expires)
         except ValueError as exc:
@@ -523,11 +534,7 @@ class AudioService:
         row = await visible_row(self.served_rows, self.catalog, audio_id, owner=None, now=now)
         if row is None:
             raise NotFound()
-        if params and self.derived is not None:
-            rendition = await self.derived.open_for_row(row, params)
-            if rendition is not None:
-                return rendition
-        return await self._content(row, allow_redirect=False)
+        return row
 
     async def _content(self, row: AudioRow, *, allow_redirect: bool) -> ContentSource:
         common: ContentFields = {
