@@ -330,9 +330,10 @@ class Settings(BaseSettings):
         "(only for clients that send `Icy-MetaData: 1`)."
     )
     queue_max_items: int = Field(1000, description="Most audio ids one queue may hold.")
-    rendition_stream_after: float = Field(
-        0.2, ge=0, le=30, description="Seconds a first request for a rendition waits for it "
-        "to be finished; past that it is streamed as it is encoded (no Content-Length) while "
+    rendition_whole_first_seconds: float = Field(
+        10.0, ge=0, description="A first request for a rendition of at most this many seconds "
+        "waits for it to be made whole (a few tenths of a second), then gets it with a length, "
+        "ETag and Range; a longer one is streamed as it is encoded (no Content-Length) while "
         "the complete rendition is stored for later requests."
     )
 

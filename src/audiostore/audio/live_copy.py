@@ -56,7 +56,7 @@ class LiveCopy:
             # Opened at the first packet: the encoder's extradata (AAC's config) exists by then.
             self._out = av.open(
                 str(self.path), mode="w", format=self.format.container,
-                options=dict(self.format.options),
+                options={**dict(self.format.options), "flush_packets": "1"},
             )
             self._stream = self._out.add_stream_from_template(template)
         assert self._stream is not None

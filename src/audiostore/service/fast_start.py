@@ -1,11 +1,12 @@
 """First requests for a rendition: answered from its live copy while it is encoded.
 
 A rendition that is stored is served like any object (Content-Length, ETag, Range). One
-that is not is started (or joined: one job per rendition, `RenderJobs`) and waited for for
-at most `AUDIOSTORE_RENDITION_STREAM_AFTER` seconds; a short source is finished by then and
-answered as stored (one of at most `WHOLE_FIRST_SECONDS` always is). Past that, the request streams the job's live copy as the encoder
-writes it (`LiveRendition`), so the first byte leaves within a fraction of a second whatever
-the source's length, and the complete rendition is still stored when the job ends.
+that is not is started (or joined: one job per rendition, `RenderJobs`). A short one
+(`AUDIOSTORE_RENDITION_WHOLE_FIRST_SECONDS`, 10 s of audio: a few tenths of a second of
+work) is waited for and answered as stored. A longer one is streamed from the job's live
+copy as the encoder writes it (`LiveRendition`), so the first byte leaves within a fraction
+of a second whatever the source's length, and the complete rendition is still stored when
+the job ends.
 
 Seeking during that first play is a clip (`start=`): a rendition of its own, which seeks the
 source before encoding, so its first bytes come as fast wherever it starts. A HEAD never
@@ -35,10 +36,6 @@ from .principal import Principal
 from .renditions import RenditionService, parse_rendition
 
 _LOOK_AGAIN = 0.01  # seconds between looks at a job that is not done and has no bytes yet
-# Renditions this short are made whole before the first byte, whatever the wait setting:
-# they take a few tenths of a second at most (AAC, the slowest encoder here, runs about 40x
-# real time on one loaded core), and are then answered with a length, an ETag and Range.
-WHOLE_FIRST_SECONDS = 10.0
 
 
 def _named(row: AudioRow, ext: str) -> AudioRow:
@@ -123,7 +120,7 @@ class FastStart:
             live = LIVE_FORMATS[profile.format]
             return UnmadeRendition(_named(row, live.ext), live.content_type)
         job = asyncio.ensure_future(renditions.ensure_rendition(row, profile))
-        if profile.seconds_of(row.duration) <= WHOLE_FIRST_SECONDS:
+        if profile.seconds_of(row.duration) <= self.audio.settings.rendition_whole_first_seconds:
             derived = await job  # (a request cancelled meanwhile cancels this wait with it)
             return await renditions.source_of(row, derived, allow_redirect=allow_redirect)
         try:
@@ -138,15 +135,12 @@ class FastStart:
         self, row: AudioRow, job: asyncio.Future[DerivedBlobRow], key: str, *,
         allow_redirect: bool,
     ) -> ContentSource | LiveRendition:
-        loop = asyncio.get_running_loop()
-        stream_at = loop.time() + self.audio.settings.rendition_stream_after
         while True:
             if job.done():
                 return await self.renditions.source_of(row, job.result(), allow_redirect=allow_redirect)
-            if loop.time() >= stream_at:
-                reader = self.renditions.live.open(key)
-                if reader is not None:
-                    return LiveRendition(_named(row, reader.ext), reader, job)
+            reader = self.renditions.live.open(key)
+            if reader is not None:
+                return LiveRendition(_named(row, reader.ext), reader, job)
             await asyncio.wait({job}, timeout=_LOOK_AGAIN)
 
 
