@@ -32,7 +32,9 @@ def _headers(name: str) -> dict[str, str]:
 
 
 def render_unmade(unmade: UnmadeRendition) -> Response:
-    return Response(status_code=200, headers=_headers(unmade.row.name), media_type=unmade.content_type)
+    response = Response(status_code=200, headers=_headers(unmade.row.name), media_type=unmade.content_type)
+    del response.headers["content-length"]  # not 0: unknown until the encode has ended
+    return response
 
 
 def _closed_range(header: str | None) -> tuple[int, int] | None:

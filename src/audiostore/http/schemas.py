@@ -141,6 +141,8 @@ class UrlRequest(RequestBody):
     sample_rate: int | None = Field(None, json_schema_extra=limits.SAMPLE_RATE)
     channels: int | None = Field(None, json_schema_extra=limits.CHANNELS)
     normalize: StrictBool | None = Field(None, description="Normalise to AUDIOSTORE_LOUDNESS_TARGET_LUFS.")
+    start: float | None = Field(None, ge=0, description="A clip: from this second of the audio.")
+    end: float | None = Field(None, gt=0, description="A clip: up to this second of the audio.")
 
     def rendition_params(self) -> dict[str, str]:
         values = self.model_dump(exclude={"expires_in"}, exclude_none=True)
