@@ -21,9 +21,11 @@ import numpy as np
 import pytest
 
 from asgi_stream import StreamRead, read_stream
+from audiostore.http.live_response import FirstPlayCut
 from audiostore.service.staging import StagedUpload
 from clock_signal import position_of, write_clock_wav
 from conftest import Api, backend_settings_local, make_api
+from decode_bombs import make_silent_flac
 
 WAIT = 120.0  # bounded waits (s) for encodes to stop or finish
 DEMUXERS = {"mp3": "mp3", "aac": "aac", "opus": "ogg"}
@@ -226,7 +228,7 @@ async def test_a_clip_is_just_that_part_and_its_signature_covers_its_bounds(
     for forged in (
         parts.query.replace("start=123.25", "start=100"),
         parts.query.replace("end=128.25", "end=600"),
-        parts.query.replace("&end=128.25", ""),
+        parts.query.replace("end=128.25&", ""),
         parts.query.replace("start=123.25", "start=123.250"),  # one meaning, another spelling
     ):
         assert forged != parts.query
@@ -251,3 +253,28 @@ async def test_bad_clip_bounds_are_422_and_start_nothing(
     assert r.status_code == 422, r.text
     assert r.json()["error"]["code"] == "validation_failed"
     assert api.runtime.renditions.jobs.in_flight() == 0
+
+
+async def test_a_first_play_past_its_processing_limit_is_cut_short_and_keeps_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The status line left before the limit was reached, so the stream is broken off
+    (never ended as if complete); asked again, the answer is 422 at once."""
+    bomb = make_silent_flac(tmp_path / "silence.flac", 3600)
+    api, runtime = await make_api(backend_settings_local(
+        tmp_path, auth_cache_seconds=0, processing_cpu_seconds_min=1.0,
+        processing_cpu_seconds_max=1.0, max_duration_seconds=36_000,
+    ))
+    try:
+        obj = await upload(api, bomb, monkeypatch)
+        blobs = await api.blob_keys()
+        url = f"/v1/audio/{obj['id']}/content?format=mp3"
+        with pytest.raises(FirstPlayCut, match="CPU time"):
+            await first_play(api, url, 1 << 30)
+        await wait_until_idle(api)
+        assert await api.blob_keys() == blobs and scratch_left(api) == []
+        again = await asyncio.wait_for(api.http.get(url, headers=api.alice), 10)
+        assert again.status_code == 422 and again.json()["error"]["code"] == "processing_limit"
+    finally:
+        await api.http.aclose()
+        await runtime.close()

@@ -13,14 +13,17 @@ rendition exists answers the same headers and starts nothing.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from ..errors import RangeNotSatisfiable
+from ..errors import AudiostoreError, RangeNotSatisfiable
 from ..service.fast_start import LiveRendition, UnmadeRendition
+
+log = logging.getLogger(__name__)
 
 
 def _headers(name: str) -> dict[str, str]:
@@ -79,9 +82,20 @@ async def render_live(live: LiveRendition, request: Request) -> Response:
         raise
 
 
+class FirstPlayCut(Exception):
+    """The encode stopped (a processing limit, a shutdown) after the status line had gone.
+
+    Raised out of the body on purpose: the server then drops the connection without the
+    chunked body's last chunk, so the client knows the answer is incomplete. Ending the body
+    normally would hand it a cut-off file that looks whole."""
+
+
 async def _released(live: LiveRendition, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     try:
         async for chunk in chunks:
             yield chunk
+    except AudiostoreError as exc:
+        log.warning("first play of %s cut short: %s", live.row.id, exc.message)
+        raise FirstPlayCut(exc.message) from None
     finally:
         live.release()
