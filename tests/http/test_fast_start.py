@@ -278,3 +278,23 @@ async def test_a_first_play_past_its_processing_limit_is_cut_short_and_keeps_not
     finally:
         await api.http.aclose()
         await runtime.close()
+
+
+async def test_a_shutdown_cuts_a_first_play_short_and_keeps_nothing(
+    api: Api, clocks: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    obj = await upload(api, clocks["10min"], monkeypatch)
+    blobs = await api.blob_keys()
+    listener = asyncio.create_task(
+        first_play(api, f"/v1/audio/{obj['id']}/content?format=aac", 1 << 30)
+    )
+    for _ in range(int(WAIT / 0.05)):  # until the encode is under way
+        if api.runtime.renditions.jobs.in_flight():
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)
+    api.runtime.renditions.begin_shutdown()
+    with pytest.raises(FirstPlayCut):
+        await asyncio.wait_for(listener, WAIT)
+    await wait_until_idle(api)
+    assert await api.blob_keys() == blobs and scratch_left(api) == []

@@ -41,6 +41,8 @@ class RenditionInfo(BaseModel):
     sample_rate: int
     channels: int
     gain_db: float
+    start: float | None = Field(None, description="A clip's first second of the audio.")
+    end: float | None = Field(None, description="A clip's end (null: the audio's end).")
     created_at: datetime
 
     @classmethod
@@ -49,7 +51,8 @@ class RenditionInfo(BaseModel):
         return cls(
             format=d.format, content_type=d.content_type, size=d.size, duration=d.duration,
             bitrate=p.get("bitrate"), sample_rate=p.get("sample_rate", 0),
-            channels=p.get("channels", 0), gain_db=p.get("gain_db", 0.0), created_at=d.created_at,
+            channels=p.get("channels", 0), gain_db=p.get("gain_db", 0.0),
+            start=p.get("start"), end=p.get("end"), created_at=d.created_at,
         )
 
 
