@@ -40,6 +40,9 @@ class FormatInfo:
     rates: tuple[int, ...] | None  # None: any rate
     max_channels: int
     container_options: tuple[tuple[str, str], ...] = ()
+    # Timestamps on the source's clock (a clip from second 12 starts at 12 s), so pieces
+    # made one by one play as one timeline: HLS segments.
+    source_clock: bool = False
 
 
 FORMATS: dict[str, FormatInfo] = {
@@ -58,6 +61,19 @@ FORMATS: dict[str, FormatInfo] = {
     "wav": FormatInfo("wav", "pcm_s16le", "wav", "audio/wav", False, None, None, 8),
     "flac": FormatInfo("flac", "flac", "flac", "audio/flac", False, None, None, 8),
 }
+
+# Segment formats: made by the service for HLS, never asked for as `?format=`.
+SEGMENT_FORMATS: dict[str, FormatInfo] = {
+    "hls-aac": FormatInfo(
+        "mpegts", "aac", "ts", "video/mp2t", True, 128_000,
+        (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000), 2, source_clock=True,
+    ),
+}
+
+
+def format_info(fmt: str) -> FormatInfo:
+    return FORMATS.get(fmt) or SEGMENT_FORMATS[fmt]
+
 
 MIN_BITRATE, MAX_BITRATE = 8_000, 512_000
 MIN_RATE, MAX_RATE = 8_000, 192_000
@@ -102,7 +118,7 @@ def transcode(
     start first, so its cost is that of the clip, wherever it lies."""
     budget = budget or WorkBudget()
     budget.start()
-    info = FORMATS[profile.format]
+    info = format_info(profile.format)
     options = dict(info.container_options)
     codec_options: dict[str, str] = {}
     if profile.format == "mp3" and profile.standalone_frames:
@@ -111,6 +127,7 @@ def transcode(
     gain = 10 ** (profile.gain_db / 20) if profile.gain_db else 1.0
     layout = _layout(profile.channels)
     written = 0
+    first_pts = round(profile.start * profile.sample_rate) if info.source_clock else 0
     try:
         source = av.open(str(src), mode="r")
     except (av.error.FFmpegError, OSError) as exc:
@@ -138,7 +155,7 @@ def transcode(
                         np.clip(data, -1.0, 1.0).astype(np.float32), format="fltp", layout=layout
                     )
                     frame.sample_rate = profile.sample_rate
-                frame.pts = written
+                frame.pts = first_pts + written
                 frame.time_base = time_base
                 written += frame.samples
                 mux(stream.encode(frame))

@@ -30,6 +30,7 @@ from .routes_content import router as content_router
 from .routes_keys import router as keys_router
 from .routes_maintenance import router as maintenance_router
 from .routes_queues import router as queues_router
+from .routes_hls import router as hls_router
 from .routes_renditions import router as renditions_router
 from .routes_system import router as system_router
 from .routes_tts import router as tts_router
@@ -86,6 +87,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.include_router(maintenance_router)
     app.include_router(renditions_router)
     app.include_router(queues_router)
+    app.include_router(hls_router)
     app.include_router(tts_router)
     app.include_router(keys_router)
     app.add_middleware(LimitJsonBodies, max_bytes=json_body_cap(settings.tts_max_text_chars))

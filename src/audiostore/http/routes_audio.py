@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from ..errors import AudiostoreError, ValidationFailed
 from ..service import Principal, UploadFields, parse_metadata
 from ..service.early_put import EarlyPut
+from ..service.hls import HlsService
 from ..service.idempotent_upload import IDEMPOTENCY_HEADER, ingest_once
 from .auth import principal, runtime_of
 from .schemas import (
@@ -215,7 +216,13 @@ async def delete_audio(audio_id: str, request: Request, who: Who) -> Response:
 
 @router.post("/audio/{audio_id}/url", response_model=UrlResponse)
 async def sign_url(audio_id: str, request: Request, who: Who, body: UrlRequest | None = None) -> UrlResponse:
-    """A time-limited URL that fetches the bytes with no Authorization header."""
+    """A time-limited URL that fetches the bytes with no Authorization header (or, with
+    `"hls": true`, opens the HLS master playlist)."""
+    if body is not None and body.hls:
+        url, expires_at = await HlsService(runtime_of(request).renditions).sign_master(
+            who, audio_id, expires_in=body.expires_in, rendition_params=body.rendition_params()
+        )
+        return UrlResponse(id=audio_id, url=url, expires_at=expires_at)
     signed = await runtime_of(request).audio.sign(
         who, audio_id, expires_in=body.expires_in if body else None,
         params=body.rendition_params() if body else None,

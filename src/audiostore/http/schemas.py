@@ -146,9 +146,13 @@ class UrlRequest(RequestBody):
     normalize: StrictBool | None = Field(None, description="Normalise to AUDIOSTORE_LOUDNESS_TARGET_LUFS.")
     start: float | None = Field(None, ge=0, description="A clip: from this second of the audio.")
     end: float | None = Field(None, gt=0, description="A clip: up to this second of the audio.")
+    hls: StrictBool | None = Field(
+        None, description="true: a signed URL of the HLS master playlist instead (no rendition "
+        "parameters with it)."
+    )
 
     def rendition_params(self) -> dict[str, str]:
-        values = self.model_dump(exclude={"expires_in"}, exclude_none=True)
+        values = self.model_dump(exclude={"expires_in", "hls"}, exclude_none=True)
         return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in values.items()}
 
 

@@ -46,8 +46,12 @@ class LiveRenditions:
         self._growing: dict[str, _Growing] = {}
 
     @contextlib.contextmanager
-    def writing(self, key: str, tmp: Path, fmt: str) -> Iterator[LiveCopy]:
-        """A live copy for the encode of `key`, known to readers until the encode returns."""
+    def writing(self, key: str, tmp: Path, fmt: str) -> Iterator[LiveCopy | None]:
+        """A live copy for the encode of `key`, known to readers until the encode returns
+        (None for formats only ever served whole: HLS segments)."""
+        if fmt not in LIVE_FORMATS:
+            yield None
+            return
         growing = _Growing(tmp / f"live.{LIVE_FORMATS[fmt].ext}", fmt)
         growing.path.touch()
         self._growing[key] = growing

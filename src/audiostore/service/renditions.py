@@ -27,7 +27,14 @@ from typing import Any
 
 import anyio
 
-from ..audio.transcode import FORMATS, MAX_BITRATE, MIN_BITRATE, OutputProfile, transcode
+from ..audio.transcode import (
+    FORMATS,
+    MAX_BITRATE,
+    MIN_BITRATE,
+    OutputProfile,
+    format_info,
+    transcode,
+)
 from ..audio.waveform import compute_peaks
 from ..audio.work_budget import WorkBudget
 from ..blob_keys import rendition_key
@@ -57,7 +64,7 @@ log = logging.getLogger(__name__)
 
 RENDITION_PARAMS = ("format", "bitrate", "sample_rate", "channels", "normalize", "start", "end")
 WAVEFORM_PARAMS = ("samples_per_pixel", "pixels_per_second", "bits", "channels", "format")
-RENDITION, WAVEFORM = "rendition", "waveform"
+RENDITION, WAVEFORM, HLS_SEGMENT = "rendition", "waveform", "hls_segment"
 MAX_WAVEFORM_PIXELS = 5_000_000
 
 
@@ -368,7 +375,8 @@ class RenditionService:
 
     async def ensure_rendition(self, row: AudioRow, profile: OutputProfile) -> DerivedBlobRow:
         variant = self.variant_of(profile)
-        info = FORMATS[profile.format]
+        info = format_info(profile.format)
+        kind = RENDITION if profile.format in FORMATS else HLS_SEGMENT
 
         async def make(budget: WorkBudget) -> DerivedBlobRow:
             async with self.original_in_scratch(row) as (tmp, source):
@@ -387,7 +395,7 @@ class RenditionService:
                 if profile.standalone_frames:
                     params["queue"] = True
                 return await self._store_derived(
-                    row, variant=variant, kind=RENDITION, fmt=profile.format, ext=info.ext,
+                    row, variant=variant, kind=kind, fmt=profile.format, ext=info.ext,
                     content_type=info.content_type, path=out, params=params,
                     duration=round(seconds, 6),
                 )
