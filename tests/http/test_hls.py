@@ -9,6 +9,7 @@ import io
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import av
@@ -146,3 +147,73 @@ async def test_segments_go_with_their_object(api: Api, clock_minute: Path) -> No
     assert (await api.http.delete(f"/v1/audio/{obj['id']}", headers=api.alice)).status_code == 204
     assert await api.blob_keys() == []
     assert (await api.http.get(segment)).status_code == 404
+
+
+async def queue_of(api: Api, tmp_path: Path, clock_minute: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    a = (await api.upload(clock_minute)).json()
+    b = (await api.upload(write_clock_wav(tmp_path / "clock-20s.wav", 20))).json()
+    r = await api.http.put("/v1/queues/story", headers=api.alice, json={"audio_ids": [a["id"], b["id"]]})
+    assert r.status_code == 200, r.text
+    return a, b
+
+
+async def test_a_sequential_queue_is_a_vod_playlist_of_its_items(
+    api: Api, clock_minute: Path, tmp_path: Path
+) -> None:
+    a, b = await queue_of(api, tmp_path, clock_minute)
+    r = await api.http.get("/v1/queues/story/hls/index.m3u8", headers=api.alice)
+    assert r.status_code == 200, r.text
+    text = r.text
+    assert "#EXT-X-PLAYLIST-TYPE:VOD" in text and text.rstrip().endswith("#EXT-X-ENDLIST")
+    assert text.count("#EXT-X-DISCONTINUITY\n") == 1
+    segments = uris(text)
+    assert len(segments) == 11 + 4
+    assert all(f"/audio/{a['id']}/" in s for s in segments[:11])
+    assert all(f"/audio/{b['id']}/" in s for s in segments[11:])
+    got = await api.http.get(segments[12])  # item b's second segment, by its signed URL
+    assert got.status_code == 200
+    _, samples, rate = decoded_ts(got.content)
+    assert abs(position_of(samples[:, rate : rate + rate // 4], rate) - 7.0) < 0.5
+
+
+async def test_a_looping_queue_is_a_live_playlist_that_slides_with_the_clock(
+    api: Api, clock_minute: Path, tmp_path: Path
+) -> None:
+    _, b = await queue_of(api, tmp_path, clock_minute)
+
+    async def window() -> tuple[int, int, list[str]]:
+        r = await api.http.get("/v1/queues/story/hls/index.m3u8?mode=loop", headers=api.alice)
+        assert r.status_code == 200, r.text
+        assert "#EXT-X-ENDLIST" not in r.text and "PLAYLIST-TYPE" not in r.text
+        seq = re.search(r"#EXT-X-MEDIA-SEQUENCE:(\d+)", r.text)
+        disc = re.search(r"#EXT-X-DISCONTINUITY-SEQUENCE:(\d+)", r.text)
+        assert seq and disc
+        return int(seq.group(1)), int(disc.group(1)), uris(r.text)
+
+    seq0, disc0, first = await window()
+    assert (seq0, disc0) == (0, 0) and len(first) == 1
+    api.clock.advance(63.0)  # into item b's first segment (item a has 11, the last 1.5 s)
+    seq1, disc1, second = await window()
+    assert len(second) == 6 and seq1 == 11 - 5 and disc1 == 0
+    assert second[-1].startswith(f"/v1/audio/{b['id']}/hls/128k/0.ts?")
+    api.clock.advance(81.5 * 3)  # three rounds later: the same place in the loop
+    seq2, disc2, third = await window()
+    assert seq2 == seq1 + 3 * 15 and disc2 == disc1 + 3 * 2
+    assert [u.split("?")[0] for u in third] == [u.split("?")[0] for u in second]
+
+
+async def test_a_signed_queue_playlist_needs_no_header_and_holds_its_mode(
+    api: Api, clock_minute: Path, tmp_path: Path
+) -> None:
+    await queue_of(api, tmp_path, clock_minute)
+    r = await api.http.post("/v1/queues/story/url", headers=api.alice, json={"mode": "endless-shuffle", "hls": True})
+    assert r.status_code == 200, r.text
+    url = local(r.json()["url"])
+    got = await api.http.get(url)
+    assert got.status_code == 200 and "#EXT-X-ENDLIST" not in got.text
+    assert (await api.http.get(url.replace("mode=endless-shuffle", "mode=sequential"))).status_code == 403
+    assert (await api.http.get(url.replace("owner=alice", "owner=bob"))).status_code == 403
+    # The MP3 stream's signature does not open the playlist, nor the other way round.
+    mp3 = await api.http.post("/v1/queues/story/url", headers=api.alice, json={"mode": "endless-shuffle"})
+    query = urlsplit(mp3.json()["url"]).query
+    assert (await api.http.get(f"/v1/queues/story/hls/index.m3u8?{query}")).status_code == 403

@@ -61,6 +61,8 @@ ERRORS_BY_OPERATION: dict[str, tuple[type[e.AudiostoreError], ...]] = {
     "GET /v1/queues/{name}": (*_AUTH, e.NotFound),
     "DELETE /v1/queues/{name}": (*_AUTH, e.NotFound),
     "POST /v1/queues/{name}/url": (e.ValidationFailed, *_AUTH, e.NotFound),
+    "GET /v1/queues/{name}/hls/index.m3u8": (e.BadRequest, e.ValidationFailed, *_AUTH, *_SIGNED,
+                                             e.NotFound, e.Conflict),
     "GET /v1/queues/{name}/stream.mp3": (e.ValidationFailed, *_AUTH, *_SIGNED, e.NotFound,
                                          e.Conflict, e.StorageUnavailable),
     "POST /v1/tts": (e.ValidationFailed, e.InvalidMetadata, e.UnknownVoice, e.UnknownFormat,

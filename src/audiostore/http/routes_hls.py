@@ -1,16 +1,20 @@
 """HLS: `/v1/audio/{id}/hls/index.m3u8` (master), `.../hls/{variant}/index.m3u8` (media
-playlist) and `.../hls/{variant}/{n}.ts` (segments), by API key or by a signed URL whose
-playlists list signed URLs in turn, so a player needs no header at all."""
+playlist), `.../hls/{variant}/{n}.ts` (segments) and `/v1/queues/{name}/hls/index.m3u8`, by
+API key or by a signed URL whose playlists list signed URLs in turn, so a player needs no
+header at all."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from ..catalog import AudioRow
 from ..service.hls import HlsService
+from ..service.queue_hls import QueueHls
+from ..service.queue_urls import is_signed
 from ..signing import parse_signed_query
+from . import openapi_limits as limits
 from .auth import principal, runtime_of
 from .client_gone import unless_client_leaves
 from .content_response import render_content
@@ -66,3 +70,19 @@ async def hls_segment(audio_id: str, variant: str, segment: str, request: Reques
     hls, row, _ = await _opened(request, audio_id, f"{variant}/{segment}")
     source = await unless_client_leaves(request, hls.segment(row, variant, segment))
     return render_content(source, request)
+
+
+@router.get("/queues/{name}/hls/index.m3u8", response_class=Response, responses=_PLAYLIST_DOC)
+async def hls_queue(
+    name: str, request: Request,
+    mode: str = Query("sequential", description="sequential, loop, shuffle or endless-shuffle.",
+                      json_schema_extra=limits.MODE),
+) -> Response:
+    """A queue as HLS: VOD for `sequential` and `shuffle`, a live playlist (a sliding
+    window, no end) for `loop` and `endless-shuffle`. By API key, or by a URL from
+    `POST /v1/queues/{name}/url` with `"hls": true`."""
+    rt = runtime_of(request)
+    queue_hls = QueueHls(rt.queues, HlsService(rt.renditions))
+    if is_signed(request.query_params):
+        return _playlist(await queue_hls.by_signature(name, request.url.query))
+    return _playlist(await queue_hls.by_key(await principal(request), name, mode))
