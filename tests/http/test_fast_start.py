@@ -298,3 +298,23 @@ async def test_a_shutdown_cuts_a_first_play_short_and_keeps_nothing(
         await asyncio.wait_for(listener, WAIT)
     await wait_until_idle(api)
     assert await api.blob_keys() == blobs and scratch_left(api) == []
+
+
+async def test_on_s3_a_first_play_streams_and_leaves_the_complete_rendition(
+    s3_settings_factory: Any, clocks: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api, runtime = await make_api(s3_settings_factory(auth_cache_seconds=0, max_upload_bytes=256 << 20))
+    try:
+        obj = await upload(api, clocks["30s"], monkeypatch)
+        url = f"/v1/audio/{obj['id']}/content?format=opus"
+        live = await first_play(api, url, 1 << 30)
+        assert live.status == 200 and live.ended and "content-length" not in live.headers
+        await wait_until_idle(api)
+        stored = await api.http.get(url, headers=api.alice)
+        assert stored.status_code == 200 and int(stored.headers["content-length"]) == len(stored.content)
+        samples, rate = decoded(stored.content, "opus")
+        assert abs(samples.shape[1] / rate - 30) < 0.1
+        assert abs(position_at(samples, rate, 20.0) - 20.0) < 0.5
+    finally:
+        await api.http.aclose()
+        await runtime.close()

@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -106,7 +107,7 @@ def _layout(channels: int) -> str:
 
 
 def transcode(
-    src: Path, dst: Path, profile: OutputProfile, *, budget: WorkBudget | None = None,
+    src: Path | io.RawIOBase, dst: Path, profile: OutputProfile, *, budget: WorkBudget | None = None,
     live: LiveCopy | None = None,
 ) -> float:
     """Write `src` as `profile` to `dst`; returns the seconds of audio written.
@@ -129,7 +130,7 @@ def transcode(
     written = 0
     first_pts = round(profile.start * profile.sample_rate) if info.source_clock else 0
     try:
-        source = av.open(str(src), mode="r")
+        source = av.open(str(src) if isinstance(src, Path) else src, mode="r")
     except (av.error.FFmpegError, OSError) as exc:
         raise UndecodableAudio(f"The stored audio cannot be read: {exc}") from exc
     with source, av.open(str(dst), mode="w", format=info.container, options=options) as out:

@@ -35,6 +35,7 @@ from ..audio.transcode import (
     format_info,
     transcode,
 )
+from ..audio.growing_source import GrowingSource
 from ..audio.waveform import compute_peaks
 from ..audio.work_budget import WorkBudget
 from ..blob_keys import rendition_key
@@ -59,6 +60,7 @@ from .clips import clip_bounds, clip_seconds_text, clip_variant, parse_clip
 from .live_renditions import LiveRenditions
 from .render_jobs import RenderJobs
 from .scratch_dir import held_scratch_dir
+from .streamed_original import original_as_it_arrives
 
 log = logging.getLogger(__name__)
 
@@ -322,6 +324,20 @@ class RenditionService:
         with held_scratch_dir(self.audio.tmp_dir) as tmp:
             yield tmp, await self._fetch_original(row, tmp)
 
+    @asynccontextmanager
+    async def original_for_encoding(
+        self, row: AudioRow, budget: WorkBudget
+    ) -> AsyncIterator[tuple[Path, Path | GrowingSource]]:
+        """As `original_in_scratch`, but from a remote store the encoder may start reading
+        while the original is still downloading."""
+        if isinstance(self.store, LocalPathStore):
+            async with self.original_in_scratch(row) as pair:
+                yield pair
+            return
+        with held_scratch_dir(self.audio.tmp_dir) as tmp:
+            async with original_as_it_arrives(self.store, row, tmp, budget.cancel) as source:
+                yield tmp, source
+
     async def _fetch_original(self, row: AudioRow, tmp: Path) -> Path:
         """A local file with the original's bytes: the store's own file, or a streamed copy."""
         if isinstance(self.store, LocalPathStore):
@@ -379,7 +395,7 @@ class RenditionService:
         kind = RENDITION if profile.format in FORMATS else HLS_SEGMENT
 
         async def make(budget: WorkBudget) -> DerivedBlobRow:
-            async with self.original_in_scratch(row) as (tmp, source):
+            async with self.original_for_encoding(row, budget) as (tmp, source):
                 out = tmp / f"out.{info.ext}"
                 with self.live.writing(self.job_key(row, variant), tmp, profile.format) as live:
                     seconds = await anyio.to_thread.run_sync(
