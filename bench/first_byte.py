@@ -7,7 +7,8 @@ the other. Sources: clock-signal WAVs (16 kHz stereo, `tests/clock_signal.py`) o
 and 1 hour. For each source and format (mp3, aac, opus) and round, a rendition never asked
 for before (each round another bit rate) is requested with an API key; TTFB is the time from
 sending the request to the first body byte. The client then hangs up (the encode is
-cancelled). A seek (`start=1800`) and a HEAD are timed on the hour too.
+cancelled). A seek (`start=1800`), a HEAD and HLS (playlists, then whole first-time segments
+at 0 and 30 min) are timed on the hour too.
 
 Baseline: the same server with `AUDIOSTORE_RENDITION_WHOLE_FIRST_SECONDS=1e9`, i.e. every
 rendition made whole before its first byte (what every first request did before): the
@@ -46,6 +47,27 @@ def ttfb(client: httpx.Client, url: str, *, method: str = "GET") -> float:
     raise RuntimeError(f"{url}: no body")
 
 
+def hls_times(client: httpx.Client, audio_id: str) -> dict[str, float]:
+    """Master playlist, media playlist, then segments never made before: the first, one at
+    30 min (a seek) and the one after it, each fetched whole."""
+    out: dict[str, float] = {}
+    began = time.perf_counter()
+    master = client.get(f"/v1/audio/{audio_id}/hls/index.m3u8")
+    master.raise_for_status()
+    out["master"] = time.perf_counter() - began
+    variant = [line for line in master.text.splitlines() if line.startswith("http")][0]
+    began = time.perf_counter()
+    media = client.get(variant)
+    media.raise_for_status()
+    out["media playlist (600 signed URLs)"] = time.perf_counter() - began
+    segments = [line for line in media.text.splitlines() if line.startswith("http")]
+    for name, n in (("segment 0", 0), ("segment 300", 300), ("segment 301", 301)):
+        began = time.perf_counter()
+        client.get(segments[n]).raise_for_status()
+        out[name] = time.perf_counter() - began
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
@@ -75,6 +97,7 @@ def main() -> None:
                         for i in range(args.rounds)]
                 head = [ttfb(c, f"/v1/audio/{hour}/content?format=aac&bitrate=48k", method="HEAD")
                         for _ in range(args.rounds)]
+                hls = hls_times(c, hour)
         whole: dict[tuple[str, str], float] = {}
         env = {"AUDIOSTORE_MAX_UPLOAD_BYTES": UPLOAD_LIMIT, "AUDIOSTORE_RENDITION_WHOLE_FIRST_SECONDS": "1e9"}
         with audiostore_serve(work / "whole", env=env) as srv:
@@ -95,6 +118,8 @@ def main() -> None:
     print(f"\nseek start=1800 into the hour, mp3: median {statistics.median(seek) * 1000:.0f} ms, "
           f"max {max(seek) * 1000:.0f} ms")
     print(f"HEAD of a first-time rendition of the hour: median {statistics.median(head) * 1000:.0f} ms")
+    print("HLS of the hour (first-time segments): " + ", ".join(
+        f"{name} {seconds * 1000:.0f} ms" for name, seconds in hls.items()))
 
 
 if __name__ == "__main__":
