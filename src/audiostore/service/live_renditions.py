@@ -36,7 +36,6 @@ class _Growing:
     fmt: str
     finished: bool = False  # the live copy is closed and complete
     failed: bool = False  # the encode stopped early: the live copy ends in the middle
-    readers: int = 0
 
 
 class LiveRenditions:
