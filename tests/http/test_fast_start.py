@@ -323,3 +323,27 @@ async def test_on_s3_a_first_play_streams_and_leaves_the_complete_rendition(
     finally:
         await api.http.aclose()
         await runtime.close()
+
+
+async def test_prefer_wait_gets_the_whole_rendition_and_the_sdk_downloads_it_checked(
+    api: Api, clocks: dict[str, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from audiostore.client import AsyncClient
+
+    obj = await upload(api, clocks["30s"], monkeypatch)
+    url = f"/v1/audio/{obj['id']}/content?format=aac"
+    whole = await api.http.get(url, headers={**api.alice, "Prefer": "wait=120"})
+    assert whole.status_code == 200 and whole.headers["content-type"] == "audio/mp4"
+    assert int(whole.headers["content-length"]) == len(whole.content)
+    assert whole.headers["etag"].startswith('"')
+    assert api.runtime.renditions.renders == 1
+    # The SDK's download asks the same way, so it keeps the stored M4A, checked by sha256.
+    async with AsyncClient("http://testserver", api_key=api.alice_key,
+                           transport=api.http._transport) as c:  # type: ignore[attr-defined]  # reason: the in-process ASGI transport
+        path = await c.download(obj["id"], tmp_path / "talk.m4a", format="aac", bitrate="64k")
+    assert path.read_bytes()[4:8] == b"ftyp"  # the stored M4A, not the first play's ADTS
+    with av.open(str(path)) as got:
+        seconds = sum(f.samples for f in got.decode(audio=0)) / got.streams.audio[0].rate
+    assert abs(seconds - 30) < 0.1
+    assert api.runtime.renditions.renders == 2
+    assert scratch_left(api) == []

@@ -17,6 +17,7 @@ from .live_response import render_live, render_unmade
 from .schemas import ErrorResponse
 
 router = APIRouter(prefix="/v1", tags=["content"])
+MAX_PREFERRED_WAIT = 3600  # seconds; a rendition is under its processing budget long before
 
 
 _BYTES = {"audio/*": {"schema": {"type": "string", "format": "binary"}}}
@@ -50,7 +51,7 @@ async def audio_content(audio_id: str, request: Request) -> Response:
             # A rendition may be made first: nobody should pay for it once the client has gone.
             opened = await unless_client_leaves(request, FastStart(rt.renditions).open_signed(
                 audio_id, expires=signed.expires, signature=signed.signature,
-                params=signed.params, head=head,
+                params=signed.params, head=head, wait=preferred_wait(request),
             ))
         else:
             opened = await rt.audio.open_signed_content(
@@ -63,12 +64,23 @@ async def audio_content(audio_id: str, request: Request) -> Response:
     who = await principal(request)
     if wants_rendition(query):
         opened = await unless_client_leaves(
-            request, FastStart(rt.renditions).open_content(who, audio_id, dict(query), head=head)
+            request, FastStart(rt.renditions).open_content(
+                who, audio_id, dict(query), head=head, wait=preferred_wait(request)
+            )
         )
         if not isinstance(opened, ContentSource):
             return await _render_first_play(opened, request)
         return render_content(opened, request)
     return render_content(await rt.audio.open_content(who, audio_id), request)
+
+
+def preferred_wait(request: Request) -> float | None:
+    """`Prefer: wait=N` (RFC 7240): how long the client would wait for a whole rendition."""
+    for preference in request.headers.get("prefer", "").split(","):
+        name, _, value = preference.strip().partition("=")
+        if name.strip().lower() == "wait" and value.strip().isdigit():
+            return float(min(int(value.strip()), MAX_PREFERRED_WAIT))
+    return None
 
 
 async def _render_first_play(opened: LiveRendition | UnmadeRendition, request: Request) -> Response:

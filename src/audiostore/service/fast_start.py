@@ -88,25 +88,30 @@ class FastStart:
         self.audio = renditions.audio
 
     async def open_content(
-        self, principal: Principal, audio_id: str, params: Mapping[str, str], *, head: bool
+        self, principal: Principal, audio_id: str, params: Mapping[str, str], *, head: bool,
+        wait: float | None = None,
     ) -> Opened:
         """A rendition of a visible object, by API key."""
         row = await self.audio.get(principal, audio_id)
-        return await self.open(row, params, head=head, allow_redirect=True)
+        return await self.open(row, params, head=head, allow_redirect=True, wait=wait)
 
     async def open_signed(
         self, audio_id: str, *, expires: str, signature: str, params: Mapping[str, str],
-        head: bool,
+        head: bool, wait: float | None = None,
     ) -> Opened:
         """The rendition a signed URL names, once its signature holds."""
         row = await self.audio.signed_row(
             audio_id, expires=expires, signature=signature, params=params
         )
-        return await self.open(row, params, head=head, allow_redirect=False)
+        return await self.open(row, params, head=head, allow_redirect=False, wait=wait)
 
     async def open(
-        self, row: AudioRow, params: Mapping[str, str], *, head: bool, allow_redirect: bool
+        self, row: AudioRow, params: Mapping[str, str], *, head: bool, allow_redirect: bool,
+        wait: float | None = None,
     ) -> Opened:
+        """`wait`: seconds the client is willing to wait for the whole rendition (RFC 7240
+        `Prefer: wait=N`: downloads that keep a file want it whole, with its ETag); past that,
+        or without it, a long rendition is streamed as it is made."""
         renditions = self.renditions
         req = parse_rendition(params)
         if req is None:
@@ -124,6 +129,8 @@ class FastStart:
             derived = await job  # (a request cancelled meanwhile cancels this wait with it)
             return await renditions.source_of(row, derived, allow_redirect=allow_redirect)
         try:
+            if wait:
+                await asyncio.wait({job}, timeout=wait)
             return await self._first_answer(row, job, renditions.job_key(row, variant),
                                             allow_redirect=allow_redirect)
         except BaseException:
