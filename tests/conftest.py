@@ -155,8 +155,8 @@ class Api:
 
     async def settled(self) -> None:
         """Wait for the analysis that runs after uploads (loudness, ingest renditions)."""
-        assert self.runtime.audio.analysis is not None
-        await self.runtime.audio.analysis.settled()
+        assert self.runtime.analysis is not None
+        await self.runtime.analysis.settled()
 
     async def row_count(self) -> int:
         return await self.runtime.catalog.count_rows()

@@ -18,6 +18,51 @@ def test_readme_documents_every_setting() -> None:
     assert not missing, f"README's configuration table lacks {sorted(missing)}"
 
 
+def _as_written(value: object) -> str:
+    """A default as the README's table writes it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, dict):  # a table setting, in its `name=value,...` form
+        return ",".join(f"{k}={v}" for k, v in value.items())
+    return str(value)
+
+
+def test_readme_configuration_table_gives_every_real_default() -> None:
+    """Each row's default is the field's own: a literal in backticks wherever the setting has
+    a value by default (unset settings may describe what happens instead)."""
+    rows = dict(
+        re.findall(r"^\| `(AUDIOSTORE_[A-Z0-9_]+)` \| ([^|]+) \|", (ROOT / "README.md").read_text(), re.M)
+    )
+    wrong = []
+    for name, field in Settings.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        if default in (None, [], {}):
+            continue
+        written = rows.get(f"AUDIOSTORE_{name.upper()}", "").strip()
+        literal = written[1:-1].removeprefix("./") if written.startswith("`") and written.endswith("`") else None
+        if literal != _as_written(default):
+            wrong.append(f"AUDIOSTORE_{name.upper()}: README {written!r}, real `{_as_written(default)}`")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_settings_are_grouped_by_concern() -> None:
+    """Every setting belongs to exactly one group, and `Settings` is all the groups."""
+    from audiostore.settings import GROUPS
+
+    owners: dict[str, list[str]] = {}
+    for group in GROUPS:
+        for name in group.model_fields:
+            owners.setdefault(name, []).append(group.__name__)
+    assert set(owners) == set(Settings.model_fields)
+    # data_dir is shared (storage and the catalogue both live in it); nothing else is.
+    shared = {n: g for n, g in owners.items() if len(g) > 1}
+    assert set(shared) <= {"data_dir"}, shared
+
+
 def test_error_codes_are_unique_with_real_statuses() -> None:
     codes = [cls.code for cls in CATALOGUE.values()]
     assert len(codes) == len(set(codes))

@@ -36,7 +36,7 @@ from .blobstores import (
 from .catalogue_location import chosen_by, missing_sqlite_catalogue
 from .errors import AudiostoreError
 from .settings import Settings
-from .settings_checks import settings_problems
+from .settings import settings_problems
 
 PROBE_PREFIX = ".audiostore-doctor/"
 

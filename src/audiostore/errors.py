@@ -33,12 +33,16 @@ __all__ = [
     "UnsupportedSampleRate",
     "UnknownFormat",
     "UnknownVoice",
+    "UnknownModel",
     "ProcessingLimit",
     "EngineFailed",
     "StorageUnavailable",
     "InsufficientStorage",
     "ShuttingDown",
     "ConfigurationError",
+    "TokenExpired",
+    "TokenRevoked",
+    "ScopeDenied",
     "CATALOGUE",
 ]
 
@@ -49,10 +53,12 @@ class AudiostoreError(Exception):
     code: ClassVar[str] = "internal"
     status: ClassVar[int] = 500
     default_message: ClassVar[str] = "Internal error."
+    # Headers every answer of this error carries (a Retry-After, say); `headers=` adds to them.
+    default_headers: ClassVar[dict[str, str]] = {}
 
     def __init__(self, message: str | None = None, *, headers: dict[str, str] | None = None):
         self.message = message or self.default_message
-        self.headers = headers or {}
+        self.headers = {**self.default_headers, **(headers or {})}
         super().__init__(self.message)
 
     def to_dict(self) -> dict[str, dict[str, str]]:
@@ -129,6 +135,8 @@ class IdempotencyKeyInProgress(AudiostoreError):
         409,
         "An upload with this Idempotency-Key is still being stored; retry shortly.",
     )
+    # The first request ends within about one store deadline (stored, spooled or failed).
+    default_headers = {"Retry-After": "5"}
 
 
 class PayloadTooLarge(AudiostoreError):
@@ -185,6 +193,12 @@ class UnknownVoice(AudiostoreError):
     code, status, default_message = "unknown_voice", 422, "Unknown voice."
 
 
+class UnknownModel(AudiostoreError):
+    """An OpenAI speech `model` name that AUDIOSTORE_SPEECH_MODELS does not map to an engine."""
+
+    code, status, default_message = "unknown_model", 422, "Unknown speech model."
+
+
 class ProcessingLimit(AudiostoreError):
     """Decoding the audio would cost more CPU time or write more bytes than the processing
     limits allow (`AUDIOSTORE_PROCESSING_*`): the work was stopped and nothing kept."""
@@ -200,12 +214,19 @@ class EngineFailed(AudiostoreError):
     code, status, default_message = "engine_failed", 502, "The speech engine failed."
 
 
+# How soon a client may try again after a store outage: about one store call deadline.
+STORAGE_RETRY_AFTER_SECONDS = 10
+
+
 class StorageUnavailable(AudiostoreError):
+    """The blob store refused, could not be reached, or did not answer within its deadline."""
+
     code, status, default_message = (
         "storage_unavailable",
         503,
         "The blob store cannot be reached; try again.",
     )
+    default_headers = {"Retry-After": str(STORAGE_RETRY_AFTER_SECONDS)}
 
 
 class InsufficientStorage(AudiostoreError):
@@ -234,6 +255,30 @@ class ConfigurationError(AudiostoreError):
     """Raised at start when settings are wrong; the message names the setting to fix."""
 
     code, status, default_message = "configuration", 500, "audiostore is misconfigured."
+
+
+class TokenExpired(AudiostoreError):
+    code, status, default_message = (
+        "token_expired",
+        401,
+        "The client token has expired: mint a new one (POST /v1/tokens).",
+    )
+
+
+class TokenRevoked(AudiostoreError):
+    code, status, default_message = (
+        "token_revoked",
+        401,
+        "The client token was revoked (its owner's tokens before a moment were withdrawn).",
+    )
+
+
+class ScopeDenied(AudiostoreError):
+    code, status, default_message = (
+        "scope_denied",
+        403,
+        "The client token does not allow this (its scopes or collections).",
+    )
 
 
 def _catalogue() -> dict[str, type[AudiostoreError]]:

@@ -41,3 +41,9 @@ TTS_CACHE_HITS = Counter(
     "audiostore_tts_cache_hits", "TTS requests answered from stored audio, by engine.", ["engine"],
     registry=REGISTRY,
 )
+TTS_STREAMS = Counter(
+    "audiostore_tts_streams",
+    "Streamed syntheses by engine and outcome: stored, store_failed, failed, abandoned (every "
+    "listener left before the end: nothing stored).",
+    ["engine", "outcome"], registry=REGISTRY,
+)

@@ -17,17 +17,26 @@ from . import catalog as catalog_mod
 from .blob_keys import check_template
 from .blobstores import BlobStore, LocalBlobStore
 from .catalog import Catalog
+from .catalog.public_collections import PublicCollectionCatalog
+from .catalog.token_revocations import TokenRevocationCatalog
 from .catalog.tts_requests import TtsRequestCatalog
 from .errors import ConfigurationError, InvalidName
 from .native_workers import NativeWorkerPool
-from .service import ApiKeyService, AudioService, IssuedKey
+from .service import ApiKeyService, AudioService, Ingest, IssuedKey
 from .service.analysis import UploadAnalysis
+from .service.client_tokens import ClientTokens
+from .service.content_source import BlobAccess
+from .service.loudness_meter import LoudnessMeter
+from .service.original_copy import OriginalCopies
+from .service.public_collections import PublicCollections
 from .service.queue_urls import QueueUrls
 from .service.queues import QueueService
 from .service.renditions import RenditionService
+from .service.token_revocations import TokenRevocations
+from .service.speech_streams import SpeechStreams
 from .service.tts import TtsService
 from .settings import Settings
-from .settings_checks import check_settings
+from .settings import check_settings
 from .signing import UrlSigner, load_or_create_secret
 from .tts import build_registry, engine_pool
 
@@ -55,12 +64,17 @@ class Runtime:
     catalog: Catalog
     store: BlobStore
     audio: AudioService
+    ingest: Ingest
+    analysis: UploadAnalysis
     keys: ApiKeyService
     tts: TtsService
     renditions: RenditionService
     queues: QueueService
     queue_urls: QueueUrls
     tts_processes: NativeWorkerPool
+    tokens: ClientTokens
+    public: PublicCollections
+    speech: SpeechStreams
     clock: Callable[[], datetime] = field(default=utc_now)
 
     @classmethod
@@ -77,21 +91,47 @@ class Runtime:
         catalog = Catalog(catalog_mod.create_engine(settings.resolved_database_url))
         store = build_store(settings)
         signer = UrlSigner(secrets_)
-        audio = AudioService(settings=settings, catalog=catalog, store=store, signer=signer, clock=lambda: clock())
-        renditions = RenditionService(audio)
-        audio.derived = renditions
-        audio.analysis = UploadAnalysis(audio, renditions)
+
+        def tick() -> datetime:  # every service reads the one clock (tests move it)
+            return clock()
+
+        access = BlobAccess(store, signed_urls=settings.signed_urls)
+        originals = OriginalCopies(store, settings.data_dir / "tmp")
+        meter = LoudnessMeter(settings=settings, catalog=catalog, originals=originals)
+        renditions = RenditionService(
+            settings=settings, catalog=catalog, store=store, access=access, originals=originals,
+            meter=meter, clock=tick,
+        )
+        audio = AudioService(
+            settings=settings, catalog=catalog, store=store, signer=signer, access=access,
+            derived=renditions, clock=tick,
+        )
+        analysis = UploadAnalysis(meter, renditions)
+        ingest = Ingest(
+            settings=settings, catalog=catalog, store=store, audio=audio, analysis=analysis,
+            clock=tick,
+        )
         keys = ApiKeyService(catalog, clock=lambda: clock(), cache_seconds=settings.auth_cache_seconds)
         tts_processes = engine_pool(settings)  # workers start on first use
         tts = TtsService(
-            settings=settings, audio=audio, registry=build_registry(settings, tts_processes),
+            settings=settings, audio=audio, ingest=ingest, registry=build_registry(settings, tts_processes),
             requests=TtsRequestCatalog(catalog.engine),
         )
         queues = QueueService(audio, renditions)
+        revocations = TokenRevocations(
+            TokenRevocationCatalog(catalog.engine),
+            cache_seconds=settings.token_revocation_cache_seconds,
+            horizon_seconds=settings.token_max_lifetime, clock=lambda: clock(),
+        )
+        tokens = ClientTokens(
+            settings=settings, secrets_=secrets_, revocations=revocations, clock=lambda: clock()
+        )
+        public = PublicCollections(audio, queues, PublicCollectionCatalog(catalog.engine))
         return cls(
-            settings=settings, catalog=catalog, store=store, audio=audio, keys=keys, tts=tts,
-            renditions=renditions, queues=queues, queue_urls=QueueUrls(queues),
-            tts_processes=tts_processes, clock=clock,
+            settings=settings, catalog=catalog, store=store, audio=audio, ingest=ingest,
+            analysis=analysis, keys=keys, tts=tts, renditions=renditions, queues=queues, queue_urls=QueueUrls(queues),
+            tts_processes=tts_processes, tokens=tokens, public=public, speech=SpeechStreams(tts),
+            clock=clock,
         )
 
     async def migrate(self) -> None:
@@ -131,16 +171,14 @@ class Runtime:
         """Cancel the renditions, waveforms and analyses in flight (each stops within a frame)
         and refuse new ones, so requests waiting on them end and the server can stop."""
         self.renditions.begin_shutdown()
-        if self.audio.analysis is not None:
-            self.audio.analysis.stop()
+        self.analysis.stop()
 
     async def close(self) -> None:
         # Work in flight first, so a shutdown takes seconds: a synthesis ends at once (502),
         # renditions and analyses stop within a frame.
         await asyncio.to_thread(self.tts_processes.close)
         await self.renditions.close()
-        if self.audio.analysis is not None:
-            await self.audio.analysis.close()
+        await self.analysis.close()
         await self.store.close()
         await self.catalog.close()
 
@@ -150,7 +188,7 @@ def credentials_problem() -> str | None:
     it fails. `serve` runs this in a child process: an S3 call in the server's own process
     would start obstore's async runtime there, and granian's forked workers would inherit it
     without its threads, so every S3 call in them would hang."""
-    from .settings_checks import load_settings
+    from .settings import load_settings
 
     async def check() -> str | None:
         rt = Runtime.build(load_settings())

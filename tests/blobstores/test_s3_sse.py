@@ -20,7 +20,7 @@ import pytest
 from audiostore.blobstores import BlobNotFound, BlobStoreUnavailable
 from audiostore.blobstores.s3 import PART_SIZE, S3BlobStore
 from audiostore.settings import Settings
-from audiostore.settings_checks import check_settings
+from audiostore.settings import check_settings
 from fixtures_seaweedfs import LOCAL_KMS_KEY, SeaweedFS, seaweedfs_sse  # noqa: F401
 
 pytestmark = pytest.mark.s3

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -10,6 +10,7 @@ import pytest
 
 from conftest import Api, backend_settings_local, make_api
 from fixtures_client_server import CORS_ORIGIN, Served
+from server_process import ServerProcess, free_port
 
 ORIGIN = "https://daw.example.com"
 EXPOSED = {"content-range", "accept-ranges", "content-length", "etag"}
@@ -102,3 +103,116 @@ async def test_preflight_max_age_is_a_setting(tmp_path: Path) -> None:
         finally:
             await a.http.aclose()
             await runtime.close()
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+# Run in a page of CORS_ORIGIN: every request below is cross-origin to the real server, and the
+# custom headers (Authorization, Range, tus's) make Chromium send a real preflight first.
+_BROWSER_CALLS = """async ([base, token, id, wav]) => {
+  const auth = {Authorization: "Bearer " + token};
+  const out = {};
+  const part = await fetch(`${base}/v1/audio/${id}/content`, {headers: {...auth, Range: "bytes=0-9"}});
+  out.range = [part.status, part.headers.get("content-range"), (await part.arrayBuffer()).byteLength];
+  const body = Uint8Array.from(atob(wav), c => c.charCodeAt(0));
+  const up = await fetch(`${base}/v1/audio?collection=takes`, {
+    method: "POST", headers: {...auth, "Content-Type": "audio/wav", "Idempotency-Key": "take-1"}, body});
+  out.upload = [up.status, (await up.json()).collection];
+  const tus = {"Tus-Resumable": "1.0.0", "Upload-Offset": "0", "Upload-Length": "3",
+               "Upload-Checksum": "sha1 qZk+NkcGgWq6PiVxeFDCbJzQ2J0=", "Upload-Metadata": "filename eC53YXY=",
+               "Upload-Concat": "partial", "Upload-Defer-Length": "1",
+               "Content-Type": "application/offset+octet-stream"};
+  for (const method of ["PATCH", "HEAD", "DELETE"]) {
+    // No tus route may be mounted here: any answer at all means the preflight let it through.
+    const r = await fetch(`${base}/v1/uploads/x`, {method, headers: {...auth, ...tus},
+                                                    body: method === "PATCH" ? "abc" : undefined});
+    out[method] = r.status;
+  }
+  const denied = await fetch(`${base}/v1/audio/${id}`, {method: "DELETE", headers: auth});
+  out.denied = [denied.status, (await denied.json()).error.code];
+  return out;
+}"""
+
+
+@pytest.fixture(scope="module")
+def page_origin() -> Iterator[str]:
+    """A real second origin on loopback: a tiny page server on its own port."""
+    import http.server
+    import threading
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            body = b"<!doctype html><title>daw</title>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def cors_served(tmp_path_factory: pytest.TempPathFactory, page_origin: str) -> Iterator[Served]:
+    """A real server that allows `page_origin` only."""
+    data = tmp_path_factory.mktemp("cors-serve") / "audiostore-data"
+    proc = ServerProcess(data, env={"AUDIOSTORE_CORS_ORIGINS": page_origin}).start()
+    try:
+        yield Served(proc, (data / "admin.key").read_text().strip())
+    finally:
+        proc.stop()
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium "
+                    "(apt-get install chromium; .ci/run does this)")
+def test_a_page_on_another_origin_uses_a_client_token(
+    cors_served: Served, page_origin: str, tones: dict[str, Path]
+) -> None:
+    """Chromium itself runs the preflights (PATCH/HEAD/DELETE with Authorization and the tus
+    headers) against a real server, from a page of another origin (another port)."""
+    import base64
+
+    from playwright.sync_api import sync_playwright
+
+    from audiostore.client import Client
+
+    served = cors_served
+    with Client(served.url, api_key=served.admin_key) as c:
+        obj = c.upload(tones["wav"], collection="takes", owner="browser-app")
+        token = c.create_token(["read", "upload"], owner="browser-app", collections=["takes"]).token
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=60_000)
+        try:
+            page = browser.new_page()
+            page.goto(f"{page_origin}/app")
+            wav = base64.b64encode(tones["wav"].read_bytes()).decode()
+            out = page.evaluate(_BROWSER_CALLS, [served.url, token, obj.id, wav])
+        finally:
+            browser.close()
+    assert out["range"] == [206, f"bytes 0-9/{obj.size}", 10]  # Content-Range readable: exposed
+    assert out["upload"] == [201, "takes"]
+    for method in ("PATCH", "HEAD", "DELETE"):
+        assert out[method] in (404, 405), (method, out)  # reached the server: preflight passed
+    assert out["denied"] == [403, "scope_denied"]  # error bodies are readable across origins
+    # What the server allowed and exposes, from its answer to the same preflight.
+    pre = httpx.options(f"{served.url}/v1/uploads/x", headers={
+        "Origin": page_origin, "Access-Control-Request-Method": "PATCH",
+        "Access-Control-Request-Headers": "authorization, tus-resumable, upload-offset, upload-checksum"})
+    assert pre.status_code == 200 and "PATCH" in pre.headers["access-control-allow-methods"]
+    exposed = {h.strip().lower() for h in httpx.get(
+        f"{served.url}/v1/health", headers={"Origin": page_origin}).headers["access-control-expose-headers"].split(",")}
+    assert {"upload-offset", "upload-length", "location", "tus-resumable", "tus-version",
+            "tus-extension", "tus-max-size", "tus-checksum-algorithm", "upload-expires"} <= exposed

@@ -9,7 +9,7 @@ import pytest
 from audiostore.errors import ConfigurationError
 from audiostore.runtime import Runtime
 from audiostore.settings import Settings
-from audiostore.settings_checks import check_settings, load_settings
+from audiostore.settings import check_settings, load_settings
 
 S3 = dict(store="s3", s3_bucket="audio", s3_endpoint="https://s3.example.com")
 

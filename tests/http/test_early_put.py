@@ -168,8 +168,8 @@ async def test_an_early_put_abandoned_by_a_crash_is_rolled_back(
     """The process died while the body arrived: a `pending` row with no facts and an
     unfinished multipart upload. The stale-pending job rolls the row back."""
     wav = write_wav(tmp_path / "crash.wav", BIG).read_bytes()
-    audio = s3api.runtime.audio
-    early = await audio.begin_early_put(Principal("alice"), UploadFields(), "crash.wav", wav[:4096])
+    ingest = s3api.runtime.ingest
+    early = await ingest.begin_early_put(Principal("alice"), UploadFields(), "crash.wav", wav[:4096])
     assert early is not None
     await early.send(wav)  # more than a part: a multipart upload is under way, then the crash
     assert await s3api.row_count() == 1
@@ -185,8 +185,8 @@ async def test_an_early_put_abandoned_by_a_crash_is_rolled_back(
 async def test_a_long_upload_keeps_its_intent_row_fresh(s3api: Api, tmp_path: Path) -> None:
     """An upload that takes longer than the pending grace must not be rolled back under it."""
     wav = write_wav(tmp_path / "slow.wav", BIG).read_bytes()
-    audio = s3api.runtime.audio
-    early = await audio.begin_early_put(Principal("alice"), UploadFields(), "slow.wav", wav[:4096])
+    ingest = s3api.runtime.ingest
+    early = await ingest.begin_early_put(Principal("alice"), UploadFields(), "slow.wav", wav[:4096])
     assert early is not None
     try:
         grace = s3api.runtime.settings.pending_grace
@@ -203,12 +203,11 @@ async def test_a_long_upload_keeps_its_intent_row_fresh(s3api: Api, tmp_path: Pa
 
 
 async def test_small_uploads_and_local_stores_need_no_early_put(s3api: Api, tmp_path: Path) -> None:
-    audio = s3api.runtime.audio
-    assert audio.wants_early_put(str(BIG)) and audio.wants_early_put(None)
-    assert not audio.wants_early_put(str(1024 * 1024))
-    assert not audio.wants_early_put("not a number")
+    ingest = s3api.runtime.ingest
+    assert ingest.wants_early_put(BIG) and ingest.wants_early_put(None)
+    assert not ingest.wants_early_put(1024 * 1024)
     local = Runtime.build(Settings(data_dir=tmp_path / "local"))
     try:
-        assert not local.audio.wants_early_put(None)  # a local put is a hard link: nothing to gain
+        assert not local.ingest.wants_early_put(None)  # a local put is a hard link: nothing to gain
     finally:
         await local.close()

@@ -55,7 +55,7 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
 
 async def upload(api: Api, path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """Upload without the loudness analysis after it (an hour of it would only add load)."""
-    analysis = api.runtime.audio.analysis
+    analysis = api.runtime.analysis
     assert analysis is not None
 
     def dropped(row: object, staged: StagedUpload) -> None:

@@ -201,7 +201,7 @@ async def test_real_full_disk_is_507_and_stores_nothing(
     assert r.json()["sha256"] == hashlib.sha256(stored.content).hexdigest()
 
 
-@pytest.mark.parametrize("route", ["rendition", "waveform", "tts"])
+@pytest.mark.parametrize("route", ["rendition", "waveform", "tts", "speech"])
 async def test_real_full_disk_on_scratch_output_is_507(
     small_disk: Path, api_on: Callable[..., Any], sounds: dict[str, Path], route: str
 ) -> None:
@@ -214,6 +214,10 @@ async def test_real_full_disk_on_scratch_output_is_507(
     if route == "tts":
         r = await api.http.post("/v1/tts", headers=api.alice,
                                 json={"text": "A full disk.", "voice": "en-us", "format": "wav"})
+    elif route == "speech":
+        r = await api.http.post("/v1/audio/speech", headers=api.alice, json={
+            "model": "tts-1", "voice": "alloy", "input": "A full disk.", "response_format": "wav"})
+        await api.runtime.speech.settled()
     else:
         query = "format=wav" if route == "rendition" else "format=dat&samples_per_pixel=2"
         path = "content" if route == "rendition" else "waveform"

@@ -39,13 +39,20 @@ CONTENT_RULES = {
     "GET /v1/audio/{audio_id}/waveform": "samples_per_pixel or pixels_per_second; a pixel budget",
     "PUT /v1/queues/{name}": "the ids must name stored audio (422)",
     "POST /v1/tts": "the text must hold something to say; the voice must exist (422)",
+    "POST /v1/audio/speech": "the input must hold something to say; the model and voice must exist (422)",
     "POST /v1/keys": "an owner without '..' (400)",
+    "POST /v1/tokens": "a lifetime within AUDIOSTORE_TOKEN_MAX_LIFETIME, max_bytes and formats "
+                       "only with the upload scope and within the server's (422); names without '..' (400)",
+    "POST /v1/tokens/revoke": "an owner without '..' (400); `before` not in the future (422)",
+    "PUT /v1/collections/{owner}/{collection}/public": "an owner and a collection without '..' (400)",
+    "DELETE /v1/collections/{owner}/{collection}/public": "the collection must be public (404)",
 }
 ACCEPTED = ["2XX", "3XX", "400", "401", "403", "404", "409", "413", "415", "416", "422"]
 # Left out: the endless queue stream has no end for a check to read to (its headers are tested
 # in tests/http/test_queues.py and test_response_headers.py); admin cleanup deletes whatever
 # is older than a random age, the stored objects too (tests/jobs test it).
-LEFT_OUT = ["/v1/queues/{name}/stream.mp3", "/v1/admin/cleanup"]
+LEFT_OUT = ["/v1/queues/{name}/stream.mp3", "/v1/public/{owner}/{collection}/queues/{name}/stream.mp3",
+            "/v1/admin/cleanup"]
 
 
 def _toml(value: object) -> str:

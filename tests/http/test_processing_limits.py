@@ -61,7 +61,7 @@ def scratch_left(api: Api) -> list[Path]:
 
 async def upload_unanalysed(api: Api, path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """Upload with the analysis after the upload left out (as if the process had stopped)."""
-    analysis = api.runtime.audio.analysis
+    analysis = api.runtime.analysis
     assert analysis is not None
 
     def dropped(row: object, staged: StagedUpload) -> None:

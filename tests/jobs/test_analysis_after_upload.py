@@ -19,7 +19,7 @@ from conftest import Api
 @pytest.fixture
 def no_analysis_after_upload(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     """As if the process stopped right after answering: the staged file goes, nothing runs."""
-    analysis = api.runtime.audio.analysis
+    analysis = api.runtime.analysis
     assert analysis is not None
 
     def dropped(row: object, staged: StagedUpload) -> None:
@@ -72,7 +72,7 @@ async def test_normalising_before_the_analysis_measures_first(api: Api, tmp_path
 async def test_an_object_deleted_before_its_analysis_gets_no_ingest_renditions(
     api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    analysis = api.runtime.audio.analysis
+    analysis = api.runtime.analysis
     assert analysis is not None
     held: list[tuple[object, StagedUpload]] = []
     monkeypatch.setattr(analysis, "submit", lambda row, staged: held.append((row, staged)))

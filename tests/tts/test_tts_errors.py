@@ -17,7 +17,7 @@ from tts_support import BrokenEngine, assert_nothing_stored, count_engine
         ({"voice": "en-us"}, "validation_failed", "text"),
         ({"text": "hi", "voice": "xx-nowhere"}, "unknown_voice", "xx-nowhere"),
         ({"text": "hi", "voice": "nosuchengine:en-us"}, "unknown_voice", "nosuchengine"),
-        ({"text": "hi", "format": "flac"}, "unknown_format", "flac"),
+        ({"text": "hi", "format": "pcm"}, "unknown_format", "pcm"),
         ({"text": "hi", "format": "aiff"}, "unknown_format", "aiff"),
         ({"text": "hi", "speed": 0}, "validation_failed", "speed"),
         ({"text": "hi", "speed": 7.5}, "validation_failed", "speed"),

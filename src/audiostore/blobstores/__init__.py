@@ -11,6 +11,7 @@ from .base import (
     SignCapableStore,
     StreamingPutStore,
 )
+from .deadlines import StoreDeadlineExceeded
 from .local import LocalBlobStore
 
 __all__ = [
@@ -23,5 +24,6 @@ __all__ = [
     "LocalBlobStore",
     "LocalPathStore",
     "SignCapableStore",
+    "StoreDeadlineExceeded",
     "StreamingPutStore",
 ]

@@ -66,7 +66,12 @@ class SpoolingBlobStore:
         and the upload goes to `put_file` (and so to the spool) once it has fully arrived."""
         if time.monotonic() < self._primary_down_until or not isinstance(self.primary, StreamingPutStore):
             raise BlobStoreUnavailable("the primary store is down or cannot stream")
-        return self.primary.open_writer(key, content_type=content_type)
+        return _WatchedWriter(self.primary.open_writer(key, content_type=content_type), self)
+
+    def primary_failed(self) -> None:
+        """The primary refused or missed its deadline: send uploads to the spool for a moment,
+        so the ones behind do not each wait out the same deadline."""
+        self._primary_down_until = time.monotonic() + _PRIMARY_COOLDOWN_SECONDS
 
     async def put_file(self, key: str, path: Path, *, content_type: str) -> str:
         """Store the blob; returns where it went: `"primary"` or `"spool"`."""
@@ -76,8 +81,8 @@ class SpoolingBlobStore:
                 return PRIMARY
             except FileNotFoundError:
                 raise
-            except Exception as exc:  # unreachable, refused, 5xx: the spool takes it
-                self._primary_down_until = time.monotonic() + _PRIMARY_COOLDOWN_SECONDS
+            except Exception as exc:  # unreachable, refused, 5xx, past its deadline: the spool takes it
+                self.primary_failed()
                 log.warning("primary store refused %s, spooling it locally: %s", key, exc)
         await self.spool.put_file(key, path, content_type=content_type)
         SPOOLED_UPLOADS.inc()
@@ -125,6 +130,34 @@ class SpoolingBlobStore:
     async def close(self) -> None:
         await self.spool.close()
         await self.primary.close()
+
+
+class _WatchedWriter:
+    """The primary's streaming writer, telling the spooling store when the primary fails, so
+    that the upload's own fallback `put_file` goes straight to the spool instead of waiting
+    out the primary's deadline a second time."""
+
+    def __init__(self, writer: BlobWriter, owner: SpoolingBlobStore) -> None:
+        self.key = writer.key
+        self._writer = writer
+        self._owner = owner
+
+    async def write(self, data: bytes) -> None:
+        try:
+            await self._writer.write(data)
+        except BlobStoreUnavailable:
+            self._owner.primary_failed()
+            raise
+
+    async def complete(self) -> None:
+        try:
+            await self._writer.complete()
+        except BlobStoreUnavailable:
+            self._owner.primary_failed()
+            raise
+
+    async def abort(self) -> None:
+        await self._writer.abort()
 
 
 def spool_of(store: BlobStore) -> LocalBlobStore | None:

@@ -165,3 +165,28 @@ class QueueRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (UniqueConstraint("owner", "name", name="uq_queues_owner_name"),)
+
+
+class TokenRevocationRow(Base):
+    """Client tokens of `owner` issued before `not_before` are refused (`POST /v1/tokens/revoke`).
+
+    Only ever moved later. A row older than the longest token lifetime revokes nothing any more
+    (every token it covered has expired), so servers read only recent rows."""
+
+    __tablename__ = "token_revocations"
+
+    owner: Mapped[str] = mapped_column(String(128), primary_key=True)
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_token_revocations_not_before", "not_before"),)
+
+
+class PublicCollectionRow(Base):
+    """A collection whose objects play at `/v1/public/...` with no key and no expiry."""
+
+    __tablename__ = "public_collections"
+
+    owner: Mapped[str] = mapped_column(String(128), primary_key=True)
+    collection: Mapped[str] = mapped_column(String(128), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -34,6 +34,7 @@ _INGEST_FACTS = (
 class ListQuery:
     owner: str | None
     collection: str | None = None
+    collections: tuple[str, ...] | None = None  # a client token's limit: any of these
     key_prefix: str | None = None
     name: str | None = None
     text_query: str | None = None
@@ -109,6 +110,8 @@ class Catalog:
             stmt = stmt.where(AudioRow.owner == query.owner)
         if query.collection is not None:
             stmt = stmt.where(AudioRow.collection == query.collection)
+        if query.collections is not None:
+            stmt = stmt.where(AudioRow.collection.in_(query.collections))
         if query.name is not None:
             stmt = stmt.where(AudioRow.name == query.name)
         if query.key_prefix:

@@ -15,7 +15,7 @@ if sys.argv[1:2] in (["worker"], ["serve"]):
 import typer  # noqa: E402
 
 from . import client_commands, job_commands, server_commands, tts_command  # noqa: E402
-from . import doctor_command, help_format, queue_commands  # noqa: E402
+from . import doctor_command, help_format, queue_commands, token_commands  # noqa: E402
 from ..process_exit import end_process, exit_code_of  # noqa: E402
 
 help_format.install()
@@ -33,6 +33,7 @@ job_commands.register(app)
 client_commands.register(app)
 tts_command.register(app)
 queue_commands.register(app)
+token_commands.register(app)
 
 
 def main() -> None:

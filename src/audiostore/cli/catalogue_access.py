@@ -19,7 +19,7 @@ from rich.console import Console
 from ..catalogue_location import missing_schema, missing_sqlite_catalogue
 from ..errors import AudiostoreError, ConfigurationError
 from ..settings import Settings
-from ..settings_checks import check_settings, load_settings
+from ..settings import check_settings, load_settings
 
 if TYPE_CHECKING:  # the catalogue is imported only when a command runs
     from ..catalog import Catalog

@@ -9,7 +9,7 @@ from rich.console import Console
 
 from ..doctor import run_doctor
 from ..errors import AudiostoreError
-from ..settings_checks import load_settings
+from ..settings import load_settings
 from .catalogue_access import DataDir, use_data_dir
 
 _MARK = {True: "[green]ok  [/green]", False: "[red]FAIL[/red]", None: "[yellow]skip[/yellow]"}

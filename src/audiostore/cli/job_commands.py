@@ -76,11 +76,11 @@ def worker(
     use_data_dir(data_dir)
 
     from ..jobs import MaintenanceLoop
-    from ..settings import Settings
+    from ..settings import load_settings
 
     # After the imports: what libraries log while they load is not the operator's business.
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    settings = Settings()
+    settings = load_settings()
     interval = settings.sweep_interval or (0 if settings.sweep_daily_at else 60.0)
 
     def report(results: list[JobResult]) -> None:

@@ -17,7 +17,7 @@ from rich.markup import escape
 
 from ..errors import AudiostoreError
 from ..settings import Settings
-from ..settings_checks import load_settings
+from ..settings import load_settings
 from ..stop_signal import PROCESS_STOP
 from .catalogue_access import (
     Create,

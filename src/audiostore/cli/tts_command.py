@@ -19,7 +19,7 @@ from .human_units import human_duration
 def tts(
     text: str = typer.Argument(None, help="The words to speak."),
     voice: str = typer.Option(None, help="Voice id (see --voices); default: the service's."),
-    format: str = typer.Option(None, "--format", "-f", help="wav, mp3, opus or ogg."),
+    format: str = typer.Option(None, "--format", "-f", help="wav, mp3, opus, ogg, aac or flac."),
     speed: float = typer.Option(None, help="0.5 to 2.0."),
     ttl: int = typer.Option(None, help="Keep the audio this many seconds."),
     segments: bool = typer.Option(False, help="Also store each sentence on its own."),

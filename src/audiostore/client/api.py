@@ -180,6 +180,12 @@ class Api(Generic[TransportT, SleepT]):
     create_key = Method(flows.create_key)
     list_keys = Method(flows.list_keys)
     revoke_key = Method(flows.revoke_key)
+    # client tokens and public collections
+    create_token = Method(flows.create_token)
+    revoke_tokens = Method(flows.revoke_tokens)
+    make_public = Method(flows.make_public)
+    make_private = Method(flows.make_private)
+    public_collections = Method(flows.public_collections)
     # speech and service facts
     tts = Method(flows.tts)
     tts_voices = Method(flows.tts_voices)

@@ -33,7 +33,7 @@ import httpx
 from . import protocol
 from .errors import ConnectionFailed
 from .models import ApiKey, AudioObject, AudioPage, BatchUrlItem, CleanupResult, IssuedApiKey, JobRun
-from .models import Queue, QueueUrl
+from .models import ClientToken, PublicCollection, Queue, QueueUrl, TokenRevocation
 from .models import SignedUrl, Waveform
 from .protocol import Call, Download
 from .retry import RetryPolicy, never_sent
@@ -342,6 +342,56 @@ def list_keys(client: Context, /, *, owner: str | None = None) -> Flow[list[ApiK
 def revoke_key(client: Context, /, key_id: str) -> Flow[None]:
     """Revoke a key by id or prefix; `NotFoundError` if no active key has it."""
     protocol.check((yield from send(client, protocol.revoke_key_call(key_id))))
+
+
+# --- client tokens and public collections -----------------------------------------------
+def create_token(
+    client: Context,
+    /,
+    scopes: Sequence[str],
+    *,
+    owner: str | None = None,
+    collections: Sequence[str] | None = None,
+    lifetime_seconds: int | None = None,
+    max_bytes: int | None = None,
+    formats: Sequence[str] | None = None,
+) -> Flow[ClientToken]:
+    """Mint a short-lived client token (scopes: read, upload, delete, list) for a browser or
+    phone to use instead of a key; with an API key only (admins may name another `owner`).
+
+    Example:
+        ```py
+        t = c.create_token(["upload"], collections=["takes"], max_bytes=50_000_000,
+                           formats=["wav", "webm"], lifetime_seconds=600)
+        phone = Client(c.base_url, api_key=t.token)
+        ```
+    """
+    body = {"scopes": list(scopes), "owner": owner, "lifetime_seconds": lifetime_seconds,
+            "max_bytes": max_bytes,
+            "collections": list(collections) if collections is not None else None,
+            "formats": list(formats) if formats is not None else None}
+    return protocol.parse_token((yield from send(client, protocol.create_token_call(body))))
+
+
+def revoke_tokens(client: Context, /, owner: str, *, before: datetime | None = None) -> Flow[TokenRevocation]:
+    """Refuse every client token of `owner` issued before `before` (default: now). Admin keys."""
+    return protocol.parse_revocation((yield from send(client, protocol.revoke_tokens_call(owner, before))))
+
+
+def make_public(client: Context, /, owner: str, collection: str) -> Flow[PublicCollection]:
+    """Make `owner`'s collection public (its owner's key, or an admin key): its objects play
+    at `.url` + id or name, with no key and no expiry."""
+    return protocol.parse_public((yield from send(client, protocol.make_public_call(owner, collection))))
+
+
+def make_private(client: Context, /, owner: str, collection: str) -> Flow[None]:
+    """Make a public collection private again: its public URLs answer 404 at once."""
+    protocol.check((yield from send(client, protocol.make_private_call(owner, collection))))
+
+
+def public_collections(client: Context, /, *, owner: str | None = None) -> Flow[list[PublicCollection]]:
+    """The public collections of the key's owner (admins: everyone's, or `owner`'s)."""
+    return protocol.parse_publics((yield from send(client, protocol.public_collections_call(owner))))
 
 
 # --- speech and service facts ----------------------------------------------------------

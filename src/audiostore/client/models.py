@@ -164,18 +164,52 @@ class IssuedApiKey(ApiKey):
     key: str
 
 
+class ClientToken(_Model):
+    """A short-lived client token from `create_token()`: hand `token` to a browser or phone,
+    which sends it as `Authorization: Bearer <token>` (or `Client(api_key=token)`)."""
+
+    token: str
+    token_id: str
+    owner: str
+    scopes: list[str]
+    collections: list[str] | None = None
+    max_bytes: int | None = None
+    formats: list[str] | None = None
+    expires_at: datetime
+
+
+class TokenRevocation(_Model):
+    """From `revoke_tokens()`: the owner's tokens issued before `not_before` are refused."""
+
+    owner: str
+    not_before: datetime
+
+
+class PublicCollection(_Model):
+    """A public collection: its objects play at `url` + id or name, with no key."""
+
+    owner: str
+    collection: str
+    source: str
+    created_at: datetime | None = None
+    url: str
+
+
 __all__ = [
     "ApiKey",
     "AudioObject",
     "AudioPage",
     "BatchUrlItem",
     "CleanupResult",
+    "ClientToken",
     "ErrorInfo",
     "IssuedApiKey",
     "JobRun",
+    "PublicCollection",
     "Queue",
     "QueueItem",
     "QueueUrl",
     "SignedUrl",
+    "TokenRevocation",
     "Waveform",
 ]

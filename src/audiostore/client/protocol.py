@@ -23,11 +23,14 @@ from .models import (
     AudioPage,
     BatchUrlItem,
     CleanupResult,
+    ClientToken,
     IssuedApiKey,
     JobRun,
+    PublicCollection,
     Queue,
     QueueUrl,
     SignedUrl,
+    TokenRevocation,
     Waveform,
 )
 from .upload_source import UploadBody
@@ -213,6 +216,31 @@ def revoke_key_call(key_id: str) -> Call:
     return Call("DELETE", f"/v1/keys/{quote(key_id, safe='')}")
 
 
+def create_token_call(body: Mapping[str, Any]) -> Call:
+    return Call("POST", "/v1/tokens", json=_clean(body))
+
+
+def revoke_tokens_call(owner: str, before: datetime | None) -> Call:
+    return Call("POST", "/v1/tokens/revoke",
+                json=_clean({"owner": owner, "before": before.isoformat() if before else None}))
+
+
+def _public_path(owner: str, collection: str) -> str:
+    return f"/v1/collections/{quote(owner, safe='')}/{quote(collection, safe='')}/public"
+
+
+def make_public_call(owner: str, collection: str) -> Call:
+    return Call("PUT", _public_path(owner, collection))
+
+
+def make_private_call(owner: str, collection: str) -> Call:
+    return Call("DELETE", _public_path(owner, collection))
+
+
+def public_collections_call(owner: str | None) -> Call:
+    return Call("GET", "/v1/collections/public", params=_clean({"owner": owner}))
+
+
 # --- answers ---------------------------------------------------------------------------
 def check(response: httpx.Response) -> httpx.Response:
     """Raise the `ApiError` for a non-2xx answer (its body must have been read)."""
@@ -273,6 +301,22 @@ def parse_sweep(response: httpx.Response) -> list[JobRun]:
 
 def parse_issued_key(response: httpx.Response) -> IssuedApiKey:
     return IssuedApiKey.model_validate(check(response).json())
+
+
+def parse_token(response: httpx.Response) -> ClientToken:
+    return ClientToken.model_validate(check(response).json())
+
+
+def parse_revocation(response: httpx.Response) -> TokenRevocation:
+    return TokenRevocation.model_validate(check(response).json())
+
+
+def parse_public(response: httpx.Response) -> PublicCollection:
+    return PublicCollection.model_validate(check(response).json())
+
+
+def parse_publics(response: httpx.Response) -> list[PublicCollection]:
+    return [PublicCollection.model_validate(i) for i in check(response).json()["items"]]
 
 
 def parse_keys(response: httpx.Response) -> list[ApiKey]:

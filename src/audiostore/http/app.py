@@ -29,10 +29,13 @@ from .routes_audio import router as audio_router
 from .routes_content import router as content_router
 from .routes_keys import router as keys_router
 from .routes_maintenance import router as maintenance_router
+from .routes_public import router as public_router
 from .routes_queues import router as queues_router
 from .routes_hls import router as hls_router
 from .routes_renditions import router as renditions_router
 from .routes_system import router as system_router
+from .routes_tokens import router as tokens_router
+from .routes_speech import router as speech_router
 from .routes_tts import router as tts_router
 from .stop_on_signal import stop_work_on_signal
 from .web_page import install_web_page
@@ -89,7 +92,10 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.include_router(queues_router)
     app.include_router(hls_router)
     app.include_router(tts_router)
+    app.include_router(speech_router)
     app.include_router(keys_router)
+    app.include_router(tokens_router)
+    app.include_router(public_router)
     app.add_middleware(LimitJsonBodies, max_bytes=json_body_cap(settings.tts_max_text_chars))
     app.add_middleware(RefuseNulInUrl)
     app.add_middleware(RefuseRepeatedQuery)

@@ -7,20 +7,30 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 
-from ..settings import Settings
+from ..settings import HttpSettings
 
-ALLOWED_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+ALLOWED_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+# tus 1.0 (resumable uploads): what a tus client sends, and what it must read back.
+TUS_REQUEST_HEADERS = [
+    "Tus-Resumable", "Upload-Offset", "Upload-Length", "Upload-Metadata", "Upload-Checksum",
+    "Upload-Concat", "Upload-Defer-Length", "X-HTTP-Method-Override",
+]
+TUS_RESPONSE_HEADERS = [
+    "Tus-Resumable", "Tus-Version", "Tus-Extension", "Tus-Max-Size", "Tus-Checksum-Algorithm",
+    "Upload-Offset", "Upload-Length", "Upload-Metadata", "Upload-Expires", "Upload-Concat",
+    "Upload-Defer-Length", "Location",
+]
 ALLOWED_HEADERS = [
     "Authorization", "Content-Type", "Range", "If-Range", "If-None-Match", "Idempotency-Key",
-    "X-Request-Id",
+    "X-Request-Id", *TUS_REQUEST_HEADERS,
 ]
 EXPOSED_HEADERS = [
     "Content-Range", "Accept-Ranges", "Content-Length", "ETag", "Content-Disposition",
-    "Idempotent-Replayed", "Retry-After", "X-Request-Id",
+    "Idempotent-Replayed", "Retry-After", "X-Request-Id", *TUS_RESPONSE_HEADERS,
 ]
 
 
-def install_cors(app: Starlette, settings: Settings) -> None:
+def install_cors(app: Starlette, settings: HttpSettings) -> None:
     """Add the CORS layer when origins are configured (none: no CORS headers at all).
 
     Add it last, so it wraps every route and error answer. Credentials (cookies) are never

@@ -11,9 +11,11 @@ from starlette.requests import ClientDisconnect
 from starlette.routing import Match
 from starlette.responses import JSONResponse
 
-from ..blobstores import BlobNotFound
+from ..blobstores import BlobNotFound, BlobStoreUnavailable
 from ..disk_space import is_out_of_space
-from ..errors import AudiostoreError, BadRequest, InsufficientStorage, NotFound, ValidationFailed
+from ..errors import (
+    AudiostoreError, BadRequest, InsufficientStorage, NotFound, StorageUnavailable, ValidationFailed,
+)
 
 log = logging.getLogger("audiostore.http")
 
@@ -30,7 +32,12 @@ _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 def allowed_methods(request: Request) -> list[str]:
     """Every method some route takes at this path. Starlette's 405 names only the first route
     whose path matched (GET and HEAD of one path are two routes here). Asked of each route
-    through `matches()`, which included routers answer too."""
+    through `matches()`, which included routers answer too. A path that is a documented
+    operation's own (`/v1/audio/speech`) is that resource alone, not also one value of a
+    template beside it (`/v1/audio/{audio_id}`): its documented methods answer."""
+    own = request.app.openapi().get("paths", {}).get(request.scope["path"])
+    if own is not None:
+        return [method for method in _METHODS if method.lower() in own]
     routes = request.app.router.routes
     return [
         method for method in _METHODS
@@ -71,6 +78,14 @@ def install(app: FastAPI) -> None:
         # deleted while it was being read); anything else is a row whose blob is missing.
         log.warning("blob %s missing on %s %s", exc, request.method, request.url.path)
         return _render(404, NotFound.code, "The audio's bytes are missing from storage.")
+
+    @app.exception_handler(BlobStoreUnavailable)
+    async def _store_down(request: Request, exc: BlobStoreUnavailable) -> JSONResponse:
+        # A safety net, as for BlobNotFound: a store that is down or past its deadline is
+        # the server's passing condition (503, try again), never a 500.
+        log.warning("blob store unavailable on %s %s: %s", request.method, request.url.path, exc)
+        err = StorageUnavailable()
+        return _render(err.status, err.code, err.message, err.headers)
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:

@@ -19,7 +19,9 @@ from .. import errors as e
 
 __all__ = ["ERRORS_BY_OPERATION", "document_errors"]
 
-_AUTH = (e.Unauthorized,)
+# A key or a client token: a token may be expired, revoked or without the route's scope.
+_AUTH = (e.Unauthorized, e.TokenExpired, e.TokenRevoked, e.ScopeDenied)
+_KEY = (e.Unauthorized, e.ScopeDenied)  # an API key only (a client token is 403)
 _ADMIN = (e.Unauthorized, e.Forbidden)
 _MAKES_AUDIO = (e.StorageUnavailable, e.InsufficientStorage)
 _RENDERS = (e.Conflict, e.UnknownFormat, e.ValidationFailed, e.ProcessingLimit, e.StorageUnavailable,
@@ -28,12 +30,12 @@ _SIGNED = (e.SignatureInvalid, e.SignatureExpired)
 
 ERRORS_BY_OPERATION: dict[str, tuple[type[e.AudiostoreError], ...]] = {
     "POST /v1/audio": (
-        e.BadRequest, e.InvalidName, e.InvalidMetadata, e.ValidationFailed, *_ADMIN,
+        e.BadRequest, e.InvalidName, e.InvalidMetadata, e.ValidationFailed, *_ADMIN, *_AUTH,
         e.Conflict, e.IdempotencyKeyReused, e.IdempotencyKeyInProgress, e.PayloadTooLarge,
         e.UnsupportedMediaType, e.UndecodableAudio, e.AudioTooLong, e.UnsupportedSampleRate,
         *_MAKES_AUDIO,
     ),
-    "GET /v1/audio": (e.BadRequest, e.InvalidCursor, e.ValidationFailed, *_ADMIN),
+    "GET /v1/audio": (e.BadRequest, e.InvalidCursor, e.ValidationFailed, *_ADMIN, *_AUTH),
     "GET /v1/audio/{audio_id}": (*_AUTH, e.NotFound),
     "PATCH /v1/audio/{audio_id}": (
         e.BadRequest, e.InvalidName, e.InvalidMetadata, e.ValidationFailed, *_AUTH, e.NotFound,
@@ -54,7 +56,7 @@ ERRORS_BY_OPERATION: dict[str, tuple[type[e.AudiostoreError], ...]] = {
                                                          e.NotFound, e.RangeNotSatisfiable,
                                                          *_RENDERS),
     "GET /v1/health": (),
-    "GET /v1/info": (),
+    "GET /v1/info": _AUTH,
     "POST /v1/admin/cleanup": (e.ValidationFailed, *_ADMIN),
     "POST /v1/admin/sweep": _ADMIN,
     "PUT /v1/queues/{name}": (e.InvalidName, e.ValidationFailed, *_AUTH, e.Conflict),
@@ -66,11 +68,23 @@ ERRORS_BY_OPERATION: dict[str, tuple[type[e.AudiostoreError], ...]] = {
     "GET /v1/queues/{name}/stream.mp3": (e.ValidationFailed, *_AUTH, *_SIGNED, e.NotFound,
                                          e.Conflict, e.StorageUnavailable),
     "POST /v1/tts": (e.ValidationFailed, e.InvalidMetadata, e.UnknownVoice, e.UnknownFormat,
-                     *_AUTH, e.EngineFailed, *_MAKES_AUDIO),
+                     *_AUTH, e.NotFound, e.EngineFailed, *_MAKES_AUDIO),
     "GET /v1/tts/voices": (*_AUTH, e.EngineFailed),
+    "POST /v1/audio/speech": (e.ValidationFailed, e.UnknownModel, e.UnknownVoice, e.UnknownFormat,
+                              *_AUTH, e.NotFound, e.EngineFailed, *_MAKES_AUDIO),
     "POST /v1/keys": (e.BadRequest, e.InvalidName, e.ValidationFailed, *_ADMIN, e.Conflict),
     "GET /v1/keys": (e.ValidationFailed, *_ADMIN),
     "DELETE /v1/keys/{key_id}": (*_ADMIN, e.NotFound),
+    "POST /v1/tokens": (e.InvalidName, e.ValidationFailed, *_KEY, e.Forbidden),
+    "POST /v1/tokens/revoke": (e.InvalidName, e.ValidationFailed, *_ADMIN, e.Conflict),
+    "PUT /v1/collections/{owner}/{collection}/public": (e.InvalidName, *_KEY, e.Forbidden),
+    "DELETE /v1/collections/{owner}/{collection}/public": (e.InvalidName, *_KEY, e.Forbidden,
+                                                           e.NotFound, e.Conflict),
+    "GET /v1/collections/public": (*_KEY, e.Forbidden),
+    "GET /v1/public/{owner}/{collection}/{ref}": (e.NotFound, e.RangeNotSatisfiable, *_RENDERS),
+    "HEAD /v1/public/{owner}/{collection}/{ref}": (e.NotFound, e.RangeNotSatisfiable, *_RENDERS),
+    "GET /v1/public/{owner}/{collection}/queues/{name}/stream.mp3": (
+        e.ValidationFailed, e.NotFound, e.StorageUnavailable),
 }
 
 

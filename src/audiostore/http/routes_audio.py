@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import ValidationError
 
-from ..errors import AudiostoreError, ValidationFailed
-from ..service import Principal, UploadFields, parse_metadata
-from ..service.early_put import EarlyPut
+from ..errors import ValidationFailed
+from ..service import Principal
+from ..service.principal import DELETE, LIST, READ, UPLOAD
 from ..service.hls import HlsService
-from ..service.idempotent_upload import IDEMPOTENCY_HEADER, ingest_once
-from .auth import principal, runtime_of
+from ..service.idempotent_upload import IDEMPOTENCY_HEADER
+from .auth import runtime_of, scoped
 from .schemas import (
     AudioList,
     AudioObject,
@@ -29,12 +27,13 @@ from .schemas import (
     UrlResponse,
 )
 from . import openapi_limits as limits
-from .upload_body import read_upload
+from .upload_body import UPLOAD_FIELDS, HttpUploadSource, time_field
 
 router = APIRouter(prefix="/v1", tags=["audio"], responses={"4XX": {"model": ErrorResponse}})
-Who = Annotated[Principal, Depends(principal)]
-
-UPLOAD_FIELDS = ("name", "collection", "ttl_seconds", "expires_at", "metadata", "text", "voice_id", "owner")
+Reader = Annotated[Principal, Depends(scoped(READ))]
+Uploader = Annotated[Principal, Depends(scoped(UPLOAD))]
+Lister = Annotated[Principal, Depends(scoped(LIST))]
+Deleter = Annotated[Principal, Depends(scoped(DELETE))]
 
 _UPLOAD_DOC = {
     "requestBody": {
@@ -71,52 +70,8 @@ _ISO_TIME = "ISO 8601 time with a timezone."
 _DATE_TIME = {"format": "date-time"}
 
 
-def _int_field(values: Mapping[str, str], name: str) -> int | None:
-    raw = values.get(name)
-    if raw in (None, ""):
-        return None
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ValidationFailed(f"{name} must be an integer.") from exc
-
-
-def _time_field(values: Mapping[str, str], name: str) -> datetime | None:
-    raw = values.get(name)
-    if raw in (None, ""):
-        return None
-    try:
-        return datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise ValidationFailed(f"{name} must be an ISO 8601 time.") from exc
-
-
-def refuse_unknown_fields(form_fields: Mapping[str, str]) -> None:
-    """A form field the upload does not take is a 422, not silently dropped: a client that
-    sends its own `recordingId` must learn it was not kept."""
-    unknown = sorted(set(form_fields) - set(UPLOAD_FIELDS))
-    if unknown:
-        raise ValidationFailed(
-            f"Unknown form field(s): {', '.join(unknown)}. An upload takes `file` and "
-            f"{', '.join(UPLOAD_FIELDS)}; put facts of your own (ids, a project) in `metadata`."
-        )
-
-
-def upload_fields(values: Mapping[str, str]) -> UploadFields:
-    return UploadFields(
-        name=values.get("name") or None,
-        collection=values.get("collection") or None,
-        ttl_seconds=_int_field(values, "ttl_seconds"),
-        expires_at=_time_field(values, "expires_at"),
-        metadata=parse_metadata(values.get("metadata")),
-        text=values.get("text"),
-        voice_id=values.get("voice_id"),
-        owner=values.get("owner") or None,
-    )
-
-
 @router.post("/audio", status_code=201, response_model=AudioObject, openapi_extra=_UPLOAD_DOC)
-async def upload_audio(request: Request, response: Response, who: Who) -> AudioObject:
+async def upload_audio(request: Request, response: Response, who: Uploader) -> AudioObject:
     """Upload audio: multipart field `file`, or the raw bytes with an audio Content-Type.
 
     With an `Idempotency-Key` header, a retry with the same key and body answers the first
@@ -124,46 +79,22 @@ async def upload_audio(request: Request, response: Response, who: Who) -> AudioO
     different body is 409 `idempotency_key_reused`.
     """
     rt = runtime_of(request)
-    staged = rt.audio.stage()
-
-    def fields_so_far() -> dict[str, str]:
-        values = {k: v for k, v in request.query_params.items() if k in UPLOAD_FIELDS}
-        values.update({k: v for k, v in staged.form_fields.items() if k in UPLOAD_FIELDS})
-        return values
-
-    async def early_put(head: bytes) -> EarlyPut | None:
-        try:
-            known = upload_fields(fields_so_far())
-        except AudiostoreError:
-            return None  # reported once the whole body is in
-        return await rt.audio.begin_early_put(who, known, staged.filename, head)
-
-    if rt.audio.wants_early_put(request.headers.get("content-length")):
-        staged.on_head = early_put
-    try:
-        await read_upload(
-            request.headers.get("content-type"), request.headers.get("content-length"),
-            request.stream(), staged,
-        )
-        refuse_unknown_fields(staged.form_fields)
-        fields_ = upload_fields(fields_so_far())
-    except BaseException:
-        await staged.close()
-        raise
-    outcome = await ingest_once(
-        rt.audio, staged, who, fields_, idempotency_key=request.headers.get(IDEMPOTENCY_HEADER)
+    limit, limit_source = who.upload_limit(rt.settings.max_upload_bytes)  # a token's may be lower
+    source = HttpUploadSource(
+        content_type=request.headers.get("content-type"),
+        content_length=request.headers.get("content-length"),
+        body=request.stream(), query=request.query_params, limit=limit, limit_source=limit_source,
     )
-    row = outcome.row
-    if outcome.replayed:
+    stored = await rt.ingest.store(who, source, request.headers.get(IDEMPOTENCY_HEADER))
+    if stored.replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    signed = await rt.audio.sign(who, row.id)
-    return AudioObject.from_row(row, signed)
+    return AudioObject.from_row(stored.row, stored.signed)
 
 
 @router.get("/audio", response_model=AudioList)
 async def list_audio(
     request: Request,
-    who: Who,
+    who: Lister,
     collection: str | None = None,
     prefix: str | None = Query(None, description="Blob key prefix."),
     name: str | None = Query(None, description="Exactly this name (e.g. `story.mp3`)."),
@@ -182,8 +113,8 @@ async def list_audio(
         raise ValidationFailed("expires_in applies to the URLs of urls=true; add urls=true.")
     page = await rt.audio.list(
         who, collection=collection, prefix=prefix, name=name, q=q,
-        created_after=_time_field({"created_after": created_after or ""}, "created_after"),
-        created_before=_time_field({"created_before": created_before or ""}, "created_before"),
+        created_after=time_field({"created_after": created_after or ""}, "created_after"),
+        created_before=time_field({"created_before": created_before or ""}, "created_before"),
         limit=limit, cursor=cursor, owner=owner,
     )
     made = await rt.renditions.renditions_of(page.items)  # one query a page
@@ -195,7 +126,7 @@ async def list_audio(
 
 
 @router.get("/audio/{audio_id}", response_model=AudioObject)
-async def get_audio(audio_id: str, request: Request, who: Who) -> AudioObject:
+async def get_audio(audio_id: str, request: Request, who: Reader) -> AudioObject:
     row, renditions = await runtime_of(request).renditions.describe(who, audio_id)
     obj = AudioObject.from_row(row)
     obj.renditions = [RenditionInfo.from_derived(d) for d in renditions]
@@ -203,23 +134,23 @@ async def get_audio(audio_id: str, request: Request, who: Who) -> AudioObject:
 
 
 @router.patch("/audio/{audio_id}", response_model=AudioObject)
-async def patch_audio(audio_id: str, body: AudioPatch, request: Request, who: Who) -> AudioObject:
+async def patch_audio(audio_id: str, body: AudioPatch, request: Request, who: Uploader) -> AudioObject:
     changes = body.model_dump(exclude_unset=True)
     return AudioObject.from_row(await runtime_of(request).audio.update(who, audio_id, changes))
 
 
 @router.delete("/audio/{audio_id}", status_code=204, response_class=Response)
-async def delete_audio(audio_id: str, request: Request, who: Who) -> Response:
+async def delete_audio(audio_id: str, request: Request, who: Deleter) -> Response:
     await runtime_of(request).audio.delete(who, audio_id)
     return Response(status_code=204)
 
 
 @router.post("/audio/{audio_id}/url", response_model=UrlResponse)
-async def sign_url(audio_id: str, request: Request, who: Who, body: UrlRequest | None = None) -> UrlResponse:
+async def sign_url(audio_id: str, request: Request, who: Reader, body: UrlRequest | None = None) -> UrlResponse:
     """A time-limited URL that fetches the bytes with no Authorization header (or, with
     `"hls": true`, opens the HLS master playlist)."""
     if body is not None and body.hls:
-        url, expires_at = await HlsService(runtime_of(request).renditions).sign_master(
+        url, expires_at = await HlsService(runtime_of(request).audio, runtime_of(request).renditions).sign_master(
             who, audio_id, expires_in=body.expires_in, rendition_params=body.rendition_params()
         )
         return UrlResponse(id=audio_id, url=url, expires_at=expires_at)
@@ -231,7 +162,7 @@ async def sign_url(audio_id: str, request: Request, who: Who, body: UrlRequest |
 
 
 @router.post("/urls", response_model=BatchUrlResponse)
-async def sign_urls(body: BatchUrlRequest, request: Request, who: Who) -> BatchUrlResponse:
+async def sign_urls(body: BatchUrlRequest, request: Request, who: Reader) -> BatchUrlResponse:
     """Signed URLs for many ids at once; ids that are not yours or not found get an error entry."""
     results = await runtime_of(request).audio.sign_many(who, body.ids, expires_in=body.expires_in)
     items = []

@@ -10,7 +10,8 @@ from ..service import ContentSource
 from ..service.fast_start import FastStart, LiveRendition, UnmadeRendition
 from ..service.renditions import wants_rendition
 from ..signing import EXPIRES_PARAM, SIGNATURE_PARAM, parse_signed_query
-from .auth import principal, runtime_of
+from ..service.principal import READ
+from .auth import runtime_of, scoped
 from .client_gone import unless_client_leaves
 from .content_response import render_content, shared_cache_control
 from .live_response import render_live, render_unmade
@@ -49,7 +50,7 @@ async def audio_content(audio_id: str, request: Request) -> Response:
         signed = parse_signed_query(request.url.query)  # the raw query: 403 unless canonical
         if wants_rendition(signed.params):
             # A rendition may be made first: nobody should pay for it once the client has gone.
-            opened = await unless_client_leaves(request, FastStart(rt.renditions).open_signed(
+            opened = await unless_client_leaves(request, FastStart(rt.audio, rt.renditions).open_signed(
                 audio_id, expires=signed.expires, signature=signed.signature,
                 params=signed.params, head=head, wait=preferred_wait(request),
             ))
@@ -61,10 +62,10 @@ async def audio_content(audio_id: str, request: Request) -> Response:
             return await _render_first_play(opened, request)
         shared = shared_cache_control(opened, int(signed.expires), rt.audio.clock())
         return render_content(opened, request, cache_control=shared)
-    who = await principal(request)
+    who = await scoped(READ)(request)
     if wants_rendition(query):
         opened = await unless_client_leaves(
-            request, FastStart(rt.renditions).open_content(
+            request, FastStart(rt.audio, rt.renditions).open_content(
                 who, audio_id, dict(query), head=head, wait=preferred_wait(request)
             )
         )

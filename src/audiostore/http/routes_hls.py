@@ -15,7 +15,8 @@ from ..service.queue_hls import QueueHls
 from ..service.queue_urls import is_signed
 from ..signing import parse_signed_query
 from . import openapi_limits as limits
-from .auth import principal, runtime_of
+from ..service.principal import READ
+from .auth import runtime_of, scoped
 from .client_gone import unless_client_leaves
 from .content_response import render_content
 from .schemas import ErrorResponse
@@ -27,7 +28,7 @@ _PLAYLIST_DOC: dict[int | str, dict[str, Any]] = {200: {"content": {PLAYLIST: {}
 
 async def _opened(request: Request, audio_id: str, path: str) -> tuple[HlsService, AudioRow, int]:
     rt = runtime_of(request)
-    hls = HlsService(rt.renditions)
+    hls = HlsService(rt.audio, rt.renditions)
     query = request.query_params
     if "signature" in query or "expires" in query:
         signed = parse_signed_query(request.url.query)
@@ -36,7 +37,7 @@ async def _opened(request: Request, audio_id: str, path: str) -> tuple[HlsServic
             params=signed.params,
         )
     else:
-        row, expires = await hls.by_key(await principal(request), audio_id)
+        row, expires = await hls.by_key(await scoped(READ)(request), audio_id)
     return hls, row, expires
 
 
@@ -82,7 +83,7 @@ async def hls_queue(
     window, no end) for `loop` and `endless-shuffle`. By API key, or by a URL from
     `POST /v1/queues/{name}/url` with `"hls": true`."""
     rt = runtime_of(request)
-    queue_hls = QueueHls(rt.queues, HlsService(rt.renditions))
+    queue_hls = QueueHls(rt.queues, HlsService(rt.audio, rt.renditions))
     if is_signed(request.query_params):
         return _playlist(await queue_hls.by_signature(name, request.url.query))
-    return _playlist(await queue_hls.by_key(await principal(request), name, mode))
+    return _playlist(await queue_hls.by_key(await scoped(READ)(request), name, mode))

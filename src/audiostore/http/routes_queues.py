@@ -14,12 +14,15 @@ from ..service.hls import HlsService
 from ..service.queue_hls import QueueHls
 from ..service.queue_urls import is_signed
 from ..service.queues import QueueView
-from .auth import principal, runtime_of
+from ..service.principal import DELETE, READ, UPLOAD
+from .auth import runtime_of, scoped
 from . import openapi_limits as limits
 from .schemas import ErrorResponse, RequestBody
 
 router = APIRouter(prefix="/v1", tags=["queues"], responses={"4XX": {"model": ErrorResponse}})
-Who = Annotated[Principal, Depends(principal)]
+Reader = Annotated[Principal, Depends(scoped(READ))]
+Writer = Annotated[Principal, Depends(scoped(UPLOAD))]
+Deleter = Annotated[Principal, Depends(scoped(DELETE))]
 
 
 class QueueBody(RequestBody):
@@ -63,32 +66,32 @@ class QueueObject(BaseModel):
 
 
 @router.put("/queues/{name}", response_model=QueueObject)
-async def put_queue(name: str, body: QueueBody, request: Request, who: Who) -> QueueObject:
+async def put_queue(name: str, body: QueueBody, request: Request, who: Writer) -> QueueObject:
     """Create or replace a queue."""
     return QueueObject.from_view(await runtime_of(request).queues.put(who, name, body.audio_ids))
 
 
 @router.get("/queues/{name}", response_model=QueueObject)
-async def get_queue(name: str, request: Request, who: Who) -> QueueObject:
+async def get_queue(name: str, request: Request, who: Reader) -> QueueObject:
     return QueueObject.from_view(await runtime_of(request).queues.get(who, name))
 
 
 @router.delete("/queues/{name}", status_code=204, response_class=Response)
-async def delete_queue(name: str, request: Request, who: Who) -> Response:
+async def delete_queue(name: str, request: Request, who: Deleter) -> Response:
     await runtime_of(request).queues.delete(who, name)
     return Response(status_code=204)
 
 
 @router.post("/queues/{name}/url", response_model=QueueUrlResponse)
 async def sign_queue_url(
-    name: str, request: Request, who: Who, body: QueueUrlRequest | None = None
+    name: str, request: Request, who: Reader, body: QueueUrlRequest | None = None
 ) -> QueueUrlResponse:
     """A signed URL that plays the queue's stream with no header: for players, speakers and
     devices that cannot send an API key. It opens this queue in this mode only."""
     body = body or QueueUrlRequest()
     rt = runtime_of(request)
     if body.hls:
-        url, expires_at = await QueueHls(rt.queues, HlsService(rt.renditions)).sign_for(
+        url, expires_at = await QueueHls(rt.queues, HlsService(rt.audio, rt.renditions)).sign_for(
             who, name, mode=body.mode, expires_in=body.expires_in
         )
         return QueueUrlResponse(name=name, mode=body.mode, url=url, expires_at=expires_at)
@@ -118,6 +121,6 @@ async def stream_queue(
     if is_signed(request.query_params):
         stream = await rt.queue_urls.open_stream(name, request.url.query, icy=icy)
     else:
-        who = await principal(request)
+        who = await scoped(READ)(request)
         stream = await rt.queues.open_stream(who, name, mode=mode, icy=icy)
     return StreamingResponse(stream.body, headers=stream.headers, media_type="audio/mpeg")

@@ -11,13 +11,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from ..service import Principal
-from .auth import principal, runtime_of
+from ..service.principal import READ
+from .auth import runtime_of, scoped
 from .client_gone import unless_client_leaves
 from .content_response import render_content
 from .schemas import ErrorResponse
 
 router = APIRouter(prefix="/v1", tags=["renditions"], responses={"4XX": {"model": ErrorResponse}})
-Who = Annotated[Principal, Depends(principal)]
+Who = Annotated[Principal, Depends(scoped(READ))]
 
 
 @router.get(

@@ -12,7 +12,8 @@ from ..blobstores.spooling import SpoolingBlobStore
 from ..catalog.job_queries import SPOOL, JobCatalog
 from ..metrics import REGISTRY
 from ..service import Principal
-from .auth import principal, runtime_of
+from ..service.principal import READ
+from .auth import runtime_of, scoped
 
 router = APIRouter(tags=["system"])
 
@@ -31,7 +32,7 @@ async def health(request: Request) -> dict[str, Any]:
 
 
 @router.get("/v1/info")
-async def info(request: Request, _: Principal = Depends(principal)) -> dict[str, Any]:
+async def info(request: Request, _: Principal = Depends(scoped(READ))) -> dict[str, Any]:
     """What this service runs on: store, bucket, endpoint, catalogue, signing. Never secrets."""
     rt = runtime_of(request)
     s = rt.settings

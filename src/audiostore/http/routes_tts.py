@@ -8,14 +8,18 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field, StrictBool
 
 from ..service import Principal
-from ..service.tts import MAX_SPEED, MIN_SPEED, SpokenPart, TtsRequest, TtsResult
+from ..service.tts import MAX_SPEED, MIN_SPEED, SpokenPart, TtsResult
+from ..service.tts_request import TtsRequest
 from ..tts.encoding import OUTPUT_FORMATS
 from . import openapi_limits as limits
-from .auth import principal, runtime_of
+from ..service.principal import READ, UPLOAD
+from .auth import runtime_of, scoped
 from .schemas import AudioObject, ErrorResponse, RequestBody
+from .speech_response import SpeechResponse
 
 router = APIRouter(prefix="/v1/tts", tags=["tts"], responses={"4XX": {"model": ErrorResponse}})
-Who = Annotated[Principal, Depends(principal)]
+Speaker = Annotated[Principal, Depends(scoped(UPLOAD))]
+Reader = Annotated[Principal, Depends(scoped(READ))]
 
 
 class TtsBody(RequestBody):
@@ -26,7 +30,8 @@ class TtsBody(RequestBody):
     )
     format: str | None = Field(
         None,
-        description="wav, mp3, opus or ogg (Opus in Ogg). Default AUDIOSTORE_TTS_DEFAULT_FORMAT.",
+        description="wav, mp3, opus or ogg (both Opus in Ogg), aac (ADTS) or flac. Default "
+        "AUDIOSTORE_TTS_DEFAULT_FORMAT.",
         json_schema_extra={"enum": [*OUTPUT_FORMATS, None]},
     )
     speed: float | None = Field(None, description="0.5 to 2.0; 1.0 is the voice's normal rate.",
@@ -35,6 +40,12 @@ class TtsBody(RequestBody):
                                     json_schema_extra=limits.TTL)
     segments: StrictBool = Field(
         False, description="Also store each sentence on its own, in order."
+    )
+    stream: StrictBool = Field(
+        False, description="Answer with the audio's bytes while they are made, sentence by "
+        "sentence, instead of the stored object (as POST /v1/audio/speech does). The result "
+        "is still stored and cached: the same request without `stream` then answers its "
+        "audio object. Not with `segments`.",
     )
     expires_in: int | None = Field(
         None, description="Lifetime in seconds of the signed URL(s) in the answer, as for "
@@ -91,25 +102,32 @@ def render(result: TtsResult, with_segments: bool) -> TtsAudio:
 
 
 @router.post("", status_code=201, response_model=TtsAudio, responses={
-    200: {"model": TtsAudio, "description": "A cache hit: stored audio of an identical request."},
+    200: {"model": TtsAudio, "description": "A cache hit: stored audio of an identical request. "
+          "With `stream: true`: the audio's bytes instead, as POST /v1/audio/speech sends them.",
+          "content": {"audio/*": {"schema": {"type": "string", "format": "binary"}}}},
     201: {"description": "New speech, stored."},
     "5XX": {"model": ErrorResponse, "description": "502 the engine failed; 503 the store is down."},
 })
-async def speak(body: TtsBody, request: Request, response: Response, who: Who) -> TtsAudio:
+async def speak(body: TtsBody, request: Request, response: Response, who: Speaker) -> TtsAudio | Response:
     """Speak `text` and store it: 201. An identical earlier request whose audio still lives
-    answers from storage with a fresh URL: 200 and `cache_hit: true`."""
-    result = await runtime_of(request).tts.speak(who, TtsRequest(
+    answers from storage with a fresh URL: 200 and `cache_hit: true`. With `stream: true`
+    the answer is the audio itself, streamed as it is made."""
+    ask = TtsRequest(
         text=body.text, voice=body.voice, format=body.format, speed=body.speed,
         ttl_seconds=body.ttl_seconds, segments=body.segments, expires_in=body.expires_in,
         metadata=body.metadata,
-    ))
+    )
+    rt = runtime_of(request)
+    if body.stream:
+        return SpeechResponse(await rt.speech.open(who, ask))
+    result = await rt.tts.speak(who, ask)
     if result.cache_hit:
         response.status_code = 200
     return render(result, body.segments)
 
 
 @router.get("/voices", response_model=VoiceList)
-async def voices(request: Request, who: Who) -> VoiceList:
+async def voices(request: Request, who: Reader) -> VoiceList:
     """Every engine that is on and every voice it has."""
     tts = runtime_of(request).tts
     found = await tts.voices()

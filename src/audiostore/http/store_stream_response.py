@@ -50,4 +50,5 @@ class StoreStreamResponse(StreamingResponse):
 
 
 def _error(exc: AudiostoreError) -> JSONResponse:
-    return JSONResponse(exc.to_dict(), status_code=exc.status, headers={"Cache-Control": "no-store"})
+    return JSONResponse(exc.to_dict(), status_code=exc.status,
+                        headers={**exc.headers, "Cache-Control": "no-store"})

@@ -21,9 +21,7 @@ _BATCH = 16  # each row is a full decode: a run measures a few, the next run goe
 
 
 async def analyse_due(rt: Runtime) -> dict[str, int]:
-    analysis = rt.audio.analysis
-    if analysis is None:
-        return {"analysed": 0, "given_up": 0, "failed": 0}
+    analysis = rt.analysis
     now = rt.clock()
     rows = await JobCatalog(rt.catalog).claim_analysis_due(
         now=now, lease_until=now + ANALYSIS_LEASE, limit=_BATCH

@@ -7,55 +7,35 @@ The HTTP routes, the CLI's admin commands and the jobs all call these methods.
 from __future__ import annotations
 
 import builtins  # `list` is also a method of AudioService; its annotations mean the type
-import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any, Protocol, TypedDict
+from typing import Any, Protocol
 
-import anyio
-import uuid_utils
-
-from .. import metrics
-from ..audio import HEAD_BYTES, TAIL_BYTES, AudioFacts, AudioLimits, content_type_for, probe, sniff
-from ..blob_keys import build_blob_key, check_key_part, check_name
-from ..blobstores import (
-    BlobNotFound,
-    BlobStore,
-    BlobStoreUnavailable,
-    LocalPathStore,
-    SignCapableStore,
-    StreamingPutStore,
-)
-from ..blobstores.base import can_sign
-from ..blobstores.spooling import PRIMARY, SPOOL, primary_of, spooled_path_of
-from ..catalog import PENDING, READY, AudioRow, Catalog, ListQuery
+from ..blob_keys import check_name
+from ..blobstores import BlobNotFound, BlobStore, BlobStoreUnavailable
+from ..blobstores.spooling import SPOOL, primary_of, spooled_path_of
+from ..catalog import AudioRow, Catalog, ListQuery
 from ..catalog.doomed_claims import DoomedObject
 from ..catalog.job_queries import JobCatalog
-from ..disk_space import is_out_of_space
 from ..errors import (
-    AudiostoreError,
     BadRequest,
-    InsufficientStorage,
     NotFound,
     SignatureInvalid,
     StorageUnavailable,
-    UnsupportedMediaType,
     ValidationFailed,
 )
 from ..settings import Settings
 from ..signing import UrlSigner, signed_query
-from .expiry_rules import collection_default_expiry, url_lifetime_within_expiry
+from .content_source import BlobAccess, ContentFields, ContentSource
+from .expiry_rules import url_lifetime_within_expiry
 from .principal import Principal
-from .analysis import ANALYSIS_LEASE, UploadAnalysis
 from .list_cursor import decode_cursor, encode_cursor
 from .metadata_field import check_metadata
-from .early_put import EARLY_PUT_MIN_BYTES, EarlyPut, likely_format
 from .served_rows import ServedRows, visible_row
-from .staging import StagedUpload
-from .text_field import check_text
+from .upload_fields import UploadFields
+from .visible_audio import visible_or_not_found
 
 log = logging.getLogger(__name__)
 
@@ -64,20 +44,6 @@ MAX_BATCH_URLS = 1000
 MAX_TTL_SECONDS = 100 * 365 * 86400  # beyond this an expiry is a typo (and overflows)
 MAX_TEXT_CHARS = 100_000  # an upload's `text` (a transcript, the words spoken)
 MAX_VOICE_ID_CHARS = 128  # the catalogue column's width
-
-
-@dataclass(frozen=True, slots=True)
-class UploadFields:
-    """What a client may say about an upload besides its bytes."""
-
-    name: str | None = None
-    collection: str | None = None
-    ttl_seconds: int | None = None
-    expires_at: datetime | None = None
-    metadata: dict[str, Any] | None = None
-    text: str | None = None
-    voice_id: str | None = None
-    owner: str | None = None  # admins only
 
 
 def check_aware(moment: datetime, field: str) -> None:
@@ -100,33 +66,9 @@ class Page:
     next_cursor: str | None
 
 
-class ContentFields(TypedDict):
-    """The fields of a `ContentSource` that do not depend on where the bytes are read from."""
-
-    row: AudioRow
-    content_type: str
-    size: int
-    etag: str
-    key: str
-
-
-@dataclass(frozen=True, slots=True)
-class ContentSource:
-    """Where to read an object's bytes from; exactly one of `path`/`redirect_url`/`key` is used."""
-
-    row: AudioRow
-    content_type: str
-    size: int
-    etag: str
-    key: str
-    path: Path | None = None
-    redirect_url: str | None = None
-    store: BlobStore | None = field(default=None, repr=False)
-
-
 class DerivedBlobs(Protocol):
-    """Renditions and waveforms (service/renditions.py) plug into ingest, delete and signed
-    URLs through these calls; AudioService works without them (`derived = None`)."""
+    """Renditions and waveforms (service/renditions.py) plug into delete, signed URLs and
+    signed content through these calls; AudioService works without them (`derived=None`)."""
 
     async def keys_of(self, rows: Sequence[AudioRow | DoomedObject]) -> list[str]: ...
     async def open_for_row(self, row: AudioRow, params: Mapping[str, str]) -> ContentSource | None: ...
@@ -141,29 +83,24 @@ class AudioService:
         catalog: Catalog,
         store: BlobStore,
         signer: UrlSigner,
+        access: BlobAccess,
+        derived: DerivedBlobs | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.settings = settings
         self.catalog = catalog
         self.store = store
         self.signer = signer
+        self.access = access
         self.clock = clock
         self.tmp_dir = settings.data_dir / "tmp"
-        self.audio_limits = AudioLimits(
-            max_duration=settings.max_duration_seconds,
-            min_sample_rate=settings.min_sample_rate,
-            max_sample_rate=settings.max_sample_rate,
-        )
         self.served_rows = ServedRows.for_settings(settings, catalog)
-        self.derived: DerivedBlobs | None = None
-        self.analysis: UploadAnalysis | None = None
+        self.derived = derived
 
-    # --- ingest -----------------------------------------------------------------------
-    def stage(self) -> StagedUpload:
-        """A fresh staging file for an upload's bytes, with the size limit applied."""
-        return StagedUpload(self.tmp_dir, self.settings.max_upload_bytes)
-
-    def _expiry(self, fields_: UploadFields | Mapping[str, Any], now: datetime) -> datetime | None:
+    # --- expiry -----------------------------------------------------------------------
+    def expiry_for(self, fields_: UploadFields | Mapping[str, Any], now: datetime) -> datetime | None:
+        """When an object asked to live `ttl_seconds`, or until `expires_at`, expires (None:
+        no expiry asked for)."""
         ttl = fields_.ttl_seconds if isinstance(fields_, UploadFields) else fields_.get("ttl_seconds")
         at = fields_.expires_at if isinstance(fields_, UploadFields) else fields_.get("expires_at")
         if ttl is not None and at is not None:
@@ -181,176 +118,9 @@ class AudioService:
             return at.astimezone(UTC)
         return None
 
-    async def ingest(self, staged: StagedUpload, principal: Principal, fields_: UploadFields) -> AudioRow:
-        """Turn a staged upload into a ready object, or raise and leave nothing behind."""
-        try:
-            row = await self._ingest(staged, principal, fields_)
-        except BaseException as exc:
-            await staged.close()  # aborts an early put and its intent row
-            if isinstance(exc, AudiostoreError):
-                metrics.UPLOADS.labels(exc.code).inc()
-            raise
-        metrics.UPLOADS.labels("stored").inc()
-        metrics.BYTES_IN.inc(row.size)
-        if self.analysis is not None:
-            self.analysis.submit(row, staged)  # loudness and ingest renditions, after the 201
-        else:
-            staged.discard()  # the row stays due: the analysis job measures it from the store
-        return row
-
-    def _placement(self, principal: Principal, f: UploadFields, filename: str | None) -> tuple[str, str, str]:
-        """Owner, collection and name of a new object: the parts of its blob key."""
-        owner = check_key_part(principal.owner_for_new(f.owner), what="owner")
-        collection = check_key_part(f.collection or self.settings.default_collection, what="collection")
-        return owner, collection, check_name(f.name or filename or "audio")
-
-    def wants_early_put(self, content_length: str | None) -> bool:
-        """Whether an upload of this declared length should go to the store while it arrives
-        (a store that can stream, and a body of more than one part or of unknown length)."""
-        if not isinstance(primary_of(self.store), StreamingPutStore):
-            return False
-        try:
-            return content_length is None or int(content_length) > EARLY_PUT_MIN_BYTES
-        except ValueError:
-            return False
-
-    async def begin_early_put(
-        self, principal: Principal, f: UploadFields, filename: str | None, head: bytes
-    ) -> EarlyPut | None:
-        """Write the intent row and open the store write of an upload whose first bytes have
-        arrived; None (the upload is stored once it has arrived) when anything is unclear."""
-        try:
-            sniffed = sniff(head, b"")
-            owner, collection, name = self._placement(principal, f, filename)
-        except AudiostoreError:
-            return None  # the checks after the body say what is wrong
-        fmt = likely_format(sniffed, head)
-        now, audio_id = self.clock(), str(uuid_utils.uuid7())
-        key = build_blob_key(
-            self.settings.key_template, owner=owner, collection=collection, audio_id=audio_id,
-            ext=fmt, created_at=now, name=name,
-        )
-        if not isinstance(self.store, StreamingPutStore):  # wants_early_put saw to this
-            return None
-        try:
-            writer = self.store.open_writer(key, content_type=content_type_for(fmt))
-        except BlobStoreUnavailable:
-            return None
-        await self.catalog.insert_audio(AudioRow(
-            id=audio_id, owner=owner, collection=collection, name=name, key=key, state=PENDING,
-            content_type=content_type_for(fmt), format=fmt, codec="", duration=0.0,
-            sample_rate=0, channels=0, bitrate=None, size=0, sha256="", meta={},
-            created_at=now, updated_at=now,
-        ))
-        return EarlyPut(
-            writer=writer, catalog=self.catalog, audio_id=audio_id, created_at=now,
-            heartbeat_seconds=self.settings.pending_grace / 4, clock=self.clock,
-        )
-
-    async def _ingest(self, staged: StagedUpload, principal: Principal, f: UploadFields) -> AudioRow:
-        staged.finish()
-        early = staged.early
-        now = early.created_at if early is not None else self.clock()
-        owner, collection, name = self._placement(principal, f, staged.filename)
-        expires_at = self._expiry(f, now) or collection_default_expiry(self.settings, collection, now)
-        metadata = check_metadata(f.metadata) if f.metadata is not None else {}
-        if f.text is not None:
-            check_text(f.text, "text", max_chars=MAX_TEXT_CHARS)
-        if f.voice_id is not None:
-            check_text(f.voice_id, "voice_id", max_chars=MAX_VOICE_ID_CHARS)
-
-        facts = await self._understand(staged)
-        audio_id = early.audio_id if early is not None else str(uuid_utils.uuid7())
-        key = build_blob_key(
-            self.settings.key_template, owner=owner, collection=collection, audio_id=audio_id,
-            ext=facts.ext, created_at=now, name=name,
-        )
-        row = AudioRow(
-            id=audio_id, owner=owner, collection=collection, name=name, key=key, state=PENDING,
-            content_type=facts.content_type, format=facts.format, codec=facts.codec,
-            duration=facts.duration, sample_rate=facts.sample_rate, channels=facts.channels,
-            bitrate=facts.bitrate, size=staged.size, sha256=staged.sha256, meta=metadata,
-            text=f.text, voice_id=f.voice_id, created_at=now, expires_at=expires_at,
-            updated_at=now, analysis_due_at=now + ANALYSIS_LEASE,
-        )
-        # Intent first: a crash from here on leaves a pending row that a job resolves.
-        if early is None:
-            await self.catalog.insert_audio(row)
-        elif not await self.catalog.fill_pending(row):
-            raise StorageUnavailable("The upload's intent row was rolled back while it arrived.")
-        try:
-            placed = None
-            if early is not None:
-                if early.key == key and await early.complete():
-                    placed = PRIMARY
-                else:  # the fields after the file changed the key, or the store failed midway
-                    await early.abandon_blob()
-            if placed is None:
-                placed = await self.store.put_file(key, staged.path, content_type=facts.content_type)
-        except Exception as exc:
-            await self._take_back(audio_id, None)
-            log.warning("blob put failed for %s: %s", key, exc)
-            if is_out_of_space(exc):  # the local store or the spool: a full disk
-                raise InsufficientStorage(
-                    "The server's disk is full (blob store); nothing was stored. Try again later."
-                ) from exc
-            raise StorageUnavailable(f"The blob store refused the upload: {exc}") from exc
-        try:
-            if placed == SPOOL:  # the primary store was down: the blob waits in the local spool
-                row.location = SPOOL
-                await self.catalog.update_audio(audio_id, {"location": SPOOL})
-            await self.catalog.set_state(audio_id, READY, now=now)
-        except Exception:  # the catalogue's disk filled up meanwhile: the upload did not happen
-            await self._take_back(audio_id, key)
-            raise
-        row.state = READY
-        return row
-
-    async def _take_back(self, audio_id: str, key: str | None) -> None:
-        """Undo an upload that failed after its intent row: its blob (if it was put), then the
-        row. Blob first: a row the catalogue cannot delete now (its disk is full too) then has
-        no blob, so the stale-pending job rolls it back rather than finishing an upload whose
-        client was told it failed. (A blob the store will not delete now is an orphan that
-        `reconcile` finds.)"""
-        if key is not None:
-            try:
-                await self.store.delete_many([key])
-            except Exception as exc:  # noqa: BLE001 - see docstring
-                log.warning("could not remove the blob %s of a failed upload: %s", key, exc)
-        try:
-            await self.catalog.delete_rows([audio_id])
-        except Exception as exc:  # noqa: BLE001 - the pending row's job rolls it back later
-            log.warning("could not remove the intent row of %s; a job rolls it back: %s", audio_id, exc)
-
-    async def _understand(self, staged: StagedUpload) -> AudioFacts:
-        if staged.size == 0:
-            raise UnsupportedMediaType("The upload is empty.")
-        head, tail = staged.read_head_tail(HEAD_BYTES, TAIL_BYTES)
-        id3_head = None
-        if head[:3] == b"ID3" and len(head) >= 10:
-            size = (head[6] << 21) | (head[7] << 14) | (head[8] << 7) | head[9]
-            id3_head = staged.read_at(10 + size, 64)
-        sniffed = sniff(head, tail, id3_skipped_head=id3_head)
-        accepted = self.settings.accepted_formats
-        if sniffed.format not in accepted and not (sniffed.format == "ogg" and "opus" in accepted):
-            raise UnsupportedMediaType(
-                f"{sniffed.format} uploads are not accepted here (AUDIOSTORE_ACCEPTED_FORMATS)."
-            )
-        facts = await anyio.to_thread.run_sync(
-            functools.partial(probe, staged.path, sniffed, limits=self.audio_limits)
-        )
-        if facts.format not in accepted:
-            raise UnsupportedMediaType(
-                f"{facts.format} uploads are not accepted here (AUDIOSTORE_ACCEPTED_FORMATS)."
-            )
-        return facts
-
     # --- read -------------------------------------------------------------------------
     async def get(self, principal: Principal, audio_id: str) -> AudioRow:
-        row = await self.catalog.get_visible(audio_id, owner=principal.scope(), now=self.clock())
-        if row is None:
-            raise NotFound()
-        return row
+        return await visible_or_not_found(self.catalog, principal, audio_id, now=self.clock())
 
     async def list(
         self,
@@ -371,8 +141,13 @@ class AudioService:
         for moment, field_name in ((created_after, "created_after"), (created_before, "created_before")):
             if moment is not None:
                 check_aware(moment, field_name)
+        if collection is not None:
+            principal.require_collection(collection)
+        limited = principal.collections
         query = ListQuery(
-            owner=principal.scope(owner), collection=collection, key_prefix=prefix, name=name,
+            owner=principal.scope(owner), collection=collection,
+            collections=tuple(sorted(limited)) if limited is not None else None,
+            key_prefix=prefix, name=name,
             text_query=q or None, created_after=created_after, created_before=created_before,
             limit=limit + 1, before_id=decode_cursor(cursor) if cursor else None,
         )
@@ -392,7 +167,7 @@ class AudioService:
         if changes.get("clear_expiry"):
             values["expires_at"] = None
         elif changes.get("ttl_seconds") is not None or changes.get("expires_at") is not None:
-            values["expires_at"] = self._expiry(changes, now)
+            values["expires_at"] = self.expiry_for(changes, now)
         if not values:
             return row
         values["updated_at"] = now
@@ -405,6 +180,8 @@ class AudioService:
     async def delete(self, principal: Principal, audio_id: str) -> None:
         """Invisible at once; blob then row. If the store is down the row stays `deleting`
         for a job to retry, and the caller still succeeds."""
+        if principal.collections is not None:
+            await self.get(principal, audio_id)  # 404 outside the token's collections
         row = await self.catalog.mark_deleting(audio_id, owner=principal.scope(), now=self.clock())
         if row is None:
             raise NotFound()
@@ -469,6 +246,8 @@ class AudioService:
         out: builtins.list[SignedUrl | str] = []
         for audio_id in ids:
             row = rows.get(audio_id)
+            if row is not None and not principal.sees_collection(row.collection):
+                row = None
             out.append(await self._sign_row(row, seconds, {}) if row else audio_id)
         return out
 
@@ -477,20 +256,20 @@ class AudioService:
         seconds = self.check_expires_in(expires_in)
         return [await self._sign_row(row, seconds, {}) for row in rows]
 
+    async def sign_row(self, row: AudioRow, seconds: int) -> SignedUrl:
+        """A URL for `row`, which the caller has just stored or been shown; `seconds` is
+        checked already (`check_expires_in`)."""
+        return await self._sign_row(row, seconds, {})
+
     async def _sign_row(self, row: AudioRow, seconds: int, params: dict[str, str]) -> SignedUrl:
         now = self.clock()
         expires_at = now + timedelta(seconds=seconds)
-        if (
-            can_sign(self.store)
-            and self.settings.signed_urls == "direct"
-            and not params
-            and row.location != SPOOL  # a spooled blob is not in the bucket yet
-        ):
+        if not params and self.access.presigns(row.location):
             # A presigned URL cannot be revoked: it must end when the object does. (Service
             # URLs check the object on every request, so they need no such cap.)
             seconds = url_lifetime_within_expiry(row, seconds, now)
             expires_at = now + timedelta(seconds=seconds)
-            url = await self.store.sign_get(row.key, expires_in=seconds, filename=row.name)
+            url = await self.access.presigned_url(row.key, seconds=seconds, filename=row.name)
             return SignedUrl(row.id, url, expires_at)
         expires = int(expires_at.timestamp())
         signature = self.signer.sign(row.id, expires, params)
@@ -503,7 +282,7 @@ class AudioService:
         row = await visible_row(
             self.served_rows, self.catalog, audio_id, owner=principal.scope(), now=self.clock()
         )
-        if row is None:
+        if row is None or not principal.sees_collection(row.collection):
             raise NotFound()
         return await self._content(row, allow_redirect=True)
 
@@ -511,11 +290,7 @@ class AudioService:
         self, audio_id: str, *, expires: str, signature: str, params: Mapping[str, str]
     ) -> ContentSource:
         row = await self.signed_row(audio_id, expires=expires, signature=signature, params=params)
-        if params and self.derived is not None:
-            rendition = await self.derived.open_for_row(row, params)
-            if rendition is not None:
-                return rendition
-        return await self._content(row, allow_redirect=False)
+        return await self.open_keyless(row, params)
 
     async def signed_row(
         self, audio_id: str, *, expires: str, signature: str, params: Mapping[str, str]
@@ -536,26 +311,29 @@ class AudioService:
             raise NotFound()
         return row
 
+    async def open_keyless(self, row: AudioRow, params: Mapping[str, str]) -> ContentSource:
+        """The bytes (or the rendition `params` name) of a row opened with no key: by a
+        verified signed URL, or in a public collection. Always streamed by the service (no
+        redirect), so the answer's caching is the service's to decide."""
+        if params and self.derived is not None:
+            rendition = await self.derived.open_for_row(row, params)
+            if rendition is not None:
+                return rendition
+        return await self._content(row, allow_redirect=False)
+
     async def _content(self, row: AudioRow, *, allow_redirect: bool) -> ContentSource:
         common: ContentFields = {
             "row": row, "content_type": row.content_type, "size": row.size,
             "etag": f'"{row.sha256}"', "key": row.key,
         }
         spooled = spooled_path_of(self.store, row.location, row.key)
-        if spooled is not None:
-            return ContentSource(**common, path=spooled)
-        if row.location == SPOOL and not await self._in_primary(row.key):
+        if spooled is None and row.location == SPOOL and not await self._in_primary(row.key):
             raise StorageUnavailable(
                 "This audio is still in the fallback spool of the instance that stored it while "
                 "the bucket was down; it can be read here once that instance has moved it to "
                 "the bucket. Try again later."
             )
-        if isinstance(self.store, LocalPathStore):
-            return ContentSource(**common, path=self.store.local_path(row.key))
-        if allow_redirect and isinstance(self.store, SignCapableStore) and self.settings.signed_urls == "direct":
-            url = await self.store.sign_get(row.key, expires_in=300, filename=row.name)
-            return ContentSource(**common, redirect_url=url)
-        return ContentSource(**common, store=self.store)
+        return await self.access.source(common, allow_redirect=allow_redirect, local_path=spooled)
 
     async def _in_primary(self, key: str) -> bool:
         """Whether the primary store holds `key` (a spooled object another instance drained)."""

@@ -1,11 +1,11 @@
 """An upload's bytes on their way to the blob store while they still arrive.
 
 For a large upload to S3, receiving the body and then putting the file would take the sum of
-both. Instead, once the first bytes have arrived and name the format, `AudioService` writes
+both. Instead, once the first bytes have arrived and name the format, `Ingest` writes
 the intent row (`pending`, facts still unknown) and opens a multipart upload at the object's
 final key; every chunk goes both to the staging file (which the full decode, the fallback
 spool and the analysis read) and to the store. Nothing is visible in the bucket until
-`complete()`, which `ingest` calls only after the full decode has accepted the file; any
+`complete()`, which `Ingest` calls only after the full decode has accepted the file; any
 failure before that aborts the multipart upload and removes the intent row, so bad input
 still writes nothing.
 
@@ -14,7 +14,7 @@ no intact blob for it and rolls it back. The multipart upload itself stays invis
 bucket lifecycle rule (`AbortIncompleteMultipartUpload`) reclaims its parts.
 
 If the store fails while the body is still arriving, the early put is dropped and the upload
-goes on as if it never started: `ingest` puts the staging file (to the spool if need be).
+goes on as if it never started: `Ingest` puts the staging file (to the spool if need be).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def likely_format(sniffed: Sniffed, head: bytes) -> str:
 
 
 class EarlyPut:
-    """One upload's pipelined put; created by `AudioService.begin_early_put`."""
+    """One upload's pipelined put; created by `Ingest.begin_early_put`."""
 
     def __init__(
         self, *, writer: BlobWriter, catalog: Catalog, audio_id: str, created_at: datetime,

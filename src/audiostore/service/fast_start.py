@@ -30,7 +30,8 @@ from ..audio.live_copy import LIVE_FORMATS
 from ..catalog import AudioRow
 from ..catalog.models import DerivedBlobRow
 from ..errors import ValidationFailed
-from .audio import ContentSource
+from .audio import AudioService
+from .content_source import ContentSource
 from .live_renditions import LiveReader
 from .principal import Principal
 from .renditions import RenditionService, parse_rendition
@@ -83,9 +84,9 @@ Opened = ContentSource | LiveRendition | UnmadeRendition
 
 
 class FastStart:
-    def __init__(self, renditions: RenditionService) -> None:
+    def __init__(self, audio: AudioService, renditions: RenditionService) -> None:
         self.renditions = renditions
-        self.audio = renditions.audio
+        self.audio = audio
 
     async def open_content(
         self, principal: Principal, audio_id: str, params: Mapping[str, str], *, head: bool,

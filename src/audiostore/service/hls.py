@@ -26,7 +26,8 @@ from ..audio.transcode import SEGMENT_FORMATS, OutputProfile
 from ..catalog import AudioRow
 from ..errors import BadRequest, NotFound, SignatureInvalid, ValidationFailed
 from ..signing import signed_query
-from .audio import ContentSource
+from .audio import AudioService
+from .content_source import ContentSource
 from .principal import Principal
 from .renditions import RenditionService
 from .served_rows import visible_row
@@ -46,9 +47,9 @@ def _rate_for(source_rate: int) -> int:
 
 
 class HlsService:
-    def __init__(self, renditions: RenditionService) -> None:
+    def __init__(self, audio: AudioService, renditions: RenditionService) -> None:
         self.renditions = renditions
-        self.audio = renditions.audio
+        self.audio = audio
 
     # --- who may open what ------------------------------------------------------------
     async def by_key(self, principal: Principal, audio_id: str) -> tuple[AudioRow, int]:

@@ -10,11 +10,17 @@ The rules, all here:
   `idempotency_key_in_progress` (the client retries later). A claim left behind by a crash
   counts as abandoned after `ABANDONED_AFTER` and is taken over.
 - If the first request failed (any error), its key is released, so a retry stores afresh.
+- A client that gave up waiting and retries meets a first request that goes on without it
+  (an upload whose client left is not cancelled) and ends within the blob store's deadlines:
+  stored (or spooled), and the retry gets that object; or failed, and the retry stores afresh
+  (a put that missed its deadline and lands late is removed with its invisible row).
 - If the first object is gone (deleted or expired), the key is released and the upload is
   stored again.
 - Keys live `idempotency_ttl_seconds` (default a day); after that they are ignored and
   replaced. Expired rows are deleted in bulk by `purge_expired_idempotency_keys`, which
   idempotent uploads also run themselves at most once per `PURGE_EVERY` per process.
+
+`Ingest.store` applies these rules; `IdempotencyKeys` holds the claims.
 """
 
 from __future__ import annotations
@@ -22,29 +28,18 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import weakref
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Protocol
 
-from ..catalog import AudioRow, IdempotencyKeyRow
+from ..catalog import AudioRow, Catalog, IdempotencyKeyRow
 from ..errors import BadRequest, IdempotencyKeyInProgress, IdempotencyKeyReused
-from .audio import AudioService, UploadFields
-from .principal import Principal
-from .staging import StagedUpload
+from .upload_fields import UploadFields
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
 ABANDONED_AFTER = timedelta(minutes=15)
 PURGE_EVERY = timedelta(hours=1)
-_last_purge: weakref.WeakKeyDictionary[AudioService, datetime] = weakref.WeakKeyDictionary()
-
-
-@dataclass(frozen=True, slots=True)
-class UploadOutcome:
-    """The stored object, and whether it is the answer to an earlier request (a replay)."""
-
-    row: AudioRow
-    replayed: bool = False
 
 
 def check_idempotency_key(raw: str) -> str:
@@ -66,72 +61,58 @@ def upload_fingerprint(content_sha256: str, fields: UploadFields, filename: str 
     return hashlib.sha256(described.encode()).hexdigest()
 
 
-async def ingest_once(
-    audio: AudioService,
-    staged: StagedUpload,
-    principal: Principal,
-    fields: UploadFields,
-    *,
-    idempotency_key: str | None,
-) -> UploadOutcome:
-    """`AudioService.ingest`, made idempotent by `idempotency_key` when one is given."""
-    if idempotency_key is None:
-        return UploadOutcome(await audio.ingest(staged, principal, fields))
-    try:
-        key = check_idempotency_key(idempotency_key)
-        fingerprint = upload_fingerprint(staged.sha256, fields, staged.filename)
-        earlier = await _claim(audio, principal.owner, key, fingerprint)
-    except BaseException:
-        await staged.close()
-        raise
-    if earlier is not None:
-        await staged.close()  # an early put of this body is aborted: the first one stands
-        return UploadOutcome(earlier, replayed=True)
-    try:
-        row = await audio.ingest(staged, principal, fields)
-    except BaseException:
-        await audio.catalog.release_idempotency_key(principal.owner, key, fingerprint=fingerprint)
-        raise
-    await audio.catalog.complete_idempotency_key(principal.owner, key, row.id)
-    await _purge_now_and_then(audio)
-    return UploadOutcome(row)
+class IdempotencyKeys:
+    """The claims of one catalogue: taken before an upload is stored, completed or released
+    after it."""
+
+    def __init__(self, catalog: Catalog, *, clock: Callable[[], datetime], ttl_seconds: float) -> None:
+        self.catalog = catalog
+        self.clock = clock
+        self.ttl = timedelta(seconds=ttl_seconds)
+        self._last_purge: datetime | None = None
+
+    async def claim(self, owner: str, key: str, fingerprint: str) -> AudioRow | None:
+        """Claim the key for this request (None), or return the object an earlier one stored."""
+        for _ in range(3):
+            now = self.clock()
+            claim = IdempotencyKeyRow(
+                owner=owner, key=key, fingerprint=fingerprint, audio_id=None,
+                created_at=now, expires_at=now + self.ttl,
+            )
+            held = await self.catalog.claim_idempotency_key(claim, now=now)
+            if held is None:
+                return None
+            if held.fingerprint != fingerprint:
+                raise IdempotencyKeyReused()
+            if held.audio_id is None:
+                if now - held.created_at < ABANDONED_AFTER:
+                    raise IdempotencyKeyInProgress()
+            else:
+                row = await self.catalog.get_visible(held.audio_id, owner=None, now=now)
+                if row is not None:
+                    return row
+            # Abandoned, or its object is gone: forget it and claim afresh.
+            await self.catalog.release_idempotency_key(owner, key, fingerprint=fingerprint)
+        raise IdempotencyKeyInProgress()
+
+    async def release(self, owner: str, key: str, fingerprint: str) -> None:
+        """The request failed: a retry with the same key stores afresh."""
+        await self.catalog.release_idempotency_key(owner, key, fingerprint=fingerprint)
+
+    async def complete(self, owner: str, key: str, audio_id: str) -> None:
+        """The request stored `audio_id`: the key answers it from now on."""
+        await self.catalog.complete_idempotency_key(owner, key, audio_id)
+        now = self.clock()
+        if self._last_purge is None or now - self._last_purge >= PURGE_EVERY:
+            self._last_purge = now
+            await purge_expired_idempotency_keys(self, now=now)
 
 
-async def _claim(audio: AudioService, owner: str, key: str, fingerprint: str) -> AudioRow | None:
-    """Claim the key for this request (None), or return the object an earlier one stored."""
-    ttl = timedelta(seconds=audio.settings.idempotency_ttl_seconds)
-    for _ in range(3):
-        now = audio.clock()
-        claim = IdempotencyKeyRow(
-            owner=owner, key=key, fingerprint=fingerprint, audio_id=None,
-            created_at=now, expires_at=now + ttl,
-        )
-        held = await audio.catalog.claim_idempotency_key(claim, now=now)
-        if held is None:
-            return None
-        if held.fingerprint != fingerprint:
-            raise IdempotencyKeyReused()
-        if held.audio_id is None:
-            if now - held.created_at < ABANDONED_AFTER:
-                raise IdempotencyKeyInProgress()
-        else:
-            row = await audio.catalog.get_visible(held.audio_id, owner=None, now=now)
-            if row is not None:
-                return row
-        # Abandoned, or its object is gone: forget it and claim afresh.
-        await audio.catalog.release_idempotency_key(owner, key, fingerprint=fingerprint)
-    raise IdempotencyKeyInProgress()
+class _HoldsCatalog(Protocol):
+    catalog: Catalog
+    clock: Callable[[], datetime]
 
 
-async def purge_expired_idempotency_keys(audio: AudioService, *, now: datetime | None = None) -> int:
+async def purge_expired_idempotency_keys(holder: _HoldsCatalog, *, now: datetime | None = None) -> int:
     """Delete expired idempotency keys; returns how many. Safe to run any time, anywhere."""
-    return await audio.catalog.delete_expired_idempotency_keys(now=now or audio.clock())
-
-
-async def _purge_now_and_then(audio: AudioService) -> None:
-    now = audio.clock()
-    last = _last_purge.get(audio)
-    if last is not None and now - last < PURGE_EVERY:
-        return
-    _last_purge[audio] = now
-    await purge_expired_idempotency_keys(audio, now=now)
+    return await holder.catalog.delete_expired_idempotency_keys(now=now or holder.clock())

@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..audio.transcode import OutputProfile, format_info
 from ..audio.work_budget import WorkBudget
 from ..catalog import AudioRow
-from ..settings import Settings
+from ..settings import ProcessingSettings
 
 _MIB = 1 << 20
 # Room over what the stored duration implies: VBR codecs overshoot their target a little,
@@ -20,7 +20,7 @@ _OUTPUT_MARGIN, _OUTPUT_SLACK = 2.0, _MIB
 _SECONDS_MARGIN, _SECONDS_SLACK = 1.05, 5.0
 
 
-def cpu_seconds_for(settings: Settings, source_bytes: int) -> float:
+def cpu_seconds_for(settings: ProcessingSettings, source_bytes: int) -> float:
     allowed = settings.processing_cpu_seconds_min + settings.processing_cpu_seconds_per_mib * (
         source_bytes / _MIB
     )
@@ -31,18 +31,18 @@ def _seconds_for(row: AudioRow) -> float:
     return row.duration * _SECONDS_MARGIN + _SECONDS_SLACK
 
 
-def _output_for(settings: Settings, expected_bytes: float) -> int:
+def _output_for(settings: ProcessingSettings, expected_bytes: float) -> int:
     implied = expected_bytes * _OUTPUT_MARGIN + _OUTPUT_SLACK
     return int(min(settings.processing_max_output_bytes, implied))
 
 
-def analysis_budget(settings: Settings, row: AudioRow) -> WorkBudget:
+def analysis_budget(settings: ProcessingSettings, row: AudioRow) -> WorkBudget:
     return WorkBudget(
         cpu_seconds=cpu_seconds_for(settings, row.size), max_audio_seconds=_seconds_for(row)
     )
 
 
-def rendition_budget(settings: Settings, row: AudioRow, profile: OutputProfile) -> WorkBudget:
+def rendition_budget(settings: ProcessingSettings, row: AudioRow, profile: OutputProfile) -> WorkBudget:
     info = format_info(profile.format)
     if info.lossy and profile.bitrate:
         per_second = profile.bitrate / 8
@@ -56,7 +56,7 @@ def rendition_budget(settings: Settings, row: AudioRow, profile: OutputProfile) 
 
 
 def waveform_budget(
-    settings: Settings, row: AudioRow, *, pixels: float, channels: int, bits: int
+    settings: ProcessingSettings, row: AudioRow, *, pixels: float, channels: int, bits: int
 ) -> WorkBudget:
     return WorkBudget(
         cpu_seconds=cpu_seconds_for(settings, row.size),

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import quote
 
-from ..errors import BadRequest, SignatureInvalid, ValidationFailed
+from ..errors import BadRequest, ScopeDenied, SignatureInvalid, ValidationFailed
 from ..signing import EXPIRES_PARAM, SIGNATURE_PARAM, parse_signed_query, signed_query
 from .principal import Principal
 from .queues import MODES, QueueService, QueueStream
@@ -49,6 +49,10 @@ class QueueUrls:
     ) -> SignedQueueUrl:
         if mode not in MODES:
             raise ValidationFailed(f"mode must be one of {', '.join(MODES)}.")
+        if principal.collections is not None:
+            # The URL plays the queue as its owner would, every collection's items included.
+            raise ScopeDenied("A client token limited to collections cannot sign a queue URL; "
+                              "play the stream with the token itself.")
         await self.queues.get(principal, name)  # 404 unless the queue exists
         seconds = self.audio.check_expires_in(expires_in)
         expires_at = self.audio.clock() + timedelta(seconds=seconds)

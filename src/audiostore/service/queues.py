@@ -91,7 +91,7 @@ class QueueService:
         live = await self.audio.catalog.get_many_visible(
             row.audio_ids, owner=principal.owner, now=self.audio.clock()
         )
-        ids = [i for i in row.audio_ids if i in live]
+        ids = [i for i in row.audio_ids if i in live and principal.sees_collection(live[i].collection)]
         return QueueView(row.name, ids, [live[i] for i in ids], row.created_at, row.updated_at)
 
     async def put(self, principal: Principal, name: str, audio_ids: list[str]) -> QueueView:
@@ -102,7 +102,10 @@ class QueueService:
             )
         now = self.audio.clock()
         live = await self.audio.catalog.get_many_visible(audio_ids, owner=principal.owner, now=now)
-        missing = [i for i in dict.fromkeys(audio_ids) if i not in live]
+        missing = [
+            i for i in dict.fromkeys(audio_ids)
+            if i not in live or not principal.sees_collection(live[i].collection)
+        ]
         if missing:
             raise ValidationFailed(f"No such audio: {', '.join(missing[:10])}.")
         row = QueueRow(
@@ -123,8 +126,11 @@ class QueueService:
 
     # --- streaming ------------------------------------------------------------------------
     async def open_stream(
-        self, principal: Principal, name: str, *, mode: str, icy: bool
+        self, principal: Principal, name: str, *, mode: str, icy: bool,
+        gate: Callable[[], Awaitable[bool]] | None = None,
     ) -> QueueStream:
+        """The queue's continuous stream. `gate`, if given, is asked before every item: once
+        it says no (a public collection made private), the stream ends."""
         if mode not in MODES:
             raise ValidationFailed(f"mode must be one of {', '.join(MODES)}.")
         view = await self.get(principal, name)
@@ -137,7 +143,7 @@ class QueueService:
             "icy-name": name,
             "icy-br": str(self.settings.queue_stream_bitrate // 1000),
         }
-        body = self._paced(self._frames(principal, name, mode))
+        body = self._paced(self._frames(principal, name, mode, gate))
         if icy:
             headers["icy-metaint"] = str(self.settings.queue_icy_metaint)
             return QueueStream(headers, self._with_icy(body, self.settings.queue_icy_metaint))
@@ -149,10 +155,15 @@ class QueueService:
             return []
         return (await self._view(principal, row)).items
 
-    async def _order(self, principal: Principal, name: str, mode: str) -> AsyncIterator[AudioRow]:
+    async def _order(
+        self, principal: Principal, name: str, mode: str,
+        gate: Callable[[], Awaitable[bool]] | None = None,
+    ) -> AsyncIterator[AudioRow]:
         """Items in play order; who is still visible is asked again before each one."""
         previous: str | None = None
         while True:
+            if gate is not None and not await gate():
+                return
             snapshot = await self._live(principal, name)
             if not snapshot:
                 return
@@ -165,6 +176,8 @@ class QueueService:
             if mode == "shuffle":
                 self.rng.shuffle(snapshot)
             for item in snapshot:
+                if gate is not None and not await gate():
+                    return
                 live = {r.id for r in await self._live(principal, name)}
                 if item.id in live:
                     yield item
@@ -172,13 +185,14 @@ class QueueService:
                 return
 
     async def _frames(
-        self, principal: Principal, name: str, mode: str
+        self, principal: Principal, name: str, mode: str,
+        gate: Callable[[], Awaitable[bool]] | None = None,
     ) -> AsyncIterator[tuple[bytes, float, str]]:
         """(frame bytes, seconds, title) for every frame of every item, in play order."""
         profile = self.renditions.queue_profile()
         expected: tuple[int, int, int, int] | None = None
         barren = 0  # items in a row that gave no frames: stop rather than spin
-        async for item in self._order(principal, name, mode):
+        async for item in self._order(principal, name, mode, gate):
             try:
                 derived = await self.renditions.ensure_rendition(item, profile)
             except Exception as exc:  # noqa: BLE001 - one bad item must not end the stream

@@ -9,7 +9,7 @@ under the processing limits (`processing_limits`): past one it stops, its scratc
 the request answers 422 `processing_limit`; a job nobody waits for any more is cancelled
 unless nearly done, and every job is cancelled at shutdown. Each derived blob is
 recorded in `derived_blobs`, listed on the audio object, and deleted with the object (the
-row by ON DELETE CASCADE, the blob through the `AudioService.derived` hook in `purge`).
+row by ON DELETE CASCADE, the blob through `AudioService.purge`, which asks `keys_of`).
 """
 
 from __future__ import annotations
@@ -17,16 +17,17 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import anyio
 
+from ..audio.growing_source import GrowingSource
 from ..audio.transcode import (
     FORMATS,
     MAX_BITRATE,
@@ -35,12 +36,11 @@ from ..audio.transcode import (
     format_info,
     transcode,
 )
-from ..audio.growing_source import GrowingSource
 from ..audio.waveform import compute_peaks
 from ..audio.work_budget import WorkBudget
 from ..blob_keys import rendition_key
-from ..blobstores import BlobNotFound, LocalPathStore, SignCapableStore
-from ..catalog import AudioRow
+from ..blobstores import BlobStore, LocalPathStore
+from ..catalog import AudioRow, Catalog
 from ..catalog.derived_blobs import DerivedBlobCatalog
 from ..catalog.doomed_claims import DoomedObject
 from ..catalog.models import DerivedBlobRow
@@ -53,7 +53,10 @@ from ..errors import (
     UnknownFormat,
     ValidationFailed,
 )
-from .audio import AudioService, ContentFields, ContentSource
+from ..settings import Settings
+from .content_source import BlobAccess, ContentFields, ContentSource
+from .loudness_meter import LoudnessMeter
+from .original_copy import OriginalCopies
 from .principal import Principal
 from .processing_limits import rendition_budget, waveform_budget
 from .clips import clip_bounds, clip_seconds_text, clip_variant, parse_clip
@@ -61,6 +64,7 @@ from .live_renditions import LiveRenditions
 from .render_jobs import RenderJobs
 from .scratch_dir import held_scratch_dir
 from .streamed_original import original_as_it_arrives
+from .visible_audio import visible_or_not_found
 
 log = logging.getLogger(__name__)
 
@@ -232,13 +236,20 @@ def _sha256_of(path: Path) -> str:
 
 
 class RenditionService:
-    """Makes, finds, serves and lists derived blobs of `AudioService` objects."""
+    """Makes, finds, serves and lists derived blobs of stored objects."""
 
-    def __init__(self, audio: AudioService) -> None:
-        self.audio = audio
-        self.settings = audio.settings
-        self.store = audio.store
-        self.rows = DerivedBlobCatalog(audio.catalog)
+    def __init__(
+        self, *, settings: Settings, catalog: Catalog, store: BlobStore, access: BlobAccess,
+        originals: OriginalCopies, meter: LoudnessMeter, clock: Callable[[], datetime],
+    ) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.store = store
+        self.access = access
+        self.originals = originals
+        self.meter = meter  # measures loudness first when normalising needs it
+        self.clock = clock
+        self.rows = DerivedBlobCatalog(catalog)
         self.jobs = RenderJobs()
         self.live = LiveRenditions()  # renditions being encoded, readable as they grow
         self.renders = 0  # how many derived blobs this process has made (tests count them)
@@ -267,9 +278,9 @@ class RenditionService:
     async def measured_profile(self, row: AudioRow, req: RenditionRequest) -> OutputProfile:
         """`profile_for`, after measuring the loudness first if normalising needs it and the
         analysis after the upload has not run yet."""
-        analysis = self.audio.analysis
-        if req.normalize and row.analysis_due_at is not None and analysis is not None:
-            await analysis.analyse_stored(row)
+        if req.normalize and row.analysis_due_at is not None:
+            if await self.meter.measure_stored(row):
+                await self.after_analysis(row)  # what the analysis after the upload would do
         return self.profile_for(row, req)
 
     def queue_profile(self) -> OutputProfile:
@@ -318,47 +329,18 @@ class RenditionService:
         return f"{row.id}/{variant}"
 
     @asynccontextmanager
-    async def original_in_scratch(self, row: AudioRow) -> AsyncIterator[tuple[Path, Path]]:
-        """A scratch directory under the data dir holding a local copy of the original;
-        removed, with whatever was made in it, on exit."""
-        with held_scratch_dir(self.audio.tmp_dir) as tmp:
-            yield tmp, await self._fetch_original(row, tmp)
-
-    @asynccontextmanager
     async def original_for_encoding(
         self, row: AudioRow, budget: WorkBudget
     ) -> AsyncIterator[tuple[Path, Path | GrowingSource]]:
-        """As `original_in_scratch`, but from a remote store the encoder may start reading
-        while the original is still downloading."""
+        """As `OriginalCopies.in_scratch`, but from a remote store the encoder may start
+        reading while the original is still downloading."""
         if isinstance(self.store, LocalPathStore):
-            async with self.original_in_scratch(row) as pair:
+            async with self.originals.in_scratch(row) as pair:
                 yield pair
             return
-        with held_scratch_dir(self.audio.tmp_dir) as tmp:
+        with held_scratch_dir(self.originals.tmp_dir) as tmp:
             async with original_as_it_arrives(self.store, row, tmp, budget.cancel) as source:
                 yield tmp, source
-
-    async def _fetch_original(self, row: AudioRow, tmp: Path) -> Path:
-        """A local file with the original's bytes: the store's own file, or a streamed copy."""
-        if isinstance(self.store, LocalPathStore):
-            # A hard link in the scratch dir (same disk: both are under the data dir), so a
-            # delete that removes the blob meanwhile cannot pull the file from under the decoder.
-            path, linked = self.store.local_path(row.key), tmp / f"source.{row.format}"
-            try:
-                os.link(path, linked)
-            except FileNotFoundError as exc:
-                raise NotFound("The audio's bytes are missing from storage.") from exc
-            except OSError:  # another file system (or no links): read it in place
-                return path
-            return linked
-        dst = tmp / f"source.{row.format}"
-        try:
-            async with await anyio.open_file(dst, "wb") as f:
-                async for chunk in self.store.get_stream(row.key):
-                    await f.write(chunk)
-        except BlobNotFound as exc:  # deleted while we began to render it
-            raise NotFound("The audio's bytes are missing from storage.") from exc
-        return dst
 
     async def _store_derived(
         self, row: AudioRow, *, variant: str, kind: str, fmt: str, ext: str,
@@ -371,7 +353,7 @@ class RenditionService:
         derived = DerivedBlobRow(
             audio_id=row.id, variant=variant, kind=kind, key=key, format=fmt,
             content_type=content_type, size=size, sha256=sha, params=params, duration=duration,
-            created_at=self.audio.clock(),
+            created_at=self.clock(),
         )
         try:
             await self.rows.put(derived)
@@ -381,7 +363,7 @@ class RenditionService:
         except InsufficientStorage:  # the catalogue's disk is full: no blob without its row
             await self.store.delete_many([key])
             raise
-        if await self.audio.catalog.get_visible(row.id, owner=None, now=self.audio.clock()) is None:
+        if await self.catalog.get_visible(row.id, owner=None, now=self.clock()) is None:
             # Deleted while we rendered, its row still there when ours went in: the delete may
             # have gathered its blobs' keys before ours existed, so take ours back ourselves.
             await self.rows.delete_one(row.id, variant)
@@ -426,21 +408,16 @@ class RenditionService:
             "row": row, "content_type": derived.content_type, "size": derived.size,
             "etag": f'"{derived.sha256}"', "key": derived.key,
         }
-        if isinstance(self.store, LocalPathStore):
-            return ContentSource(**common, path=self.store.local_path(derived.key))
-        if allow_redirect and isinstance(self.store, SignCapableStore) and self.settings.signed_urls == "direct":
-            url = await self.store.sign_get(derived.key, expires_in=300, filename=row.name)
-            return ContentSource(**common, redirect_url=url)
-        return ContentSource(**common, store=self.store)
+        return await self.access.source(common, allow_redirect=allow_redirect)
 
     async def open_content(
         self, principal: Principal, audio_id: str, params: Mapping[str, str]
     ) -> ContentSource:
         """The original (no `format`) or a rendition of a visible object, rendered if new."""
         req = parse_rendition(params)
-        row = await self.audio.get(principal, audio_id)
-        if req is None:
-            return await self.audio.open_content(principal, audio_id)
+        if req is None:  # `wants_rendition` said otherwise: the route serves the original
+            raise ValidationFailed("Name a rendition's format (e.g. format=mp3).")
+        row = await self._visible(principal, audio_id)
         derived = await self.ensure_rendition(row, await self.measured_profile(row, req))
         return await self.source_of(row, derived, allow_redirect=True)
 
@@ -462,7 +439,7 @@ class RenditionService:
         self, principal: Principal, audio_id: str, params: Mapping[str, str]
     ) -> ContentSource:
         req = parse_waveform(params)
-        row = await self.audio.get(principal, audio_id)
+        row = await self._visible(principal, audio_id)
         spp = req.samples_per_pixel or max(1, row.sample_rate // (req.pixels_per_second or 1))
         if row.duration * row.sample_rate / spp > MAX_WAVEFORM_PIXELS:
             raise ValidationFailed(
@@ -472,7 +449,7 @@ class RenditionService:
         variant = req.variant(row.sample_rate)
 
         async def make(budget: WorkBudget) -> DerivedBlobRow:
-            async with self.original_in_scratch(row) as (tmp, source):
+            async with self.originals.in_scratch(row) as (tmp, source):
                 out = tmp / f"peaks.{req.format}"
 
                 def compute() -> None:
@@ -508,8 +485,11 @@ class RenditionService:
         self, principal: Principal, audio_id: str
     ) -> tuple[AudioRow, list[DerivedBlobRow]]:
         """A visible object and the renditions made of it so far."""
-        row = await self.audio.get(principal, audio_id)
+        row = await self._visible(principal, audio_id)
         return row, (await self.renditions_of([row]))[row.id]
+
+    async def _visible(self, principal: Principal, audio_id: str) -> AudioRow:
+        return await visible_or_not_found(self.catalog, principal, audio_id, now=self.clock())
 
     # --- hooks AudioService calls ---------------------------------------------------------------
     async def keys_of(self, rows: Sequence[AudioRow | DoomedObject]) -> list[str]:
@@ -540,6 +520,15 @@ class RenditionService:
     def ingest_requests(self, row: AudioRow) -> list[RenditionRequest]:
         """`AUDIOSTORE_INGEST_RENDITIONS` entries that apply to `row`'s upload format."""
         return [req for source, req in self._ingest_plan if source in (None, row.format)]
+
+    async def after_analysis(self, row: AudioRow) -> None:
+        """The ingest renditions of a just measured object (they may normalise), unless it was
+        deleted or expired meanwhile: no renditions for an object that is going away."""
+        if not self.ingest_requests(row):
+            return
+        current = await self.catalog.get_visible(row.id, owner=None, now=self.clock())
+        if current is not None:
+            await self.after_ingest(current)
 
     async def after_ingest(self, row: AudioRow) -> None:
         """Make the renditions the settings ask for at upload. A failure is logged, not raised:

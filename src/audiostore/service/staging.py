@@ -1,7 +1,8 @@
 """Uploads land here first: a temp file, hashed and size-checked while it streams in.
 
-With `on_head` set, the first bytes also decide whether the upload goes to the store while it
-arrives (`EarlyPut`): then every chunk is passed on to it as well, by `pump()`.
+`Ingest` drives it: `write()` each chunk, then `pump()`. Once the first bytes have decided
+that the upload goes to the store while it arrives, `forward_to(early_put)` makes every batch
+go to that `EarlyPut` as well.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import fcntl
 import hashlib
 import os
 import tempfile
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 _BATCH_BYTES = 1024 * 1024  # gathered before one hash-and-write (and one call into the store)
 _SYNC_FLUSH_AT = 8 * 1024 * 1024  # a writer that never calls pump() still holds no more
-# (with `on_head` set the body reader must pump: an early put has to see every batch)
+# (a `pumped` staging file never flushes by itself: an early put has to see every batch)
 _ABORTS: set[asyncio.Task[None]] = set()  # last-resort aborts scheduled by discard()
 
 
@@ -38,7 +38,10 @@ class StagedUpload:
     `InsufficientStorage` from whichever call met it, and the caller discards the file.
     """
 
-    def __init__(self, tmp_dir: Path, limit: int) -> None:
+    def __init__(
+        self, tmp_dir: Path, limit: int, *, pumped: bool = False,
+        limit_source: str = "AUDIOSTORE_MAX_UPLOAD_BYTES",
+    ) -> None:
         with full_disk_is_507("staging"):
             tmp_dir.mkdir(parents=True, exist_ok=True)
             fd, name = tempfile.mkstemp(prefix="upload-", suffix=".part", dir=tmp_dir)
@@ -49,15 +52,12 @@ class StagedUpload:
         self._lock_fd = os.open(name, os.O_RDONLY)
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
         self._hash = hashlib.sha256()
+        self._hash_fed = False
         self.limit = limit
+        self.limit_source = limit_source  # named in a 413: the setting, or a client token's bound
         self.size = 0
-        self.filename: str | None = None
-        self.declared_content_type: str | None = None
-        # Multipart text fields as they arrive (those before the file are known at its head).
-        self.form_fields: dict[str, str] = {}
-        self.on_head: Callable[[bytes], Awaitable[EarlyPut | None]] | None = None
         self.early: EarlyPut | None = None
-        self._deciding = True
+        self._pumped = pumped
         self._head = b""
         # Chunks not yet hashed and written: a batch goes out together (to a worker thread for
         # the hash and the file, and to the early put), not one 64 KiB chunk at a time.
@@ -68,14 +68,25 @@ class StagedUpload:
         self.size += len(chunk)
         if self.size > self.limit:
             raise PayloadTooLarge(
-                f"The upload is larger than {self.limit} bytes (AUDIOSTORE_MAX_UPLOAD_BYTES)."
+                f"The upload is larger than {self.limit} bytes ({self.limit_source})."
             )
         if len(self._head) < HEAD_BYTES:
             self._head += chunk[: HEAD_BYTES - len(self._head)]
         self._batch.append(chunk)
         self._batch_bytes += len(chunk)
-        if self._batch_bytes >= _SYNC_FLUSH_AT and self.on_head is None:
+        if self._batch_bytes >= _SYNC_FLUSH_AT and not self._pumped:
             self._absorb(self._take_batch())  # a writer that never pumps stays bounded
+
+    @property
+    def head(self) -> bytes:
+        """The first `HEAD_BYTES` (fewer if the upload is shorter): enough to sniff the format."""
+        return self._head
+
+    def forward_to(self, early: EarlyPut) -> None:
+        """Send every batch from now on to `early` too; before the first batch has gone out."""
+        if self._hash_fed:
+            raise RuntimeError("an early put must start before the first batch is written")
+        self.early = early
 
     @property
     def _sending(self) -> bool:
@@ -88,6 +99,7 @@ class StagedUpload:
 
     def _absorb(self, data: bytes) -> None:
         """Hash and write a batch (hashlib and the write release the GIL)."""
+        self._hash_fed = True
         self._hash.update(data)
         # Unbuffered: one write() may take only part of a batch (a filling disk does that),
         # and a stored object whose file is shorter than its size and sha256 is corrupt.
@@ -95,12 +107,9 @@ class StagedUpload:
             write_all(self._file, data)
 
     async def pump(self, *, final: bool = False) -> None:
-        """Hash and write what has gathered, in a worker thread, while the early put (decided
-        once the head has arrived) sends the same bytes on. Called by the body reader after
-        each chunk, and with `final=True` at the end."""
-        if self.on_head is not None and self._deciding and (self.size >= HEAD_BYTES or (final and self.size)):
-            self._deciding = False
-            self.early = await self.on_head(self._head)
+        """Hash and write what has gathered, in a worker thread, while the early put (if one
+        was started) sends the same bytes on. Called after each chunk, and with `final=True`
+        at the end."""
         if not self._batch or (not final and self._batch_bytes < _BATCH_BYTES):
             return
         data = self._take_batch()

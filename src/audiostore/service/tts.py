@@ -1,6 +1,6 @@
 """TtsService: text to stored speech, with the request cache.
 
-Speech is stored through the same path as uploads (`AudioService.stage` + `ingest`), so keys,
+Speech is stored through the same path as uploads (`Ingest.store`), so keys,
 probing, expiry and deletion follow the same rules. An identical request (engine, voice,
 text, format, options) made by the same owner is answered from storage while the audio it
 made lives; concurrent identical requests in one process synthesise once (a per-request
@@ -12,6 +12,14 @@ audio, not the speech: `expires_in` (the signed URLs' lifetime, checked and capp
 request makes, beside the service's own `tts` facts). A cache hit leaves the stored objects'
 metadata as the request that made them left it; it is still checked, so bad metadata is a 422
 whether or not the cache would answer.
+
+`SpeechStreams` (speech_streams.py) answers the same requests as bytes while they are made,
+sentence by sentence (`POST /v1/audio/speech`, `/v1/tts` with `stream: true`): a cache hit
+streams the stored object; otherwise one synthesis per request is shared by every listener
+that asks for it meanwhile (`LiveSpeech`), and its complete result is stored into the same
+cache. A result is
+stored whole or not at all: when every listener leaves before the last sentence, the
+synthesis stops and nothing is kept.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import os
 import tempfile
 import time
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,33 +56,21 @@ from ..tts import (
     encode_speech,
     split_sentences,
 )
-from .audio import AudioService, SignedUrl, UploadFields
+from .audio import AudioService, SignedUrl
+from .ingest import Ingest, StoredUpload
 from .metadata_field import check_metadata
 from .principal import Principal
-from .staging import StagedUpload
 from .text_field import check_text
+from .tts_request import TtsRequest
+from .upload_fields import UploadFields
+from .upload_source import FileUploadSource
 
 log = logging.getLogger(__name__)
 
 MIN_SPEED, MAX_SPEED = 0.5, 2.0
 PRUNE_EVERY_SECONDS = 3600.0
 MIN_SPEECH_SECONDS = 0.05  # less than this is a click, not speech: the text had nothing to say
-COPY_CHUNK = 256 * 1024
 TTS_METADATA_KEY = "tts"  # the service's own facts in each object's metadata; callers may not use it
-
-
-@dataclass(frozen=True, slots=True)
-class TtsRequest:
-    """What a client asks for. None means the setting's default."""
-
-    text: str
-    voice: str | None = None
-    format: str | None = None
-    speed: float | None = None
-    ttl_seconds: int | None = None
-    segments: bool = False
-    expires_in: int | None = None  # signed URL lifetime; None: AUDIOSTORE_URL_DEFAULT_EXPIRY
-    metadata: object = None  # a JSON object to store on the new audio; None: none
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +92,9 @@ class TtsResult:
 
 
 @dataclass(frozen=True, slots=True)
-class _Plan:
-    """A validated request: which engine and voice, and its cache key."""
+class SpeechPlan:
+    """A validated request: which engine and voice, and its cache key (`format` is a key of
+    the format table it was checked against)."""
 
     engine: TtsEngine
     voice: Voice
@@ -112,17 +110,25 @@ class _Plan:
 
 class TtsService:
     def __init__(
-        self, *, settings: Settings, audio: AudioService, registry: EngineRegistry,
+        self, *, settings: Settings, audio: AudioService, ingest: Ingest, registry: EngineRegistry,
         requests: TtsRequestCatalog,
     ) -> None:
         self.settings = settings
         self.audio = audio
+        self.ingest = ingest
         self.registry = registry
         self.requests = requests
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
         self._last_prune = time.monotonic()
+        # Syntheses being streamed now (`SpeechStreams` keeps this): each one's "stored or
+        # failed" event, by owner and request.
+        self.streaming: dict[tuple[str, str], asyncio.Event] = {}
+
+    def lock_for(self, owner: str, request_hash: str) -> asyncio.Lock:
+        """The lock identical requests of one owner take turns with in this process."""
+        return self._locks.setdefault((owner, request_hash), asyncio.Lock())
 
     async def voices(self) -> list[Voice]:
         try:
@@ -132,10 +138,12 @@ class TtsService:
 
     async def speak(self, principal: Principal, request: TtsRequest) -> TtsResult:
         """Synthesise and store `request`, or answer it from the cache."""
-        plan = await self._plan(request)
+        plan = await self.plan(request)
         owner = principal.owner
-        lock = self._locks.setdefault((owner, plan.request_hash), asyncio.Lock())
-        async with lock:
+        streamed = self.streaming.get((owner, plan.request_hash))
+        if streamed is not None:  # the same speech, being streamed: its result is the cache's
+            await streamed.wait()
+        async with self.lock_for(owner, plan.request_hash):
             cached = await self._from_cache(principal, plan)
             if cached is not None:
                 metrics.TTS_CACHE_HITS.labels(plan.engine.name).inc()
@@ -152,7 +160,11 @@ class TtsService:
         return {"tts_requests_pruned": await self.requests.prune_orphans()}
 
     # --- validation -------------------------------------------------------------------
-    async def _plan(self, request: TtsRequest) -> _Plan:
+    async def plan(
+        self, request: TtsRequest, formats: Mapping[str, object] = OUTPUT_FORMATS
+    ) -> SpeechPlan:
+        """Check `request` and find its engine, voice and cache key; `formats` names the
+        formats this way of answering can give."""
         text = request.text
         if not text or not text.strip():
             raise ValidationFailed("text is empty: give the words to speak.")
@@ -163,8 +175,8 @@ class TtsService:
                 f"text holds {len(text)} characters; at most {limit} (AUDIOSTORE_TTS_MAX_TEXT_CHARS)."
             )
         fmt = (request.format or self.settings.tts_default_format).lower()
-        if fmt not in OUTPUT_FORMATS:
-            raise UnknownFormat(f"Unknown format {fmt!r}; use one of {', '.join(OUTPUT_FORMATS)}.")
+        if fmt not in formats:
+            raise UnknownFormat(f"Unknown format {fmt!r}; use one of {', '.join(formats)}.")
         speed = 1.0 if request.speed is None else float(request.speed)
         if not MIN_SPEED <= speed <= MAX_SPEED:
             raise ValidationFailed(f"speed must be between {MIN_SPEED} and {MAX_SPEED}.")
@@ -185,7 +197,7 @@ class TtsService:
         ttl = request.ttl_seconds
         if ttl is None and self.settings.tts_default_ttl > 0:
             ttl = self.settings.tts_default_ttl
-        plan = _Plan(
+        plan = SpeechPlan(
             engine=engine, voice=voice, text=text, format=fmt, options=options,
             segments=request.segments, ttl_seconds=ttl,
             request_hash=hashlib.sha256(key.encode()).hexdigest(),
@@ -203,7 +215,7 @@ class TtsService:
         return plan
 
     # --- cache ------------------------------------------------------------------------
-    async def _from_cache(self, principal: Principal, plan: _Plan) -> TtsResult | None:
+    async def _from_cache(self, principal: Principal, plan: SpeechPlan) -> TtsResult | None:
         entry = await self.requests.get(principal.owner, plan.request_hash)
         if entry is None:
             return None
@@ -219,14 +231,31 @@ class TtsService:
         ]
         return TtsResult(whole=whole, engine=entry.engine, cache_hit=True, segments=segments)
 
+    async def cached_row(self, principal: Principal, plan: SpeechPlan) -> AudioRow | None:
+        """The stored whole of an identical earlier request, while it lives."""
+        entry = await self.requests.get(principal.owner, plan.request_hash)
+        if entry is None:
+            return None
+        rows = await self.audio.catalog.get_many_visible(
+            [entry.audio_id], owner=principal.owner, now=self.audio.clock()
+        )
+        return rows.get(entry.audio_id)
+
+    async def remember(self, principal: Principal, plan: SpeechPlan, row: AudioRow, phonemes: str | None) -> None:
+        """Make `row` the cached answer of `plan` (a request without segments)."""
+        await self.requests.put(TtsRequestRow(
+            owner=principal.owner, request_hash=plan.request_hash, audio_id=row.id,
+            engine=plan.engine.name, phonemes=phonemes, segments=None, created_at=self.audio.clock(),
+        ))
+
     async def _signed(
-        self, principal: Principal, plan: _Plan, row: AudioRow, text: str, phonemes: str | None
+        self, principal: Principal, plan: SpeechPlan, row: AudioRow, text: str, phonemes: str | None
     ) -> SpokenPart:
         signed = await self.audio.sign(principal, row.id, expires_in=plan.url_expires_in)
         return SpokenPart(row=row, signed=signed, text=text, phonemes=phonemes)
 
     # --- synthesis and storage --------------------------------------------------------
-    async def _synthesise(self, plan: _Plan, text: str) -> Speech:
+    async def synthesise(self, plan: SpeechPlan, text: str) -> Speech:
         engine = plan.engine.name
         started = time.perf_counter()
         try:
@@ -246,23 +275,22 @@ class TtsService:
             raise ValidationFailed(f"The voice finds nothing to speak in {text[:40]!r}.")
         return speech
 
-    async def _synthesise_and_store(self, principal: Principal, plan: _Plan) -> TtsResult:
+    async def _synthesise_and_store(self, principal: Principal, plan: SpeechPlan) -> TtsResult:
         texts = split_sentences(plan.text) if plan.segments else [plan.text]
         # Everything is synthesised before anything is stored: an engine failure stores nothing.
-        pieces = [await self._synthesise(plan, t) for t in texts]
+        pieces = [await self.synthesise(plan, t) for t in texts]
         whole_speech = pieces[0] if not plan.segments else _joined(pieces)
-        stored: list[AudioRow] = []
+        stored: list[StoredUpload] = []
         try:
-            whole_row = await self._store(principal, plan, whole_speech, plan.text, None)
-            stored.append(whole_row)
+            stored.append(await self._store(principal, plan, whole_speech, plan.text, None))
             for i, (t, speech) in enumerate(zip(texts, pieces, strict=True)):
                 if plan.segments:
                     stored.append(await self._store(principal, plan, speech, t, i))
         except BaseException:
-            for row in stored:  # all or nothing
-                await self.audio.delete(principal, row.id)
+            for done in stored:  # all or nothing
+                await self.audio.delete(principal, done.row.id)
             raise
-        segment_rows = stored[1:]
+        whole_row, segment_rows = stored[0].row, [done.row for done in stored[1:]]
         await self.requests.put(TtsRequestRow(
             owner=principal.owner, request_hash=plan.request_hash, audio_id=whole_row.id,
             engine=plan.engine.name, phonemes=whole_speech.phonemes,
@@ -272,43 +300,42 @@ class TtsService:
             ] if plan.segments else None,
             created_at=self.audio.clock(),
         ))
-        whole = await self._signed(principal, plan, whole_row, plan.text, whole_speech.phonemes)
+        # The URLs signed as each part was stored: no second read of rows just written.
+        whole = SpokenPart(row=whole_row, signed=stored[0].signed, text=plan.text,
+                           phonemes=whole_speech.phonemes)
         segments = [
-            await self._signed(principal, plan, r, t, s.phonemes)
-            for r, t, s in zip(segment_rows, texts, pieces, strict=False)
+            SpokenPart(row=done.row, signed=done.signed, text=t, phonemes=s.phonemes)
+            for done, t, s in zip(stored[1:], texts, pieces, strict=False)
         ]
         return TtsResult(whole=whole, engine=plan.engine.name, cache_hit=False, segments=segments)
 
     async def _store(
-        self, principal: Principal, plan: _Plan, speech: Speech, text: str, segment: int | None
-    ) -> AudioRow:
+        self, principal: Principal, plan: SpeechPlan, speech: Speech, text: str, segment: int | None
+    ) -> StoredUpload:
         ext = OUTPUT_FORMATS[plan.format].ext
-        suffix = "" if segment is None else f"-{segment + 1}"
-        staged = self.audio.stage()
-        try:
-            await anyio.to_thread.run_sync(self._encode_into, speech, plan.format, staged)
-        except BaseException:
-            staged.discard()
-            raise
-        return await self.audio.ingest(staged, principal, UploadFields(
-            name=f"tts-{plan.request_hash[:16]}{suffix}.{ext}",
-            collection=self.settings.tts_collection, ttl_seconds=plan.ttl_seconds,
-            metadata=_stored_metadata(plan, segment), text=text, voice_id=plan.voice.id,
-        ))
-
-    def _encode_into(self, speech: Speech, fmt: str, staged: StagedUpload) -> None:
-        """Encode to a temp file, then stream it into the staged upload (hash + size limit)."""
-        self.audio.tmp_dir.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix="tts-", suffix="." + OUTPUT_FORMATS[fmt].ext, dir=self.audio.tmp_dir)
+        tmp_dir = self.ingest.tmp_dir
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix="tts-", suffix="." + ext, dir=tmp_dir)
         os.close(fd)
         path = Path(name)
         try:
-            encode_speech(speech, fmt, path)
-            with path.open("rb") as f:
-                while chunk := f.read(COPY_CHUNK):
-                    staged.write(chunk)
+            await anyio.to_thread.run_sync(encode_speech, speech, plan.format, path)
+            return await self.store_file(principal, plan, path, ext, text, segment)
         finally:
             path.unlink(missing_ok=True)
+
+    async def store_file(
+        self, principal: Principal, plan: SpeechPlan, path: Path, ext: str, text: str,
+        segment: int | None,
+    ) -> StoredUpload:
+        """Store the encoded speech at `path` as one audio object of `plan`, with a signed URL
+        (the one place TTS hands speech to ingest)."""
+        suffix = "" if segment is None else f"-{segment + 1}"
+        return await self.ingest.store(principal, FileUploadSource(path, fields=UploadFields(
+            name=f"tts-{plan.request_hash[:16]}{suffix}.{ext}",
+            collection=self.settings.tts_collection, ttl_seconds=plan.ttl_seconds,
+            metadata=_stored_metadata(plan, segment), text=text, voice_id=plan.voice.id,
+        )), expires_in=plan.url_expires_in)
 
 
 def _caller_metadata(value: object) -> dict[str, Any]:
@@ -324,7 +351,7 @@ def _caller_metadata(value: object) -> dict[str, Any]:
     return metadata
 
 
-def _stored_metadata(plan: _Plan, segment: int | None) -> dict[str, Any]:
+def _stored_metadata(plan: SpeechPlan, segment: int | None) -> dict[str, Any]:
     """What one stored object of `plan` carries: the caller's metadata and the `tts` facts."""
     return {**plan.metadata, TTS_METADATA_KEY: {
         "engine": plan.engine.name, "format": plan.format, "speed": plan.options.speed,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import ConfigurationError
 from ..native_workers import NativeWorkerPool
-from ..settings import Settings
+from ..settings import TtsSettings
 from .base import EngineError, Speech, SynthesisOptions, TtsEngine, Voice
 from .encoding import OUTPUT_FORMATS, encode_speech
 from .engine_processes import engine_pool
@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 
-def build_registry(settings: Settings, pool: NativeWorkerPool | None = None) -> EngineRegistry:
+def build_registry(settings: TtsSettings, pool: NativeWorkerPool | None = None) -> EngineRegistry:
     """espeak-ng always; Piper when AUDIOSTORE_PIPER_VOICES is set; Polly when
     AUDIOSTORE_POLLY_REGION is set. espeak-ng and Piper speak in `pool`'s worker processes
     (see `engine_pool`; default: one shared worker)."""

@@ -1,7 +1,8 @@
 """Synthesised PCM to a file in a client's format, with PyAV.
 
 `ogg` means Opus in Ogg: the PyAV wheel has no libvorbis encoder, and Opus is the better
-codec for speech anyway.
+codec for speech anyway. `aac` is AAC in ADTS, the framing that streams and that OpenAI's
+speech API answers with.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ OUTPUT_FORMATS: dict[str, OutputFormat] = {
     "mp3": OutputFormat("mp3", "libmp3lame", "mp3", None, 64_000),
     "opus": OutputFormat("ogg", "libopus", "ogg", 48_000, 32_000),
     "ogg": OutputFormat("ogg", "libopus", "ogg", 48_000, 32_000),
+    "aac": OutputFormat("adts", "aac", "aac", None, 64_000),
+    "flac": OutputFormat("flac", "flac", "flac", None),
 }
 
 FRAME_SAMPLES = 4096

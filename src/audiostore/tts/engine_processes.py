@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 
 from ..native_workers import NativeWorkerPool
-from ..settings import Settings
+from ..settings import TtsSettings
 
 __all__ = ["engine_pool", "shared_engine_pool"]
 
@@ -16,7 +16,7 @@ __all__ = ["engine_pool", "shared_engine_pool"]
 ENGINE_MODULES = ("audiostore.tts.espeak",)
 
 
-def engine_pool(settings: Settings) -> NativeWorkerPool:
+def engine_pool(settings: TtsSettings) -> NativeWorkerPool:
     """The pool a runtime's engines share: AUDIOSTORE_TTS_PROCESSES workers, each call within
     AUDIOSTORE_TTS_TIMEOUT_SECONDS. The runtime closes it."""
     return NativeWorkerPool(
@@ -29,7 +29,7 @@ def engine_pool(settings: Settings) -> NativeWorkerPool:
 def shared_engine_pool() -> NativeWorkerPool:
     """One worker with the default deadline, for engines built without a pool (library use,
     tests). Its worker ends with this process: it exits when its pipe closes."""
-    defaults = Settings.model_fields
+    defaults = TtsSettings.model_fields
     return NativeWorkerPool(
         name="tts-shared", size=1, timeout=float(defaults["tts_timeout_seconds"].default),
         preload=ENGINE_MODULES, timeout_setting="AUDIOSTORE_TTS_TIMEOUT_SECONDS",
