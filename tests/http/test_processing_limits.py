@@ -36,7 +36,10 @@ def bomb(tmp_path_factory: pytest.TempPathFactory) -> Path:
 async def limited_api(tmp_path: Path, **overrides: Any) -> tuple[Api, Any]:
     settings = backend_settings_local(
         tmp_path, auth_cache_seconds=0, processing_cpu_seconds_min=1.0,
-        processing_cpu_seconds_max=1.0, max_duration_seconds=10 * BOMB_SECONDS, **overrides,
+        processing_cpu_seconds_max=1.0, max_duration_seconds=10 * BOMB_SECONDS,
+        # Renditions made whole before their first byte, so a limit can still answer 422
+        # (a first play that streams is cut short instead: test_fast_start.py).
+        rendition_whole_first_seconds=10 * BOMB_SECONDS, **overrides,
     )
     return await make_api(settings)
 

@@ -155,6 +155,10 @@ def tts_call(text: str, **options: Any) -> Call:
 def content_call(audio_id: str, offset: int, rendition: Mapping[str, Any] | None = None) -> Call:
     headers = {"Range": f"bytes={offset}-"} if offset else {}
     params = rendition_query(rendition) if rendition else None
+    if params:
+        # A download keeps a file: the whole stored rendition (with its sha256 ETag), not
+        # the stream of its first play (RFC 7240's `wait`).
+        headers["Prefer"] = "wait=3600"
     return Call("GET", f"/v1/audio/{audio_id}/content", params=params, headers=headers)
 
 

@@ -31,6 +31,7 @@ from .routes_keys import router as keys_router
 from .routes_maintenance import router as maintenance_router
 from .routes_public import router as public_router
 from .routes_queues import router as queues_router
+from .routes_hls import router as hls_router
 from .routes_renditions import router as renditions_router
 from .routes_system import router as system_router
 from .routes_tokens import router as tokens_router
@@ -92,6 +93,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.include_router(maintenance_router)
     app.include_router(renditions_router)
     app.include_router(queues_router)
+    app.include_router(hls_router)
     app.include_router(tts_router)
     app.include_router(speech_router)
     app.include_router(keys_router)

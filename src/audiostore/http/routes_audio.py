@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from ..errors import ValidationFailed
 from ..service import Principal
 from ..service.principal import DELETE, LIST, READ, UPLOAD
+from ..service.hls import HlsService
 from ..service.idempotent_upload import IDEMPOTENCY_HEADER
 from .auth import runtime_of, scoped
 from .schemas import (
@@ -146,7 +147,13 @@ async def delete_audio(audio_id: str, request: Request, who: Deleter) -> Respons
 
 @router.post("/audio/{audio_id}/url", response_model=UrlResponse)
 async def sign_url(audio_id: str, request: Request, who: Reader, body: UrlRequest | None = None) -> UrlResponse:
-    """A time-limited URL that fetches the bytes with no Authorization header."""
+    """A time-limited URL that fetches the bytes with no Authorization header (or, with
+    `"hls": true`, opens the HLS master playlist)."""
+    if body is not None and body.hls:
+        url, expires_at = await HlsService(runtime_of(request).audio, runtime_of(request).renditions).sign_master(
+            who, audio_id, expires_in=body.expires_in, rendition_params=body.rendition_params()
+        )
+        return UrlResponse(id=audio_id, url=url, expires_at=expires_at)
     signed = await runtime_of(request).audio.sign(
         who, audio_id, expires_in=body.expires_in if body else None,
         params=body.rendition_params() if body else None,

@@ -6,15 +6,19 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from ..service import ContentSource
+from ..service.fast_start import FastStart, LiveRendition, UnmadeRendition
 from ..service.renditions import wants_rendition
 from ..signing import EXPIRES_PARAM, SIGNATURE_PARAM, parse_signed_query
 from ..service.principal import READ
 from .auth import runtime_of, scoped
 from .client_gone import unless_client_leaves
 from .content_response import render_content, shared_cache_control
+from .live_response import render_live, render_unmade
 from .schemas import ErrorResponse
 
 router = APIRouter(prefix="/v1", tags=["content"])
+MAX_PREFERRED_WAIT = 3600  # seconds; a rendition is under its processing budget long before
 
 
 _BYTES = {"audio/*": {"schema": {"type": "string", "format": "binary"}}}
@@ -41,21 +45,46 @@ async def audio_content(audio_id: str, request: Request) -> Response:
     """
     rt = runtime_of(request)
     query = request.query_params
+    head = request.method == "HEAD"
     if SIGNATURE_PARAM in query or EXPIRES_PARAM in query:
         signed = parse_signed_query(request.url.query)  # the raw query: 403 unless canonical
-        opening = rt.audio.open_signed_content(
-            audio_id, expires=signed.expires, signature=signed.signature, params=signed.params,
-        )
-        # A rendition may be made first: nobody should pay for it once the client has gone.
-        source = await (
-            unless_client_leaves(request, opening) if wants_rendition(signed.params) else opening
-        )
-        shared = shared_cache_control(source, int(signed.expires), rt.audio.clock())
-        return render_content(source, request, cache_control=shared)
+        if wants_rendition(signed.params):
+            # A rendition may be made first: nobody should pay for it once the client has gone.
+            opened = await unless_client_leaves(request, FastStart(rt.audio, rt.renditions).open_signed(
+                audio_id, expires=signed.expires, signature=signed.signature,
+                params=signed.params, head=head, wait=preferred_wait(request),
+            ))
+        else:
+            opened = await rt.audio.open_signed_content(
+                audio_id, expires=signed.expires, signature=signed.signature, params=signed.params,
+            )
+        if not isinstance(opened, ContentSource):
+            return await _render_first_play(opened, request)
+        shared = shared_cache_control(opened, int(signed.expires), rt.audio.clock())
+        return render_content(opened, request, cache_control=shared)
     who = await scoped(READ)(request)
     if wants_rendition(query):
-        rendering = rt.renditions.open_content(who, audio_id, dict(query))
-        source = await unless_client_leaves(request, rendering)
-    else:
-        source = await rt.audio.open_content(who, audio_id)
-    return render_content(source, request)
+        opened = await unless_client_leaves(
+            request, FastStart(rt.audio, rt.renditions).open_content(
+                who, audio_id, dict(query), head=head, wait=preferred_wait(request)
+            )
+        )
+        if not isinstance(opened, ContentSource):
+            return await _render_first_play(opened, request)
+        return render_content(opened, request)
+    return render_content(await rt.audio.open_content(who, audio_id), request)
+
+
+def preferred_wait(request: Request) -> float | None:
+    """`Prefer: wait=N` (RFC 7240): how long the client would wait for a whole rendition."""
+    for preference in request.headers.get("prefer", "").split(","):
+        name, _, value = preference.strip().partition("=")
+        if name.strip().lower() == "wait" and value.strip().isdigit():
+            return float(min(int(value.strip()), MAX_PREFERRED_WAIT))
+    return None
+
+
+async def _render_first_play(opened: LiveRendition | UnmadeRendition, request: Request) -> Response:
+    if isinstance(opened, UnmadeRendition):
+        return render_unmade(opened)
+    return await render_live(opened, request)

@@ -7,9 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from ..service import Principal
+from ..service.hls import HlsService
+from ..service.queue_hls import QueueHls
 from ..service.queue_urls import is_signed
 from ..service.queues import QueueView
 from ..service.principal import DELETE, READ, UPLOAD
@@ -31,6 +33,8 @@ class QueueUrlRequest(RequestBody):
     mode: str = Field("sequential", description="sequential, loop, shuffle or endless-shuffle.",
                       json_schema_extra=limits.MODE)
     expires_in: int | None = Field(None, description="Seconds; default AUDIOSTORE_URL_DEFAULT_EXPIRY.")
+    hls: StrictBool = Field(False, description="true: a signed URL of the queue's HLS playlist "
+                            "instead of its MP3 stream.")
 
 
 class QueueUrlResponse(BaseModel):
@@ -85,6 +89,12 @@ async def sign_queue_url(
     """A signed URL that plays the queue's stream with no header: for players, speakers and
     devices that cannot send an API key. It opens this queue in this mode only."""
     body = body or QueueUrlRequest()
+    rt = runtime_of(request)
+    if body.hls:
+        url, expires_at = await QueueHls(rt.queues, HlsService(rt.audio, rt.renditions)).sign_for(
+            who, name, mode=body.mode, expires_in=body.expires_in
+        )
+        return QueueUrlResponse(name=name, mode=body.mode, url=url, expires_at=expires_at)
     signed = await runtime_of(request).queue_urls.sign(who, name, mode=body.mode, expires_in=body.expires_in)
     return QueueUrlResponse(name=signed.name, mode=signed.mode, url=signed.url, expires_at=signed.expires_at)
 

@@ -41,6 +41,8 @@ class RenditionInfo(BaseModel):
     sample_rate: int
     channels: int
     gain_db: float
+    start: float | None = Field(None, description="A clip's first second of the audio.")
+    end: float | None = Field(None, description="A clip's end (null: the audio's end).")
     created_at: datetime
 
     @classmethod
@@ -49,7 +51,8 @@ class RenditionInfo(BaseModel):
         return cls(
             format=d.format, content_type=d.content_type, size=d.size, duration=d.duration,
             bitrate=p.get("bitrate"), sample_rate=p.get("sample_rate", 0),
-            channels=p.get("channels", 0), gain_db=p.get("gain_db", 0.0), created_at=d.created_at,
+            channels=p.get("channels", 0), gain_db=p.get("gain_db", 0.0),
+            start=p.get("start"), end=p.get("end"), created_at=d.created_at,
         )
 
 
@@ -141,9 +144,15 @@ class UrlRequest(RequestBody):
     sample_rate: int | None = Field(None, json_schema_extra=limits.SAMPLE_RATE)
     channels: int | None = Field(None, json_schema_extra=limits.CHANNELS)
     normalize: StrictBool | None = Field(None, description="Normalise to AUDIOSTORE_LOUDNESS_TARGET_LUFS.")
+    start: float | None = Field(None, ge=0, description="A clip: from this second of the audio.")
+    end: float | None = Field(None, gt=0, description="A clip: up to this second of the audio.")
+    hls: StrictBool | None = Field(
+        None, description="true: a signed URL of the HLS master playlist instead (no rendition "
+        "parameters with it)."
+    )
 
     def rendition_params(self) -> dict[str, str]:
-        values = self.model_dump(exclude={"expires_in"}, exclude_none=True)
+        values = self.model_dump(exclude={"expires_in", "hls"}, exclude_none=True)
         return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in values.items()}
 
 

@@ -248,6 +248,13 @@ class AudioService:
     async def open_signed_content(
         self, audio_id: str, *, expires: str, signature: str, params: Mapping[str, str]
     ) -> ContentSource:
+        row = await self.signed_row(audio_id, expires=expires, signature=signature, params=params)
+        return await self.open_keyless(row, params)
+
+    async def signed_row(
+        self, audio_id: str, *, expires: str, signature: str, params: Mapping[str, str]
+    ) -> AudioRow:
+        """The visible object a signed URL opens, once its signature and parameters hold."""
         try:
             expires_int = int(expires)
         except ValueError as exc:
@@ -261,7 +268,7 @@ class AudioService:
         row = await visible_row(self.served_rows, self.catalog, audio_id, owner=None, now=now)
         if row is None:
             raise NotFound()
-        return await self.open_keyless(row, params)
+        return row
 
     async def open_keyless(self, row: AudioRow, params: Mapping[str, str]) -> ContentSource:
         """The bytes (or the rendition `params` name) of a row opened with no key: by a

@@ -8,7 +8,7 @@ means the file is not what it was taken for, and the work stops there.
 
 from __future__ import annotations
 
-from ..audio.transcode import FORMATS, OutputProfile
+from ..audio.transcode import OutputProfile, format_info
 from ..audio.work_budget import WorkBudget
 from ..catalog import AudioRow
 from ..settings import ProcessingSettings
@@ -43,7 +43,7 @@ def analysis_budget(settings: ProcessingSettings, row: AudioRow) -> WorkBudget:
 
 
 def rendition_budget(settings: ProcessingSettings, row: AudioRow, profile: OutputProfile) -> WorkBudget:
-    info = FORMATS[profile.format]
+    info = format_info(profile.format)
     if info.lossy and profile.bitrate:
         per_second = profile.bitrate / 8
     else:  # 16-bit PCM, which FLAC never exceeds by more than its frame headers

@@ -18,7 +18,8 @@ import hashlib
 import json
 import logging
 import tempfile
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -26,11 +27,19 @@ from typing import Any
 
 import anyio
 
-from ..audio.transcode import FORMATS, MAX_BITRATE, MIN_BITRATE, OutputProfile, transcode
+from ..audio.growing_source import GrowingSource
+from ..audio.transcode import (
+    FORMATS,
+    MAX_BITRATE,
+    MIN_BITRATE,
+    OutputProfile,
+    format_info,
+    transcode,
+)
 from ..audio.waveform import compute_peaks
 from ..audio.work_budget import WorkBudget
 from ..blob_keys import rendition_key
-from ..blobstores import BlobStore
+from ..blobstores import BlobStore, LocalPathStore
 from ..catalog import AudioRow, Catalog
 from ..catalog.models import DerivedBlobRow
 from ..errors import (
@@ -48,14 +57,18 @@ from .loudness_meter import LoudnessMeter
 from .original_copy import OriginalCopies
 from .principal import Principal
 from .processing_limits import rendition_budget, waveform_budget
+from .clips import clip_bounds, clip_seconds_text, clip_variant, parse_clip
+from .live_renditions import LiveRenditions
 from .render_jobs import RenderJobs
+from .scratch_dir import held_scratch_dir
+from .streamed_original import original_as_it_arrives
 from .visible_audio import visible_or_not_found
 
 log = logging.getLogger(__name__)
 
-RENDITION_PARAMS = ("format", "bitrate", "sample_rate", "channels", "normalize")
+RENDITION_PARAMS = ("format", "bitrate", "sample_rate", "channels", "normalize", "start", "end")
 WAVEFORM_PARAMS = ("samples_per_pixel", "pixels_per_second", "bits", "channels", "format")
-RENDITION, WAVEFORM = "rendition", "waveform"
+RENDITION, WAVEFORM, HLS_SEGMENT = "rendition", "waveform", "hls_segment"
 MAX_WAVEFORM_PIXELS = 5_000_000
 
 
@@ -68,6 +81,8 @@ class RenditionRequest:
     sample_rate: int | None = None
     channels: int | None = None
     normalize: bool = False
+    start: float | None = None  # a clip: seconds of the source
+    end: float | None = None
 
     def params(self) -> dict[str, str]:
         """Canonical query parameters (what a signed URL carries and its signature covers)."""
@@ -80,6 +95,10 @@ class RenditionRequest:
             out["channels"] = str(self.channels)
         if self.normalize:
             out["normalize"] = "true"
+        if self.start is not None:
+            out["start"] = clip_seconds_text(self.start)
+        if self.end is not None:
+            out["end"] = clip_seconds_text(self.end)
         return out
 
 
@@ -147,7 +166,10 @@ def parse_rendition(params: Mapping[str, str]) -> RenditionRequest | None:
     normalize_raw = (params.get("normalize") or "false").strip().lower()
     if normalize_raw not in ("true", "false", "1", "0"):
         raise ValidationFailed("normalize must be true or false.")
-    return RenditionRequest(fmt, bitrate, sample_rate, channels, normalize_raw in ("true", "1"))
+    start, end = parse_clip(params)
+    return RenditionRequest(
+        fmt, bitrate, sample_rate, channels, normalize_raw in ("true", "1"), start, end
+    )
 
 
 def parse_waveform(params: Mapping[str, str]) -> WaveformRequest:
@@ -227,6 +249,7 @@ class RenditionService:
         self.clock = clock
         self.rows = catalog.derived_blobs
         self.jobs = RenderJobs()
+        self.live = LiveRenditions()  # renditions being encoded, readable as they grow
         self.renders = 0  # how many derived blobs this process has made (tests count them)
         self._ingest_plan = [_ingest_entry(e) for e in self.settings.ingest_renditions]
 
@@ -239,15 +262,18 @@ class RenditionService:
             if row.true_peak_dbtp is not None:  # never push the true peak over the ceiling
                 gain = min(gain, self.settings.loudness_max_true_peak - row.true_peak_dbtp)
             gain = round(gain, 2)
+        start, end = clip_bounds(row, req.start, req.end)
         return OutputProfile(
             format=req.format,
             bitrate=(req.bitrate or info.default_bitrate) if info.lossy else None,
             sample_rate=req.sample_rate or _default_rate(info.rates, row.sample_rate),
             channels=req.channels or min(row.channels, info.max_channels),
             gain_db=gain,
+            start=start,
+            end=end,
         )
 
-    async def _measured_profile(self, row: AudioRow, req: RenditionRequest) -> OutputProfile:
+    async def measured_profile(self, row: AudioRow, req: RenditionRequest) -> OutputProfile:
         """`profile_for`, after measuring the loudness first if normalising needs it and the
         analysis after the upload has not run yet."""
         if req.normalize and row.analysis_due_at is not None:
@@ -270,6 +296,8 @@ class RenditionService:
         ]
         if profile.gain_db:
             parts.append(f"g{int(round(profile.gain_db * 100))}")
+        if profile.start or profile.end is not None:
+            parts.append(clip_variant(profile.start, profile.end))
         return "-".join(parts)
 
     # --- making ---------------------------------------------------------------------------
@@ -291,8 +319,26 @@ class RenditionService:
             return made
 
         return await self.jobs.run(
-            f"{row.id}/{variant}", budget, total_seconds=row.duration, make=made_once
+            self.job_key(row, variant), budget, total_seconds=row.duration, make=made_once
         )
+
+    @staticmethod
+    def job_key(row: AudioRow, variant: str) -> str:
+        return f"{row.id}/{variant}"
+
+    @asynccontextmanager
+    async def original_for_encoding(
+        self, row: AudioRow, budget: WorkBudget
+    ) -> AsyncIterator[tuple[Path, Path | GrowingSource]]:
+        """As `OriginalCopies.in_scratch`, but from a remote store the encoder may start
+        reading while the original is still downloading."""
+        if isinstance(self.store, LocalPathStore):
+            async with self.originals.in_scratch(row) as pair:
+                yield pair
+            return
+        with held_scratch_dir(self.originals.tmp_dir) as tmp:
+            async with original_as_it_arrives(self.store, row, tmp, budget.cancel) as source:
+                yield tmp, source
 
     async def _store_derived(
         self, row: AudioRow, *, variant: str, kind: str, fmt: str, ext: str,
@@ -325,23 +371,27 @@ class RenditionService:
 
     async def ensure_rendition(self, row: AudioRow, profile: OutputProfile) -> DerivedBlobRow:
         variant = self.variant_of(profile)
-        info = FORMATS[profile.format]
+        info = format_info(profile.format)
+        kind = RENDITION if profile.format in FORMATS else HLS_SEGMENT
 
         async def make(budget: WorkBudget) -> DerivedBlobRow:
-            async with self.originals.in_scratch(row) as (tmp, source):
+            async with self.original_for_encoding(row, budget) as (tmp, source):
                 out = tmp / f"out.{info.ext}"
-                seconds = await anyio.to_thread.run_sync(
-                    lambda: transcode(source, out, profile, budget=budget)
-                )
-                params = {
+                with self.live.writing(self.job_key(row, variant), tmp, profile.format) as live:
+                    seconds = await anyio.to_thread.run_sync(
+                        lambda: transcode(source, out, profile, budget=budget, live=live)
+                    )
+                params: dict[str, Any] = {
                     "format": profile.format, "bitrate": profile.bitrate,
                     "sample_rate": profile.sample_rate, "channels": profile.channels,
                     "gain_db": profile.gain_db,
                 }
+                if profile.start or profile.end is not None:
+                    params.update(start=profile.start, end=profile.end)
                 if profile.standalone_frames:
                     params["queue"] = True
                 return await self._store_derived(
-                    row, variant=variant, kind=RENDITION, fmt=profile.format, ext=info.ext,
+                    row, variant=variant, kind=kind, fmt=profile.format, ext=info.ext,
                     content_type=info.content_type, path=out, params=params,
                     duration=round(seconds, 6),
                 )
@@ -350,7 +400,7 @@ class RenditionService:
         return await self._once(row, variant, budget, make)
 
     # --- serving ----------------------------------------------------------------------------
-    async def _source(self, row: AudioRow, derived: DerivedBlobRow, *, allow_redirect: bool) -> ContentSource:
+    async def source_of(self, row: AudioRow, derived: DerivedBlobRow, *, allow_redirect: bool) -> ContentSource:
         row = _renamed(row, derived.key.rsplit(".", 1)[-1])
         common: ContentFields = {
             "row": row, "content_type": derived.content_type, "size": derived.size,
@@ -366,16 +416,16 @@ class RenditionService:
         if req is None:  # `wants_rendition` said otherwise: the route serves the original
             raise ValidationFailed("Name a rendition's format (e.g. format=mp3).")
         row = await self._visible(principal, audio_id)
-        derived = await self.ensure_rendition(row, await self._measured_profile(row, req))
-        return await self._source(row, derived, allow_redirect=True)
+        derived = await self.ensure_rendition(row, await self.measured_profile(row, req))
+        return await self.source_of(row, derived, allow_redirect=True)
 
     async def open_for_row(self, row: AudioRow, params: Mapping[str, str]) -> ContentSource | None:
         """For an already verified signed URL: the rendition its parameters name, or None."""
         req = parse_rendition(params)
         if req is None:
             return None
-        derived = await self.ensure_rendition(row, await self._measured_profile(row, req))
-        return await self._source(row, derived, allow_redirect=False)
+        derived = await self.ensure_rendition(row, await self.measured_profile(row, req))
+        return await self.source_of(row, derived, allow_redirect=False)
 
     def signing_params(self, params: Mapping[str, str]) -> dict[str, str]:
         """Check rendition parameters for a signed URL and return their canonical form."""
@@ -427,7 +477,7 @@ class RenditionService:
             channels=row.channels if req.split_channels else 1, bits=req.bits,
         )
         derived = await self._once(row, variant, budget, make)
-        return await self._source(row, derived, allow_redirect=False)
+        return await self.source_of(row, derived, allow_redirect=False)
 
     async def describe(
         self, principal: Principal, audio_id: str

@@ -21,6 +21,12 @@ class ProcessingSettings(SettingsGroup):
     loudness_max_true_peak: float = Field(
         -1.0, description="Ceiling (dBTP) normalisation gain never pushes the true peak above."
     )
+    rendition_whole_first_seconds: float = Field(
+        10.0, ge=0, description="A first request for a rendition of at most this many seconds "
+        "waits for it to be made whole (a few tenths of a second), then gets it with a length, "
+        "ETag and Range; a longer one is streamed as it is encoded (no Content-Length) while "
+        "the complete rendition is stored for later requests."
+    )
     # A few hundred KB of FLAC can decode to a hundred hours: the CPU a job may use follows
     # what the client paid for (the stored bytes), not what the file claims to hold.
     processing_cpu_seconds_per_mib: float = Field(
