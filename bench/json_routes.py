@@ -11,7 +11,10 @@ owner `user0` holds every row up to 1000, and a tenth of them beyond), one TTS r
 spoken once for real (espeak-ng) so the TTS case is a cache hit. Cases: GET one object, a
 list page of 50, sign one URL, sign a batch of 200, PATCH metadata, the TTS cache hit,
 health, info. Each case runs `--seconds` per server, alternating audiostore and bare, best of
-`--rounds`. p50/p95 come from wrk's latency histogram (a Lua `done` hook).
+`--rounds`. The ratio is of the server's CPU time per request (user + system of the server
+process and its workers, as psutil reads it), which other load on a shared machine does not
+inflate the way it does req/s; on one saturated core req/s is its inverse. p50/p95 come from
+wrk's latency histogram (a Lua `done` hook).
 Target (shared/DESIGN.md): every route >= 1.0x the bare handler.
 """
 
@@ -39,7 +42,7 @@ from sqlalchemy import text
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from catalog_list_search import POSTGRES_FILL, RENDITIONS_FILL, SQLITE_FILL  # noqa: E402
-from harness import CLIENT_CPU, audiostore_serve, granian_app, pinned, table  # noqa: E402
+from harness import CLIENT_CPU, audiostore_serve, cpu_seconds, granian_app, pinned, table  # noqa: E402
 
 from audiostore.catalog import create_engine  # noqa: E402
 from audiostore.settings import Settings  # noqa: E402
@@ -104,6 +107,7 @@ class Run:
     rps: float
     p50_ms: float
     p95_ms: float
+    cpu_us: float = 0.0  # the server's CPU time (user + system, workers included) per request
 
 
 def wrk_run(url: str, script: Path, *, seconds: int, connections: int) -> Run:
@@ -120,7 +124,7 @@ def wrk_run(url: str, script: Path, *, seconds: int, connections: int) -> Run:
     if num(r"NON2XX (\d+)") or "Socket errors" in out:
         raise SystemExit(f"{url}: errors in the run:\n{out}")
     return Run(num(r"Requests/sec:\s+([\d.]+)"), num(r"P50US (\d+)") / 1000,
-               num(r"P95US (\d+)") / 1000)
+               num(r"P95US (\d+)") / 1000, cpu_us=num(r"(\d+) requests in"))
 
 
 async def fill(url: str, dialect: str, rows: int) -> None:
@@ -191,24 +195,44 @@ def run_catalogue(kind: str, args: argparse.Namespace, work: Path) -> list[list[
             # The two servers alternate on CPU 1: only one is under load at a time.
             with granian_app(work, "bench.bare_json_app:create_app", env=bare_env) as bare:
                 servers["bare"] = bare.url
+                pids = {"audiostore": srv.proc.pid, "bare": bare.pid}
                 check_same_fields(servers, selected, key)
                 best: dict[tuple[str, str], Run] = {}
                 for _ in range(args.rounds):
                     for case in selected:
                         for name, base in servers.items():
+                            spy = profiler(args.profile, srv.proc.pid, kind, case.name, args.seconds) \
+                                if name == "audiostore" and args.profile else None
+                            pid = pids[name]
+                            cpu_before = cpu_seconds(pid)
                             got = wrk_run(base + case.path, scripts[case.name],
                                           seconds=args.seconds, connections=args.connections)
+                            got.cpu_us = (cpu_seconds(pid) - cpu_before) / got.cpu_us * 1e6
+                            if spy is not None:
+                                spy.wait(30)
                             prev = best.get((case.name, name))
-                            if prev is None or got.rps > prev.rps:
+                            if prev is None or got.cpu_us < prev.cpu_us:
                                 best[(case.name, name)] = got
     finally:
         db.__exit__(None, None, None)
     out: list[list[object]] = []
     for case in selected:
         a, b = best[(case.name, "audiostore")], best[(case.name, "bare")]
-        out.append([kind, case.name, f"{a.rps:,.0f}", f"{b.rps:,.0f}", f"{a.rps / b.rps:.2f}x",
+        out.append([kind, case.name, f"{a.cpu_us:,.0f}", f"{b.cpu_us:,.0f}", f"{b.cpu_us / a.cpu_us:.2f}x",
+                    f"{a.rps:,.0f}", f"{b.rps:,.0f}",
                     f"{a.p50_ms:.2f}/{a.p95_ms:.2f}", f"{b.p50_ms:.2f}/{b.p95_ms:.2f}"])
     return out
+
+
+def profiler(folder: Path, pid: int, kind: str, case: str, seconds: int) -> subprocess.Popen[bytes]:
+    """py-spy sampling audiostore's worker (a child of `serve`) for the length of one wrk run."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"{kind}-{case}.txt"
+    return subprocess.Popen(
+        pinned([str(Path(sys.executable).parent / "py-spy"), "record", "--subprocesses", "-p", str(pid),
+                "-d", str(seconds), "-r", "200", "-f", "raw", "-o", str(out)], CLIENT_CPU),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
 
 
 def check_same_fields(servers: dict[str, str], selected: list[Case], key: str) -> None:
@@ -245,6 +269,9 @@ def main() -> int:
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
     parser.add_argument("--cases", type=lambda s: s.split(","), default=None)
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="py-spy audiostore during each case (pip install py-spy): raw "
+                        "collapsed stacks in this folder")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed (apt-get install -y wrk)")
@@ -261,7 +288,8 @@ def main() -> int:
             shutil.rmtree(work, ignore_errors=True)
     print(f"{args.rows} rows; wrk -t1 -c{args.connections}, {args.seconds:g} s x {args.rounds} "
           f"round(s) per server, best round; {os.cpu_count()} cores, server on CPU 1, wrk on CPU 0")
-    print(table(rows, ["catalogue", "route", "audiostore req/s", "bare req/s", "ratio",
+    print(table(rows, ["catalogue", "route", "audiostore CPU µs/req", "bare CPU µs/req",
+                       "ratio (bare CPU / ours)", "audiostore req/s", "bare req/s",
                        "audiostore p50/p95 ms", "bare p50/p95 ms"]))
     worst = min((float(str(r[4]).rstrip("x")) for r in rows), default=0.0)
     print(f"worst ratio {worst:.2f}x ({'meets' if worst >= 1.0 else 'MISSES'} target >= 1.0x)")

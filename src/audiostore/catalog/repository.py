@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ..errors import Conflict
 from .affected_rows import affected_rows
+from .driver_reads import DriverReads, VisibleQuery
 from .models import ApiKeyRow, AudioRow, IdempotencyKeyRow
 from .text_search import text_search_clause
 
@@ -51,6 +52,8 @@ class Catalog:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        # The hot routes' reads, without a session (driver_reads.py); None: all on the ORM.
+        self.reads = DriverReads.for_engine(engine)
 
     @property
     def dialect(self) -> str:
@@ -62,9 +65,13 @@ class Catalog:
             yield session
 
     async def close(self) -> None:
+        if self.reads is not None:
+            await self.reads.close()
         await self.engine.dispose()
 
     async def ping(self) -> None:
+        if self.reads is not None:
+            return await self.reads.ping()
         async with self._session() as s:
             await s.execute(select(1))
 
@@ -88,6 +95,8 @@ class Catalog:
         )
 
     async def get_visible(self, audio_id: str, *, owner: str | None, now: datetime) -> AudioRow | None:
+        if self.reads is not None:
+            return await self.reads.get_visible(audio_id, owner=owner, now=now)
         stmt = select(AudioRow).where(AudioRow.id == audio_id, self._visible(now))
         if owner is not None:
             stmt = stmt.where(AudioRow.owner == owner)
@@ -97,6 +106,8 @@ class Catalog:
     async def get_many_visible(
         self, ids: Sequence[str], *, owner: str | None, now: datetime
     ) -> dict[str, AudioRow]:
+        if self.reads is not None:
+            return await self.reads.get_many_visible(ids, owner=owner, now=now)
         stmt = select(AudioRow).where(AudioRow.id.in_(list(ids)), self._visible(now))
         if owner is not None:
             stmt = stmt.where(AudioRow.owner == owner)
@@ -104,6 +115,12 @@ class Catalog:
             return {row.id: row for row in (await s.execute(stmt)).scalars()}
 
     async def list_visible(self, query: ListQuery, *, now: datetime) -> list[AudioRow]:
+        if self.reads is not None and not query.text_query:  # searches: text_search.py's SQL
+            return await self.reads.list_visible(VisibleQuery(
+                owner=query.owner, collection=query.collection, name=query.name,
+                key_prefix=query.key_prefix, created_after=query.created_after,
+                created_before=query.created_before, before_id=query.before_id, limit=query.limit,
+            ), now=now)
         stmt = select(AudioRow).where(self._visible(now))
         if query.owner is not None:
             stmt = stmt.where(AudioRow.owner == query.owner)
