@@ -75,8 +75,14 @@ async def test_batch_urls_keep_order(api: Api, two: tuple[dict, dict]) -> None:
     assert r.status_code == 200
     urls = r.json()["urls"]
     assert [u["id"] for u in urls] == [b["id"], "nope", a["id"]]
-    assert urls[1]["error"]["code"] == "not_found" and urls[1]["url"] is None
+    assert urls[1] == {"id": "nope", "url": None, "expires_at": None,
+                       "error": {"code": "not_found", "message": "No such audio."}}
+    one = (await api.http.post(f"/v1/audio/{a['id']}/url", headers=api.alice,
+                               json={"expires_in": 300})).json()
     for u in (urls[0], urls[2]):
+        assert set(u) == {"id", "url", "expires_at", "error"} and u["error"] is None
+        # The same spelling of a time as every other answer (pydantic's, UTC with a Z).
+        assert u["expires_at"].endswith("Z") and u["expires_at"][:13] == one["expires_at"][:13]
         assert (await api.http.get(_path(u["url"]))).status_code == 200
 
 

@@ -17,7 +17,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -192,6 +192,17 @@ class S3BlobStore:
                 # scheduling alone. A credential provider may need I/O, so it gets the async one.
                 return obstore.sign(self._store, "GET", key, expiry)
             return await obstore.sign_async(self._store, "GET", key, expiry)
+
+    async def sign_get_many(self, keys: Sequence[str], *, expires_in: int) -> Sequence[str]:
+        """`sign_get` for many keys in one call into obstore: the per-call overhead (the
+        credentials, the signing key of the day) is paid once for the batch."""
+        if not keys:
+            return []
+        expiry = timedelta(seconds=expires_in)
+        with _translated(keys[0]):
+            if self._static_credentials:
+                return list(obstore.sign(self._store, "GET", list(keys), expiry))
+            return list(await obstore.sign_async(self._store, "GET", list(keys), expiry))
 
     async def rejected_credentials(self) -> str | None:
         """The S3 error code when the bucket rejects the credentials themselves (an unknown

@@ -27,13 +27,14 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
+from sqlalchemy import JSON
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .models import AudioRow, Base, DerivedBlobRow
+from .models import AudioRow, Base, DerivedBlobRow, UTCDateTime
 
 __all__ = ["DriverReads", "VisibleQuery"]
 
@@ -45,27 +46,31 @@ class _Columns(Generic[Row]):
     """A model's columns as SQL text, and a row of driver values back into the model."""
 
     def __init__(self, model: type[Row], dialect: Dialect) -> None:
-        self.model = model
-        attrs = sa_inspect(model).column_attrs
+        mapper = sa_inspect(model)
+        self._manager = mapper.class_manager
+        attrs = mapper.column_attrs
         self.keys = [a.key for a in attrs]
         self.sql = ", ".join(f'"{a.columns[0].name}"' for a in attrs)
-        self._convert: list[Callable[[Any], Any] | None] = []
+        # Numbers and text come back from both drivers as Python values already; times (UTC,
+        # aware) and JSON need the ORM's own conversion, where the dialect has one.
+        self._convert: list[tuple[str, Callable[[Any], Any]]] = []
         for a in attrs:
             col_type = a.columns[0].type
-            # Numbers and text come back from both drivers as Python values already; times
-            # (UTC, aware) and JSON need the ORM's own conversion.
-            kind = type(col_type).__name__
-            if kind in ("UTCDateTime", "JSON"):
-                self._convert.append(col_type.dialect_impl(dialect).result_processor(dialect, None))
-            else:
-                self._convert.append(None)
+            if isinstance(col_type, UTCDateTime | JSON):
+                convert = col_type.dialect_impl(dialect).result_processor(dialect, None)
+                if convert is not None:
+                    self._convert.append((a.key, convert))
 
     def load(self, values: Sequence[Any]) -> Row:
-        fields = {
-            key: (fn(v) if fn is not None and v is not None else v)
-            for key, fn, v in zip(self.keys, self._convert, values, strict=True)
-        }
-        return self.model(**fields)
+        # As the ORM's loader fills a row: the values straight into the instance's dict (the
+        # model's __init__ would record each as a change, ten times slower for a page).
+        row = cast(Row, self._manager.new_instance())
+        fields = row.__dict__
+        fields.update(zip(self.keys, values, strict=True))
+        for key, convert in self._convert:
+            if fields[key] is not None:
+                fields[key] = convert(fields[key])
+        return row
 
 
 class VisibleQuery:
