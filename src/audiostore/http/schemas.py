@@ -94,10 +94,7 @@ class AudioObject(BaseModel):
 
     @classmethod
     def from_row(cls, row: AudioRow, signed: SignedUrl | None = None) -> AudioObject:
-        # Not validated again: every value comes typed from the catalogue (its columns and
-        # the checks made before they were stored). Validating 27 fields per object was a
-        # third of a list page's time.
-        return cls.model_construct(
+        return cls(
             id=row.id, owner=row.owner, collection=row.collection, name=row.name, key=row.key,
             content_type=row.content_type, format=row.format, codec=row.codec,
             duration=row.duration, sample_rate=row.sample_rate, channels=row.channels,
