@@ -64,7 +64,8 @@ def main() -> int:
     try:
         bucket = weed.new_bucket()
         db = f"sqlite:///{work / 'catalog.db'}"
-        ids = [row_id(i) for i in range(1, args.batch + 1)]
+        rows = 11 * args.batch  # OWNER holds rows 1-999, 10000-10999, ... (the fill's blocks)
+        ids = [row_id(i) for i in range(1, rows + 1) if (i // 1000) % 10 == 0][:args.batch]
         body = json.dumps({"ids": ids})
         for mode in ("direct", "proxy"):
             sub = work / mode
@@ -76,11 +77,11 @@ def main() -> int:
                 "AUDIOSTORE_S3_SECRET_ACCESS_KEY": weed.secret_key, "AUDIOSTORE_S3_ALLOW_HTTP": "true",
                 "AUDIOSTORE_SIGNED_URLS": mode, "AUDIOSTORE_PUBLIC_URL": "http://127.0.0.1:9",
             }
-            with audiostore_serve(sub, env=env) as srv:
+            with audiostore_serve(work, env=env) as srv:  # one data dir: the admin key of the first
                 with srv.client() as c:
                     key = c.post("/v1/keys", json={"owner": OWNER}).raise_for_status().json()["key"]
                 if mode == "direct":  # one fill for both servers: the same catalogue
-                    asyncio.run(fill(Settings(database_url=db).resolved_database_url, "sqlite", args.batch))
+                    asyncio.run(fill(Settings(database_url=db).resolved_database_url, "sqlite", rows))
                 with httpx.Client(base_url=srv.url, headers={"Authorization": f"Bearer {key}"}) as c:
                     urls = c.post("/v1/urls", content=body,
                                   headers={"Content-Type": "application/json"}).raise_for_status().json()["urls"]

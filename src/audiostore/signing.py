@@ -107,6 +107,17 @@ class UrlSigner:
     def sign(self, audio_id: str, expires: int, params: Mapping[str, str]) -> str:
         return self._digest(self._keys[0], _message(audio_id, expires, params))
 
+    def sign_each(self, audio_ids: Sequence[str], expires: int) -> list[str]:
+        """`sign(id, expires, {})` for each id: the same signatures, the shared part of the
+        message built once (a batch of 1000 URLs)."""
+        key, digest = self._keys[0], hmac.digest
+        encode = base64.urlsafe_b64encode
+        tail = f"\n{expires}\n"
+        return [
+            encode(digest(key, f"v2\n{_escape(audio_id)}{tail}".encode(), "sha256")).rstrip(b"=").decode()
+            for audio_id in audio_ids
+        ]
+
     def verify(
         self, audio_id: str, expires: int, params: Mapping[str, str], signature: str, *, now: float
     ) -> None:

@@ -85,6 +85,10 @@ async def test_one_object_and_batches_match_the_orm(catalog: Catalog) -> None:
             assert (fields(fast) if fast else None) == (fields(slow) if slow else None), row_id
         fast_many, slow_many = await both(catalog, lambda c: c.get_many_visible(ids, owner=owner, now=NOW))
         assert {k: fields(v) for k, v in fast_many.items()} == {k: fields(v) for k, v in slow_many.items()}
+        signable, full = await both(catalog, lambda c: c.get_many_signable(ids, owner=owner, now=NOW))
+        assert {k: (v.id, v.key, v.location, v.expires_at) for k, v in signable.items()} == {
+            k: (v.id, v.key, v.location, v.expires_at) for k, v in full.items()}
+        assert set(signable) == set(slow_many)
     seen = await catalog.get_many_visible(ids, owner="alice", now=NOW)
     # Never served: expired (4, 5), deleting (6), pending (7), another owner's (8).
     assert sorted(seen) == sorted(rows[i].id for i in (0, 1, 2, 8, 9))

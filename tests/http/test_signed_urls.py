@@ -86,6 +86,12 @@ async def test_batch_urls_keep_order(api: Api, two: tuple[dict, dict]) -> None:
         assert (await api.http.get(_path(u["url"]))).status_code == 200
 
 
+def test_a_batch_signs_as_one_by_one() -> None:
+    signer = UrlSigner(["s3cret", "old"])
+    ids = ["01937a5e-6f1c-7a42-9d1b-3c4e5f607182", "a b/ü", "", "x~y.z_-"]
+    assert signer.sign_each(ids, 2_000_000_000) == [signer.sign(i, 2_000_000_000, {}) for i in ids]
+
+
 def test_rotation_old_secret_still_verifies() -> None:
     old = UrlSigner(["old-secret"])
     rotated = UrlSigner(["new-secret", "old-secret"])

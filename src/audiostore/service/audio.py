@@ -87,6 +87,19 @@ def check_aware(moment: datetime, field: str) -> None:
         raise ValidationFailed(f"{field} needs a timezone (e.g. 2026-01-01T00:00:00Z).")
 
 
+class Signable(Protocol):
+    """What a URL is signed from: a catalogue row, or the part of one a batch reads."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def location(self) -> str: ...
+    @property
+    def expires_at(self) -> datetime | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class SignedUrl:
     audio_id: str
@@ -465,7 +478,7 @@ class AudioService:
         if not ids or len(ids) > MAX_BATCH_URLS:
             raise ValidationFailed(f"ids must hold 1 to {MAX_BATCH_URLS} ids.")
         seconds = self.check_expires_in(expires_in)
-        rows = await self.catalog.get_many_visible(ids, owner=principal.scope(), now=self.clock())
+        rows = await self.catalog.get_many_signable(ids, owner=principal.scope(), now=self.clock())
         found = [rows[audio_id] for audio_id in ids if audio_id in rows]
         signed = iter(await self._sign_plain(found, seconds))
         return [next(signed) if audio_id in rows else audio_id for audio_id in ids]
@@ -474,7 +487,7 @@ class AudioService:
         """A URL for each of `rows`, in order: rows the caller has just been shown (a list page)."""
         return await self._sign_plain(rows, self.check_expires_in(expires_in))
 
-    async def _sign_plain(self, rows: Sequence[AudioRow], seconds: int) -> builtins.list[SignedUrl]:
+    async def _sign_plain(self, rows: Sequence[Signable], seconds: int) -> builtins.list[SignedUrl]:
         """`_sign_row` without rendition parameters for many rows, the same URLs, with the
         per-URL work cut to the signature: one clock reading, one expiry, one base URL, and
         in direct mode one store call per distinct lifetime."""
@@ -495,11 +508,10 @@ class AudioService:
         expires_at = now + timedelta(seconds=seconds)
         expires = int(expires_at.timestamp())
         base = f"{self.settings.resolved_public_url}/v1/audio/"
-        sign = self.signer.sign
+        signatures = iter(self.signer.sign_each([r.id for r, done in zip(rows, out) if done is None], expires))
         return [
             done or SignedUrl(
-                row.id, f"{base}{row.id}/content?{signed_query({}, expires, sign(row.id, expires, {}))}",
-                expires_at,
+                row.id, f"{base}{row.id}/content?{signed_query({}, expires, next(signatures))}", expires_at
             )
             for row, done in zip(rows, out, strict=True)
         ]
