@@ -139,7 +139,8 @@ class DriverReads:
         await self._fetch("SELECT 1", [])
 
     def _visible(self, args: list[Any], owner: str | None, now: datetime) -> str:
-        sql = (f"state = {self._arg(args, READY)} AND (expires_at IS NULL OR expires_at > "
+        # The state inline: a constant the planner should see (a generic plan cannot).
+        sql = (f"state = '{READY}' AND (expires_at IS NULL OR expires_at > "
                f"{self._arg(args, self._bind_time(now))})")
         if owner is not None:
             sql += f" AND owner = {self._arg(args, owner)}"

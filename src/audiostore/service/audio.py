@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol, TypedDict
+from typing import Any, NamedTuple, Protocol, TypedDict
 
 import anyio
 import uuid_utils
@@ -100,8 +100,10 @@ class Signable(Protocol):
     def expires_at(self) -> datetime | None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class SignedUrl:
+class SignedUrl(NamedTuple):
+    """A signed URL and when it ends. (A tuple: a frozen dataclass costs 4 us to make, most
+    of a batch URL's time.)"""
+
     audio_id: str
     url: str
     expires_at: datetime
