@@ -16,8 +16,8 @@ Message version `v2`; URLs signed with `v1` (unescaped) no longer verify.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -45,8 +45,12 @@ def load_or_create_secret(path: Path) -> str:
     return secret
 
 
+_UNRESERVED = re.compile(r"[A-Za-z0-9._~-]*")  # RFC 3986: what `quote` leaves as it is
+
+
 def _escape(text: str) -> str:
-    return quote(text, safe="")
+    # Ids, expiries and signatures are all unreserved: skip `quote`, a few microseconds a call.
+    return text if _UNRESERVED.fullmatch(text) else quote(text, safe="")
 
 
 def canonical_query(params: Mapping[str, str]) -> str:
@@ -97,11 +101,22 @@ class UrlSigner:
         self._keys = [s.encode() for s in secrets_]
 
     def _digest(self, key: bytes, message: bytes) -> str:
-        mac = hmac.new(key, message, hashlib.sha256).digest()
+        mac = hmac.digest(key, message, "sha256")  # one C call; hmac.new is three objects
         return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
     def sign(self, audio_id: str, expires: int, params: Mapping[str, str]) -> str:
         return self._digest(self._keys[0], _message(audio_id, expires, params))
+
+    def sign_each(self, audio_ids: Sequence[str], expires: int) -> list[str]:
+        """`sign(id, expires, {})` for each id: the same signatures, the shared part of the
+        message built once (a batch of 1000 URLs)."""
+        key, digest = self._keys[0], hmac.digest
+        encode = base64.urlsafe_b64encode
+        tail = f"\n{expires}\n"
+        return [
+            encode(digest(key, f"v2\n{_escape(audio_id)}{tail}".encode(), "sha256")).rstrip(b"=").decode()
+            for audio_id in audio_ids
+        ]
 
     def verify(
         self, audio_id: str, expires: int, params: Mapping[str, str], signature: str, *, now: float

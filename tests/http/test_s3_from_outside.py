@@ -97,6 +97,22 @@ async def test_direct_batch_urls_are_presigned(direct: Api, tones: dict[str, Pat
             assert (await plain.get(url)).content == path.read_bytes()
 
 
+async def test_direct_batch_urls_end_with_their_objects(direct: Api, tones: dict[str, Path]) -> None:
+    """One batch, two lifetimes: the object that expires in 120 s gets a presigned URL that
+    ends by then; the one kept for good gets the lifetime asked for."""
+    kept = (await direct.upload(tones["wav"])).json()
+    brief = (await direct.upload(tones["flac"], ttl_seconds=120)).json()
+    r = await direct.http.post("/v1/urls", headers=direct.alice,
+                               json={"ids": [brief["id"], kept["id"], brief["id"]], "expires_in": 3600})
+    urls = r.json()["urls"]
+    lifetimes = [int(parse_qs(urlsplit(u["url"]).query)["X-Amz-Expires"][0]) for u in urls]
+    assert lifetimes[1] == 3600
+    assert 0 < lifetimes[0] <= 120 and lifetimes[2] == lifetimes[0]
+    assert urls[0]["expires_at"] <= brief["expires_at"].replace("+00:00", "Z")
+    async with httpx.AsyncClient(timeout=30) as plain:
+        assert (await plain.get(urls[0]["url"])).content == tones["flac"].read_bytes()
+
+
 async def test_direct_authenticated_content_redirects_to_presigned(
     direct: Api, seaweedfs: SeaweedFS, tones: dict[str, Path]
 ) -> None:

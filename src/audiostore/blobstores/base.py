@@ -16,7 +16,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -100,6 +100,9 @@ class StreamingPutStore(Protocol):
 class SignCapableStore(Protocol):
     async def sign_get(self, key: str, *, expires_in: int, filename: str | None = None) -> str:
         """A presigned GET URL for `key`, valid `expires_in` seconds."""
+
+    async def sign_get_many(self, keys: Sequence[str], *, expires_in: int) -> Sequence[str]:
+        """`sign_get` for each of `keys`, in order, in one call (a batch of URLs)."""
 
 
 _CAN_SIGN: dict[type, bool] = {}

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 from prometheus_client import Counter
@@ -126,6 +126,11 @@ class SpoolingBlobStore:
         if not isinstance(self.primary, SignCapableStore):
             raise TypeError(f"{self.primary.kind} store cannot sign URLs")
         return await self.primary.sign_get(key, expires_in=expires_in, filename=filename)
+
+    async def sign_get_many(self, keys: Sequence[str], *, expires_in: int) -> Sequence[str]:
+        if not isinstance(self.primary, SignCapableStore):
+            raise TypeError(f"{self.primary.kind} store cannot sign URLs")
+        return await self.primary.sign_get_many(keys, expires_in=expires_in)
 
     async def close(self) -> None:
         await self.spool.close()

@@ -14,6 +14,7 @@ from sqlalchemy import ARRAY, ColumnElement, String, bindparam, delete, func, se
 
 from ..errors import Conflict
 from .affected_rows import affected_rows
+from .driver_reads import SignableRow, VisibleQuery
 from .models import AudioRow
 from .row_states import DELETING, PENDING, READY, mark_deleting
 from .sessions import Database
@@ -112,6 +113,8 @@ class AudioRows:
 
     # --- read -------------------------------------------------------------------------
     async def get_visible(self, audio_id: str, *, owner: str | None, now: datetime) -> AudioRow | None:
+        if self.database.reads is not None:
+            return await self.database.reads.get_visible(audio_id, owner=owner, now=now)
         stmt = select(AudioRow).where(AudioRow.id == audio_id, visible(now))
         if owner is not None:
             stmt = stmt.where(AudioRow.owner == owner)
@@ -121,13 +124,30 @@ class AudioRows:
     async def get_many_visible(
         self, ids: Sequence[str], *, owner: str | None, now: datetime
     ) -> dict[str, AudioRow]:
+        if self.database.reads is not None:
+            return await self.database.reads.get_many_visible(ids, owner=owner, now=now)
         stmt = select(AudioRow).where(AudioRow.id.in_(list(ids)), visible(now))
         if owner is not None:
             stmt = stmt.where(AudioRow.owner == owner)
         async with self.database.session() as s:
             return {row.id: row for row in (await s.execute(stmt)).scalars()}
 
+    async def get_many_signable(
+        self, ids: Sequence[str], *, owner: str | None, now: datetime
+    ) -> dict[str, SignableRow] | dict[str, AudioRow]:
+        """`get_many_visible`, reading only what signing needs where the driver reads can."""
+        if self.database.reads is not None:
+            return await self.database.reads.get_many_signable(ids, owner=owner, now=now)
+        return await self.get_many_visible(ids, owner=owner, now=now)
+
     async def list_visible(self, query: ListQuery, *, now: datetime) -> list[AudioRow]:
+        # Searches take text_search.py's SQL, and a client token's collection list the ORM's.
+        if self.database.reads is not None and not query.text_query and query.collections is None:
+            return await self.database.reads.list_visible(VisibleQuery(
+                owner=query.owner, collection=query.collection, name=query.name,
+                key_prefix=query.key_prefix, created_after=query.created_after,
+                created_before=query.created_before, before_id=query.before_id, limit=query.limit,
+            ), now=now)
         stmt = select(AudioRow).where(visible(now))
         if query.owner is not None:
             stmt = stmt.where(AudioRow.owner == query.owner)

@@ -42,6 +42,8 @@ class DerivedBlobCatalog:
     async def list_for(self, audio_ids: Sequence[str], kind: str | None = None) -> list[DerivedBlobRow]:
         if not audio_ids:
             return []
+        if self.database.reads is not None:
+            return await self.database.reads.derived_for(audio_ids, kind)
         stmt = select(DerivedBlobRow).where(DerivedBlobRow.audio_id.in_(list(audio_ids)))
         if kind is not None:
             stmt = stmt.where(DerivedBlobRow.kind == kind)

@@ -13,6 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from .driver_reads import DriverReads
+
 
 class Database:
     """The engine of the catalogue, its dialect, and its sessions."""
@@ -20,6 +22,8 @@ class Database:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        # The hot routes' reads, without a session (driver_reads.py); None: all on the ORM.
+        self.reads = DriverReads.for_engine(engine)
 
     @property
     def dialect(self) -> str:
@@ -42,8 +46,12 @@ class Database:
         return True
 
     async def ping(self) -> None:
+        if self.reads is not None:
+            return await self.reads.ping()
         async with self.session() as s:
             await s.execute(select(1))
 
     async def close(self) -> None:
+        if self.reads is not None:
+            await self.reads.close()
         await self.engine.dispose()

@@ -1,4 +1,9 @@
-"""One access-log line per request, and a request id on every answer (`X-Request-Id`).
+"""One access-log line per request, a request id on every answer (`X-Request-Id`), the
+request metrics, and `X-Content-Type-Options: nosniff` (nosniff.py says why).
+
+One pure ASGI layer, outermost, for everything measured or stamped on every answer: each such
+layer wraps `send` again, copies the headers again and reads the clock again, and at a few
+hundred microseconds a JSON request that was a fifth of the time spent in our own code.
 
 granian's own access log knows the raw path only: no route template, owner, bytes or id to
 find a request by. This pure ASGI layer, outermost, sees the final status of every answer
@@ -12,17 +17,25 @@ The route is the template, never the concrete path or the query: a signed URL's 
 credential, and ids in paths would make the log a catalogue. A client's `X-Request-Id`
 (letters, digits and `._:/+=@-`, up to 128) is kept, so a line can be matched with the
 client's own logs; otherwise one is made up. Either way it is sent back.
+
+The metrics (`audiostore_http_requests`, `audiostore_http_request_seconds`,
+`audiostore_bytes_out`, labelled by the same route template) count every answer too, CORS
+preflights and the web page included; bytes out are the body bytes handed to the server.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 from typing import Any
 
+from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..metrics import BYTES_OUT, REQUEST_SECONDS, REQUESTS
+from .nosniff import HEADER as NOSNIFF
 
 __all__ = ["REQUEST_ID_HEADER", "AccessLog", "record_owner"]
 
@@ -43,16 +56,38 @@ def _request_id(scope: Scope) -> bytes:
     for name, value in scope.get("headers", ()):
         if name == REQUEST_ID_HEADER and _CLIENT_ID.fullmatch(value):
             return bytes(value)
-    return uuid.uuid4().hex.encode()
+    return os.urandom(16).hex().encode()  # as random as uuid4, without building a UUID
+
+
+class _Labelled:
+    """The metrics' children by label values, looked up once: `labels()` takes a lock and
+    checks its arguments on every call."""
+
+    def __init__(self) -> None:
+        self.requests: dict[tuple[str, str, int], Counter] = {}
+        self.seconds: dict[tuple[str, str], Histogram] = {}
+
+    def record(self, route: str, method: str, status: int, seconds: float, sent: int) -> None:
+        counter = self.requests.get((route, method, status))
+        if counter is None:
+            counter = self.requests[(route, method, status)] = REQUESTS.labels(route, method, str(status))
+        counter.inc()
+        timer = self.seconds.get((route, method))
+        if timer is None:
+            timer = self.seconds[(route, method)] = REQUEST_SECONDS.labels(route, method)
+        timer.observe(seconds)
+        if sent:
+            BYTES_OUT.inc(sent)
 
 
 class AccessLog:
-    """Pure ASGI. `enabled=False` (AUDIOSTORE_ACCESS_LOG=false) keeps the request id and
-    writes no line."""
+    """Pure ASGI. `enabled=False` (AUDIOSTORE_ACCESS_LOG=false) keeps the request id, the
+    metrics and the header, and writes no line."""
 
     def __init__(self, app: ASGIApp, *, enabled: bool = True) -> None:
         self.app = app
         self.enabled = enabled
+        self._metrics = _Labelled()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -72,11 +107,20 @@ class AccessLog:
             kind = message["type"]
             if kind == "http.response.start":
                 status = message["status"]
-                headers = [(n, v) for n, v in message.get("headers", ())
-                           if n.lower() != REQUEST_ID_HEADER]
+                headers = []
+                nosniff = False
+                for n, v in message.get("headers", ()):
+                    name = n.lower()
+                    if name == b"content-length" and v.isdigit():
+                        length = int(v)
+                    elif name == REQUEST_ID_HEADER:
+                        continue
+                    elif name == NOSNIFF[0]:
+                        nosniff = True  # a route set it already
+                    headers.append((n, v))
                 headers.append((REQUEST_ID_HEADER, request_id))
-                length = next((int(v) for n, v in headers
-                               if n.lower() == b"content-length" and v.isdigit()), 0)
+                if not nosniff:
+                    headers.append(NOSNIFF)
                 message = {**message, "headers": headers}
             await send(message)
             if kind == "http.response.body":
@@ -87,16 +131,19 @@ class AccessLog:
         try:
             await self.app(scope, receive, logged_send)
         finally:
+            seconds = time.perf_counter() - started
+            route: Any = scope.get("route")
+            template = getattr(route, "path", "unmatched")
+            self._metrics.record(template, scope["method"], status, seconds, sent)
             if self.enabled:
-                self._write(scope, status, sent, time.perf_counter() - started, request_id)
+                self._write(scope, template, status, sent, seconds, request_id)
 
     @staticmethod
-    def _write(scope: Scope, status: int, sent: int, seconds: float, request_id: bytes) -> None:
-        route: Any = scope.get("route")
+    def _write(scope: Scope, route: str, status: int, sent: int, seconds: float, request_id: bytes) -> None:
         client = scope.get("client")
         log.info(
             "access method=%s route=%s status=%d bytes=%d duration_ms=%.1f owner=%s "
             "request_id=%s client=%s",
-            scope["method"], getattr(route, "path", "unmatched"), status, sent, seconds * 1000,
+            scope["method"], route, status, sent, seconds * 1000,
             scope["state"].get(_OWNER_KEY, "-"), request_id.decode(), client[0] if client else "-",
         )

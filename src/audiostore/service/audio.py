@@ -11,7 +11,8 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any, NamedTuple, Protocol, TypedDict
 
 from ..blob_keys import check_name
 from ..blobstores import BlobNotFound, BlobStore, BlobStoreUnavailable
@@ -51,8 +52,23 @@ def check_aware(moment: datetime, field: str) -> None:
         raise ValidationFailed(f"{field} needs a timezone (e.g. 2026-01-01T00:00:00Z).")
 
 
-@dataclass(frozen=True, slots=True)
-class SignedUrl:
+class Signable(Protocol):
+    """What a URL is signed from: a catalogue row, or the part of one a batch reads."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def location(self) -> str: ...
+    @property
+    def expires_at(self) -> datetime | None: ...
+
+
+class SignedUrl(NamedTuple):
+    """A signed URL and when it ends. (A tuple: a frozen dataclass costs 4 us to make, most
+    of a batch URL's time.)"""
+
     audio_id: str
     url: str
     expires_at: datetime
@@ -201,19 +217,49 @@ class AudioService:
         if not ids or len(ids) > MAX_BATCH_URLS:
             raise ValidationFailed(f"ids must hold 1 to {MAX_BATCH_URLS} ids.")
         seconds = self.check_expires_in(expires_in)
-        rows = await self.catalog.get_many_visible(ids, owner=principal.scope(), now=self.clock())
-        out: builtins.list[SignedUrl | str] = []
-        for audio_id in ids:
-            row = rows.get(audio_id)
-            if row is not None and not principal.sees_collection(row.collection):
-                row = None
-            out.append(await self._sign_row(row, seconds, {}) if row else audio_id)
-        return out
+        if principal.collections is not None:  # a client token: only its collections
+            rows_ = await self.catalog.get_many_visible(ids, owner=principal.scope(), now=self.clock())
+            seen = [rows_[i] for i in ids if i in rows_ and principal.sees_collection(rows_[i].collection)]
+            by_id = {r.id for r in seen}
+            signed_ = iter(await self._sign_plain(seen, seconds))
+            return [next(signed_) if audio_id in by_id else audio_id for audio_id in ids]
+        rows = await self.catalog.get_many_signable(ids, owner=principal.scope(), now=self.clock())
+        found = [rows[audio_id] for audio_id in ids if audio_id in rows]
+        signed = iter(await self._sign_plain(found, seconds))
+        return [next(signed) if audio_id in rows else audio_id for audio_id in ids]
 
     async def sign_rows(self, rows: Sequence[AudioRow], *, expires_in: int | None = None) -> builtins.list[SignedUrl]:
         """A URL for each of `rows`, in order: rows the caller has just been shown (a list page)."""
-        seconds = self.check_expires_in(expires_in)
-        return [await self._sign_row(row, seconds, {}) for row in rows]
+        return await self._sign_plain(rows, self.check_expires_in(expires_in))
+
+    async def _sign_plain(self, rows: Sequence[Signable], seconds: int) -> builtins.list[SignedUrl]:
+        """`_sign_row` without rendition parameters for many rows, the same URLs, with the
+        per-URL work cut to the signature: one clock reading, one expiry, one base URL, and
+        in direct mode one store call per distinct lifetime."""
+        now = self.clock()
+        out: builtins.list[SignedUrl | None] = [None] * len(rows)
+        if self.access.direct:
+            by_lifetime: dict[int, builtins.list[int]] = {}
+            for i, row in enumerate(rows):
+                if self.access.presigns(row.location):
+                    # A presigned URL cannot be revoked: it must end when the object does.
+                    lifetime = url_lifetime_within_expiry(row, seconds, now)
+                    by_lifetime.setdefault(lifetime, []).append(i)
+            for lifetime, indexes in by_lifetime.items():
+                urls = await self.access.presigned_urls([rows[i].key for i in indexes], seconds=lifetime)
+                at = now + timedelta(seconds=lifetime)
+                for i, url in zip(indexes, urls, strict=True):
+                    out[i] = SignedUrl(rows[i].id, url, at)
+        expires_at = now + timedelta(seconds=seconds)
+        expires = int(expires_at.timestamp())
+        base = f"{self.settings.resolved_public_url}/v1/audio/"
+        signatures = iter(self.signer.sign_each([r.id for r, done in zip(rows, out) if done is None], expires))
+        return [
+            done or SignedUrl(
+                row.id, f"{base}{row.id}/content?{signed_query({}, expires, next(signatures))}", expires_at
+            )
+            for row, done in zip(rows, out, strict=True)
+        ]
 
     async def sign_row(self, row: AudioRow, seconds: int) -> SignedUrl:
         """A URL for `row`, which the caller has just stored or been shown; `seconds` is

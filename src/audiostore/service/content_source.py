@@ -8,6 +8,8 @@ served the same way.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypedDict
@@ -62,6 +64,13 @@ class BlobAccess:
         if not can_sign(store):
             raise RuntimeError("presigned_url called on a store that cannot presign")
         return await store.sign_get(key, expires_in=seconds, filename=filename)
+
+    async def presigned_urls(self, keys: Sequence[str], *, seconds: int) -> Sequence[str]:
+        """`presigned_url` for many keys of one lifetime, in one store call."""
+        store = self.store
+        if not can_sign(store):
+            raise RuntimeError("presigned_urls called on a store that cannot presign")
+        return await store.sign_get_many(keys, expires_in=seconds)
 
     async def source(
         self, common: ContentFields, *, allow_redirect: bool, local_path: Path | None = None

@@ -6,9 +6,16 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
+from typing import Protocol
 
-from ..catalog import AudioRow
 from ..settings import IngestSettings
+
+
+class Expiring(Protocol):
+    """An object with an expiry (a catalogue row, or the part of it a batch reads)."""
+
+    @property
+    def expires_at(self) -> datetime | None: ...
 
 
 def collection_default_expiry(settings: IngestSettings, collection: str, now: datetime) -> datetime | None:
@@ -17,7 +24,7 @@ def collection_default_expiry(settings: IngestSettings, collection: str, now: da
     return now + timedelta(seconds=seconds) if seconds else None
 
 
-def url_lifetime_within_expiry(row: AudioRow, seconds: int, now: datetime) -> int:
+def url_lifetime_within_expiry(row: Expiring, seconds: int, now: datetime) -> int:
     """`seconds`, shortened so a signed URL expires no later than its object does."""
     if row.expires_at is None:
         return seconds

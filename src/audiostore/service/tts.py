@@ -254,7 +254,8 @@ class TtsService:
     async def _signed(
         self, principal: Principal, plan: SpeechPlan, row: AudioRow, text: str, phonemes: str | None
     ) -> SpokenPart:
-        signed = await self.audio.sign(principal, row.id, expires_in=plan.url_expires_in)
+        # `row` was just read as visible to this owner (or just stored): no second lookup.
+        signed = (await self.audio.sign_rows([row], expires_in=plan.url_expires_in))[0]
         return SpokenPart(row=row, signed=signed, text=text, phonemes=phonemes)
 
     # --- synthesis and storage --------------------------------------------------------

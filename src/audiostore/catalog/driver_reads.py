@@ -1,0 +1,287 @@
+"""The hot routes' reads on the driver's own connection: one object, a batch, a list page,
+renditions, a ping.
+
+An ORM session costs about a millisecond of CPU a query here (a pool checkout, a
+transaction, the identity map, three thread hops with aiosqlite), ten times the query itself,
+and these reads run on every GET, sign, PATCH and list. They are plain SELECTs whose rows
+need no session, so they run as fixed SQL text on one connection kept for them: for SQLite
+a sqlite3 connection in autocommit mode and `query_only` (each SELECT reads the newest
+committed state, as WAL gives every statement its own snapshot) used from one thread of its
+own, one hop a query (SQLite lets go of the GIL while it steps, so a slow page does not stop
+the event loop), for PostgreSQL a small
+asyncpg pool (its prepared statements are cached per connection). The column values go
+through the same SQLAlchemy type processors the ORM uses, so a row read here equals the
+ORM's. The visibility rule is the catalogue's (`ready`, not expired, the owner's), written
+once below; tests/catalog/test_driver_reads.py compares every read with the ORM's on both
+databases, deleted, expired and other owners' rows included.
+
+Writes, searches and every other read stay on the ORM in `Catalog`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any, Generic, NamedTuple, TypeVar, cast
+
+from sqlalchemy import JSON
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from .models import AudioRow, Base, DerivedBlobRow, UTCDateTime
+
+__all__ = ["DriverReads", "SignableRow", "VisibleQuery"]
+
+Row = TypeVar("Row", bound=Base)
+READY = "ready"
+
+
+class _Columns(Generic[Row]):
+    """A model's columns as SQL text, and a row of driver values back into the model."""
+
+    def __init__(self, model: type[Row], dialect: Dialect) -> None:
+        mapper = sa_inspect(model)
+        self._manager = mapper.class_manager
+        attrs = mapper.column_attrs
+        self.keys = [a.key for a in attrs]
+        self.sql = ", ".join(f'"{a.columns[0].name}"' for a in attrs)
+        # Numbers and text come back from both drivers as Python values already; times (UTC,
+        # aware) and JSON need the ORM's own conversion, where the dialect has one.
+        self._convert: list[tuple[str, Callable[[Any], Any]]] = []
+        for a in attrs:
+            col_type = a.columns[0].type
+            if isinstance(col_type, UTCDateTime | JSON):
+                convert = col_type.dialect_impl(dialect).result_processor(dialect, None)
+                if convert is not None:
+                    self._convert.append((a.key, convert))
+
+    def load(self, values: Sequence[Any]) -> Row:
+        # As the ORM's loader fills a row: the values straight into the instance's dict (the
+        # model's __init__ would record each as a change, ten times slower for a page).
+        row = cast(Row, self._manager.new_instance())
+        fields = row.__dict__
+        fields.update(zip(self.keys, values, strict=True))
+        for key, convert in self._convert:
+            if fields[key] is not None:
+                fields[key] = convert(fields[key])
+        return row
+
+
+class SignableRow(NamedTuple):
+    """What signing a URL needs of a visible object (a batch of 1000 reads no more)."""
+
+    id: str
+    key: str
+    location: str
+    expires_at: datetime | None
+
+
+class VisibleQuery:
+    """The filters of a list page without a text search (see `Catalog.list_visible`)."""
+
+    __slots__ = ("owner", "collection", "name", "key_prefix", "created_after", "created_before",
+                 "before_id", "limit")
+
+    def __init__(self, *, owner: str | None, collection: str | None, name: str | None,
+                 key_prefix: str | None, created_after: datetime | None,
+                 created_before: datetime | None, before_id: str | None, limit: int) -> None:
+        self.owner, self.collection, self.name, self.key_prefix = owner, collection, name, key_prefix
+        self.created_after, self.created_before = created_after, created_before
+        self.before_id, self.limit = before_id, limit
+
+
+def like_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class DriverReads:
+    """Built by `Catalog` for a file SQLite or a PostgreSQL engine (`for_engine`); connects on
+    first use, in the process and event loop that uses it (granian forks its workers)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.dialect = engine.dialect
+        self._engine_url = engine.url
+        self._sqlite = self.dialect.name == "sqlite"
+        self._audio = _Columns(AudioRow, self.dialect)
+        self._derived = _Columns(DerivedBlobRow, self.dialect)
+        dt = AudioRow.__table__.c.expires_at.type
+        self._bind_time: Callable[[Any], Any] = (
+            dt.dialect_impl(self.dialect).bind_processor(self.dialect) or (lambda v: v)
+        )
+        self._load_time: Callable[[Any], Any] = (
+            dt.dialect_impl(self.dialect).result_processor(self.dialect, None) or (lambda v: v)
+        )
+        self._connection: sqlite3.Connection | None = None
+        self._thread: ThreadPoolExecutor | None = None  # the one thread that uses it
+        self._pool: Any = None  # asyncpg.Pool
+        self._owner: tuple[int, asyncio.AbstractEventLoop | None] | None = None
+        self._opening: dict[tuple[int, asyncio.AbstractEventLoop | None], asyncio.Lock] = {}
+
+    @staticmethod
+    def for_engine(engine: AsyncEngine) -> DriverReads | None:
+        """None where a second connection would not see the same data (an in-memory SQLite)
+        or the driver is not one of ours."""
+        url = engine.url
+        if url.drivername == "sqlite+aiosqlite":
+            return DriverReads(engine) if url.database and url.database != ":memory:" else None
+        if url.drivername == "postgresql+asyncpg":
+            return DriverReads(engine)
+        return None
+
+    # --- the reads ----------------------------------------------------------------------
+    async def ping(self) -> None:
+        await self._fetch("SELECT 1", [])
+
+    def _visible(self, args: list[Any], owner: str | None, now: datetime) -> str:
+        # The state inline: a constant the planner should see (a generic plan cannot).
+        sql = (f"state = '{READY}' AND (expires_at IS NULL OR expires_at > "
+               f"{self._arg(args, self._bind_time(now))})")
+        if owner is not None:
+            sql += f" AND owner = {self._arg(args, owner)}"
+        return sql
+
+    async def get_visible(self, audio_id: str, *, owner: str | None, now: datetime) -> AudioRow | None:
+        args: list[Any] = []
+        where = f"id = {self._arg(args, audio_id)} AND {self._visible(args, owner, now)}"
+        rows = await self._fetch(f"SELECT {self._audio.sql} FROM audio WHERE {where}", args)
+        return self._audio.load(rows[0]) if rows else None
+
+    async def get_many_visible(
+        self, ids: Sequence[str], *, owner: str | None, now: datetime
+    ) -> dict[str, AudioRow]:
+        if not ids:
+            return {}
+        args: list[Any] = []
+        where = f"{self._in(args, 'id', ids)} AND {self._visible(args, owner, now)}"
+        rows = await self._fetch(f"SELECT {self._audio.sql} FROM audio WHERE {where}", args)
+        return {row.id: row for row in map(self._audio.load, rows)}
+
+    async def get_many_signable(
+        self, ids: Sequence[str], *, owner: str | None, now: datetime
+    ) -> dict[str, SignableRow]:
+        if not ids:
+            return {}
+        args: list[Any] = []
+        where = f"{self._in(args, 'id', ids)} AND {self._visible(args, owner, now)}"
+        rows = await self._fetch(f'SELECT id, "key", location, expires_at FROM audio WHERE {where}', args)
+        load_time = self._load_time
+        return {
+            r[0]: SignableRow(r[0], r[1], r[2], load_time(r[3]) if r[3] is not None else None)
+            for r in rows
+        }
+
+    async def list_visible(self, q: VisibleQuery, *, now: datetime) -> list[AudioRow]:
+        args: list[Any] = []
+        where = [self._visible(args, q.owner, now)]
+        if q.collection is not None:
+            where.append(f"collection = {self._arg(args, q.collection)}")
+        if q.name is not None:
+            where.append(f"name = {self._arg(args, q.name)}")
+        if q.key_prefix:
+            where.append(f"\"key\" LIKE {self._arg(args, like_escape(q.key_prefix) + '%')} ESCAPE '\\'")
+        if q.created_after is not None:
+            where.append(f"created_at > {self._arg(args, self._bind_time(q.created_after))}")
+        if q.created_before is not None:
+            where.append(f"created_at < {self._arg(args, self._bind_time(q.created_before))}")
+        if q.before_id is not None:
+            where.append(f"id < {self._arg(args, q.before_id)}")
+        sql = (f"SELECT {self._audio.sql} FROM audio WHERE {' AND '.join(where)} "
+               f"ORDER BY id DESC LIMIT {self._arg(args, q.limit)}")
+        return [self._audio.load(r) for r in await self._fetch(sql, args)]
+
+    async def derived_for(self, audio_ids: Sequence[str], kind: str | None) -> list[DerivedBlobRow]:
+        if not audio_ids:
+            return []
+        args: list[Any] = []
+        where = self._in(args, "audio_id", audio_ids)
+        if kind is not None:
+            where += f" AND kind = {self._arg(args, kind)}"
+        sql = f"SELECT {self._derived.sql} FROM derived_blobs WHERE {where} ORDER BY created_at"
+        return [self._derived.load(r) for r in await self._fetch(sql, args)]
+
+    # --- SQL text per dialect ---------------------------------------------------------
+    def _arg(self, args: list[Any], value: Any) -> str:
+        args.append(value)
+        return "?" if self._sqlite else f"${len(args)}"
+
+    def _in(self, args: list[Any], column: str, values: Sequence[str]) -> str:
+        if self._sqlite:  # one statement text for any number of ids
+            return f"{column} IN (SELECT value FROM json_each({self._arg(args, json.dumps(list(values)))}))"
+        return f"{column} = ANY({self._arg(args, list(values))}::text[])"
+
+    # --- connections --------------------------------------------------------------------
+    async def _fetch(self, sql: str, args: list[Any]) -> Sequence[Sequence[Any]]:
+        await self._open()
+        if self._sqlite:
+            reader = self._connection
+            assert reader is not None
+            return await asyncio.get_running_loop().run_in_executor(
+                self._thread, lambda: reader.execute(sql, args).fetchall()
+            )
+        async with self._pool.acquire() as pooled:
+            return list(await pooled.fetch(sql, *args))
+
+    async def _open(self) -> None:
+        loop = None if self._sqlite else asyncio.get_running_loop()  # a thread serves any loop
+        owner = (os.getpid(), loop)
+        if self._owner == owner:
+            return
+        async with self._opening.setdefault(owner, asyncio.Lock()):
+            if self._owner == owner:
+                return
+            self._forget()
+            if self._sqlite:
+                thread = ThreadPoolExecutor(1, thread_name_prefix="audiostore-reads")
+                self._connection = await asyncio.get_running_loop().run_in_executor(
+                    thread, _sqlite_reader, str(self._engine_url.database))
+                self._thread = thread
+            else:
+                import asyncpg  # type: ignore[import-untyped]  # reason: asyncpg ships no type hints
+
+                dsn = self._engine_url.set(drivername="postgresql").render_as_string(hide_password=False)
+                self._pool = await asyncpg.create_pool(
+                    dsn, min_size=1, max_size=10, init=_json_codec,
+                    # Statements differ by their filters, not by the values: a few dozen texts.
+                    statement_cache_size=256,
+                )
+            self._owner = owner
+
+    def _forget(self) -> None:
+        """Drop connections opened by another process or loop (they cannot be used here)."""
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool = None
+        # A forked child has neither the parent's thread nor a right to its connection.
+        self._connection, self._thread, self._owner = None, None, None
+
+    async def close(self) -> None:
+        if self._owner is not None and self._owner[0] == os.getpid():
+            if self._connection is not None and self._thread is not None:
+                conn = self._connection
+                await asyncio.get_running_loop().run_in_executor(self._thread, conn.close)
+                self._thread.shutdown(wait=False)
+            if self._pool is not None:
+                try:
+                    await asyncio.wait_for(self._pool.close(), timeout=5)
+                except (TimeoutError, RuntimeError):  # another loop's pool, or stuck
+                    self._pool.terminate()
+        self._connection, self._thread, self._pool, self._owner = None, None, None, None
+
+
+def _sqlite_reader(path: str) -> sqlite3.Connection:
+    """Autocommit (no transaction held between reads), read-only, the catalogue's busy wait."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    conn.execute("PRAGMA query_only=ON")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+async def _json_codec(conn: Any) -> None:
+    """JSON columns as Python values, as SQLAlchemy's asyncpg dialect sets them up."""
+    await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")

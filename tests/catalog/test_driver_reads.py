@@ -1,0 +1,144 @@
+"""The driver reads (catalog/driver_reads.py) answer exactly what the ORM answers, on SQLite and
+PostgreSQL: same rows, same values and types, and the same rows left out (deleted, pending,
+expired, another owner's), for every filter a list page takes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import inspect as sa_inspect
+
+from audiostore.catalog import AudioRow, Catalog, ListQuery, upgrade
+from audiostore.catalog.derived_blobs import DerivedBlobCatalog
+from audiostore.catalog.models import DerivedBlobRow
+
+NOW = datetime(2026, 6, 1, 12, 0, 0, 123456, tzinfo=UTC)
+
+
+def audio(i: int, **kw: Any) -> AudioRow:
+    values: dict[str, Any] = dict(
+        id=f"01900000-0000-7000-8000-{i:012x}", owner="alice", collection="default",
+        name=f"take_{i}%.wav", key=f"alice/default/{i}.wav", state="ready",
+        content_type="audio/wav", format="wav", codec="pcm_s16le", duration=1.5,
+        sample_rate=48000, channels=2, bitrate=None, size=1000 + i, sha256="ab" * 32,
+        meta={"take": i, "nested": {"ok": True}}, text=None, voice_id=None,
+        created_at=NOW - timedelta(hours=i), expires_at=None, updated_at=NOW,
+        location="primary", attempts=0,
+    )
+    values.update(kw)
+    return AudioRow(**values)
+
+
+def fields(row: AudioRow | DerivedBlobRow) -> dict[str, Any]:
+    values = {a.key: getattr(row, a.key) for a in sa_inspect(type(row)).column_attrs}
+    return {k: (v, type(v)) for k, v in values.items()}
+
+
+async def fill(catalog: Catalog) -> list[AudioRow]:
+    await upgrade(catalog.engine)
+    rows = [
+        audio(1),
+        audio(2, collection="songs", text="words", voice_id="v"),
+        audio(3, expires_at=NOW + timedelta(microseconds=1)),  # still visible at NOW
+        audio(4, expires_at=NOW),  # expired exactly at NOW
+        audio(5, expires_at=NOW - timedelta(days=1)),
+        audio(6, state="deleting"),
+        audio(7, state="pending"),
+        audio(8, owner="bob", key="bob/default/8.wav"),
+        audio(9, key="alice/other/9.wav", bitrate=128000, loudness_lufs=-20.5,
+              analysis_due_at=NOW, analysis_error="too_long"),
+        audio(10, name="take_10x.wav"),
+    ]
+    for row in rows:
+        await catalog.insert_audio(row)
+    derived = DerivedBlobCatalog(catalog)
+    for audio_id, variant, kind in [(rows[0].id, "mp3-1", "rendition"), (rows[0].id, "wave", "waveform"),
+                                    (rows[1].id, "opus-1", "rendition")]:
+        await derived.put(DerivedBlobRow(
+            audio_id=audio_id, variant=variant, kind=kind, key=f"{audio_id}.{variant}", format="mp3",
+            content_type="audio/mpeg", size=10, sha256="cd" * 32,
+            params={"bitrate": 96000, "gain_db": -1.5}, duration=None, created_at=NOW,
+        ))
+    return rows
+
+
+async def both(catalog: Catalog, call: Any) -> tuple[Any, Any]:
+    """`call(catalog)` with the driver reads, then with the ORM."""
+    reads = catalog.reads
+    assert reads is not None, "SQLite files and PostgreSQL get driver reads"
+    fast = await call(catalog)
+    catalog.reads = None
+    try:
+        slow = await call(catalog)
+    finally:
+        catalog.reads = reads
+    return fast, slow
+
+
+async def test_one_object_and_batches_match_the_orm(catalog: Catalog) -> None:
+    rows = await fill(catalog)
+    ids = [r.id for r in rows] + ["01900000-0000-7000-8000-ffffffffffff"]
+    for owner in ("alice", "bob", None):
+        for row_id in ids:
+            fast, slow = await both(catalog, lambda c: c.get_visible(row_id, owner=owner, now=NOW))
+            assert (fields(fast) if fast else None) == (fields(slow) if slow else None), row_id
+        fast_many, slow_many = await both(catalog, lambda c: c.get_many_visible(ids, owner=owner, now=NOW))
+        assert {k: fields(v) for k, v in fast_many.items()} == {k: fields(v) for k, v in slow_many.items()}
+        signable, full = await both(catalog, lambda c: c.get_many_signable(ids, owner=owner, now=NOW))
+        assert {k: (v.id, v.key, v.location, v.expires_at) for k, v in signable.items()} == {
+            k: (v.id, v.key, v.location, v.expires_at) for k, v in full.items()}
+        assert set(signable) == set(slow_many)
+    seen = await catalog.get_many_visible(ids, owner="alice", now=NOW)
+    # Never served: expired (4, 5), deleting (6), pending (7), another owner's (8).
+    assert sorted(seen) == sorted(rows[i].id for i in (0, 1, 2, 8, 9))
+    assert await catalog.get_visible(rows[7].id, owner="alice", now=NOW) is None
+    assert await catalog.get_many_visible([], owner="alice", now=NOW) == {}
+
+
+async def test_list_pages_match_the_orm(catalog: Catalog) -> None:
+    rows = await fill(catalog)
+    queries = [
+        ListQuery(owner="alice", limit=51),
+        ListQuery(owner=None, limit=51),
+        ListQuery(owner="alice", limit=2),
+        ListQuery(owner="alice", limit=51, before_id=rows[2].id),
+        ListQuery(owner="alice", collection="songs", limit=51),
+        ListQuery(owner="alice", name="take_1%.wav", limit=51),
+        ListQuery(owner="alice", key_prefix="alice/other/", limit=51),
+        ListQuery(owner="alice", key_prefix="alice/default/1", limit=51),
+        ListQuery(owner="alice", created_after=NOW - timedelta(hours=2, minutes=30), limit=51),
+        ListQuery(owner="alice", created_before=NOW - timedelta(hours=2), limit=51),
+        ListQuery(owner="bob", limit=51),
+    ]
+    for q in queries:
+        fast, slow = await both(catalog, lambda c: c.list_visible(q, now=NOW))
+        assert [fields(r) for r in fast] == [fields(r) for r in slow], q
+    first = await catalog.list_visible(ListQuery(owner="alice", limit=51), now=NOW)
+    assert [r.id for r in first] == [rows[i].id for i in (9, 8, 2, 1, 0)]
+    # `_` and `%` in a prefix are literal: `take_1%` does not match `take_10x`.
+    named = await catalog.list_visible(ListQuery(owner="alice", name="take_1%.wav", limit=51), now=NOW)
+    assert [r.id for r in named] == [rows[0].id]
+
+
+async def test_renditions_and_ping_match_the_orm(catalog: Catalog) -> None:
+    rows = await fill(catalog)
+    derived = DerivedBlobCatalog(catalog)
+    ids = [r.id for r in rows]
+    for kind in ("rendition", "waveform", None):
+        fast, slow = await both(catalog, lambda c: derived.list_for(ids, kind=kind))
+        assert [fields(d) for d in fast] == [fields(d) for d in slow]
+        assert fast, kind
+    assert await derived.list_for([], kind="rendition") == []
+    await catalog.ping()
+
+
+async def test_a_write_is_seen_by_the_next_read(catalog: Catalog) -> None:
+    rows = await fill(catalog)
+    assert await catalog.get_visible(rows[0].id, owner="alice", now=NOW) is not None
+    await catalog.update_audio(rows[0].id, {"meta": {"changed": 1}})
+    again = await catalog.get_visible(rows[0].id, owner="alice", now=NOW)
+    assert again is not None and again.meta == {"changed": 1}
+    assert await catalog.mark_deleting(rows[0].id, owner="alice", now=NOW) is not None
+    assert await catalog.get_visible(rows[0].id, owner="alice", now=NOW) is None
+    assert rows[0].id not in await catalog.get_many_visible([rows[0].id], owner=None, now=NOW)
