@@ -24,7 +24,7 @@ EARLY_PUTS = Counter(
     ["outcome"], registry=REGISTRY,
 )
 
-# Text to speech (issue 6)
+# Text to speech
 TTS_SYNTHESES = Counter(
     "audiostore_tts_syntheses", "Speech syntheses by engine and outcome (ok, failed).",
     ["engine", "outcome"], registry=REGISTRY,

@@ -1,4 +1,4 @@
-"""Audio understanding: sniffing, probing (and, later, renditions and waveforms)."""
+"""Audio understanding: sniffing, probing, decoding budgets, renditions and waveforms."""
 
 from .probe import AudioFacts, AudioLimits, content_type_for, probe
 from .sniff import HEAD_BYTES, TAIL_BYTES, Sniffed, sniff

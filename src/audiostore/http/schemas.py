@@ -133,7 +133,7 @@ class AudioPatch(RequestBody):
 
 class UrlRequest(RequestBody):
     expires_in: int | None = Field(None, description="Seconds; default AUDIOSTORE_URL_DEFAULT_EXPIRY.")
-    # A rendition (issue 5): the signature covers these, so the URL opens only that rendition.
+    # A rendition: the signature covers these, so the URL opens only that rendition.
     format: str | None = Field(None, description="Rendition: mp3, opus, aac, wav or flac.",
                                json_schema_extra={"enum": [*limits.RENDITION_FORMATS, None]})
     bitrate: str | int | None = Field(

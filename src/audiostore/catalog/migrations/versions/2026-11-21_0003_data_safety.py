@@ -1,4 +1,4 @@
-"""data safety: blob location (primary|spool), delete retry backoff, key lookups (issue 4)
+"""data safety: blob location (primary|spool), delete retry backoff, key lookups
 
 Revision ID: 0003
 Revises: 0002

@@ -1,6 +1,6 @@
-"""renditions, loudness, waveforms, queues (issue 5)
+"""renditions, loudness, waveforms, queues
 
-Adds `audio.loudness_lufs` and `audio.true_peak_dbtp` (measured at ingest), the
+Adds `audio.loudness_lufs` and `audio.true_peak_dbtp` (measured after upload), the
 `derived_blobs` table (renditions and cached waveforms stored beside an object, deleted with
 it through ON DELETE CASCADE) and the `queues` table (named, ordered lists of audio ids).
 

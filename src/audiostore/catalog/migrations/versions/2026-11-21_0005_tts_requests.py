@@ -1,4 +1,4 @@
-"""tts_requests: the TTS request cache (issue 6)
+"""tts_requests: the TTS request cache
 
 Revision ID: 0005
 Revises: 0004

@@ -1,4 +1,4 @@
-"""idempotency keys for uploads (issue 7)
+"""idempotency keys for uploads
 
 Revision ID: 0006
 Revises: 0005
