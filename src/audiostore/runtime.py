@@ -127,7 +127,7 @@ class Runtime:
             settings=settings, audio=audio, ingest=ingest, registry=build_registry(settings, tts_processes),
             requests=catalog.tts_requests, deletion=deletion,
         )
-        queues = QueueService(audio, renditions)
+        queues = QueueService(audio, renditions, settings=settings)
         revocations = TokenRevocations(
             TokenRevocationCatalog(catalog.engine),
             cache_seconds=settings.token_revocation_cache_seconds,
@@ -136,7 +136,9 @@ class Runtime:
         tokens = ClientTokens(
             settings=settings, secrets_=secrets_, revocations=revocations, clock=lambda: clock()
         )
-        public = PublicCollections(audio, queues, PublicCollectionCatalog(catalog.engine))
+        public = PublicCollections(
+            audio, queues, PublicCollectionCatalog(catalog.engine), settings=settings
+        )
         tus_uploads = TusUploads(audio, TusUploadCatalog(catalog.engine), ingest)
         upload_grants = UploadGrants(
             settings=settings, signer=signer, catalog=UploadGrantCatalog(catalog.engine),

@@ -212,7 +212,7 @@ async def test_paced_at_playback_speed_after_the_burst(qapi: Api, three: list[Pa
         slept.append(seconds)
 
     rt = qapi.runtime
-    paced = QueueService(rt.audio, rt.renditions, monotonic=lambda: 100.0, sleep=fake_sleep)
+    paced = QueueService(rt.audio, rt.renditions, settings=rt.settings, monotonic=lambda: 100.0, sleep=fake_sleep)
     paced.settings = rt.settings.model_copy(update={"queue_burst_seconds": 2.0})
     who = await rt.keys.authenticate(qapi.alice_key)
     opened = await paced.open_stream(who, "p", mode="sequential", icy=False)

@@ -26,6 +26,7 @@ from ..blob_keys import check_key_part
 from ..catalog import AudioRow
 from ..catalog.public_collections import PublicCollectionCatalog
 from ..errors import AudiostoreError, ConfigurationError, Conflict, NotFound
+from ..settings import ClientAccessSettings
 from .audio import AudioService
 from .content_source import ContentSource
 from .principal import READ, Principal, TokenGrant
@@ -70,12 +71,12 @@ def _looks_like_id(ref: str) -> bool:
 class PublicCollections:
     def __init__(
         self, audio: AudioService, queues: QueueService, catalog: PublicCollectionCatalog, *,
-        monotonic: Callable[[], float] = time.monotonic,
+        settings: ClientAccessSettings, monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.audio = audio
         self.queues = queues
         self.catalog = catalog
-        self.settings = audio.settings
+        self.settings = settings
         self.from_setting = parse_public_setting(self.settings.public_collections)
         self.cache_seconds = self.settings.public_cache_seconds
         self.monotonic = monotonic

@@ -30,6 +30,7 @@ from ..blobstores import BlobNotFound
 from ..catalog import AudioRow
 from ..catalog.models import QueueRow
 from ..errors import Conflict, NotFound, ValidationFailed
+from ..settings import QueueSettings
 from .audio import AudioService
 from .principal import Principal
 from .renditions import RenditionService
@@ -73,13 +74,14 @@ class QueueService:
         audio: AudioService,
         renditions: RenditionService,
         *,
+        settings: QueueSettings,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
     ) -> None:
         self.audio = audio
         self.renditions = renditions
-        self.settings = audio.settings
+        self.settings = settings
         self.rows = audio.catalog.queues
         self.monotonic = monotonic
         self.sleep = sleep
