@@ -17,10 +17,6 @@ from . import catalog as catalog_mod
 from .blob_keys import check_template
 from .blobstores import BlobStore, LocalBlobStore
 from .catalog import Catalog
-from .catalog.public_collections import PublicCollectionCatalog
-from .catalog.token_revocations import TokenRevocationCatalog
-from .catalog.tus_uploads import TusUploadCatalog
-from .catalog.upload_grants import UploadGrantCatalog
 from .errors import ConfigurationError, InvalidName
 from .native_workers import NativeWorkerPool
 from .service import ApiKeyService, AudioService, Ingest, IssuedKey
@@ -129,7 +125,7 @@ class Runtime:
         )
         queues = QueueService(audio, renditions, settings=settings)
         revocations = TokenRevocations(
-            TokenRevocationCatalog(catalog.engine),
+            catalog.token_revocations,
             cache_seconds=settings.token_revocation_cache_seconds,
             horizon_seconds=settings.token_max_lifetime, clock=lambda: clock(),
         )
@@ -137,11 +133,11 @@ class Runtime:
             settings=settings, secrets_=secrets_, revocations=revocations, clock=lambda: clock()
         )
         public = PublicCollections(
-            audio, queues, PublicCollectionCatalog(catalog.engine), settings=settings
+            audio, queues, catalog.public_collections, settings=settings
         )
-        tus_uploads = TusUploads(audio, TusUploadCatalog(catalog.engine), ingest)
+        tus_uploads = TusUploads(audio, catalog.tus_uploads, ingest)
         upload_grants = UploadGrants(
-            settings=settings, signer=signer, catalog=UploadGrantCatalog(catalog.engine),
+            settings=settings, signer=signer, catalog=catalog.upload_grants,
             clock=tick,
         )
         return cls(

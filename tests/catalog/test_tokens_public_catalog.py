@@ -21,7 +21,7 @@ NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 async def test_revocations_only_move_later(catalog: Catalog) -> None:
     await upgrade(catalog.engine)
-    rows = TokenRevocationCatalog(catalog.engine)
+    rows = TokenRevocationCatalog(catalog.database)
     assert await rows.not_before("alice") is None
     assert await rows.raise_not_before("alice", NOW, now=NOW) == NOW
     assert await rows.raise_not_before("alice", NOW - timedelta(hours=1), now=NOW) == NOW
@@ -38,11 +38,11 @@ async def test_revocations_only_move_later(catalog: Catalog) -> None:
 
 async def test_a_servers_copy_is_read_at_most_once_per_bound(catalog: Catalog) -> None:
     await upgrade(catalog.engine)
-    rows = TokenRevocationCatalog(catalog.engine)
+    rows = TokenRevocationCatalog(catalog.database)
     ticks = [0.0]
     here = TokenRevocations(rows, cache_seconds=5, horizon_seconds=3600, clock=lambda: NOW,
                             monotonic=lambda: ticks[0])
-    elsewhere = TokenRevocationCatalog(catalog.engine)  # another server's writes
+    elsewhere = TokenRevocationCatalog(catalog.database)  # another server's writes
     assert await here.not_before("alice") is None
     await elsewhere.raise_not_before("alice", NOW, now=NOW)
     ticks[0] = 4.9
@@ -59,7 +59,7 @@ async def test_a_servers_copy_is_read_at_most_once_per_bound(catalog: Catalog) -
 
 async def test_public_collections_rows(catalog: Catalog) -> None:
     await upgrade(catalog.engine)
-    rows = PublicCollectionCatalog(catalog.engine)
+    rows = PublicCollectionCatalog(catalog.database)
     assert not await rows.is_public("alice", "cards")
     assert await rows.add("alice", "cards", now=NOW)
     assert not await rows.add("alice", "cards", now=NOW)  # once

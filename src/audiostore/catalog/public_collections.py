@@ -6,20 +6,20 @@ from datetime import datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from .affected_rows import affected_rows
 from .models import PublicCollectionRow
+from .sessions import Database
 
 
 class PublicCollectionCatalog:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+    def __init__(self, database: Database) -> None:
+        self.database = database
 
     async def add(self, owner: str, collection: str, *, now: datetime) -> bool:
         """Make the collection public; False if it already was."""
         try:
-            async with self._sessions() as s, s.begin():
+            async with self.database.session() as s:
                 s.add(PublicCollectionRow(owner=owner, collection=collection, created_at=now))
         except IntegrityError:
             return False
@@ -27,7 +27,7 @@ class PublicCollectionCatalog:
 
     async def remove(self, owner: str, collection: str) -> bool:
         """Make it private again; False if it was not public."""
-        async with self._sessions() as s, s.begin():
+        async with self.database.session() as s:
             result = await s.execute(
                 delete(PublicCollectionRow).where(
                     PublicCollectionRow.owner == owner, PublicCollectionRow.collection == collection
@@ -36,7 +36,7 @@ class PublicCollectionCatalog:
             return bool(affected_rows(result))
 
     async def is_public(self, owner: str, collection: str) -> bool:
-        async with self._sessions() as s:
+        async with self.database.session() as s:
             found = await s.execute(
                 select(PublicCollectionRow.owner).where(
                     PublicCollectionRow.owner == owner, PublicCollectionRow.collection == collection
@@ -50,5 +50,5 @@ class PublicCollectionCatalog:
         )
         if owner is not None:
             stmt = stmt.where(PublicCollectionRow.owner == owner)
-        async with self._sessions() as s:
+        async with self.database.session() as s:
             return list((await s.execute(stmt)).scalars())

@@ -2,7 +2,8 @@
 
 `Catalog` is the `audio` table's statements (`audio_rows.py`: what most callers need), with
 every other table one attribute away: `claims` (the jobs' batches), `derived_blobs`,
-`queues`, `api_keys`, `idempotency_keys`, `tts_requests`. All run on one `Database`, whose
+`queues`, `api_keys`, `idempotency_keys`, `tts_requests`, `token_revocations`,
+`public_collections`, `tus_uploads`, `upload_grants`. All run on one `Database`, whose
 `session()` is the one way to open a transaction.
 """
 
@@ -15,9 +16,13 @@ from .audio_rows import AudioRows
 from .claims import Claims
 from .derived_blobs import DerivedBlobCatalog
 from .idempotency_keys import IdempotencyKeyCatalog
+from .public_collections import PublicCollectionCatalog
 from .queues import QueueCatalog
 from .sessions import Database
+from .token_revocations import TokenRevocationCatalog
 from .tts_requests import TtsRequestCatalog
+from .tus_uploads import TusUploadCatalog
+from .upload_grants import UploadGrantCatalog
 
 
 class Catalog(AudioRows):
@@ -29,6 +34,10 @@ class Catalog(AudioRows):
         self.api_keys = ApiKeyCatalog(self.database)
         self.idempotency_keys = IdempotencyKeyCatalog(self.database)
         self.tts_requests = TtsRequestCatalog(self.database)
+        self.token_revocations = TokenRevocationCatalog(self.database)
+        self.public_collections = PublicCollectionCatalog(self.database)
+        self.tus_uploads = TusUploadCatalog(self.database)
+        self.upload_grants = UploadGrantCatalog(self.database)
 
     @property
     def engine(self) -> AsyncEngine:

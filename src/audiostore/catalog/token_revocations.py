@@ -6,16 +6,16 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from ..errors import Conflict
 from .affected_rows import affected_rows
 from .models import TokenRevocationRow
+from .sessions import Database
 
 
 class TokenRevocationCatalog:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+    def __init__(self, database: Database) -> None:
+        self.database = database
 
     async def raise_not_before(self, owner: str, before: datetime, *, now: datetime) -> datetime:
         """Refuse `owner`'s tokens issued before `before`; a later moment already set stays.
@@ -23,7 +23,7 @@ class TokenRevocationCatalog:
         # A concurrent first revocation of the same owner may insert the row between any two
         # of these statements: then the next pass updates it.
         for _ in range(5):
-            async with self._sessions() as s, s.begin():
+            async with self.database.session() as s:
                 result = await s.execute(
                     update(TokenRevocationRow)
                     .where(TokenRevocationRow.owner == owner, TokenRevocationRow.not_before < before)
@@ -39,7 +39,7 @@ class TokenRevocationCatalog:
                     return current
                 continue  # it appeared after the UPDATE looked: update it now
             try:
-                async with self._sessions() as s, s.begin():
+                async with self.database.session() as s:
                     s.add(TokenRevocationRow(owner=owner, not_before=before, updated_at=now))
                 return before
             except IntegrityError:
@@ -47,14 +47,14 @@ class TokenRevocationCatalog:
         raise Conflict("The revocation changed concurrently; try again.")
 
     async def not_before(self, owner: str) -> datetime | None:
-        async with self._sessions() as s:
+        async with self.database.session() as s:
             return (await s.execute(
                 select(TokenRevocationRow.not_before).where(TokenRevocationRow.owner == owner)
             )).scalar_one_or_none()
 
     async def since(self, moment: datetime) -> dict[str, datetime]:
         """Every owner whose `not_before` is later than `moment` (older ones revoke nothing)."""
-        async with self._sessions() as s:
+        async with self.database.session() as s:
             rows = await s.execute(
                 select(TokenRevocationRow.owner, TokenRevocationRow.not_before)
                 .where(TokenRevocationRow.not_before > moment)

@@ -15,12 +15,12 @@ from typing import Any
 
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..errors import Conflict
 from .affected_rows import affected_rows
 from .models import TusUploadRow
+from .sessions import Database
 
 __all__ = ["FAILED", "RECEIVING", "STORED", "STORING", "TusUploadCatalog", "TusUploadRow"]
 
@@ -34,22 +34,22 @@ def _lease_free(now: datetime) -> ColumnElement[bool]:
 class TusUploadCatalog:
     """One table, `tus_uploads` (model in models.py, migration 0011)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+    def __init__(self, database: Database) -> None:
+        self.database = database
 
     async def insert(self, row: TusUploadRow) -> None:
         try:
-            async with self._sessions() as s, s.begin():
+            async with self.database.session() as s:
                 s.add(row)
         except IntegrityError as exc:
             raise Conflict("An upload with this id already exists.") from exc
 
     async def get(self, upload_id: str) -> TusUploadRow | None:
-        async with self._sessions() as s:
+        async with self.database.session() as s:
             return await s.get(TusUploadRow, upload_id)
 
     async def _update(self, where: Sequence[ColumnElement[bool]], values: dict[str, Any]) -> bool:
-        async with self._sessions() as s, s.begin():
+        async with self.database.session() as s:
             result = await s.execute(update(TusUploadRow).where(*where).values(**values))
             return affected_rows(result) == 1
 
@@ -106,14 +106,14 @@ class TusUploadCatalog:
 
     async def delete_unleased(self, upload_id: str, *, now: datetime) -> bool:
         """Delete the row if no PATCH holds it now (termination). False: busy, or gone."""
-        async with self._sessions() as s, s.begin():
+        async with self.database.session() as s:
             result = await s.execute(
                 delete(TusUploadRow).where(TusUploadRow.id == upload_id, _lease_free(now))
             )
             return affected_rows(result) == 1
 
     async def expired_ids(self, *, now: datetime, limit: int) -> list[str]:
-        async with self._sessions() as s:
+        async with self.database.session() as s:
             stmt = (
                 select(TusUploadRow.id)
                 .where(TusUploadRow.expires_at < now, _lease_free(now))
@@ -125,7 +125,7 @@ class TusUploadCatalog:
     async def delete_expired(self, upload_id: str, *, now: datetime) -> bool:
         """Delete one expired, unleased row; True for the one caller (of any instance) whose
         DELETE matched it, and so removes its part."""
-        async with self._sessions() as s, s.begin():
+        async with self.database.session() as s:
             result = await s.execute(
                 delete(TusUploadRow).where(
                     TusUploadRow.id == upload_id, TusUploadRow.expires_at < now, _lease_free(now)
@@ -136,6 +136,6 @@ class TusUploadCatalog:
     async def existing_ids(self, ids: Sequence[str]) -> set[str]:
         if not ids:
             return set()
-        async with self._sessions() as s:
+        async with self.database.session() as s:
             stmt = select(TusUploadRow.id).where(TusUploadRow.id.in_(list(ids)))
             return set((await s.execute(stmt)).scalars())
