@@ -19,6 +19,8 @@ from ..errors import AudiostoreError, NotFound, StorageUnavailable
 
 
 class StoreStreamResponse(StreamingResponse):
+    missing_message = "The audio's bytes are missing from storage."
+
     def __init__(
         self, chunks: AsyncIterator[bytes], status_code: int = 200,
         headers: Mapping[str, str] | None = None, media_type: str | None = None,
@@ -27,26 +29,36 @@ class StoreStreamResponse(StreamingResponse):
         self._chunks = chunks  # the body_iterator, typed as the bytes a store reads
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Closed however the response ends (a client that hangs up included): for a stream
+        # that is being made, that tells its maker one listener fewer waits for it.
         chunks = self._chunks
         try:
-            first: bytes | None = await anext(chunks)
-        except StopAsyncIteration:
-            first = None
-        except BlobNotFound:
-            await _error(NotFound("The audio's bytes are missing from storage."))(scope, receive, send)
-            return
-        except BlobStoreUnavailable:
-            await _error(StorageUnavailable())(scope, receive, send)
-            return
+            try:
+                first: bytes | None = await anext(chunks)
+            except StopAsyncIteration:
+                first = None
+            except AudiostoreError as exc:
+                await _error(exc)(scope, receive, send)
+                return
+            except BlobNotFound:
+                await _error(NotFound(self.missing_message))(scope, receive, send)
+                return
+            except BlobStoreUnavailable:
+                await _error(StorageUnavailable())(scope, receive, send)
+                return
 
-        async def rest() -> AsyncIterator[bytes]:
-            if first is not None:
-                yield first
-            async for chunk in chunks:
-                yield chunk
+            async def rest() -> AsyncIterator[bytes]:
+                if first is not None:
+                    yield first
+                async for chunk in chunks:
+                    yield chunk
 
-        self.body_iterator = rest()
-        await super().__call__(scope, receive, send)
+            self.body_iterator = rest()
+            await super().__call__(scope, receive, send)
+        finally:
+            aclose = getattr(chunks, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
 
 def _error(exc: AudiostoreError) -> JSONResponse:
