@@ -52,7 +52,7 @@ def test_docs_renders_every_operation_with_no_network(served: Served, offline_pa
     page.goto(f"{served.url}/docs")
     wait_for(page, "document.querySelectorAll('.opblock').length > 0", timeout=30_000)
     spec = httpx.get(f"{served.url}/openapi.json").json()
-    operations = sum(len([m for m in item if m in {"get", "put", "post", "patch", "delete", "head"}])
+    operations = sum(len([m for m in item if m in {"get", "put", "post", "patch", "delete", "head", "options"}])
                      for item in spec["paths"].values())
     assert page.locator(".opblock").count() == operations
     assert page.locator(".opblock-summary-path", has_text="/v1/audio/{audio_id}/content").count() >= 1
