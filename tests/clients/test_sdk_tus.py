@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import subprocess
 from pathlib import Path
 
 import httpx
@@ -144,3 +145,22 @@ def test_a_large_file_that_is_not_audio_is_refused_and_nothing_stays(served: Ser
         c.upload(junk, collection="junk", upload_state=state)
     assert refused.value.status in (415, 422)
     assert objects_in(served, key, "junk") == [] and state._read() == {}
+
+
+def test_bytes_and_file_objects_go_by_tus_too_a_pipe_does_not(served: Served, tones: dict[str, Path]) -> None:
+    key = served.new_key("tus-sdk-sources")
+    data = tones["wav"].read_bytes()
+    with CuttingRelay(served.proc.port, cuts=[200 * 1024]) as relay, Client(relay.url, api_key=key) as c:
+        from_bytes = c.upload(data, name="b.wav", collection="src", tus_threshold=0, tus_chunk_bytes=64 * 1024)
+        with tones["wav"].open("rb") as f:
+            f.seek(0)
+            from_file = c.upload(f, collection="src", tus_threshold=0, tus_chunk_bytes=100_000)
+        assert relay.cut_count == 1 and relay.requests["POST"] == 2
+        patches = relay.requests["PATCH"]
+        with subprocess.Popen(["cat", str(tones["wav"])], stdout=subprocess.PIPE) as cat:
+            assert cat.stdout is not None
+            from_pipe = c.upload(cat.stdout, name="p.wav", collection="src", tus_threshold=0)
+        assert relay.requests["PATCH"] == patches and relay.requests["POST"] == 2  # one POST /v1/audio
+    digest = hashlib.sha256(data).hexdigest()
+    assert from_bytes.sha256 == from_file.sha256 == from_pipe.sha256 == digest
+    assert from_file.name == "tone.wav" and from_bytes.name == "b.wav"

@@ -59,14 +59,15 @@ class UploadBody:
         guessed = mimetypes.guess_type(self.name or "")[0] or ""
         self.content_type = guessed if guessed.startswith(_RAW_TYPES) else "application/octet-stream"
 
-    def _blocks(self, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
+    def _blocks(self, start: int = 0, stop: int | None = None, *, sending: bool = True) -> Iterator[bytes]:
         """The bytes in [start, stop) (stop None: to the end); only a rewindable source can
-        start anywhere but where it stands, and only once if it cannot rewind."""
+        start anywhere but where it stands, and a source that cannot rewind is sent once
+        (`sending=False`: a read that does not count as that one time, as for a checksum)."""
         if self._used and not self.rewindable:
             raise ValueError("This file object cannot be rewound, so it cannot be sent again.")
         if start and not self.rewindable:
             raise ValueError("This file object cannot be read from an offset.")
-        self._used = True
+        self._used = self._used or sending
         left = None if stop is None else stop - start
         if self._path is not None:
             with self._path.open("rb") as f:
@@ -118,9 +119,8 @@ class BodyPart:
         """The slice's digest, read once before it is sent (`Upload-Checksum`): bytes that
         change on the way, or in the file meanwhile, are refused (460), not stored."""
         digest = hashlib.sha256()
-        for block in self.body._blocks(self.start, self.stop):
+        for block in self.body._blocks(self.start, self.stop, sending=False):
             digest.update(block)
-        self.body._used = False  # hashing is not sending: a rewindable source reads again
         return digest.digest()
 
     def chunks(self, progress: ProgressCallback | None = None) -> Iterator[bytes]:
