@@ -10,7 +10,6 @@ from typing import Any
 from sqlalchemy import inspect as sa_inspect
 
 from audiostore.catalog import AudioRow, Catalog, ListQuery, upgrade
-from audiostore.catalog.derived_blobs import DerivedBlobCatalog
 from audiostore.catalog.models import DerivedBlobRow
 
 NOW = datetime(2026, 6, 1, 12, 0, 0, 123456, tzinfo=UTC)
@@ -52,7 +51,7 @@ async def fill(catalog: Catalog) -> list[AudioRow]:
     ]
     for row in rows:
         await catalog.insert_audio(row)
-    derived = DerivedBlobCatalog(catalog)
+    derived = catalog.derived_blobs
     for audio_id, variant, kind in [(rows[0].id, "mp3-1", "rendition"), (rows[0].id, "wave", "waveform"),
                                     (rows[1].id, "opus-1", "rendition")]:
         await derived.put(DerivedBlobRow(
@@ -65,14 +64,14 @@ async def fill(catalog: Catalog) -> list[AudioRow]:
 
 async def both(catalog: Catalog, call: Any) -> tuple[Any, Any]:
     """`call(catalog)` with the driver reads, then with the ORM."""
-    reads = catalog.reads
+    reads = catalog.database.reads
     assert reads is not None, "SQLite files and PostgreSQL get driver reads"
     fast = await call(catalog)
-    catalog.reads = None
+    catalog.database.reads = None
     try:
         slow = await call(catalog)
     finally:
-        catalog.reads = reads
+        catalog.database.reads = reads
     return fast, slow
 
 
@@ -123,7 +122,7 @@ async def test_list_pages_match_the_orm(catalog: Catalog) -> None:
 
 async def test_renditions_and_ping_match_the_orm(catalog: Catalog) -> None:
     rows = await fill(catalog)
-    derived = DerivedBlobCatalog(catalog)
+    derived = catalog.derived_blobs
     ids = [r.id for r in rows]
     for kind in ("rendition", "waveform", None):
         fast, slow = await both(catalog, lambda c: derived.list_for(ids, kind=kind))
