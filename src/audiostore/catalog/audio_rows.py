@@ -149,7 +149,13 @@ class AudioRows:
                 created_before=query.created_before, before_id=query.before_id, limit=query.limit,
             ), now=now)
         stmt = select(AudioRow).where(visible(now))
-        if query.owner is not None:
+        # As in driver_reads.list_visible: on PostgreSQL the owner as a range keeps it in the
+        # sort key, so an (owner, ...) index serves the page instead of audio_pkey.
+        owner_range = (query.owner is not None and self.dialect == "postgresql"
+                       and not query.text_query)
+        if owner_range:
+            stmt = stmt.where(AudioRow.owner >= query.owner, AudioRow.owner <= query.owner)
+        elif query.owner is not None:
             stmt = stmt.where(AudioRow.owner == query.owner)
         if query.collection is not None:
             stmt = stmt.where(AudioRow.collection == query.collection)
@@ -165,6 +171,8 @@ class AudioRows:
             stmt = stmt.where(AudioRow.created_at < query.created_before)
         if query.before_id is not None:
             stmt = stmt.where(AudioRow.id < query.before_id)
+        if owner_range:
+            stmt = stmt.order_by(AudioRow.owner.desc())
         stmt = stmt.order_by(AudioRow.id.desc()).limit(query.limit)
         async with self.database.session() as s:
             if query.text_query:  # index-backed per dialect (migration 0002)
