@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import inspect as sa_inspect
 
 from audiostore.catalog import AudioRow, Catalog, ListQuery, upgrade
-from audiostore.catalog.models import DerivedBlobRow
+from audiostore.catalog.models import DerivedBlobRow, TtsRequestRow
 
 NOW = datetime(2026, 6, 1, 12, 0, 0, 123456, tzinfo=UTC)
 
@@ -29,7 +29,7 @@ def audio(i: int, **kw: Any) -> AudioRow:
     return AudioRow(**values)
 
 
-def fields(row: AudioRow | DerivedBlobRow) -> dict[str, Any]:
+def fields(row: AudioRow | DerivedBlobRow | TtsRequestRow) -> dict[str, Any]:
     values = {a.key: getattr(row, a.key) for a in sa_inspect(type(row)).column_attrs}
     return {k: (v, type(v)) for k, v in values.items()}
 
@@ -130,6 +130,24 @@ async def test_renditions_and_ping_match_the_orm(catalog: Catalog) -> None:
         assert fast, kind
     assert await derived.list_for([], kind="rendition") == []
     await catalog.ping()
+
+
+async def test_a_synthesis_cache_entry_matches_the_orm(catalog: Catalog) -> None:
+    rows = await fill(catalog)
+    tts = catalog.tts_requests
+    segments = [{"audio_id": rows[1].id, "text": "words", "phonemes": "w3:dz"}]
+    await tts.put(TtsRequestRow(owner="alice", request_hash="a" * 64, audio_id=rows[0].id,
+                                engine="espeak-ng", phonemes="h@loU", segments=segments, created_at=NOW))
+    await tts.put(TtsRequestRow(owner="alice", request_hash="b" * 64, audio_id=rows[1].id,
+                                engine="espeak-ng", phonemes=None, segments=None, created_at=NOW))
+    for owner, request_hash in [("alice", "a" * 64), ("alice", "b" * 64), ("bob", "a" * 64),
+                                ("alice", "c" * 64)]:
+        fast, slow = await both(catalog, lambda c: c.tts_requests.get(owner, request_hash))
+        assert (fields(fast) if fast else None) == (fields(slow) if slow else None), (owner, request_hash)
+    found = await tts.get("alice", "a" * 64)
+    assert found is not None and found.segments == segments and found.created_at == NOW
+    # Another owner's identical request is not theirs.
+    assert await tts.get("bob", "a" * 64) is None
 
 
 async def test_a_write_is_seen_by_the_next_read(catalog: Catalog) -> None:

@@ -1,5 +1,5 @@
 """The hot routes' reads on the driver's own connection: one object, a batch, a list page,
-renditions, a ping.
+renditions, a synthesis request's cache entry, a ping.
 
 An ORM session costs about a millisecond of CPU a query here (a pool checkout, a
 transaction, the identity map, three thread hops with aiosqlite), ten times the query itself,
@@ -34,7 +34,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .models import AudioRow, Base, DerivedBlobRow, UTCDateTime
+from .models import AudioRow, Base, DerivedBlobRow, TtsRequestRow, UTCDateTime
 
 __all__ = ["DriverReads", "SignableRow", "VisibleQuery"]
 
@@ -110,6 +110,7 @@ class DriverReads:
         self._sqlite = self.dialect.name == "sqlite"
         self._audio = _Columns(AudioRow, self.dialect)
         self._derived = _Columns(DerivedBlobRow, self.dialect)
+        self._tts = _Columns(TtsRequestRow, self.dialect)
         dt = AudioRow.__table__.c.expires_at.type
         self._bind_time: Callable[[Any], Any] = (
             dt.dialect_impl(self.dialect).bind_processor(self.dialect) or (lambda v: v)
@@ -214,6 +215,12 @@ class DriverReads:
             where += f" AND kind = {self._arg(args, kind)}"
         sql = f"SELECT {self._derived.sql} FROM derived_blobs WHERE {where} ORDER BY created_at"
         return [self._derived.load(r) for r in await self._fetch(sql, args)]
+
+    async def tts_request(self, owner: str, request_hash: str) -> TtsRequestRow | None:
+        args: list[Any] = []
+        where = f"owner = {self._arg(args, owner)} AND request_hash = {self._arg(args, request_hash)}"
+        rows = await self._fetch(f"SELECT {self._tts.sql} FROM tts_requests WHERE {where}", args)
+        return self._tts.load(rows[0]) if rows else None
 
     # --- SQL text per dialect ---------------------------------------------------------
     def _arg(self, args: list[Any], value: Any) -> str:

@@ -22,6 +22,8 @@ class TtsRequestCatalog:
         self.database = database
 
     async def get(self, owner: str, request_hash: str) -> TtsRequestRow | None:
+        if self.database.reads is not None:  # every cache hit asks: the driver's read
+            return await self.database.reads.tts_request(owner, request_hash)
         async with self.database.session() as s:
             stmt = select(TtsRequestRow).where(
                 TtsRequestRow.owner == owner, TtsRequestRow.request_hash == request_hash
