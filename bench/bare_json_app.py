@@ -23,8 +23,6 @@ from fastapi.responses import JSONResponse
 
 from audiostore import __version__
 from audiostore.catalog import AudioRow, Catalog, ListQuery, create_engine
-from audiostore.catalog.derived_blobs import DerivedBlobCatalog
-from audiostore.catalog.tts_requests import TtsRequestCatalog
 from audiostore.signing import UrlSigner, load_or_create_secret
 
 
@@ -52,8 +50,8 @@ def _audio(row: AudioRow, url: str | None = None, url_expires: datetime | None =
 
 def create_app() -> FastAPI:
     catalog = Catalog(create_engine(os.environ["BENCH_DATABASE_URL"]))
-    derived = DerivedBlobCatalog(catalog)
-    tts_requests = TtsRequestCatalog(catalog.engine)
+    derived = catalog.derived_blobs
+    tts_requests = catalog.tts_requests
     signer = UrlSigner([load_or_create_secret(Path(os.environ["BENCH_DATA_DIR"]) / "signing.key")])
     public_url = os.environ["BENCH_PUBLIC_URL"]
     tts_hash = os.environ.get("BENCH_TTS_HASH", "")
@@ -64,7 +62,7 @@ def create_app() -> FastAPI:
         parts = key.split("_", 2)
         if len(parts) != 3:
             return None
-        row = await catalog.api_key_by_prefix(parts[1])
+        row = await catalog.api_keys.by_prefix(parts[1])
         digest = hashlib.sha256(key.encode()).hexdigest()
         if row is None or row.revoked_at is not None or not hmac.compare_digest(row.secret_sha256, digest):
             return None

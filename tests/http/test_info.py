@@ -64,3 +64,20 @@ async def test_info_in_direct_mode_shows_no_secret(direct: Api, seaweedfs: Seawe
     text = r.text
     for secret in (seaweedfs.secret_key, "first-signing-secret", "second-signing-secret", direct.admin_key):
         assert secret not in text
+
+
+async def test_health_says_whether_the_catalogue_answers(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    from audiostore import __version__
+
+    r = await api.http.get("/v1/health")
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/json"
+    assert r.json() == {"status": "ok", "catalog": True, "version": __version__}
+
+    async def unreachable() -> None:
+        raise ConnectionError("catalogue down")
+
+    monkeypatch.setattr(api.runtime.catalog, "ping", unreachable)
+    r = await api.http.get("/v1/health")
+    assert r.status_code == 200
+    assert r.json() == {"status": "degraded", "catalog": False, "version": __version__}
