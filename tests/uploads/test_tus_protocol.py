@@ -138,6 +138,9 @@ async def test_checksum_sha1_and_sha256_accepted_mismatch_is_460_and_discarded(a
     assert unknown.status_code == 400
     ok = await patch(api, loc, 1000, rest, **{"Upload-Checksum": checksum("sha256", rest)})
     assert ok.status_code == 204 and ok.headers["audiostore-audio-id"]
+    # The refused PATCH's bytes were hashed too, then dropped: the stored sha256 is the file's.
+    obj = (await api.http.get(f"/v1/audio/{ok.headers['audiostore-audio-id']}", headers=api.alice)).json()
+    assert obj["sha256"] == hashlib.sha256(wav_bytes).hexdigest()
 
 
 async def test_wrong_offset_is_409_and_changes_nothing(api: Api, wav_bytes: bytes) -> None:

@@ -2,7 +2,8 @@
 
 `Ingest.store(principal, source, idempotency_key)` runs the whole upload lifecycle, in order:
 
-1. stage the source's chunks in a temp file (hashed and size-checked as they arrive);
+1. stage the source's chunks in a temp file (hashed and size-checked as they arrive), or adopt
+   a complete local file (a resumable upload's part) by hard link instead of copying it;
 2. once the first bytes have arrived, decide whether they also go to the store while the rest
    arrives (`EarlyPut`: a large body to S3), writing the intent row if so;
 3. with every byte in: the fields, then the idempotency claim (a replay answers the first
@@ -46,7 +47,7 @@ from .principal import Principal
 from .staging import StagedUpload
 from .text_field import check_text
 from .upload_fields import UploadFields
-from .upload_source import UploadSource
+from .upload_source import FileUploadSource, UploadSource
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +88,17 @@ class Ingest:
         `idempotency_key` stored); `expires_in` is the signed URL's lifetime."""
         seconds = self.audio.check_expires_in(expires_in)
         limit, limit_source = principal.upload_limit(self.settings.max_upload_bytes)
-        staged = StagedUpload(self.tmp_dir, limit, pumped=True, limit_source=limit_source)
+        adopted = isinstance(source, FileUploadSource) and source.complete
+        if isinstance(source, FileUploadSource) and source.complete:  # no second copy of it
+            staged = await anyio.to_thread.run_sync(functools.partial(
+                StagedUpload.adopt, self.tmp_dir, source.path, limit, sha256=source.sha256,
+                limit_source=limit_source,
+            ))
+        else:
+            staged = StagedUpload(self.tmp_dir, limit, pumped=True, limit_source=limit_source)
         try:
-            await self._receive(staged, principal, source)
+            if not adopted:
+                await self._receive(staged, principal, source)
             fields = source.fields()
             claim = None
             if idempotency_key is not None:

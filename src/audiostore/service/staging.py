@@ -11,8 +11,11 @@ import asyncio
 import contextlib
 import fcntl
 import hashlib
+import io
 import os
+import shutil
 import tempfile
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +32,7 @@ _BATCH_BYTES = 1024 * 1024  # gathered before one hash-and-write (and one call i
 _SYNC_FLUSH_AT = 8 * 1024 * 1024  # a writer that never calls pump() still holds no more
 # (a `pumped` staging file never flushes by itself: an early put has to see every batch)
 _ABORTS: set[asyncio.Task[None]] = set()  # last-resort aborts scheduled by discard()
+_HASH_READ = 4 * 1024 * 1024  # read per hash step of an adopted file without its sha256
 
 
 class StagedUpload:
@@ -46,13 +50,14 @@ class StagedUpload:
             tmp_dir.mkdir(parents=True, exist_ok=True)
             fd, name = tempfile.mkstemp(prefix="upload-", suffix=".part", dir=tmp_dir)
         self.path = Path(name)
-        self._file = os.fdopen(fd, "wb", buffering=0)  # writes come in batches already
+        self._file: io.FileIO | None = os.fdopen(fd, "wb", buffering=0)  # batches already
         # Held until discard(): the temp-file job (jobs/temp_files.py) removes only files no
         # live upload holds, so a crashed upload's file goes and a running one stays.
         self._lock_fd = os.open(name, os.O_RDONLY)
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
         self._hash = hashlib.sha256()
         self._hash_fed = False
+        self._digest: str | None = None  # an adopted file's sha256, known before staging
         self.limit = limit
         self.limit_source = limit_source  # named in a 413: the setting, or a client token's bound
         self.size = 0
@@ -64,7 +69,51 @@ class StagedUpload:
         self._batch: list[bytes] = []
         self._batch_bytes = 0
 
+    @classmethod
+    def adopt(
+        cls, tmp_dir: Path, source: Path, limit: int, *, sha256: str | None = None,
+        limit_source: str = "AUDIOSTORE_MAX_UPLOAD_BYTES",
+    ) -> StagedUpload:
+        """A complete local file as a staged upload, without a second copy: a hard link to it
+        in `tmp_dir` (a copy only across filesystems). The caller promises the file does not
+        change. `sha256` None: hashed here in one read. Blocking: call it in a worker thread."""
+        size = source.stat().st_size
+        if size > limit:
+            raise PayloadTooLarge(f"The upload is larger than {limit} bytes ({limit_source}).")
+        self = cls.__new__(cls)
+        with full_disk_is_507("staging"):
+            tmp_dir.mkdir(parents=True, exist_ok=True)
+            path = tmp_dir / f"upload-{uuid.uuid4().hex}.part"
+            try:
+                os.link(source, path)
+            except OSError:  # another filesystem (or one without hard links): copy it once
+                shutil.copyfile(source, path)
+        self.path = path
+        self._file = None
+        self._lock_fd = os.open(path, os.O_RDONLY)
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        self._hash = hashlib.sha256()
+        self._hash_fed = True
+        self._digest = sha256
+        self.limit, self.limit_source, self.size = limit, limit_source, size
+        self.early = None
+        self._pumped = True
+        self._batch, self._batch_bytes = [], 0
+        try:
+            with path.open("rb") as f:
+                self._head = f.read(HEAD_BYTES)
+                if sha256 is None:
+                    self._hash.update(self._head)
+                    while data := f.read(_HASH_READ):
+                        self._hash.update(data)
+        except BaseException:
+            self.discard()
+            raise
+        return self
+
     def write(self, chunk: bytes) -> None:
+        if self._file is None:
+            raise RuntimeError("an adopted file is complete: nothing can be written to it")
         self.size += len(chunk)
         if self.size > self.limit:
             raise PayloadTooLarge(
@@ -101,6 +150,7 @@ class StagedUpload:
         """Hash and write a batch (hashlib and the write release the GIL)."""
         self._hash_fed = True
         self._hash.update(data)
+        assert self._file is not None  # write() refuses an adopted file
         # Unbuffered: one write() may take only part of a batch (a filling disk does that),
         # and a stored object whose file is shorter than its size and sha256 is corrupt.
         with full_disk_is_507("staging"):
@@ -141,12 +191,14 @@ class StagedUpload:
             if self._sending:  # those bytes would never reach the early put's blob
                 raise RuntimeError("pump(final=True) must run before finish() during an early put")
             self._absorb(self._take_batch())
+        if self._file is None:  # adopted: complete already
+            return
         with full_disk_is_507("staging"):
             self._file.close()  # some filesystems (NFS, quotas) report a failed write here
 
     @property
     def sha256(self) -> str:
-        return self._hash.hexdigest()
+        return self._digest if self._digest is not None else self._hash.hexdigest()
 
     def read_head_tail(self, head: int, tail: int) -> tuple[bytes, bytes]:
         with self.path.open("rb") as f:
@@ -168,8 +220,9 @@ class StagedUpload:
                 _ABORTS.add(task)
                 task.add_done_callback(_ABORTS.discard)
         self._batch = []
-        with contextlib.suppress(Exception):
-            self._file.close()
+        if self._file is not None:
+            with contextlib.suppress(Exception):
+                self._file.close()
         if self._lock_fd >= 0:  # once only: the number may be reused after close
             with contextlib.suppress(OSError):
                 os.close(self._lock_fd)

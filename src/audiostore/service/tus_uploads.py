@@ -16,12 +16,19 @@ The rules, all here:
   5xx (the store is down) leaves it `storing`, and a retried PATCH runs the ingest again.
 - An unfinished upload expires `tus_upload_expiry` after its last PATCH (410 from then on);
   the expiry job deletes its row and its part. Termination (DELETE) does the same at once.
+- The part's sha256 is carried along in this process as PATCHes arrive (a hashlib state cannot
+  be stored, so it lives in memory, keyed by the offset it has hashed up to). If the last
+  PATCH finds it at the upload's length, the ingest adopts the part with that sha256 and reads
+  it only to sniff and decode; otherwise (a restart, a PATCH on another instance) the ingest
+  hashes the part once. Either way the part is adopted by hard link, never copied again.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -54,7 +61,9 @@ from .upload_fields import UploadFields
 from .upload_source import FileUploadSource
 
 STORING_LEASE = timedelta(minutes=15)  # an ingest's probe and put; a dead one is retried after
-_SYNC_EVERY = 8 * 1024 * 1024  # bytes gathered before one write in a worker thread
+_WRITE_EVERY = 1024 * 1024  # bytes gathered before one hash-and-write in a worker thread
+# (small enough that the disk's writeback of one batch overlaps receiving the next)
+_RUNNING_HASHES = 1024  # uploads whose whole-file sha256 this process carries between PATCHes
 
 
 class BodyCut(Exception):
@@ -104,6 +113,22 @@ class TusUploads:
         self.ingest = ingest
         self.settings = audio.settings
         self.parts_dir = audio.settings.tus_parts_dir or audio.settings.data_dir / "uploads"
+        # upload id -> (offset hashed up to, sha256 of the part's bytes below it)
+        self._running: OrderedDict[str, tuple[int, Any]] = OrderedDict()
+
+    def _running_hash(self, upload_id: str, offset: int) -> Any:
+        """A sha256 of the part's first `offset` bytes to continue, or None if this process
+        does not hold one (a fresh upload starts one)."""
+        if offset == 0:
+            return hashlib.sha256()
+        held = self._running.get(upload_id)
+        return held[1].copy() if held is not None and held[0] == offset else None
+
+    def _keep_running_hash(self, upload_id: str, offset: int, hasher: Any) -> None:
+        self._running[upload_id] = (offset, hasher)
+        self._running.move_to_end(upload_id)
+        while len(self._running) > _RUNNING_HASHES:
+            self._running.popitem(last=False)
 
     @property
     def max_size(self) -> int:
@@ -216,9 +241,11 @@ class TusUploads:
             if again is not None and again.offset != offset:
                 raise UploadOffsetMismatch()
             raise UploadLocked()
+        file_hash = self._running_hash(upload_id, offset)
         try:
-            written = await self._receive(row, writer, offset, total, checksum, body)
+            written = await self._receive(row, writer, offset, total, checksum, body, file_hash)
         except BaseException:
+            self._running.pop(upload_id, None)
             await self._give_back(upload_id, writer)
             raise
         new_offset = offset + written
@@ -231,6 +258,8 @@ class TusUploads:
                                          new_offset=new_offset, values=values):
             raise UploadLocked("This PATCH lost its claim on the upload (it stalled past "
                                "AUDIOSTORE_TUS_LEASE_SECONDS); HEAD for the offset and resume.")
+        if file_hash is not None:
+            self._keep_running_hash(upload_id, new_offset, file_hash)
         committed = row  # as the catalogue now holds it (no second read)
         committed.offset = new_offset
         for name, value in values.items():
@@ -246,9 +275,11 @@ class TusUploads:
 
     async def _receive(
         self, row: TusUploadRow, writer: str, offset: int, total: int | None,
-        checksum: ExpectedChecksum | None, body: AsyncIterator[bytes],
+        checksum: ExpectedChecksum | None, body: AsyncIterator[bytes], file_hash: Any = None,
     ) -> int:
-        """Write the body at `offset`; the bytes kept. Raises after discarding what must go."""
+        """Write the body at `offset`; the bytes kept. Raises after discarding what must go.
+        `file_hash` (the part's running sha256, if held) takes the bytes too, in the same
+        worker thread as the write; the caller drops it if this raises."""
         room = (total if total is not None else self._limit(row)) - offset
         try:
             part = await anyio.to_thread.run_sync(PartWriter, part_path(self.parts_dir, row.id), offset)
@@ -262,13 +293,18 @@ class TusUploads:
         batch: list[bytes] = []
         batched = 0
 
+        def absorb(data: bytes) -> None:  # hashlib and the write release the GIL
+            if hasher is not None:
+                hasher.update(data)
+            if file_hash is not None:
+                file_hash.update(data)
+            part.write(data)
+
         async def flush() -> None:
             nonlocal batch, batched
             data = b"".join(batch)
             batch, batched = [], 0
-            if hasher is not None:
-                hasher.update(data)
-            await anyio.to_thread.run_sync(part.write, data)
+            await anyio.to_thread.run_sync(absorb, data)
 
         try:
             try:
@@ -283,7 +319,7 @@ class TusUploads:
                         )
                     batch.append(chunk)
                     batched += len(chunk)
-                    if batched >= _SYNC_EVERY:
+                    if batched >= _WRITE_EVERY:
                         await flush()
                     if time.monotonic() - renewed > renew_every:
                         renewed = time.monotonic()
@@ -342,7 +378,10 @@ class TusUploads:
         fields, filename = _fields_from_json(row.fields)
         try:
             await anyio.to_thread.run_sync(check_formats, path, UploadBounds.from_json(row.bounds).formats)
-            source = FileUploadSource(path, fields=fields, filename=filename or "")
+            held = self._running.pop(row.id, None)
+            sha256 = held[1].hexdigest() if held is not None and held[0] == row.offset else None
+            source = FileUploadSource(path, fields=fields, filename=filename or "", complete=True,
+                                      sha256=sha256)
             stored = (await self.ingest.store(Principal(owner=row.owner), source, f"tus:{row.id}")).row
         except AudiostoreError as exc:
             with anyio.CancelScope(shield=True):

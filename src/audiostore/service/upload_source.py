@@ -54,13 +54,20 @@ class UploadSource(Protocol):
 
 class FileUploadSource:
     """An upload from a local file of known length (speech the service made, an assembled
-    resumable upload). The file stays the caller's: it is read, never moved or removed."""
+    resumable upload). The file stays the caller's: it is read, never moved or removed.
+
+    `complete=True` says the file is finished and will not change while it is stored, so
+    staging may adopt it (a hard link in the staging directory) instead of copying it; a
+    `sha256` known already (hashed as its bytes arrived) then spares the one read that hashes
+    it. Adopted or not, the same checks (size, sniff, full decode) run on it."""
 
     def __init__(
         self, path: Path, *, fields: UploadFields | None = None, filename: str | None = None,
-        content_type: str | None = None,
+        content_type: str | None = None, complete: bool = False, sha256: str | None = None,
     ) -> None:
         self.path = path
+        self.complete = complete
+        self.sha256 = sha256
         self.filename = filename if filename is not None else path.name
         self.declared_content_type = content_type
         self.declared_length: int | None = path.stat().st_size
