@@ -217,13 +217,12 @@ class AudioService:
         if not ids or len(ids) > MAX_BATCH_URLS:
             raise ValidationFailed(f"ids must hold 1 to {MAX_BATCH_URLS} ids.")
         seconds = self.check_expires_in(expires_in)
+        rows: Mapping[str, Signable]
         if principal.collections is not None:  # a client token: only its collections
-            rows_ = await self.catalog.get_many_visible(ids, owner=principal.scope(), now=self.clock())
-            seen = [rows_[i] for i in ids if i in rows_ and principal.sees_collection(rows_[i].collection)]
-            by_id = {r.id for r in seen}
-            signed_ = iter(await self._sign_plain(seen, seconds))
-            return [next(signed_) if audio_id in by_id else audio_id for audio_id in ids]
-        rows = await self.catalog.get_many_signable(ids, owner=principal.scope(), now=self.clock())
+            full = await self.catalog.get_many_visible(ids, owner=principal.scope(), now=self.clock())
+            rows = {i: r for i, r in full.items() if principal.sees_collection(r.collection)}
+        else:  # only what signing needs
+            rows = await self.catalog.get_many_signable(ids, owner=principal.scope(), now=self.clock())
         found = [rows[audio_id] for audio_id in ids if audio_id in rows]
         signed = iter(await self._sign_plain(found, seconds))
         return [next(signed) if audio_id in rows else audio_id for audio_id in ids]
