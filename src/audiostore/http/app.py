@@ -18,6 +18,7 @@ from . import client_gone, error_handlers
 from .access_log import AccessLog
 from .api_docs import install_api_docs
 from .cors import install_cors
+from .health_probe import AnswerHealthProbes
 from .json_body_limit import LimitJsonBodies, json_body_cap
 from .openapi_errors import document_errors
 from .openapi_limits import document_limits
@@ -84,10 +85,13 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.openapi = openapi_with_limits  # type: ignore[method-assign]  # FastAPI's documented hook
     error_handlers.install(app)
     client_gone.install(app)  # a rendition whose client left: 499, nothing logged
-    app.include_router(upload_urls_router)  # before /v1/audio/{audio_id}
-    app.include_router(audio_router)
+    # A request is matched against the routers in this order, each route's pattern tried in
+    # turn: the bytes, the most requested route, come first (no other router's pattern
+    # matches `/v1/audio/{audio_id}/content`).
     app.include_router(content_router)
     app.include_router(system_router)
+    app.include_router(upload_urls_router)  # before /v1/audio/{audio_id}
+    app.include_router(audio_router)
     app.include_router(maintenance_router)
     app.include_router(renditions_router)
     app.include_router(queues_router)
@@ -98,6 +102,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.include_router(tokens_router)
     app.include_router(public_router)
     app.include_router(tus_router)
+    app.add_middleware(AnswerHealthProbes)  # innermost: every layer below still sees the probe
     app.add_middleware(LimitJsonBodies, max_bytes=json_body_cap(settings.tts_max_text_chars))
     app.add_middleware(RefuseNulInUrl)
     app.add_middleware(RefuseRepeatedQuery)
