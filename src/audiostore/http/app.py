@@ -86,12 +86,13 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     error_handlers.install(app)
     client_gone.install(app)  # a rendition whose client left: 499, nothing logged
     # A request is matched against the routers in this order, each route's pattern tried in
-    # turn: the bytes, the most requested route, come first (no other router's pattern
-    # matches `/v1/audio/{audio_id}/content`).
+    # turn: the bytes, the most requested route (a player's every seek), come first; no other
+    # router's pattern matches `/v1/audio/{audio_id}/content`. (Health probes never get here:
+    # AnswerHealthProbes, below.)
     app.include_router(content_router)
-    app.include_router(system_router)
     app.include_router(upload_urls_router)  # before /v1/audio/{audio_id}
     app.include_router(audio_router)
+    app.include_router(system_router)
     app.include_router(maintenance_router)
     app.include_router(renditions_router)
     app.include_router(queues_router)
