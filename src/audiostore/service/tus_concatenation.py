@@ -13,9 +13,11 @@ The rules, all here:
 - The partials' part files are then copied into the final upload's part file by the kernel
   (`copy_file_range`: the bytes never pass through this process, nor are held in memory),
   synced, and that file goes through the one ingest as a plain upload's would, with the
-  final upload's `Upload-Metadata`. The ingest's idempotency key is derived from the partials
-  named, so a final upload retried after a crash between the store and its settling finds the
-  object stored the first time instead of storing it twice.
+  final upload's `Upload-Metadata`, checked against the creating principal (a client token's
+  collections, formats and size bound the final upload, not its pieces). The ingest's
+  idempotency key is derived from the partials named, so a final upload retried after a crash
+  between the store and its settling finds the object stored the first time instead of
+  storing it twice.
 - Stored: the partials' rows and parts are deleted at once (nothing else may use them, and
   their bytes now live in the object). The ingest refused the file (4xx): the final upload
   fails for good (HEAD 410) and the partials are deleted too, as a plain upload's part is.
@@ -137,6 +139,7 @@ class TusConcatenation:
         """Claim the partials, assemble them, store the result through the ingest."""
         up = self.uploads
         owner = up.check_new(principal, length=None, fields=fields, filename=filename, bounds=UploadBounds())
+        principal.require_collection(fields.collection or up.settings.default_collection)
         rows = await self._partial_rows(principal, owner, partials)
         total = sum(row.length or 0 for row in rows)
         limit = min(up.max_size, principal.upload_limit(up.max_size)[0])
@@ -158,7 +161,7 @@ class TusConcatenation:
         try:
             sources = [(part_path(up.parts_dir, row.id), row.length or 0) for row in rows]
             await anyio.to_thread.run_sync(assemble_parts, sources, part_path(up.parts_dir, final.id))
-            stored = await up.finish(final, writer, concat_idempotency_key(owner, ids))
+            stored = await up.finish(final, writer, concat_idempotency_key(owner, ids), principal)
         except AudiostoreError as exc:
             with anyio.CancelScope(shield=True):
                 if exc.status < 500:  # the file was refused for good: so are its pieces

@@ -402,10 +402,14 @@ class TusUploads:
             raise UploadLocked("The upload is complete and being stored; HEAD again shortly.")
         return AppendResult(row, await self.finish(row, writer))
 
-    async def finish(self, row: TusUploadRow, writer: str, idempotency_key: str | None = None) -> AudioRow:
+    async def finish(
+        self, row: TusUploadRow, writer: str, idempotency_key: str | None = None,
+        principal: Principal | None = None,
+    ) -> AudioRow:
         """The last byte is in and `writer` holds the lease: ingest once (a retry with the
         same `idempotency_key`, by default `tus:{id}`, finds the first result), settle, drop
-        the part."""
+        the part. `principal`: who the ingest checks the file against (a client token's
+        collections, formats and size), when the caller still has it; else the row's owner."""
         path = part_path(self.parts_dir, row.id)
         fields, filename = _fields_from_json(row.fields)
         try:
@@ -415,7 +419,8 @@ class TusUploads:
             source = FileUploadSource(path, fields=fields, filename=filename or "", complete=True,
                                       sha256=sha256)
             key = idempotency_key or f"tus:{row.id}"
-            stored = (await self.ingest.store(Principal(owner=row.owner), source, key)).row
+            who = principal or Principal(owner=row.owner)
+            stored = (await self.ingest.store(who, source, key)).row
         except AudiostoreError as exc:
             with anyio.CancelScope(shield=True):
                 if exc.status >= 500:  # the server's trouble: the bytes stay for a retry
