@@ -301,3 +301,29 @@ async def test_a_signed_upload_url_does_not_make_partials(api: Api) -> None:
         **TUS, "Upload-Length": "10", "Upload-Concat": "partial"})
     assert made.status_code == 403, made.text
     assert await tus_rows(api) == 0 and parts(api) == []
+
+
+async def test_a_client_token_bounds_the_final_upload(api: Api, wav_bytes: bytes) -> None:
+    """A token's collections and formats apply to what is stored: the final upload."""
+    async def mint(**body: object) -> dict[str, str]:
+        r = await api.http.post("/v1/tokens", headers=api.alice, json={"scopes": ["upload", "read"], **body})
+        assert r.status_code == 201, r.text
+        return {"Authorization": f"Bearer {r.json()['token']}"}
+
+    takes = await mint(collections=["takes"])
+    pieces = thirds(wav_bytes)
+    locs = [await partial(api, piece, auth=takes) for piece in pieces]  # pieces need no collection
+    rows, files = await tus_rows(api), parts(api)
+    elsewhere = await final(api, *locs, auth=takes, **{"Upload-Metadata": meta(collection="other")})
+    assert elsewhere.status_code == 403 and elsewhere.json()["error"]["code"] == "scope_denied"
+    await assert_nothing_new(api, rows, files)
+    flac_only = await mint(formats=["flac"])
+    wrong_format = await final(api, *locs, auth=flac_only, **{"Upload-Metadata": meta(collection="takes")})
+    assert wrong_format.status_code == 415, wrong_format.text
+    assert await api.row_count() == 0 and await api.blob_keys() == []
+    assert parts(api) == []  # the file was refused for good: its pieces went with it
+    locs = [await partial(api, piece, auth=takes) for piece in pieces]
+    ok = await final(api, *locs, auth=takes, **{"Upload-Metadata": meta(collection="takes")})
+    assert ok.status_code == 201, ok.text
+    obj = (await api.http.get(f"/v1/audio/{ok.headers['audiostore-audio-id']}", headers=api.alice)).json()
+    assert obj["collection"] == "takes" and obj["sha256"] == hashlib.sha256(wav_bytes).hexdigest()
