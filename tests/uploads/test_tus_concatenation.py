@@ -327,3 +327,34 @@ async def test_a_client_token_bounds_the_final_upload(api: Api, wav_bytes: bytes
     assert ok.status_code == 201, ok.text
     obj = (await api.http.get(f"/v1/audio/{ok.headers['audiostore-audio-id']}", headers=api.alice)).json()
     assert obj["collection"] == "takes" and obj["sha256"] == hashlib.sha256(wav_bytes).hexdigest()
+
+
+async def test_while_the_final_upload_is_stored(
+    api: Api, wav_bytes: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HEAD shows no offset until the final upload is assembled and stored; its partials are
+    claimed meanwhile: not terminable, not usable by another final upload."""
+    locs = [await partial(api, piece) for piece in thirds(wav_bytes)]
+    entered, gate = asyncio.Event(), asyncio.Event()
+    store = api.runtime.ingest.store
+
+    async def held_store(*args: object, **kwargs: object) -> object:
+        entered.set()
+        await gate.wait()
+        return await store(*args, **kwargs)
+
+    monkeypatch.setattr(api.runtime.ingest, "store", held_store)
+    task = asyncio.create_task(final(api, *locs))
+    await asyncio.wait_for(entered.wait(), 10)
+    partial_ids = {urlsplit(loc).path.rsplit("/", 1)[1] for loc in locs}
+    (final_id,) = [i async for i in _ids(api) if i not in partial_ids]
+    head = await api.http.head(f"/v1/uploads/{final_id}", headers={**api.alice, **TUS})
+    assert head.status_code == 200
+    assert head.headers["upload-concat"].startswith("final;") and "upload-offset" not in head.headers
+    assert head.headers["upload-length"] == str(len(wav_bytes))
+    assert (await api.http.delete(locs[0], headers={**api.alice, **TUS})).status_code == 423
+    assert (await final(api, *locs)).status_code == 409
+    gate.set()
+    r = await asyncio.wait_for(task, 30)
+    assert r.status_code == 201, r.text
+    assert await api.row_count() == 1 and parts(api) == []
