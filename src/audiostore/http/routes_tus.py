@@ -3,7 +3,8 @@
 Extensions: creation, creation-with-upload, creation-defer-length, termination, checksum
 (sha1, sha256, md5), expiration and concatenation (service/tus_concatenation.py: partial
 uploads are never stored on their own; the final upload is assembled from them and stored
-by the creation that names them, which answers like a completing PATCH). Every answer, errors included, carries `Tus-Resumable`.
+by the creation that names them, which answers like a completing PATCH). Every answer,
+errors included, carries `Tus-Resumable`.
 The PATCH (or creation) that completes an upload answers with the stored object's id in
 `Audiostore-Audio-Id` and its path in `Audiostore-Audio-Location`; so does HEAD afterwards.
 
@@ -148,7 +149,8 @@ def _upload_headers(row: TusUploadRow, stored_id: str | None = None) -> dict[str
     if row.concat == PARTIAL:
         headers["Upload-Concat"] = PARTIAL
     elif row.concat == FINAL:
-        headers["Upload-Concat"] = f"{FINAL};" + " ".join(f"{UPLOADS_PATH}{i}" for i in row.concat_parts or [])
+        pieces = " ".join(f"{UPLOADS_PATH}{i}" for i in row.concat_parts or [])
+        headers["Upload-Concat"] = f"{FINAL};{pieces}"
         if row.state != STORED and not stored_id:  # the protocol: no offset until assembled
             del headers["Upload-Offset"]
     if row.length is None:
@@ -277,7 +279,7 @@ async def tus_create(request: Request) -> Response:
 
 async def _create_final(request: Request, partials: list[PartialRef]) -> Response:
     """The final upload of the concatenation extension: assembled and stored now."""
-    if request.headers.get("upload-length") is not None or request.headers.get("upload-defer-length") is not None:
+    if any(request.headers.get(h) is not None for h in ("upload-length", "upload-defer-length")):
         raise UploadConcatInvalid("A final upload's length is its partial uploads' (no Upload-Length).")
     if (_int_header(request, "content-length") or 0) > 0 or request.headers.get("transfer-encoding"):
         raise UploadConcatInvalid("A final upload takes no body: its bytes are its partial uploads'.")

@@ -152,7 +152,8 @@ class TusConcatenation:
             id=str(uuid_utils.uuid7()), owner=owner, state=STORING, length=total, offset=total,
             upload_metadata=upload_metadata, fields=fields_to_json(fields, filename),
             bounds=UploadBounds().to_json(), writer=writer, lease_until=now + STORING_LEASE,
-            audio_id=None, created_at=now, updated_at=now, expires_at=now + timedelta(seconds=up.settings.tus_upload_expiry),
+            audio_id=None, created_at=now, updated_at=now,
+            expires_at=now + timedelta(seconds=up.settings.tus_upload_expiry),
             concat=FINAL, concat_parts=ids,
         )
         if not await self.catalog.claim_partials_for(final, now=now, until=now + STORING_LEASE):
@@ -203,7 +204,8 @@ class TusConcatenation:
             if row.state in (RECEIVING, COMPLETE) and row.expires_at <= now:
                 raise UploadGone(f"The partial upload {ref.url} has expired.")
             if row.state == RECEIVING:
-                have = f"{row.offset} of {row.length}" if row.length is not None else f"{row.offset} (length deferred)"
+                of = f"of {row.length}" if row.length is not None else "(length deferred)"
+                have = f"{row.offset} {of}"
                 raise UploadConcatInvalid(f"The partial upload {ref.url} is not complete: {have} bytes.")
             if row.state == CONCATENATING and row.lease_until is not None and row.lease_until > now:
                 raise Conflict(f"The partial upload {ref.url} is part of another final upload being stored.")
