@@ -57,6 +57,7 @@ from ..errors import (
     ChecksumMismatch,
     Forbidden,
     PayloadTooLarge,
+    UnsupportedMediaType,
     UploadGone,
     UploadLocked,
     UploadNotFound,
@@ -92,6 +93,22 @@ class UploadBounds:
 
     def to_json(self) -> dict[str, Any]:
         return {"max_bytes": self.max_bytes, "formats": list(self.formats)}
+
+    def within_token(self, principal: Principal, server_limit: int) -> UploadBounds:
+        """These bounds narrowed by a client token's `max_bytes` and `formats`. They travel
+        with the upload's row, so a PATCH that gives a deferred length and the ingest at the
+        end (which runs without the token) still apply them."""
+        grant = principal.grant
+        if grant is None:
+            return self
+        limit = principal.upload_limit(server_limit)[0]
+        max_bytes = min(self.max_bytes, limit) if self.max_bytes else (limit if limit < server_limit else None)
+        formats = self.formats
+        if grant.formats is not None:
+            formats = tuple(sorted(f for f in (self.formats or grant.formats) if f in grant.formats))
+            if not formats:
+                raise UnsupportedMediaType("No format is allowed by both this upload's bounds and the client token.")
+        return UploadBounds(max_bytes=max_bytes, formats=formats)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> UploadBounds:
@@ -190,8 +207,10 @@ class TusUploads:
         """A new upload at offset 0 (`length` None: deferred). The fields are checked now,
         so a bad name or collection is refused before any byte is sent. `concat` PARTIAL:
         a piece of a later final upload, never ingested on its own."""
-        bounds = bounds or UploadBounds()
+        bounds = (bounds or UploadBounds()).within_token(principal, self.max_size)
         owner = self.check_new(principal, length=length, fields=fields, filename=filename, bounds=bounds)
+        if concat != PARTIAL:  # a partial is never stored: its collection is the final upload's
+            principal.require_collection(fields.collection or self.settings.default_collection)
         now = self._now()
         upload_id = str(uuid_utils.uuid7())
         create_part(self.parts_dir, upload_id)
