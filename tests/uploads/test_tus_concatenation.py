@@ -358,3 +358,34 @@ async def test_while_the_final_upload_is_stored(
     r = await asyncio.wait_for(task, 30)
     assert r.status_code == 201, r.text
     assert await api.row_count() == 1 and parts(api) == []
+
+
+async def test_a_final_upload_whose_process_died_frees_its_partials_after_its_lease(
+    api: Api, wav_bytes: bytes
+) -> None:
+    """A final upload that claimed its partials and then died (no settling ran) holds them
+    until its lease runs out; then the same final creation claims them again and stores the
+    file once, and the expiry job removes the dead final upload's row."""
+    from audiostore.catalog.tus_uploads import FINAL, STORING
+    from audiostore.service.tus_uploads import STORING_LEASE
+
+    locs = [await partial(api, piece) for piece in thirds(wav_bytes)]
+    ids = [urlsplit(loc).path.rsplit("/", 1)[1] for loc in locs]
+    now = api.clock()
+    dead = TusUploadRow(
+        id="0190dead-0000-7000-8000-000000000000", owner="alice", state=STORING,
+        length=len(wav_bytes), offset=len(wav_bytes), upload_metadata=None, fields={}, bounds={},
+        writer="0190dead-0000-7000-8000-00000000beef", lease_until=now + STORING_LEASE,
+        audio_id=None, created_at=now, updated_at=now, expires_at=now, concat=FINAL, concat_parts=ids,
+    )
+    assert await api.runtime.catalog.tus_uploads.claim_partials_for(dead, now=now, until=now + STORING_LEASE)
+    assert (await final(api, *locs)).status_code == 409  # claimed, and the claim is live
+    assert (await api.http.delete(locs[0], headers={**api.alice, **TUS})).status_code == 423
+    api.clock.advance(STORING_LEASE.total_seconds() + 1)
+    r = await final(api, *locs)
+    assert r.status_code == 201, r.text
+    obj = (await api.http.get(f"/v1/audio/{r.headers['audiostore-audio-id']}", headers=api.alice)).json()
+    assert obj["sha256"] == hashlib.sha256(wav_bytes).hexdigest()
+    assert await api.row_count() == 1 and parts(api) == []
+    assert (await run_job(api.runtime, "remove_expired_uploads")).counts["expired"] == 1  # the dead one
+    assert await tus_rows(api) == 1
