@@ -139,7 +139,7 @@ class TusConcatenation:
         """Claim the partials, assemble them, store the result through the ingest."""
         up = self.uploads
         owner = up.check_new(principal, length=None, fields=fields, filename=filename, bounds=UploadBounds())
-        principal.require_collection(fields.collection or up.settings.default_collection)
+        principal.require_collection(fields.collection or up.ingest.settings.default_collection)
         rows = await self._partial_rows(principal, owner, partials)
         total = sum(row.length or 0 for row in rows)
         limit = min(up.max_size, principal.upload_limit(up.max_size)[0])

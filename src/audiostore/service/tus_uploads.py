@@ -215,7 +215,7 @@ class TusUploads:
         bounds = (bounds or UploadBounds()).within_token(principal, self.max_size)
         owner = self.check_new(principal, length=length, fields=fields, filename=filename, bounds=bounds)
         if concat != PARTIAL:  # a partial is never stored: its collection is the final upload's
-            principal.require_collection(fields.collection or self.settings.default_collection)
+            principal.require_collection(fields.collection or self.ingest.settings.default_collection)
         now = self._now()
         upload_id = str(uuid_utils.uuid7())
         create_part(self.parts_dir, upload_id)
