@@ -14,6 +14,10 @@ The rules, all here:
   after a crash finds the first result instead of storing twice). The ingest's 4xx (not
   audio, too long...) fails the upload for good and removes its part: nothing is stored. A
   5xx (the store is down) leaves it `storing`, and a retried PATCH runs the ingest again.
+- A partial upload (concatenation) stops at `complete` when its last byte is in: it is never
+  ingested on its own; service/tus_concatenation.py claims it for a final upload.
+- A client token's collections are checked at creation; its max_bytes and formats are folded
+  into the row's bounds, because the ingest at the end runs without the token.
 - An unfinished upload expires `tus_upload_expiry` after its last PATCH (410 from then on);
   the expiry job deletes its row and its part. Termination (DELETE) does the same at once.
 - The part's sha256 is carried along in this process as PATCHes arrive (a hashlib state cannot
