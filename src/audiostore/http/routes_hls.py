@@ -27,12 +27,6 @@ PLAYLIST = "application/vnd.apple.mpegurl"
 _PLAYLIST_DOC: dict[int | str, dict[str, Any]] = {200: {"content": {PLAYLIST: {}}, "description": "An HLS playlist."}}
 
 
-_CLIP_QUERY: dict[str, Any] = {
-    "start": Query(None, description="A clip: from this second of the audio (as for a rendition)."),
-    "end": Query(None, description="A clip: up to this second of the audio."),
-}
-
-
 async def _opened(
     request: Request, audio_id: str, path: str
 ) -> tuple[HlsService, AudioRow, int, HlsClip]:
@@ -55,11 +49,12 @@ def _playlist(text: str) -> Response:
 
 @router.get("/audio/{audio_id}/hls/index.m3u8", response_class=Response, responses=_PLAYLIST_DOC)
 async def hls_master(
-    audio_id: str, request: Request,
-    start: str | None = _CLIP_QUERY["start"], end: str | None = _CLIP_QUERY["end"],
+    audio_id: str, request: Request
 ) -> Response:
-    """The master playlist: one AAC variant per bit rate (64 and 128 kbit/s); with `start`
-    and/or `end`, of just that part."""
+    """The master playlist: one AAC variant per bit rate (64 and 128 kbit/s).
+
+    `start` and `end` (seconds, as for a rendition) make it a playlist of just that part;
+    every URL it lists carries them under its signature."""
     hls, row, expires, clip = await _opened(request, audio_id, "index.m3u8")
     return _playlist(hls.master(row, expires, clip))
 
@@ -68,8 +63,7 @@ async def hls_master(
     "/audio/{audio_id}/hls/{variant}/index.m3u8", response_class=Response, responses=_PLAYLIST_DOC
 )
 async def hls_media(
-    audio_id: str, variant: str, request: Request,
-    start: str | None = _CLIP_QUERY["start"], end: str | None = _CLIP_QUERY["end"],
+    audio_id: str, variant: str, request: Request
 ) -> Response:
     """A VOD media playlist: segments of six seconds, each URL signed."""
     hls, row, expires, clip = await _opened(request, audio_id, f"{variant}/index.m3u8")
@@ -81,8 +75,7 @@ async def hls_media(
     responses={200: {"content": {"video/mp2t": {}}, "description": "One segment (AAC in MPEG-TS)."}},
 )
 async def hls_segment(
-    audio_id: str, variant: str, segment: str, request: Request,
-    start: str | None = _CLIP_QUERY["start"], end: str | None = _CLIP_QUERY["end"],
+    audio_id: str, variant: str, segment: str, request: Request
 ) -> Response:
     """One segment, made on first request and kept (of a clip: counted from its start)."""
     hls, row, _, clip = await _opened(request, audio_id, f"{variant}/{segment}")
