@@ -163,9 +163,8 @@ class HlsService:
     def url(self, audio_id: str, path: str, expires: int, clip: HlsClip = WHOLE) -> str:
         params = clip.params()
         signature = self.audio.signer.sign(_subject(audio_id, path), expires, params)
-        base = self.audio.settings.resolved_public_url
         query = signed_query(params, expires, signature)
-        return f"{base}/v1/audio/{quote(audio_id)}/hls/{path}?{query}"
+        return f"{self.audio.public_url}/v1/audio/{quote(audio_id)}/hls/{path}?{query}"
 
     # --- playlists ----------------------------------------------------------------------
     def master(self, row: AudioRow, expires: int, clip: HlsClip = WHOLE) -> str:
