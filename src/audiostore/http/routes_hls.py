@@ -48,9 +48,7 @@ def _playlist(text: str) -> Response:
 
 
 @router.get("/audio/{audio_id}/hls/index.m3u8", response_class=Response, responses=_PLAYLIST_DOC)
-async def hls_master(
-    audio_id: str, request: Request
-) -> Response:
+async def hls_master(audio_id: str, request: Request) -> Response:
     """The master playlist: one AAC variant per bit rate (64 and 128 kbit/s).
 
     `start` and `end` (seconds, as for a rendition) make it a playlist of just that part;
@@ -62,9 +60,7 @@ async def hls_master(
 @router.get(
     "/audio/{audio_id}/hls/{variant}/index.m3u8", response_class=Response, responses=_PLAYLIST_DOC
 )
-async def hls_media(
-    audio_id: str, variant: str, request: Request
-) -> Response:
+async def hls_media(audio_id: str, variant: str, request: Request) -> Response:
     """A VOD media playlist: segments of six seconds, each URL signed."""
     hls, row, expires, clip = await _opened(request, audio_id, f"{variant}/index.m3u8")
     return _playlist(hls.media(row, variant, expires, clip))
@@ -74,9 +70,7 @@ async def hls_media(
     "/audio/{audio_id}/hls/{variant}/{segment}", response_class=Response,
     responses={200: {"content": {"video/mp2t": {}}, "description": "One segment (AAC in MPEG-TS)."}},
 )
-async def hls_segment(
-    audio_id: str, variant: str, segment: str, request: Request
-) -> Response:
+async def hls_segment(audio_id: str, variant: str, segment: str, request: Request) -> Response:
     """One segment, made on first request and kept (of a clip: counted from its start)."""
     hls, row, _, clip = await _opened(request, audio_id, f"{variant}/{segment}")
     source = await unless_client_leaves(request, hls.segment(row, variant, segment, clip))
