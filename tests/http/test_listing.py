@@ -99,7 +99,7 @@ def test_a_list_page_is_the_models_json() -> None:
                  location=None, loudness_lufs=-14, true_peak_dbtp=None, **common),
         AudioRow(id="a2", duration=2.5, bitrate=128000, meta={"take": 2, "tags": ["x"]}, text="words",
                  voice_id="v", expires_at=t, location="spool", loudness_lufs=None, true_peak_dbtp=-1.5,
-                 analysis_due_at=t, **common),
+                 analysis_due_at=t, analysis_error=None, **common),  # every field: read from __dict__
         AudioRow(id="a3", duration=0.1, bitrate=None, meta=None, text=None, voice_id=None, expires_at=None,
                  location="primary", analysis_error="too_long", **common),
     ]

@@ -267,7 +267,7 @@ class DriverReads:
                 self._pool = await asyncpg.create_pool(
                     dsn, min_size=1, max_size=10, init=_json_codec,
                     # Statements differ by their filters, not by the values: a few dozen texts.
-                    statement_cache_size=256,
+                    statement_cache_size=256, reset=_session_unchanged,
                 )
             self._owner = owner
 
@@ -299,6 +299,13 @@ def _sqlite_reader(path: str) -> sqlite3.Connection:
     conn.execute("PRAGMA query_only=ON")
     conn.execute("PRAGMA busy_timeout=30000")
     return conn
+
+
+async def _session_unchanged(conn: Any) -> None:
+    """The pool's reset, between two uses of a connection: nothing to undo. asyncpg's default
+    sends `SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL` after every use,
+    a second round trip for each of these reads, which never take a lock, open a cursor, listen
+    or set anything. (asyncpg still rolls back a transaction left open before calling this.)"""
 
 
 async def _json_codec(conn: Any) -> None:

@@ -9,7 +9,7 @@ duration or gain becomes a float, a missing location `primary`), done here the s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic_core import to_json
@@ -17,7 +17,6 @@ from pydantic_core import to_json
 from ..catalog import AudioRow
 from ..catalog.models import DerivedBlobRow
 from ..service import SignedUrl
-from .schemas import analysis_state
 
 __all__ = ["audio_list_json"]
 
@@ -42,21 +41,39 @@ def rendition_item(d: DerivedBlobRow) -> dict[str, Any]:
     }
 
 
+# The row attributes an item is made of.
+_AUDIO_FIELDS = frozenset((
+    "id", "owner", "collection", "name", "key", "content_type", "format", "codec", "duration",
+    "sample_rate", "channels", "bitrate", "size", "sha256", "meta", "text", "voice_id",
+    "created_at", "expires_at", "location", "loudness_lufs", "true_peak_dbtp", "analysis_due_at",
+    "analysis_error",
+))
+
+
+def _values(row: AudioRow) -> Mapping[str, Any]:
+    """The row's column values. A mapped attribute costs ~0.3 us to read through its
+    descriptor, and a page reads 27 of them from 50 rows: loaded rows hold every value in
+    their `__dict__`; a row missing one (expired, deferred) is read the ORM's way."""
+    values = row.__dict__
+    return values if _AUDIO_FIELDS <= values.keys() else {k: getattr(row, k) for k in _AUDIO_FIELDS}
+
+
 def audio_item(row: AudioRow, signed: SignedUrl | None, renditions: Sequence[DerivedBlobRow]) -> dict[str, Any]:
     """`AudioObject.from_row(row, signed)` with its renditions, as the dict it serialises from."""
+    v = _values(row)
     return {
-        "id": row.id, "owner": row.owner, "collection": row.collection, "name": row.name,
-        "key": row.key, "content_type": row.content_type, "format": row.format, "codec": row.codec,
-        "duration": float(row.duration), "sample_rate": int(row.sample_rate),
-        "channels": int(row.channels), "bitrate": _int(row.bitrate), "size": int(row.size),
-        "sha256": row.sha256, "metadata": row.meta or {}, "text": row.text,
-        "voice_id": row.voice_id, "created_at": row.created_at, "expires_at": row.expires_at,
-        "location": row.location or "primary",
+        "id": v["id"], "owner": v["owner"], "collection": v["collection"], "name": v["name"],
+        "key": v["key"], "content_type": v["content_type"], "format": v["format"], "codec": v["codec"],
+        "duration": float(v["duration"]), "sample_rate": int(v["sample_rate"]),
+        "channels": int(v["channels"]), "bitrate": _int(v["bitrate"]), "size": int(v["size"]),
+        "sha256": v["sha256"], "metadata": v["meta"] or {}, "text": v["text"],
+        "voice_id": v["voice_id"], "created_at": v["created_at"], "expires_at": v["expires_at"],
+        "location": v["location"] or "primary",
         "url": signed.url if signed else None,
         "url_expires_at": signed.expires_at if signed else None,
-        "loudness_lufs": _float(getattr(row, "loudness_lufs", None)),
-        "true_peak_dbtp": _float(getattr(row, "true_peak_dbtp", None)),
-        "analysis": analysis_state(row),
+        "loudness_lufs": _float(v["loudness_lufs"]),
+        "true_peak_dbtp": _float(v["true_peak_dbtp"]),
+        "analysis": "pending" if v["analysis_due_at"] is not None else "failed" if v["analysis_error"] else "done",
         "renditions": [rendition_item(d) for d in renditions],
     }
 
