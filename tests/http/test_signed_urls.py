@@ -229,3 +229,28 @@ def test_the_signed_message_escapes_keys_and_values() -> None:
     folded = {"bitrate=32000&format": "mp3"}
     assert signer.sign("a", 1, folded) != signer.sign("a", 1, {"bitrate": "32000", "format": "mp3"})
     assert signer.sign("a\n1", 1, {}) != signer.sign("a", 1, {"1": ""})
+
+
+async def test_a_batch_and_a_list_sign_only_what_the_caller_sees(api: Api, tones: dict[str, Path]) -> None:
+    """Deleted, expired and another owner's objects get no URL in a batch and no place on a
+    list page (both backends: SQLite + local disk, PostgreSQL + S3); an id that needs escaping
+    in JSON comes back as asked; every URL given opens its object."""
+    kept = (await api.upload(tones["wav"])).json()
+    deleted = (await api.upload(tones["wav"])).json()
+    brief = (await api.upload(tones["flac"], ttl_seconds=60)).json()
+    bobs = (await api.upload(tones["mp3"], headers=api.bob)).json()
+    assert (await api.http.delete(f"/v1/audio/{deleted['id']}", headers=api.alice)).status_code == 204
+    api.clock.advance(61)
+    odd = 'a "quoted" \\ id'
+    ids = [kept["id"], deleted["id"], brief["id"], bobs["id"], odd, kept["id"]]
+    urls = (await api.http.post("/v1/urls", headers=api.alice, json={"ids": ids})).json()["urls"]
+    assert [u["id"] for u in urls] == ids
+    assert [u["url"] is not None for u in urls] == [True, False, False, False, False, True]
+    assert all(u["error"] == {"code": "not_found", "message": "No such audio."} for u in urls[1:5])
+    for u in (urls[0], urls[5]):
+        got = await api.http.get(_path(u["url"]), headers={"Range": "bytes=0-15"})
+        assert got.status_code in (206, 307) and u["expires_at"].endswith("Z")
+    for with_urls in ("false", "true"):
+        page = (await api.http.get("/v1/audio", headers=api.alice, params={"urls": with_urls})).json()
+        assert [i["id"] for i in page["items"]] == [kept["id"]]
+        assert (page["items"][0]["url"] is not None) == (with_urls == "true")
