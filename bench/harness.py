@@ -208,7 +208,7 @@ def granian_app(work: Path, target: str, *, env: dict[str, str] | None = None) -
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        wait_http(url + "/", proc=proc)
+        wait_http(url + "/", proc=proc, timeout=120)  # a loaded machine starts slowly
         yield Server(url, proc.pid)
     finally:
         stop(proc)
@@ -260,7 +260,7 @@ def nginx_serving(work: Path, root: Path) -> Iterator[Server]:
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        wait_http(url + "/", proc=proc)
+        wait_http(url + "/", proc=proc, timeout=120)  # a loaded machine starts slowly
         yield Server(url, proc.pid)
     finally:
         stop(proc)  # SIGINT: nginx's fast shutdown

@@ -293,7 +293,11 @@ def main() -> int:
             if args.only in (None, kind):
                 sub = work / kind
                 sub.mkdir()
-                rows += run_catalogue(kind, args, sub)
+                done = run_catalogue(kind, args, sub)
+                print(table(done, ["catalogue", "route", "audiostore CPU µs/req", "bare CPU µs/req", "ratio",
+                                   "audiostore req/s", "bare req/s", "audiostore p50/p95 ms",
+                                   "bare p50/p95 ms"]), file=sys.stderr, flush=True)  # kept if a later one fails
+                rows += done
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
