@@ -185,6 +185,30 @@ class TokenRevocation(_Model):
     not_before: datetime
 
 
+class UploadUrl(_Model):
+    """A one-use signed upload URL from `create_upload_url()`: whoever holds it sends one
+    file with no key (`upload_to_signed_url(u, "take.wav")`, or a browser's `PUT` to `url`);
+    `tus_url` is the same right as a tus creation URL, for a resumable upload."""
+
+    url: str
+    method: str
+    expires_at: datetime
+    fields: dict[str, str] | None = None
+    tus_url: str
+    max_bytes: int
+    formats: list[str]
+
+
+class SignedUpload(_Model):
+    """What `upload_to_signed_url()` stored: the object's `id`, and the whole object as
+    `audio` when the service answered it (a one-request upload). After a tus upload the
+    service names only the id (`Audiostore-Audio-Id`): a URL's holder may have no key to
+    read the object with, so `audio` is None then."""
+
+    id: str
+    audio: AudioObject | None = None
+
+
 class PublicCollection(_Model):
     """A public collection: its objects play at `url` + id or name, with no key."""
 
@@ -209,7 +233,9 @@ __all__ = [
     "Queue",
     "QueueItem",
     "QueueUrl",
+    "SignedUpload",
     "SignedUrl",
     "TokenRevocation",
+    "UploadUrl",
     "Waveform",
 ]
