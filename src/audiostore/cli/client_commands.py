@@ -110,7 +110,7 @@ def _key_origin() -> str:
         return "the token in AUDIOSTORE_TOKEN"
     if os.environ.get("AUDIOSTORE_KEY"):
         return "the key in AUDIOSTORE_KEY"
-    return "no key was given: set AUDIOSTORE_KEY (or AUDIOSTORE_TOKEN) or pass --key (or --token)"
+    return "no key was given: set AUDIOSTORE_KEY or pass --key (or a client token: AUDIOSTORE_TOKEN, --token)"
 
 
 def _check_one_credential() -> None:
