@@ -529,7 +529,7 @@ def create_token(
         ```py
         t = c.create_token(["upload"], collections=["takes"], max_bytes=50_000_000,
                            formats=["wav", "webm"], lifetime_seconds=600)
-        phone = Client(c.base_url, api_key=t.token)
+        phone = Client(c.base_url, token=t.token)
         ```
     """
     body = {"scopes": list(scopes), "owner": owner, "lifetime_seconds": lifetime_seconds,

@@ -166,7 +166,7 @@ class IssuedApiKey(ApiKey):
 
 class ClientToken(_Model):
     """A short-lived client token from `create_token()`: hand `token` to a browser or phone,
-    which sends it as `Authorization: Bearer <token>` (or `Client(api_key=token)`)."""
+    which sends it as `Authorization: Bearer <token>` (or `Client(token=token)`)."""
 
     token: str
     token_id: str
