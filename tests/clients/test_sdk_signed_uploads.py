@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -86,6 +87,17 @@ def test_a_signed_url_stores_one_file_with_no_key(served: Served, tones: dict[st
     assert "used already" in again.value.message
     with Client(served.url, api_key=key) as c:
         assert [o.id for o in c.list(collection="phone")] == [stored.id]  # stored once
+
+
+def test_a_pipe_goes_as_one_put_never_to_a_tus_url(served: Served, tones: dict[str, Path]) -> None:
+    with Client(served.url, api_key=served.new_key("signed-pipe")) as c:
+        made = c.create_upload_url()
+    with subprocess.Popen(["cat", str(tones["wav"])], stdout=subprocess.PIPE) as cat:
+        assert cat.stdout is not None
+        with pytest.raises(ValueError, match="known size"):
+            upload_to_signed_url(made.tus_url, cat.stdout)
+        stored = upload_to_signed_url(made.url, cat.stdout, tus_threshold=0)  # unread: a PUT
+    assert stored.audio is not None and stored.audio.sha256 == sha256_of(tones["wav"])
 
 
 def test_the_clients_key_never_goes_to_the_signed_url(served: Served, tones: dict[str, Path], long_wav: Path) -> None:

@@ -278,6 +278,9 @@ def upload_to_signed_url(
     put_url = url.url if isinstance(url, UploadUrl) else url
     tus_url = url.tus_url if isinstance(url, UploadUrl) else tus.signed_tus_url(url)
     body = UploadBody(source)
+    if put_url == tus_url and not body.rewindable:
+        raise ValueError("A tus URL takes a source of known size that can be re-read (a path, "
+                         "bytes, a seekable file); send a pipe to the signed upload URL's `url`.")
     if _by_tus(body, tus_threshold) or put_url == tus_url:
         audio_id = yield from _tus_upload(
             client, body, "", tus_chunk_bytes, progress, upload_state, signed_url=tus_url,
