@@ -93,7 +93,7 @@ class HlsService:
 
     def url(self, audio_id: str, path: str, expires: int) -> str:
         signature = self.audio.signer.sign(_subject(audio_id, path), expires, {})
-        base = self.audio.settings.resolved_public_url
+        base = self.audio.public_url
         return f"{base}/v1/audio/{quote(audio_id)}/hls/{path}?{signed_query({}, expires, signature)}"
 
     # --- playlists ----------------------------------------------------------------------

@@ -64,7 +64,7 @@ class QueueHls:
         expires = int(expires_at.timestamp())
         signature = self.audio.signer.sign(_subject(owner, name), expires, {MODE_PARAM: mode})
         query = f"{OWNER_PARAM}={quote(owner, safe='')}&{signed_query({MODE_PARAM: mode}, expires, signature)}"
-        return f"{self.audio.settings.resolved_public_url}/v1/queues/{quote(name)}/hls/index.m3u8?{query}"
+        return f"{self.audio.public_url}/v1/queues/{quote(name)}/hls/index.m3u8?{query}"
 
     async def sign_for(
         self, principal: Principal, name: str, *, mode: str, expires_in: int | None

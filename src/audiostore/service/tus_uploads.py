@@ -32,6 +32,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -50,6 +51,7 @@ from ..errors import (
     UploadNotFound,
     UploadOffsetMismatch,
 )
+from ..settings import ResumableUploadSettings
 from .audio import AudioService
 from .format_bounds import check_formats
 from .ingest import Ingest
@@ -107,12 +109,15 @@ def _fields_from_json(data: dict[str, Any]) -> tuple[UploadFields, str | None]:
 
 
 class TusUploads:
-    def __init__(self, audio: AudioService, catalog: TusUploadCatalog, ingest: Ingest) -> None:
+    def __init__(
+        self, audio: AudioService, catalog: TusUploadCatalog, ingest: Ingest, *,
+        settings: ResumableUploadSettings, parts_dir: Path,
+    ) -> None:
         self.audio = audio
         self.catalog = catalog
-        self.ingest = ingest
-        self.settings = audio.settings
-        self.parts_dir = audio.settings.tus_parts_dir or audio.settings.data_dir / "uploads"
+        self.ingest = ingest  # also the size cap and default collection every upload meets
+        self.settings = settings
+        self.parts_dir = parts_dir
         # upload id -> (offset hashed up to, sha256 of the part's bytes below it)
         self._running: OrderedDict[str, tuple[int, Any]] = OrderedDict()
 
@@ -132,7 +137,7 @@ class TusUploads:
 
     @property
     def max_size(self) -> int:
-        return self.settings.max_upload_bytes
+        return self.ingest.settings.max_upload_bytes
 
     def _now(self) -> datetime:
         return self.audio.clock()
@@ -156,7 +161,7 @@ class TusUploads:
         so a bad name or collection is refused before any byte is sent."""
         owner = principal.owner_for_new(fields.owner)
         check_key_part(owner, what="owner")
-        check_key_part(fields.collection or self.settings.default_collection, what="collection")
+        check_key_part(fields.collection or self.ingest.settings.default_collection, what="collection")
         check_name(fields.name or filename or "audio")
         if fields.metadata is not None:
             check_metadata(fields.metadata)
