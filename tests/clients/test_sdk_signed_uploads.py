@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
 import subprocess
 import time
 from datetime import UTC, datetime
@@ -87,6 +88,32 @@ def test_a_signed_url_stores_one_file_with_no_key(served: Served, tones: dict[st
     assert "used already" in again.value.message
     with Client(served.url, api_key=key) as c:
         assert [o.id for o in c.list(collection="phone")] == [stored.id]  # stored once
+
+
+def test_a_refused_put_is_read_before_the_answer_so_the_client_gets_it(
+    served: Served, tones: dict[str, Path]
+) -> None:
+    """A used URL is refused before its body is read; the server reads the body anyway (up
+    to a bound), so a client still sending it gets the 410 rather than a reset connection:
+    the connection even stays open for the next request."""
+    with Client(served.url, api_key=served.new_key("signed-drain")) as c:
+        made = c.create_upload_url()
+    upload_to_signed_url(made, tones["wav"])
+    body = tones["wav"].read_bytes()
+    target = httpx.URL(made.url).raw_path.decode()
+    with socket.create_connection(("127.0.0.1", served.proc.port), timeout=30) as s:
+        s.sendall(f"PUT {target} HTTP/1.1\r\nHost: x\r\nContent-Type: audio/wav\r\n"
+                  f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        s.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        answers = b""
+        deadline = time.monotonic() + 30
+        while answers.count(b"HTTP/1.1 ") < 2 and time.monotonic() < deadline:
+            got = s.recv(65536)
+            if not got:
+                break
+            answers += got
+    assert answers.startswith(b"HTTP/1.1 410 ") and b"upload_url_used" in answers
+    assert b"HTTP/1.1 200 " in answers.split(b"upload_url_used", 1)[1]
 
 
 def test_a_pipe_goes_as_one_put_never_to_a_tus_url(served: Served, tones: dict[str, Path]) -> None:
