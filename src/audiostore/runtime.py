@@ -34,6 +34,7 @@ from .service.served_rows import ServedRows
 from .service.token_revocations import TokenRevocations
 from .service.speech_streams import SpeechStreams
 from .service.tts import TtsService
+from .service.tus_concatenation import TusConcatenation
 from .service.tus_uploads import TusUploads
 from .service.upload_grants import UploadGrants
 from .settings import Settings, check_settings
@@ -78,6 +79,7 @@ class Runtime:
     speech: SpeechStreams
     tus_uploads: TusUploads
     upload_grants: UploadGrants
+    tus_concatenation: TusConcatenation
     clock: Callable[[], datetime] = field(default=utc_now)
 
     @classmethod
@@ -157,7 +159,7 @@ class Runtime:
             analysis=analysis, deletion=deletion, keys=keys, tts=tts, renditions=renditions,
             queues=queues, queue_urls=QueueUrls(queues), tts_processes=tts_processes,
             tokens=tokens, public=public, speech=SpeechStreams(tts), tus_uploads=tus_uploads,
-            upload_grants=upload_grants, clock=clock,
+            upload_grants=upload_grants, tus_concatenation=TusConcatenation(tus_uploads), clock=clock,
         )
 
     async def migrate(self) -> None:

@@ -31,9 +31,10 @@ _SIGNED = (e.SignatureInvalid, e.SignatureExpired)
 _INGEST = (e.PayloadTooLarge, e.UnsupportedMediaType, e.UndecodableAudio, e.AudioTooLong,
            e.UnsupportedSampleRate, *_MAKES_AUDIO)
 _TUS_APPEND = (e.BadRequest, e.TusVersionUnsupported, *_AUTH, *_SIGNED, e.UploadNotFound,
-               e.UploadGone, e.UploadOffsetMismatch, e.UploadLocked, e.ChecksumMismatch,
+               e.UploadGone, e.UploadOffsetMismatch, e.UploadLocked, e.ChecksumMismatch, e.Forbidden,
                e.UnsupportedChecksum, e.IdempotencyKeyInProgress, *_INGEST)
-_TUS_CREATE = (e.InvalidName, e.InvalidMetadata, e.ValidationFailed, e.Forbidden, e.UploadUrlUsed)
+_TUS_CREATE = (e.InvalidName, e.InvalidMetadata, e.ValidationFailed, e.Forbidden, e.UploadUrlUsed,
+               e.UploadConcatInvalid, e.Conflict)
 _SIGNED_UPLOAD = (e.BadRequest, *_SIGNED, e.UploadUrlUsed, e.ValidationFailed, e.InvalidName,
                   e.InvalidMetadata, *_INGEST)
 

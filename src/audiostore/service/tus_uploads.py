@@ -14,6 +14,10 @@ The rules, all here:
   after a crash finds the first result instead of storing twice). The ingest's 4xx (not
   audio, too long...) fails the upload for good and removes its part: nothing is stored. A
   5xx (the store is down) leaves it `storing`, and a retried PATCH runs the ingest again.
+- A partial upload (concatenation) stops at `complete` when its last byte is in: it is never
+  ingested on its own; service/tus_concatenation.py claims it for a final upload.
+- A client token's collections are checked at creation; its max_bytes and formats are folded
+  into the row's bounds, because the ingest at the end runs without the token.
 - An unfinished upload expires `tus_upload_expiry` after its last PATCH (410 from then on);
   the expiry job deletes its row and its part. Termination (DELETE) does the same at once.
 - The part's sha256 is carried along in this process as PATCHes arrive (a hashlib state cannot
@@ -40,12 +44,25 @@ import uuid_utils
 
 from ..blob_keys import check_key_part, check_name
 from ..catalog import AudioRow
-from ..catalog.tus_uploads import FAILED, RECEIVING, STORED, STORING, TusUploadCatalog, TusUploadRow
+from ..catalog.tus_uploads import (
+    COMPLETE,
+    CONCATENATING,
+    FAILED,
+    FINAL,
+    PARTIAL,
+    RECEIVING,
+    STORED,
+    STORING,
+    TusUploadCatalog,
+    TusUploadRow,
+)
 from ..errors import (
     AudiostoreError,
     BadRequest,
     ChecksumMismatch,
+    Forbidden,
     PayloadTooLarge,
+    UnsupportedMediaType,
     UploadGone,
     UploadLocked,
     UploadNotFound,
@@ -83,6 +100,22 @@ class UploadBounds:
     def to_json(self) -> dict[str, Any]:
         return {"max_bytes": self.max_bytes, "formats": list(self.formats)}
 
+    def within_token(self, principal: Principal, server_limit: int) -> UploadBounds:
+        """These bounds narrowed by a client token's `max_bytes` and `formats`. They travel
+        with the upload's row, so a PATCH that gives a deferred length and the ingest at the
+        end (which runs without the token) still apply them."""
+        grant = principal.grant
+        if grant is None:
+            return self
+        limit = principal.upload_limit(server_limit)[0]
+        max_bytes = min(self.max_bytes, limit) if self.max_bytes else (limit if limit < server_limit else None)
+        formats = self.formats
+        if grant.formats is not None:
+            formats = tuple(sorted(f for f in (self.formats or grant.formats) if f in grant.formats))
+            if not formats:
+                raise UnsupportedMediaType("No format is allowed by both this upload's bounds and the client token.")
+        return UploadBounds(max_bytes=max_bytes, formats=formats)
+
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> UploadBounds:
         return cls(max_bytes=data.get("max_bytes"), formats=tuple(data.get("formats") or ()))
@@ -94,7 +127,7 @@ class AppendResult:
     stored: AudioRow | None = None  # set once the last byte is in and the ingest stored it
 
 
-def _fields_to_json(fields: UploadFields, filename: str | None) -> dict[str, Any]:
+def fields_to_json(fields: UploadFields, filename: str | None) -> dict[str, Any]:
     values = dataclasses.asdict(fields)
     if fields.expires_at is not None:
         values["expires_at"] = fields.expires_at.isoformat()
@@ -153,12 +186,11 @@ class TusUploads:
         return min(self.max_size, bound) if bound else self.max_size
 
     # --- create -----------------------------------------------------------------------
-    async def create(
-        self, principal: Principal, *, length: int | None, upload_metadata: str | None,
-        fields: UploadFields, filename: str | None, bounds: UploadBounds | None = None,
-    ) -> TusUploadRow:
-        """A new upload at offset 0 (`length` None: deferred). The fields are checked now,
-        so a bad name or collection is refused before any byte is sent."""
+    def check_new(
+        self, principal: Principal, *, length: int | None, fields: UploadFields,
+        filename: str | None, bounds: UploadBounds,
+    ) -> str:
+        """The owner of a new upload, once its fields and length pass (400, 413, 422)."""
         owner = principal.owner_for_new(fields.owner)
         check_key_part(owner, what="owner")
         check_key_part(fields.collection or self.ingest.settings.default_collection, what="collection")
@@ -166,7 +198,6 @@ class TusUploads:
         if fields.metadata is not None:
             check_metadata(fields.metadata)
         self.audio.expiry_for(fields, self._now())  # a bad ttl_seconds or expires_at: 422 now
-        bounds = bounds or UploadBounds()
         limit = min(self.max_size, bounds.max_bytes) if bounds.max_bytes else self.max_size
         limit = min(limit, principal.upload_limit(self.max_size)[0])  # a client token's max_bytes
         if length is not None and length > limit:
@@ -175,14 +206,28 @@ class TusUploads:
                 + (" (this upload URL's max_bytes)." if limit != self.max_size
                    else " (AUDIOSTORE_MAX_UPLOAD_BYTES).")
             )
+        return owner
+
+    async def create(
+        self, principal: Principal, *, length: int | None, upload_metadata: str | None,
+        fields: UploadFields, filename: str | None, bounds: UploadBounds | None = None,
+        concat: str | None = None,
+    ) -> TusUploadRow:
+        """A new upload at offset 0 (`length` None: deferred). The fields are checked now,
+        so a bad name or collection is refused before any byte is sent. `concat` PARTIAL:
+        a piece of a later final upload, never ingested on its own."""
+        bounds = (bounds or UploadBounds()).within_token(principal, self.max_size)
+        owner = self.check_new(principal, length=length, fields=fields, filename=filename, bounds=bounds)
+        if concat != PARTIAL:  # a partial is never stored: its collection is the final upload's
+            principal.require_collection(fields.collection or self.ingest.settings.default_collection)
         now = self._now()
         upload_id = str(uuid_utils.uuid7())
         create_part(self.parts_dir, upload_id)
         row = TusUploadRow(
             id=upload_id, owner=owner, state=RECEIVING, length=length, offset=0,
-            upload_metadata=upload_metadata, fields=_fields_to_json(fields, filename),
+            upload_metadata=upload_metadata, fields=fields_to_json(fields, filename),
             bounds=bounds.to_json(), writer=None, lease_until=None, audio_id=None,
-            created_at=now, updated_at=now, expires_at=self._expiry_from(now),
+            created_at=now, updated_at=now, expires_at=self._expiry_from(now), concat=concat,
         )
         try:
             await self.catalog.insert(row)
@@ -200,7 +245,7 @@ class TusUploads:
         if row.state == FAILED:
             raise UploadGone(f"This upload ended: its file was refused ({row.error_code}: "
                              f"{row.error_message}). Start a new upload.")
-        if row.state == RECEIVING and row.expires_at <= self._now():
+        if row.state in (RECEIVING, COMPLETE) and row.expires_at <= self._now():
             raise UploadGone()
         return row
 
@@ -215,6 +260,12 @@ class TusUploads:
     ) -> AppendResult:
         """Append a PATCH's body at `offset`; the stored object once the last byte is in."""
         row = await self.get(principal, upload_id)
+        if row.concat == FINAL:
+            raise Forbidden("A final upload is made of its partial uploads; it takes no PATCH.")
+        if row.state in (COMPLETE, CONCATENATING):  # a partial upload with every byte in
+            if offset != row.offset:
+                raise UploadOffsetMismatch(headers={"Upload-Offset": str(row.offset)})
+            return AppendResult(row)
         if row.state == STORED:  # the answer to the last PATCH was lost: say it again
             if offset != row.offset:
                 raise UploadOffsetMismatch(headers={"Upload-Offset": str(row.offset)})
@@ -257,7 +308,9 @@ class TusUploads:
         done = total is not None and new_offset == total
         now = self._now()
         values.update(updated_at=now, expires_at=self._expiry_from(now))
-        if done:  # keep the lease for the ingest
+        if done and row.concat == PARTIAL:  # waits, whole, for its final upload
+            values.update(state=COMPLETE)
+        elif done:  # keep the lease for the ingest
             values.update(state=STORING, writer=writer, lease_until=now + STORING_LEASE)
         if not await self.catalog.commit(upload_id, writer=writer, old_offset=offset,
                                          new_offset=new_offset, values=values):
@@ -270,9 +323,9 @@ class TusUploads:
         for name, value in values.items():
             if name not in ("writer", "lease_until"):
                 setattr(committed, name, value)
-        if not done:
+        if not done or row.concat == PARTIAL:
             return AppendResult(committed)
-        return AppendResult(committed, await self._finish(committed, writer))
+        return AppendResult(committed, await self.finish(committed, writer))
 
     async def _give_back(self, upload_id: str, writer: str) -> None:
         with anyio.CancelScope(shield=True):
@@ -375,10 +428,16 @@ class TusUploads:
         now = self._now()
         if not await self.catalog.take_for_ingest(row.id, writer=writer, now=now, until=now + STORING_LEASE):
             raise UploadLocked("The upload is complete and being stored; HEAD again shortly.")
-        return AppendResult(row, await self._finish(row, writer))
+        return AppendResult(row, await self.finish(row, writer))
 
-    async def _finish(self, row: TusUploadRow, writer: str) -> AudioRow:
-        """The last byte is in and `writer` holds the lease: ingest once, settle, drop the part."""
+    async def finish(
+        self, row: TusUploadRow, writer: str, idempotency_key: str | None = None,
+        principal: Principal | None = None,
+    ) -> AudioRow:
+        """The last byte is in and `writer` holds the lease: ingest once (a retry with the
+        same `idempotency_key`, by default `tus:{id}`, finds the first result), settle, drop
+        the part. `principal`: who the ingest checks the file against (a client token's
+        collections, formats and size), when the caller still has it; else the row's owner."""
         path = part_path(self.parts_dir, row.id)
         fields, filename = _fields_from_json(row.fields)
         try:
@@ -387,7 +446,9 @@ class TusUploads:
             sha256 = held[1].hexdigest() if held is not None and held[0] == row.offset else None
             source = FileUploadSource(path, fields=fields, filename=filename or "", complete=True,
                                       sha256=sha256)
-            stored = (await self.ingest.store(Principal(owner=row.owner), source, f"tus:{row.id}")).row
+            key = idempotency_key or f"tus:{row.id}"
+            who = principal or Principal(owner=row.owner)
+            stored = (await self.ingest.store(who, source, key)).row
         except AudiostoreError as exc:
             with anyio.CancelScope(shield=True):
                 if exc.status >= 500:  # the server's trouble: the bytes stay for a retry

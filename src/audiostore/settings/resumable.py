@@ -28,6 +28,11 @@ class ResumableUploadSettings(SettingsGroup):
         "Instances that share uploads (PATCHes of one upload landing on either) must share "
         "this folder (one host, or a shared volume).",
     )
+    tus_max_concat_parts: int = Field(
+        64, ge=1,
+        description="Most partial uploads one final upload of the tus concatenation extension "
+        "(`Upload-Concat: final;...`) may name; more is 400 `upload_concat_invalid`.",
+    )
     upload_url_max_expiry: int = Field(
         86400, ge=1,
         description="Longest lifetime (s) of a signed upload URL (`POST /v1/audio/upload-url`); "
