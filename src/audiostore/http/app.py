@@ -37,6 +37,7 @@ from .routes_speech import router as speech_router
 from .routes_tts import router as tts_router
 from .routes_tus import router as tus_router
 from .routes_upload_urls import router as upload_urls_router
+from .startup_heap import freeze_startup_heap
 from .stop_on_signal import stop_work_on_signal
 from .web_page import install_web_page
 
@@ -58,6 +59,8 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
                 if owned:  # a real server: a stop signal cancels the long work at once
                     signals.enter_context(stop_work_on_signal(rt.begin_shutdown))
                 async with maintenance_loop(rt, enabled=owned):  # sweeper, retries, spool drain
+                    if owned:
+                        freeze_startup_heap()
                     yield
         finally:
             if owned:
