@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, unquote
 
-from .errors import SignatureExpired, SignatureInvalid
+from .errors import BadRequest, SignatureExpired, SignatureInvalid
 from .hmac_sha256 import HmacSha256
 
 EXPIRES_PARAM = "expires"
@@ -72,6 +72,14 @@ class SignedQuery:
     params: dict[str, str]
     expires: str
     signature: str
+
+
+def expires_moment(raw: str) -> int:
+    """A signed URL's `expires` as Unix seconds; 400 `bad_request` when it is no integer."""
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise BadRequest("expires must be an integer.") from exc
 
 
 def parse_signed_query(raw_query: str) -> SignedQuery:

@@ -19,15 +19,15 @@ from ..blobstores import BlobNotFound, BlobStore, BlobStoreUnavailable
 from ..blobstores.spooling import SPOOL, primary_of, spooled_path_of
 from ..catalog import AudioRow, Catalog, ListQuery
 from ..errors import (
-    BadRequest,
     NotFound,
     SignatureInvalid,
     StorageUnavailable,
     ValidationFailed,
 )
 from ..settings import UrlSettings
-from ..signing import EXPIRES_PARAM, SIGNATURE_PARAM, UrlSigner, signed_query
+from ..signing import EXPIRES_PARAM, SIGNATURE_PARAM, UrlSigner, expires_moment, signed_query
 from .content_source import BlobAccess, ContentFields, ContentSource
+from .lifetimes import lifetime_within
 from .expiry_rules import url_lifetime_within_expiry
 from .principal import Principal
 from .list_cursor import decode_cursor, encode_cursor
@@ -206,13 +206,11 @@ class AudioService:
     # --- signed URLs ------------------------------------------------------------------
     def check_expires_in(self, expires_in: int | None) -> int:
         """The lifetime of a URL to sign, in seconds: the default, or `expires_in` within the cap."""
-        value = self.settings.url_default_expiry if expires_in is None else expires_in
-        if not 1 <= value <= self.settings.url_max_expiry:
-            raise ValidationFailed(
-                f"expires_in must be between 1 and {self.settings.url_max_expiry} seconds "
-                "(AUDIOSTORE_URL_MAX_EXPIRY)."
-            )
-        return value
+        return lifetime_within(
+            expires_in, default=self.settings.url_default_expiry,
+            maximum=self.settings.url_max_expiry, field="expires_in",
+            setting="AUDIOSTORE_URL_MAX_EXPIRY",
+        )
 
     async def sign(
         self, principal: Principal, audio_id: str, *, expires_in: int | None = None,
@@ -333,10 +331,7 @@ class AudioService:
         self, audio_id: str, *, expires: str, signature: str, params: Mapping[str, str]
     ) -> AudioRow:
         """The visible object a signed URL opens, once its signature and parameters hold."""
-        try:
-            expires_int = int(expires)
-        except ValueError as exc:
-            raise BadRequest("expires must be an integer.") from exc
+        expires_int = expires_moment(expires)
         now = self.clock()
         self.signer.verify(audio_id, expires_int, params, signature, now=now.timestamp())
         if params and (self.derived is None or self.derived.signing_params(params) != dict(params)):

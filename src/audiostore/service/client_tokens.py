@@ -27,6 +27,7 @@ import uuid_utils
 from ..blob_keys import check_key_part
 from ..errors import ScopeDenied, TokenExpired, TokenRevoked, Unauthorized, ValidationFailed
 from ..settings import ClientAccessSettings, IngestSettings
+from .lifetimes import lifetime_within
 from .principal import SCOPES, UPLOAD, Principal, TokenGrant
 from .token_revocations import TokenRevocations
 
@@ -140,13 +141,11 @@ class ClientTokens:
         return frozenset(check_key_part(c, what="collection") for c in given)
 
     def _lifetime(self, given: int | None) -> int:
-        value = self.settings.token_default_lifetime if given is None else given
-        if not 1 <= value <= self.settings.token_max_lifetime:
-            raise ValidationFailed(
-                f"lifetime_seconds must be between 1 and {self.settings.token_max_lifetime} "
-                "(AUDIOSTORE_TOKEN_MAX_LIFETIME)."
-            )
-        return value
+        return lifetime_within(
+            given, default=self.settings.token_default_lifetime,
+            maximum=self.settings.token_max_lifetime, field="lifetime_seconds",
+            setting="AUDIOSTORE_TOKEN_MAX_LIFETIME",
+        )
 
     def _upload_bounds(
         self, scopes: frozenset[str], max_bytes: int | None, formats: Sequence[str] | None

@@ -33,8 +33,8 @@ from urllib.parse import quote
 
 from ..audio.transcode import SEGMENT_FORMATS, OutputProfile
 from ..catalog import AudioRow
-from ..errors import BadRequest, NotFound, SignatureInvalid, ValidationFailed
-from ..signing import signed_query
+from ..errors import NotFound, SignatureInvalid, ValidationFailed
+from ..signing import expires_moment, signed_query
 from .audio import AudioService
 from .clips import clip_bounds, clip_seconds_text, parse_clip
 from .content_source import ContentSource
@@ -122,10 +122,7 @@ class HlsService:
     ) -> tuple[AudioRow, int, HlsClip]:
         """The object a signed HLS URL for `path` opens, its expiry and its clip; 403 unless
         it holds."""
-        try:
-            expires_int = int(expires)
-        except ValueError as exc:
-            raise BadRequest("expires must be an integer.") from exc
+        expires_int = expires_moment(expires)
         now = self.audio.clock()
         self.audio.signer.verify(
             _subject(audio_id, path), expires_int, params, signature, now=now.timestamp()

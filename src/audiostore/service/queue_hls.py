@@ -28,8 +28,8 @@ from datetime import datetime, timedelta
 from urllib.parse import quote
 
 from ..catalog import AudioRow
-from ..errors import BadRequest, Conflict, SignatureInvalid, ValidationFailed
-from ..signing import parse_signed_query, signed_query
+from ..errors import Conflict, SignatureInvalid, ValidationFailed
+from ..signing import expires_moment, parse_signed_query, signed_query
 from .hls import SEGMENT_SECONDS, HlsService, segment_count
 from .principal import Principal
 from .queue_urls import MODE_PARAM, OWNER_PARAM
@@ -85,10 +85,7 @@ class QueueHls:
 
     async def by_signature(self, name: str, raw_query: str) -> str:
         signed = parse_signed_query(raw_query)
-        try:
-            expires = int(signed.expires)
-        except ValueError as exc:
-            raise BadRequest("expires must be an integer.") from exc
+        expires = expires_moment(signed.expires)
         params = dict(signed.params)
         owner = params.pop(OWNER_PARAM, "")
         self.audio.signer.verify(

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import quote
 
-from ..errors import BadRequest, ScopeDenied, SignatureInvalid, ValidationFailed
-from ..signing import EXPIRES_PARAM, SIGNATURE_PARAM, parse_signed_query, signed_query
+from ..errors import ScopeDenied, SignatureInvalid, ValidationFailed
+from ..signing import EXPIRES_PARAM, SIGNATURE_PARAM, expires_moment, parse_signed_query, signed_query
 from .principal import Principal
 from .queues import MODES, QueueService, QueueStream
 
@@ -66,10 +66,7 @@ class QueueUrls:
     async def open_stream(self, name: str, raw_query: str, *, icy: bool) -> QueueStream:
         """The stream a signed URL's raw query names; 403 unless it is that URL, as signed."""
         signed = parse_signed_query(raw_query)
-        try:
-            expires = int(signed.expires)
-        except ValueError as exc:
-            raise BadRequest("expires must be an integer.") from exc
+        expires = expires_moment(signed.expires)
         params = dict(signed.params)
         owner = params.pop(OWNER_PARAM, "")  # signed as part of the subject
         mode = params.get(MODE_PARAM, "sequential")

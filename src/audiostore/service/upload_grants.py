@@ -27,6 +27,7 @@ from ..catalog.upload_grants import UploadGrantCatalog, UploadGrantUseRow
 from ..errors import SignatureExpired, SignatureInvalid, UploadUrlUsed, ValidationFailed
 from ..settings import DEFAULT_FORMATS, IngestSettings, UrlSettings
 from ..signing import UrlSigner, parse_signed_query, signed_query
+from .lifetimes import lifetime_within
 from .principal import Principal
 from .tus_uploads import UploadBounds
 
@@ -118,10 +119,10 @@ class UploadGrants:
             raise ValidationFailed(
                 f"formats must be among {', '.join(accepted)}; unknown: {', '.join(unknown)}."
             )
-        seconds = self.urls.url_default_expiry if expires_in is None else expires_in
-        top = self.upload_url_max_expiry
-        if not 1 <= seconds <= top:
-            raise ValidationFailed(f"expires_in must be between 1 and {top} seconds (AUDIOSTORE_UPLOAD_URL_MAX_EXPIRY).")
+        seconds = lifetime_within(
+            expires_in, default=self.urls.url_default_expiry, maximum=self.upload_url_max_expiry,
+            field="expires_in", setting="AUDIOSTORE_UPLOAD_URL_MAX_EXPIRY",
+        )
         if ttl_seconds is not None and ttl_seconds <= 0:
             raise ValidationFailed("ttl_seconds must be positive.")
         expires_at = self.clock() + timedelta(seconds=seconds)
