@@ -28,6 +28,14 @@ class ResumableUploadSettings(SettingsGroup):
         "Instances that share uploads (PATCHes of one upload landing on either) must share "
         "this folder (one host, or a shared volume).",
     )
+    tus_sync_each_patch: bool = Field(
+        False,
+        description="Make each tus PATCH wait until its bytes are on the disk (`fdatasync`) "
+        "before acknowledging its offset. Off: a killed server loses nothing (the page cache "
+        "outlives it) and after a power loss an upload resumes from what the disk kept (the "
+        "offset is never more than the part's length); turn on for a filesystem that may "
+        "keep a file's length without its data (ext4 `data=writeback`).",
+    )
     upload_url_max_expiry: int = Field(
         86400, ge=1,
         description="Longest lifetime (s) of a signed upload URL (`POST /v1/audio/upload-url`); "
