@@ -181,7 +181,7 @@ def audiostore_serve(work: Path, *, env: dict[str, str] | None = None) -> Iterat
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        wait_http(url + "/v1/health", proc=proc)
+        wait_http(url + "/v1/health", proc=proc, timeout=120.0)  # a busy shared machine
         key = (data_dir / "admin.key").read_text().strip()
         yield Audiostore(url=url, key=key, data_dir=data_dir, proc=proc)
     finally:
