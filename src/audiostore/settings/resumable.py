@@ -1,5 +1,5 @@
-"""Uploads that arrive in pieces: tus uploads' idle lifetime, the lease a PATCH holds, where
-their parts wait, and how long a signed upload URL may live."""
+"""Uploads that arrive in pieces: tus uploads' idle lifetime, where their parts wait and
+whether each PATCH waits for the disk, and how long a signed upload URL may live."""
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ class ResumableUploadSettings(SettingsGroup):
     )
     tus_lease_seconds: Seconds = Field(
         30.0, gt=0,
-        description="Seconds (or `30s`) a PATCH's claim on its upload lasts between renewals; a "
-        "PATCH whose process died frees the upload after this (others answer 423 meanwhile).",
+        description="Seconds (or `30s`, at least 60 counted) a tus part file without an upload "
+        "row must sit before the expiry job removes it (a crash between creating the part and "
+        "its row). A PATCH's claim is its part's flock, which dies with its process.",
     )
     tus_parts_dir: Path | None = Field(
         None,
