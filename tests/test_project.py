@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import pkgutil
 import re
+import typing
+from collections.abc import Callable
 from pathlib import Path
 
 from audiostore.errors import CATALOGUE
@@ -89,3 +94,56 @@ def test_every_type_ignore_names_its_code_and_says_why() -> None:
         and not re.search(r"# type: ignore\[[a-z-]+(, [a-z-]+)*\]  # \S", line)
     ]
     assert not unexplained, f"type: ignore without a code and a reason: {unexplained}"
+
+
+def _mentions(hint: object, target: type) -> bool:
+    """`hint` is `target`, or holds it (`Settings | None`, `list[Settings]`, ...)."""
+    return hint is target or any(_mentions(arg, target) for arg in typing.get_args(hint))
+
+
+def _callables_of(package: str) -> list[tuple[str, Callable[..., object]]]:
+    """Every function and method defined in `package`'s modules, constructors included, by
+    its dotted name."""
+    found: list[tuple[str, Callable[..., object]]] = []
+    modules = [importlib.import_module(package)] + [
+        importlib.import_module(info.name)
+        for info in pkgutil.walk_packages(importlib.import_module(package).__path__, package + ".")
+    ]
+    for module in modules:
+        for name, obj in vars(module).items():
+            if getattr(obj, "__module__", None) != module.__name__:
+                continue  # imported here, checked where it is defined
+            if inspect.isclass(obj):
+                for attr, member in vars(obj).items():
+                    function = getattr(member, "__func__", member)  # classmethod, staticmethod
+                    if inspect.isfunction(function):
+                        found.append((f"{module.__name__}.{name}.{attr}", function))
+            elif inspect.isfunction(obj):
+                found.append((f"{module.__name__}.{name}", obj))
+    return found
+
+
+def _whole_settings_params(function: Callable[..., object]) -> list[str]:
+    try:
+        hints = typing.get_type_hints(function)
+    except NameError:  # it names a type imported only for type checkers: read the words
+        return [param for param, written in function.__annotations__.items()
+                if param != "return" and re.search(r"\bSettings\b", str(written))]
+    return [param for param, hint in hints.items() if param != "return" and _mentions(hint, Settings)]
+
+
+# Layers whose parts are handed settings by the composition root (runtime.py). `Runtime`
+# itself, the CLI, doctor and the HTTP app read the whole `Settings`: they are above these.
+SETTINGS_GROUP_LAYERS = ("audiostore.service", "audiostore.blobstores", "audiostore.jobs", "audiostore.tts")
+
+
+def test_services_take_only_the_settings_groups_they_read() -> None:
+    """A constructor (or any function) below the composition root that accepted the whole
+    `Settings` would hide what it depends on; each takes its groups, or single values."""
+    checked, whole = 0, []
+    for package in SETTINGS_GROUP_LAYERS:
+        for name, function in _callables_of(package):
+            checked += 1
+            whole += [f"{name}({param})" for param in _whole_settings_params(function)]
+    assert checked > 200  # the walk found the layers' code
+    assert not whole, f"these take the whole Settings, not their groups: {whole}"

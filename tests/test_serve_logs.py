@@ -178,3 +178,43 @@ def test_ctrl_c_during_the_start_stops_it_cleanly(tmp_path: Path) -> None:
     assert "Traceback" not in output and "Task was destroyed" not in output and "KeyboardInterrupt" not in output
     with socket.socket() as s:  # the port is free again
         s.bind(("127.0.0.1", port))
+
+
+def test_a_first_play_cut_short_is_one_warning_not_a_traceback(tmp_path: Path) -> None:
+    """A first play the server breaks off mid-stream (here its processing limit, reached
+    after the first bytes went out; a shutdown takes the same way) drops the connection with
+    the body unfinished, so the client knows it is incomplete, and prints one warning line:
+    no traceback, neither granian's nor the error handler's. One the client leaves prints
+    none."""
+    from clock_signal import write_clock_wav
+
+    source = write_clock_wav(tmp_path / "clock-10min.wav", 600)  # ~8 s of CPU to encode here
+    server = ServerProcess(tmp_path / "audiostore-data", env={
+        "AUDIOSTORE_PROCESSING_CPU_SECONDS_MIN": "1", "AUDIOSTORE_PROCESSING_CPU_SECONDS_MAX": "1",
+    })
+    got = 0
+    try:
+        server.start()
+        auth = {"Authorization": f"Bearer {(server.data_dir / 'admin.key').read_text().strip()}"}
+        with source.open("rb") as f:
+            up = httpx.post(f"{server.url}/v1/audio", headers=auth,
+                            files={"file": (source.name, f, "audio/wav")}, timeout=60)
+        assert up.status_code == 201, up.text
+        # A listener that hangs up during a first play: quiet too (the encode is cancelled).
+        with httpx.stream("GET", f"{server.url}/v1/audio/{up.json()['id']}/content?format=opus",
+                          headers=auth, timeout=60) as r:
+            assert r.status_code == 200 and next(r.iter_raw())
+        url = f"{server.url}/v1/audio/{up.json()['id']}/content?format=mp3"
+        with pytest.raises(httpx.RemoteProtocolError):  # the connection dropped mid-body
+            with httpx.stream("GET", url, headers=auth, timeout=60) as r:
+                assert r.status_code == 200  # the first bytes came before the limit
+                for chunk in r.iter_raw():  # bounded: the limit ends it within a second of CPU
+                    got += len(chunk)
+        assert got > 0
+        again = httpx.get(url, headers=auth, timeout=60)  # and it is still serving
+        assert again.status_code == 422 and again.json()["error"]["code"] == "processing_limit"
+    finally:
+        output = server.stop()
+    assert "Traceback" not in output and "Application callable raised" not in output, output
+    assert "unhandled error" not in output, output
+    assert len([line for line in output.splitlines() if "cut short" in line]) == 1, output

@@ -51,6 +51,7 @@ __all__ = [
     "UnsupportedChecksum",
     "TusVersionUnsupported",
     "UploadUrlUsed",
+    "UploadConcatInvalid",
     "CATALOGUE",
 ]
 
@@ -353,6 +354,17 @@ class UploadUrlUsed(AudiostoreError):
         "upload_url_used",
         410,
         "This signed upload URL has been used already; ask for a new one.",
+    )
+
+
+class UploadConcatInvalid(AudiostoreError):
+    """tus concatenation: a final upload that names something other than complete partial
+    uploads of its owner (or too many), or a request a final upload does not take."""
+
+    code, status, default_message = (
+        "upload_concat_invalid",
+        400,
+        "Upload-Concat must be `partial`, or `final;` and the URLs of complete partial uploads.",
     )
 
 

@@ -30,9 +30,11 @@ from .service.public_collections import PublicCollections
 from .service.queue_urls import QueueUrls
 from .service.queues import QueueService
 from .service.renditions import RenditionService
+from .service.served_rows import ServedRows
 from .service.token_revocations import TokenRevocations
 from .service.speech_streams import SpeechStreams
 from .service.tts import TtsService
+from .service.tus_concatenation import TusConcatenation
 from .service.tus_uploads import TusUploads
 from .service.upload_grants import UploadGrants
 from .settings import Settings, check_settings
@@ -77,6 +79,7 @@ class Runtime:
     speech: SpeechStreams
     tus_uploads: TusUploads
     upload_grants: UploadGrants
+    tus_concatenation: TusConcatenation
     clock: Callable[[], datetime] = field(default=utc_now)
 
     @classmethod
@@ -97,21 +100,28 @@ class Runtime:
         def tick() -> datetime:  # every service reads the one clock (tests move it)
             return clock()
 
+        # Each service is handed the settings groups it reads (`settings` is every group at
+        # once, so it is passed as each), and single values of other groups by name.
+        tmp_dir = settings.data_dir / "tmp"
+        public_url = settings.resolved_public_url
         access = BlobAccess(store, signed_urls=settings.signed_urls)
-        originals = OriginalCopies(store, settings.data_dir / "tmp")
+        originals = OriginalCopies(store, tmp_dir)
         meter = LoudnessMeter(settings=settings, catalog=catalog, originals=originals)
         renditions = RenditionService(
             settings=settings, catalog=catalog, store=store, access=access, originals=originals,
             meter=meter, clock=tick,
         )
         audio = AudioService(
-            settings=settings, catalog=catalog, store=store, signer=signer, access=access,
+            settings=settings, public_url=public_url, tmp_dir=tmp_dir, catalog=catalog,
+            store=store, signer=signer, access=access,
+            served_rows=ServedRows.for_store(settings.store, settings.content_cache_seconds, catalog),
             derived=renditions, clock=tick,
         )
         analysis = UploadAnalysis(meter, renditions)
         ingest = Ingest(
-            settings=settings, catalog=catalog, store=store, audio=audio, analysis=analysis,
-            clock=tick,
+            settings=settings, key_template=settings.key_template,
+            pending_grace=settings.pending_grace, tmp_dir=tmp_dir, catalog=catalog, store=store,
+            audio=audio, analysis=analysis, clock=tick,
         )
         deletion = Deletion(
             catalog=catalog, store=store, clock=tick, batch_size=settings.sweep_batch_size,
@@ -130,22 +140,26 @@ class Runtime:
             horizon_seconds=settings.token_max_lifetime, clock=lambda: clock(),
         )
         tokens = ClientTokens(
-            settings=settings, secrets_=secrets_, revocations=revocations, clock=lambda: clock()
+            settings=settings, ingest=settings, secrets_=secrets_, revocations=revocations,
+            clock=lambda: clock(),
         )
         public = PublicCollections(
             audio, queues, catalog.public_collections, settings=settings
         )
-        tus_uploads = TusUploads(audio, catalog.tus_uploads, ingest)
+        tus_uploads = TusUploads(
+            audio, catalog.tus_uploads, ingest, settings=settings,
+            parts_dir=settings.tus_parts_dir or settings.data_dir / "uploads",
+        )
         upload_grants = UploadGrants(
-            settings=settings, signer=signer, catalog=catalog.upload_grants,
-            clock=tick,
+            ingest=settings, urls=settings, upload_url_max_expiry=settings.upload_url_max_expiry,
+            public_url=public_url, signer=signer, catalog=catalog.upload_grants, clock=tick,
         )
         return cls(
             settings=settings, catalog=catalog, store=store, audio=audio, ingest=ingest,
             analysis=analysis, deletion=deletion, keys=keys, tts=tts, renditions=renditions,
             queues=queues, queue_urls=QueueUrls(queues), tts_processes=tts_processes,
             tokens=tokens, public=public, speech=SpeechStreams(tts), tus_uploads=tus_uploads,
-            upload_grants=upload_grants, clock=clock,
+            upload_grants=upload_grants, tus_concatenation=TusConcatenation(tus_uploads), clock=clock,
         )
 
     async def migrate(self) -> None:

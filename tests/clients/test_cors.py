@@ -210,9 +210,10 @@ def test_a_page_on_another_origin_uses_a_client_token(
     # What the server allowed and exposes, from its answer to the same preflight.
     pre = httpx.options(f"{served.url}/v1/uploads/x", headers={
         "Origin": page_origin, "Access-Control-Request-Method": "PATCH",
-        "Access-Control-Request-Headers": "authorization, tus-resumable, upload-offset, upload-checksum"})
+        "Access-Control-Request-Headers": "authorization, tus-resumable, upload-offset, upload-checksum, upload-concat"})
     assert pre.status_code == 200 and "PATCH" in pre.headers["access-control-allow-methods"]
     exposed = {h.strip().lower() for h in httpx.get(
         f"{served.url}/v1/health", headers={"Origin": page_origin}).headers["access-control-expose-headers"].split(",")}
     assert {"upload-offset", "upload-length", "location", "tus-resumable", "tus-version",
-            "tus-extension", "tus-max-size", "tus-checksum-algorithm", "upload-expires"} <= exposed
+            "tus-extension", "tus-max-size", "tus-checksum-algorithm", "upload-expires",
+            "upload-concat"} <= exposed

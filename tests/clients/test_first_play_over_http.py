@@ -1,6 +1,7 @@
 """A first play as a player built on FFmpeg sees it: PyAV (FFmpeg's own HTTP client and
-demuxers; no ffmpeg, ffprobe or mpv binary is installed here) opens first-time rendition
-URLs of an hour-long source on a real `audiostore serve`, signed URLs with no header.
+demuxers, in process; the mpv and ffmpeg binaries: test_players_seek_an_hour.py) opens
+first-time rendition URLs of an hour-long source on a real `audiostore serve`, signed URLs
+with no header.
 
 It decodes audio long before the hour could have been encoded, at the right time: from the
 start, or from a `start=` offset (a seek during the first play).

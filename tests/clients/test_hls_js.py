@@ -1,5 +1,6 @@
 """hls.js (from npm, `tests/js`; the built file vendored with its licence) in Chromium plays a
-signed HLS master URL of a real `audiostore serve`, with no header, and seeks in it."""
+signed HLS master URL of a real `audiostore serve`, with no header, and seeks in it; a clipped
+one plays as just its span; queues play as VOD and live playlists."""
 
 from __future__ import annotations
 
@@ -38,7 +39,8 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """Signed URLs: `master` (a 3-minute clock), `vod` and `live` (a queue of it and a 20 s one)."""
+    """Signed URLs: `master` (a 3-minute clock), `clip` (its seconds 100-130), `vod` and
+    `live` (a queue of it and a 20 s one)."""
     where = tmp_path_factory.mktemp("hls-js")
     proc = ServerProcess(where / "data").start()
     try:
@@ -56,6 +58,10 @@ def urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
         signed = httpx.post(f"{proc.url}/v1/audio/{ids[0]}/url", headers=auth, json={"hls": True})
         assert signed.status_code == 200, signed.text
         out["master"] = signed.json()["url"]
+        clip = httpx.post(f"{proc.url}/v1/audio/{ids[0]}/url", headers=auth,
+                          json={"hls": True, "start": 100, "end": 130})
+        assert clip.status_code == 200, clip.text
+        out["clip"] = clip.json()["url"]
         assert httpx.put(f"{proc.url}/v1/queues/kids", headers=auth, json={"audio_ids": ids}).status_code == 200
         for name, mode in (("vod", "sequential"), ("live", "loop")):
             q = httpx.post(f"{proc.url}/v1/queues/kids/url", headers=auth, json={"mode": mode, "hls": True})
@@ -134,3 +140,17 @@ def test_hls_js_plays_a_looping_queue_as_a_live_stream(page: Any, urls: dict[str
     assert page.evaluate("window.live") is True  # hls.js took it for a live playlist
     events: list[str] = page.evaluate("window.events")
     assert not [e for e in events if e.endswith(":fatal")], events
+
+
+def test_hls_js_plays_a_clipped_playlist_as_just_that_part(page: Any, urls: dict[str, str]) -> None:
+    _play(page, urls["clip"])
+    wait_for(page, "window.levels === 2", 30_000)
+    wait_for(page, "document.getElementById('a').currentTime > 2", 60_000)
+    duration = page.evaluate("document.getElementById('a').duration")
+    assert abs(duration - 30) < 1, duration  # seconds 100-130 of the source, nothing else
+    page.evaluate("document.getElementById('a').currentTime = 26")  # near the clip's end
+    wait_for(page, "document.getElementById('a').currentTime > 27", 60_000)
+    events: list[str] = page.evaluate("window.events")
+    assert not [e for e in events if e.endswith(":fatal")], events
+    assert any(e.startswith("frag:") and e.endswith(":4") for e in events), events  # its 5th (24-30 s)
+    assert not page.evaluate("document.getElementById('a').error")

@@ -192,7 +192,7 @@ async def test_rotating_the_signing_secret_ends_tokens_of_a_dropped_secret(api: 
     old_secret = "first-secret-" * 4
 
     def tokens(*secrets: str) -> ClientTokens:
-        return ClientTokens(settings=rt.settings, secrets_=list(secrets),
+        return ClientTokens(settings=rt.settings, ingest=rt.settings, secrets_=list(secrets),
                             revocations=rt.tokens.revocations, clock=rt.clock)
 
     from audiostore.service import Principal

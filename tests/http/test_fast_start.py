@@ -21,7 +21,6 @@ import numpy as np
 import pytest
 
 from asgi_stream import StreamRead, read_stream
-from audiostore.http.live_response import FirstPlayCut
 from audiostore.service.staging import StagedUpload
 from clock_signal import position_of, write_clock_wav
 from conftest import Api, backend_settings_local, make_api
@@ -270,10 +269,9 @@ async def test_a_first_play_past_its_processing_limit_is_cut_short_and_keeps_not
         obj = await upload(api, bomb, monkeypatch)
         blobs = await api.blob_keys()
         url = f"/v1/audio/{obj['id']}/content?format=mp3"
-        try:
-            early = await first_play(api, url, 1 << 30)
-        except FirstPlayCut as cut:
-            assert "CPU time" in str(cut)
+        early = await first_play(api, url, 1 << 30)
+        if early.status == 200:  # the app ended the response unfinished: the connection drops
+            assert not early.ended, "a cut-off first play was ended as if complete"
         else:  # the limit came before the first byte (a loaded machine): then it is a 422
             assert early.status == 422 and b"processing_limit" in early.body, early
         await wait_until_idle(api)
@@ -299,8 +297,8 @@ async def test_a_shutdown_cuts_a_first_play_short_and_keeps_nothing(
         await asyncio.sleep(0.05)
     await asyncio.sleep(0.3)
     api.runtime.renditions.begin_shutdown()
-    with pytest.raises(FirstPlayCut):
-        await asyncio.wait_for(listener, WAIT)
+    cut = await asyncio.wait_for(listener, WAIT)
+    assert cut.status == 200 and not cut.ended, "a cut-off first play was ended as if complete"
     await wait_until_idle(api)
     assert await api.blob_keys() == blobs and scratch_left(api) == []
 

@@ -61,7 +61,7 @@ async def test_options_names_version_extensions_size_and_checksums(api: Api) -> 
     assert r.headers["tus-version"] == "1.0.0"
     assert set(r.headers["tus-extension"].split(",")) == {
         "creation", "creation-with-upload", "creation-defer-length", "termination", "checksum",
-        "expiration",
+        "expiration", "concatenation",
     }
     assert int(r.headers["tus-max-size"]) == api.runtime.settings.max_upload_bytes
     assert {"sha1", "sha256"} <= set(r.headers["tus-checksum-algorithm"].split(","))

@@ -214,6 +214,10 @@ class TusUploadRow(Base):
     `state`: receiving -> storing (the last byte is in; one ingest runs) -> stored (`audio_id`
     set) or failed (`error_code`); terminated or expired rows are deleted with their part.
     `length` is None while the client defers it (creation-defer-length).
+
+    Concatenation: a `partial` upload goes receiving -> complete (never ingested) ->
+    concatenating (claimed by a final upload, `writer` its claim) and is deleted once that
+    final upload is stored; a `final` upload is created `storing` from its `concat_parts`.
     """
 
     __tablename__ = "tus_uploads"
@@ -238,6 +242,9 @@ class TusUploadRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # None (a plain upload), "partial" or "final"; a final upload's pieces, their ids in order.
+    concat: Mapped[str | None] = mapped_column(String(8), nullable=True, default=None)
+    concat_parts: Mapped[list[str] | None] = mapped_column(JSON, nullable=True, default=None)
 
     __table_args__ = (Index("ix_tus_uploads_expires_at", "expires_at"),)
 

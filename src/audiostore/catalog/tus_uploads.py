@@ -23,9 +23,20 @@ from .affected_rows import affected_rows
 from .models import TusUploadRow
 from .sessions import Database
 
-__all__ = ["FAILED", "RECEIVING", "STORED", "STORING", "TusUploadCatalog", "TusUploadRow"]
+__all__ = [
+    "COMPLETE", "CONCATENATING", "FAILED", "FINAL", "PARTIAL", "RECEIVING", "STORED", "STORING",
+    "TusUploadCatalog", "TusUploadRow",
+]
 
 RECEIVING, STORING, STORED, FAILED = "receiving", "storing", "stored", "failed"
+# Concatenation: a partial upload with every byte in waits `complete` (it is never ingested on
+# its own) until a final upload claims it (`concatenating`, `writer` the final's claim).
+COMPLETE, CONCATENATING = "complete", "concatenating"
+PARTIAL, FINAL = "partial", "final"
+
+
+class _ClaimFailed(Exception):
+    """Rolls back a claim of partial uploads that did not get every one of them."""
 
 
 def _lease_free(now: datetime) -> ColumnElement[bool]:
@@ -158,3 +169,67 @@ class TusUploadCatalog:
         async with self.database.session() as s:
             stmt = select(TusUploadRow.id).where(TusUploadRow.id.in_(list(ids)))
             return set((await s.execute(stmt)).scalars())
+
+    # --- concatenation ----------------------------------------------------------------
+    async def claim_partials_for(
+        self, final: TusUploadRow, *, now: datetime, until: datetime
+    ) -> bool:
+        """Claim every partial upload `final` names and insert `final`, in one transaction;
+        False (nothing written) unless every one of them was complete, unexpired and free.
+
+        One conditional UPDATE takes them all: on PostgreSQL a second final upload naming
+        any of the same partials waits on their row locks, then finds them `concatenating`
+        and matches fewer rows, so its transaction is rolled back. A claim whose final
+        upload died (its lease ran out) may be taken over."""
+        ids = list(final.concat_parts or [])
+        claimable = or_(
+            (TusUploadRow.state == COMPLETE) & (TusUploadRow.expires_at > now),
+            (TusUploadRow.state == CONCATENATING) & (TusUploadRow.lease_until < now),
+        )
+        try:
+            async with self.database.session() as s:
+                # Lock them in one order first, so two claims that overlap wait for each
+                # other rather than deadlock (FOR UPDATE is a no-op on SQLite, whose writes
+                # are serial anyway).
+                await s.execute(
+                    select(TusUploadRow.id).where(TusUploadRow.id.in_(ids))
+                    .order_by(TusUploadRow.id).with_for_update()
+                )
+                result = await s.execute(
+                    update(TusUploadRow)
+                    .where(TusUploadRow.id.in_(ids), TusUploadRow.owner == final.owner,
+                           TusUploadRow.concat == PARTIAL, claimable)
+                    .values(state=CONCATENATING, writer=final.writer, lease_until=until)
+                )
+                if affected_rows(result) != len(ids):
+                    raise _ClaimFailed()
+                s.add(final)
+        except _ClaimFailed:
+            return False
+        except IntegrityError as exc:
+            raise Conflict("An upload with this id already exists.") from exc
+        return True
+
+    async def release_partials(self, ids: Sequence[str], *, writer: str) -> None:
+        """Give back partial uploads `writer` claimed (its final upload was not stored)."""
+        await self._update_many(
+            [TusUploadRow.id.in_(list(ids)), TusUploadRow.writer == writer],
+            {"state": COMPLETE, "writer": None, "lease_until": None},
+        )
+
+    async def delete_claimed(self, ids: Sequence[str], *, writer: str) -> int:
+        """Delete the rows `writer` holds (the partials of a stored final upload, or a final
+        upload that never reached the ingest); how many were deleted."""
+        async with self.database.session() as s:
+            result = await s.execute(
+                delete(TusUploadRow).where(TusUploadRow.id.in_(list(ids)), TusUploadRow.writer == writer)
+            )
+            return affected_rows(result)
+
+    async def delete_row(self, upload_id: str) -> None:
+        async with self.database.session() as s:
+            await s.execute(delete(TusUploadRow).where(TusUploadRow.id == upload_id))
+
+    async def _update_many(self, where: Sequence[ColumnElement[bool]], values: dict[str, Any]) -> int:
+        async with self.database.session() as s:
+            return affected_rows(await s.execute(update(TusUploadRow).where(*where).values(**values)))

@@ -9,6 +9,12 @@ range (`bytes=a-b`) is answered 206 once the encoder has written it, with `Conte
 bytes a-b/*` (`/*`: total not known yet). Any other range (`bytes=0-`, as browsers send,
 open-ended or suffix ranges) gets the whole stream, as RFC 9110 allows. A HEAD before the
 rendition exists answers the same headers and starts nothing.
+
+An encode that stops after the status line has gone (a processing limit, a shutdown) breaks
+the body off: the response ends without its last ASGI message, which the server answers by
+closing the connection with the body unfinished (no last chunk), so the client knows it is
+incomplete. It ends quietly, one warning line, rather than by an exception out of the app,
+which granian and the error handler would each log as a traceback.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Send
 
 from ..errors import AudiostoreError, RangeNotSatisfiable
 from ..service.fast_start import LiveRendition, UnmadeRendition
@@ -59,7 +66,7 @@ async def render_live(live: LiveRendition, request: Request) -> Response:
     try:
         wanted = _closed_range(request.headers.get("range"))
         if wanted is None:
-            return StreamingResponse(
+            return _BreakableStream(
                 _released(live, live.chunks()), headers=headers, media_type=live.content_type
             )
         start, end = wanted
@@ -73,7 +80,7 @@ async def render_live(live: LiveRendition, request: Request) -> Response:
         total = str(have) if have < wanted[1] else "*"
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{total}"
         headers["Content-Length"] = str(end - start)
-        return StreamingResponse(
+        return _BreakableStream(
             _released(live, live.chunks(start, end)), status_code=206, headers=headers,
             media_type=live.content_type,
         )
@@ -85,9 +92,20 @@ async def render_live(live: LiveRendition, request: Request) -> Response:
 class FirstPlayCut(Exception):
     """The encode stopped (a processing limit, a shutdown) after the status line had gone.
 
-    Raised out of the body on purpose: the server then drops the connection without the
-    chunked body's last chunk, so the client knows the answer is incomplete. Ending the body
-    normally would hand it a cut-off file that looks whole."""
+    Raised out of the body so that `_BreakableStream` ends the response unfinished: ending
+    the body normally would hand the client a cut-off file that looks whole."""
+
+
+class _BreakableStream(StreamingResponse):
+    """A streamed body that `FirstPlayCut` breaks off: the response then ends without its
+    last message (`more_body: False`), and the ASGI server closes the connection mid-body, as
+    the ASGI spec has it for a response the app left incomplete."""
+
+    async def stream_response(self, send: Send) -> None:
+        try:
+            await super().stream_response(send)
+        except FirstPlayCut:
+            return  # logged once where it was raised; no traceback for a deliberate cut
 
 
 async def _released(live: LiveRendition, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

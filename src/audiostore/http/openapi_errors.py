@@ -31,9 +31,10 @@ _SIGNED = (e.SignatureInvalid, e.SignatureExpired)
 _INGEST = (e.PayloadTooLarge, e.UnsupportedMediaType, e.UndecodableAudio, e.AudioTooLong,
            e.UnsupportedSampleRate, *_MAKES_AUDIO)
 _TUS_APPEND = (e.BadRequest, e.TusVersionUnsupported, *_AUTH, *_SIGNED, e.UploadNotFound,
-               e.UploadGone, e.UploadOffsetMismatch, e.UploadLocked, e.ChecksumMismatch,
+               e.UploadGone, e.UploadOffsetMismatch, e.UploadLocked, e.ChecksumMismatch, e.Forbidden,
                e.UnsupportedChecksum, e.IdempotencyKeyInProgress, *_INGEST)
-_TUS_CREATE = (e.InvalidName, e.InvalidMetadata, e.ValidationFailed, e.Forbidden, e.UploadUrlUsed)
+_TUS_CREATE = (e.InvalidName, e.InvalidMetadata, e.ValidationFailed, e.Forbidden, e.UploadUrlUsed,
+               e.UploadConcatInvalid, e.Conflict)
 _SIGNED_UPLOAD = (e.BadRequest, *_SIGNED, e.UploadUrlUsed, e.ValidationFailed, e.InvalidName,
                   e.InvalidMetadata, *_INGEST)
 
@@ -58,9 +59,10 @@ ERRORS_BY_OPERATION: dict[str, tuple[type[e.AudiostoreError], ...]] = {
     "HEAD /v1/audio/{audio_id}/content": (*_AUTH, *_SIGNED, e.NotFound, e.RangeNotSatisfiable,
                                           *_RENDERS),
     "GET /v1/audio/{audio_id}/waveform": (*_AUTH, e.NotFound, *_RENDERS),
-    "GET /v1/audio/{audio_id}/hls/index.m3u8": (e.BadRequest, *_AUTH, *_SIGNED, e.NotFound),
-    "GET /v1/audio/{audio_id}/hls/{variant}/index.m3u8": (e.BadRequest, *_AUTH, *_SIGNED,
-                                                          e.NotFound),
+    "GET /v1/audio/{audio_id}/hls/index.m3u8": (e.BadRequest, e.ValidationFailed, *_AUTH,
+                                                 *_SIGNED, e.NotFound),
+    "GET /v1/audio/{audio_id}/hls/{variant}/index.m3u8": (e.BadRequest, e.ValidationFailed,
+                                                          *_AUTH, *_SIGNED, e.NotFound),
     "GET /v1/audio/{audio_id}/hls/{variant}/{segment}": (e.BadRequest, *_AUTH, *_SIGNED,
                                                          e.NotFound, e.RangeNotSatisfiable,
                                                          *_RENDERS),

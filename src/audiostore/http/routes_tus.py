@@ -1,7 +1,10 @@
 """/v1/uploads: tus 1.0 resumable uploads. Parse the tus headers, call the service, render.
 
 Extensions: creation, creation-with-upload, creation-defer-length, termination, checksum
-(sha1, sha256, md5) and expiration. Every answer, errors included, carries `Tus-Resumable`.
+(sha1, sha256, md5), expiration and concatenation (service/tus_concatenation.py: partial
+uploads are never stored on their own; the final upload is assembled from them and stored
+by the creation that names them, which answers like a completing PATCH). Every answer,
+errors included, carries `Tus-Resumable`.
 The PATCH (or creation) that completes an upload answers with the stored object's id in
 `Audiostore-Audio-Id` and its path in `Audiostore-Audio-Location`; so does HEAD afterwards.
 
@@ -19,27 +22,31 @@ from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
 from starlette.requests import ClientDisconnect
 
-from ..catalog.tus_uploads import TusUploadRow
+from ..catalog.tus_uploads import FINAL, PARTIAL, STORED, TusUploadRow
 from ..errors import (
     AudiostoreError,
     BadRequest,
     Forbidden,
     TusVersionUnsupported,
     UnsupportedMediaType,
+    UploadConcatInvalid,
     UploadNotFound,
 )
 from ..service import Principal
 from ..service.tus_checksum import ALGORITHMS, parse_upload_checksum
+from ..service.tus_concatenation import PartialRef
 from ..service.tus_uploads import AppendResult, BodyCut
 from ..signing import SIGNATURE_PARAM
 from ..service.principal import UPLOAD
 from .auth import runtime_of, scoped
 from .upload_body import UPLOAD_FIELDS, upload_fields
 from .schemas import ErrorResponse
+from .tus_concat_header import UPLOADS_PATH, parse_upload_concat
 from .tus_metadata import parse_upload_metadata
 
 TUS_VERSION = "1.0.0"
-EXTENSIONS = "creation,creation-with-upload,creation-defer-length,termination,checksum,expiration"
+EXTENSIONS = ("creation,creation-with-upload,creation-defer-length,termination,checksum,expiration,"
+              "concatenation")
 CHUNK_TYPE = "application/offset+octet-stream"
 AUDIO_ID_HEADER = "Audiostore-Audio-Id"
 AUDIO_LOCATION_HEADER = "Audiostore-Audio-Location"
@@ -48,7 +55,8 @@ TUS_REQUEST_HEADERS = ("Tus-Resumable", "Upload-Length", "Upload-Defer-Length", 
                        "Upload-Metadata", "Upload-Checksum", "Upload-Concat", "X-HTTP-Method-Override")
 TUS_RESPONSE_HEADERS = ("Tus-Resumable", "Tus-Version", "Tus-Extension", "Tus-Max-Size",
                         "Tus-Checksum-Algorithm", "Upload-Offset", "Upload-Length",
-                        "Upload-Defer-Length", "Upload-Metadata", "Upload-Expires", "Location",
+                        "Upload-Defer-Length", "Upload-Metadata", "Upload-Expires", "Upload-Concat",
+                        "Location",
                         AUDIO_ID_HEADER, AUDIO_LOCATION_HEADER)
 GRANT_FIXED = ("name", "collection", "owner", "ttl_seconds", "expires_at")
 
@@ -94,6 +102,10 @@ _CREATE_DOC = {
                 "`key base64value` pairs: name, collection, ttl_seconds, expires_at, metadata, "
                 "text, voice_id, owner; hints filename, filetype, type, relativePath."),
         _CHECKSUM,
+        _header("Upload-Concat", {"type": "string"},
+                "`partial` (a piece, never stored on its own), or `final;/v1/uploads/a "
+                "/v1/uploads/b` (stored from those complete partial uploads, in order; no "
+                "Upload-Length, no body)."),
     ],
 }
 _PATCH_DOC = {"parameters": [_VERSION, _OFFSET, _LENGTH, _CHECKSUM]}
@@ -134,6 +146,13 @@ def _capabilities(request: Request) -> dict[str, str]:
 
 def _upload_headers(row: TusUploadRow, stored_id: str | None = None) -> dict[str, str]:
     headers = {"Upload-Offset": str(row.offset), "Cache-Control": "no-store"}
+    if row.concat == PARTIAL:
+        headers["Upload-Concat"] = PARTIAL
+    elif row.concat == FINAL:
+        pieces = " ".join(f"{UPLOADS_PATH}{i}" for i in row.concat_parts or [])
+        headers["Upload-Concat"] = f"{FINAL};{pieces}"
+        if row.state != STORED and not stored_id:  # the protocol: no offset until assembled
+            del headers["Upload-Offset"]
     if row.length is None:
         headers["Upload-Defer-Length"] = "1"
     else:
@@ -205,8 +224,13 @@ async def tus_create(request: Request) -> Response:
     first bytes. Authorised by an API key, or by a signed upload URL's query."""
     _check_version(request)
     rt = runtime_of(request)
-    if request.headers.get("upload-concat"):
-        raise BadRequest("This server does not offer the concatenation extension.")
+    concat_header = request.headers.get("upload-concat")
+    concat, partials = parse_upload_concat(concat_header) if concat_header is not None else (None, [])
+    if concat is not None and _has_signature(request):
+        raise Forbidden("A signed upload URL authorises one plain upload; concatenation needs an "
+                        "API key or a client token.")
+    if concat == FINAL:
+        return await _create_final(request, partials)
     length = _int_header(request, "upload-length")
     defer = request.headers.get("upload-defer-length")
     if defer is not None and defer != "1":
@@ -234,7 +258,7 @@ async def tus_create(request: Request) -> Response:
     async def create() -> TusUploadRow:
         return await rt.tus_uploads.create(
             who, length=length, upload_metadata=raw_metadata, fields=fields, filename=filename,
-            bounds=grant.bounds if grant else None,
+            bounds=grant.bounds if grant else None, concat=concat,
         )
 
     if grant is not None:
@@ -250,6 +274,24 @@ async def tus_create(request: Request) -> Response:
     else:
         headers.update(_upload_headers(row))
         headers.pop("Cache-Control")
+    return Response(status_code=201, headers=headers)
+
+
+async def _create_final(request: Request, partials: list[PartialRef]) -> Response:
+    """The final upload of the concatenation extension: assembled and stored now."""
+    if any(request.headers.get(h) is not None for h in ("upload-length", "upload-defer-length")):
+        raise UploadConcatInvalid("A final upload's length is its partial uploads' (no Upload-Length).")
+    if (_int_header(request, "content-length") or 0) > 0 or request.headers.get("transfer-encoding"):
+        raise UploadConcatInvalid("A final upload takes no body: its bytes are its partial uploads'.")
+    raw_metadata = request.headers.get("upload-metadata")
+    values = parse_upload_metadata(raw_metadata, UPLOAD_FIELDS)
+    who = await _uploader(request)
+    result = await runtime_of(request).tus_concatenation.create_final(
+        who, partials, upload_metadata=raw_metadata, fields=upload_fields(values),
+        filename=values.get("filename"),
+    )
+    headers = {"Location": f"{UPLOADS_PATH}{result.upload.id}", **_result_headers(result)}
+    headers.pop("Cache-Control")
     return Response(status_code=201, headers=headers)
 
 

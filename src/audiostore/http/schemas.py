@@ -147,8 +147,8 @@ class UrlRequest(RequestBody):
     start: float | None = Field(None, ge=0, description="A clip: from this second of the audio.")
     end: float | None = Field(None, gt=0, description="A clip: up to this second of the audio.")
     hls: StrictBool | None = Field(
-        None, description="true: a signed URL of the HLS master playlist instead (no rendition "
-        "parameters with it)."
+        None, description="true: a signed URL of the HLS master playlist instead (of a clip "
+        "with start/end; no other rendition parameters with it)."
     )
 
     def rendition_params(self) -> dict[str, str]:

@@ -25,7 +25,7 @@ from ..errors import (
     StorageUnavailable,
     ValidationFailed,
 )
-from ..settings import Settings
+from ..settings import UrlSettings
 from ..signing import UrlSigner, signed_query
 from .content_source import BlobAccess, ContentFields, ContentSource
 from .expiry_rules import url_lifetime_within_expiry
@@ -92,22 +92,26 @@ class AudioService:
     def __init__(
         self,
         *,
-        settings: Settings,
+        settings: UrlSettings,
+        public_url: str,
+        tmp_dir: Path,
         catalog: Catalog,
         store: BlobStore,
         signer: UrlSigner,
         access: BlobAccess,
+        served_rows: ServedRows | None = None,
         derived: DerivedBlobs | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.settings = settings
+        self.public_url = public_url  # where signed URLs point (`HttpSettings.resolved_public_url`)
         self.catalog = catalog
         self.store = store
         self.signer = signer
         self.access = access
         self.clock = clock
-        self.tmp_dir = settings.data_dir / "tmp"
-        self.served_rows = ServedRows.for_settings(settings, catalog)
+        self.tmp_dir = tmp_dir
+        self.served_rows = served_rows  # None: every content request reads the catalogue
         self.derived = derived
 
     # --- expiry -----------------------------------------------------------------------
@@ -251,7 +255,7 @@ class AudioService:
                     out[i] = SignedUrl(rows[i].id, url, at)
         expires_at = now + timedelta(seconds=seconds)
         expires = int(expires_at.timestamp())
-        base = f"{self.settings.resolved_public_url}/v1/audio/"
+        base = f"{self.public_url}/v1/audio/"
         signatures = iter(self.signer.sign_each([r.id for r, done in zip(rows, out) if done is None], expires))
         return [
             done or SignedUrl(
@@ -278,7 +282,7 @@ class AudioService:
         expires = int(expires_at.timestamp())
         signature = self.signer.sign(row.id, expires, params)
         query = signed_query(params, expires, signature)
-        url = f"{self.settings.resolved_public_url}/v1/audio/{row.id}/content?{query}"
+        url = f"{self.public_url}/v1/audio/{row.id}/content?{query}"
         return SignedUrl(row.id, url, expires_at)
 
     # --- content ----------------------------------------------------------------------

@@ -26,7 +26,7 @@ import uuid_utils
 
 from ..blob_keys import check_key_part
 from ..errors import ScopeDenied, TokenExpired, TokenRevoked, Unauthorized, ValidationFailed
-from ..settings import Settings
+from ..settings import ClientAccessSettings, IngestSettings
 from .principal import SCOPES, UPLOAD, Principal, TokenGrant
 from .token_revocations import TokenRevocations
 
@@ -84,12 +84,13 @@ def looks_like_token(bearer: str) -> bool:
 
 class ClientTokens:
     def __init__(
-        self, *, settings: Settings, secrets_: Sequence[str], revocations: TokenRevocations,
-        clock: Callable[[], datetime],
+        self, *, settings: ClientAccessSettings, ingest: IngestSettings, secrets_: Sequence[str],
+        revocations: TokenRevocations, clock: Callable[[], datetime],
     ) -> None:
         if not secrets_:
             raise ValueError("at least one signing secret is needed")
         self.settings = settings
+        self.ingest = ingest  # a token's upload bounds lie within the server's
         self.revocations = revocations
         self.clock = clock
         self._keys = dict(_derive(s) for s in secrets_)
@@ -152,18 +153,18 @@ class ClientTokens:
     ) -> tuple[int | None, frozenset[str] | None]:
         if (max_bytes is not None or formats is not None) and UPLOAD not in scopes:
             raise ValidationFailed("max_bytes and formats bound uploads: add the 'upload' scope.")
-        if max_bytes is not None and not 1 <= max_bytes <= self.settings.max_upload_bytes:
+        if max_bytes is not None and not 1 <= max_bytes <= self.ingest.max_upload_bytes:
             raise ValidationFailed(
-                f"max_bytes must be between 1 and {self.settings.max_upload_bytes} "
+                f"max_bytes must be between 1 and {self.ingest.max_upload_bytes} "
                 "(AUDIOSTORE_MAX_UPLOAD_BYTES)."
             )
         if formats is None:
             return max_bytes, None
         wanted = frozenset(f.lower() for f in formats)
-        unknown = sorted(wanted - set(self.settings.accepted_formats))
+        unknown = sorted(wanted - set(self.ingest.accepted_formats))
         if not wanted or unknown:
             raise ValidationFailed(
-                f"formats must be some of {', '.join(self.settings.accepted_formats)} "
+                f"formats must be some of {', '.join(self.ingest.accepted_formats)} "
                 f"(AUDIOSTORE_ACCEPTED_FORMATS){'; not ' + ', '.join(unknown) if unknown else ''}."
             )
         return max_bytes, wanted

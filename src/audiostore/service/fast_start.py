@@ -126,7 +126,7 @@ class FastStart:
             live = LIVE_FORMATS[profile.format]
             return UnmadeRendition(_named(row, live.ext), live.content_type)
         job = asyncio.ensure_future(renditions.ensure_rendition(row, profile))
-        if profile.seconds_of(row.duration) <= self.audio.settings.rendition_whole_first_seconds:
+        if profile.seconds_of(row.duration) <= self.renditions.settings.rendition_whole_first_seconds:
             derived = await job  # (a request cancelled meanwhile cancels this wait with it)
             return await renditions.source_of(row, derived, allow_redirect=allow_redirect)
         try:

@@ -10,15 +10,24 @@ derived blob like a rendition (kind `hls_segment`, not listed among the renditio
 through `RenderJobs` under the same processing budget, and deleted with its object.
 
 Every URL a playlist holds is signed, for its one path: the HMAC covers
-`hls:{audio id}/{path under hls/}` and the expiry, so a playlist opens its own variants and
-segments and nothing else, never another object's. A playlist fetched by a signed URL signs
-what it lists with that same expiry; one fetched with an API key, with the default URL expiry.
+`hls:{audio id}/{path under hls/}`, the expiry and the clip's `start`/`end` if any, so a
+playlist opens its own variants and segments and nothing else, never another object's nor
+another span. A playlist fetched by a signed URL signs what it lists with that same expiry;
+one fetched with an API key, with the default URL expiry.
+
+A clip (`start`/`end`, validated as for a rendition, `service/clips.py`) is a playlist of its
+own span: its segments are cut on a grid from the clip's start (segment n is
+`[start + 6n, start + 6n + 6)`, the last one shorter), still timestamped on the source's
+clock, and every URL it lists carries the clip. A clip starting on a multiple of six seconds
+shares its segments with the whole object's (a segment's stored name is its bounds).
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import quote
 
@@ -27,6 +36,7 @@ from ..catalog import AudioRow
 from ..errors import BadRequest, NotFound, SignatureInvalid, ValidationFailed
 from ..signing import signed_query
 from .audio import AudioService
+from .clips import clip_bounds, clip_seconds_text, parse_clip
 from .content_source import ContentSource
 from .principal import Principal
 from .renditions import RenditionService
@@ -38,6 +48,50 @@ SEGMENT_FORMAT = "hls-aac"
 LADDER = {"64k": 64_000, "128k": 128_000}
 _SEGMENT_NAME = re.compile(r"^(0|[1-9][0-9]{0,6})\.ts$")
 AAC_LC = 'CODECS="mp4a.40.2"'
+
+
+CLIP_PARAMS = ("start", "end")
+
+
+@dataclass(frozen=True, slots=True)
+class HlsClip:
+    """The span a playlist plays, in seconds of the source: asked for, not yet held against
+    an object (`span_of` does that)."""
+
+    start: float | None = None
+    end: float | None = None
+
+    def params(self) -> dict[str, str]:
+        """The query parameters (and signed parameters) that carry it, in their one spelling."""
+        out: dict[str, str] = {}
+        if self.start is not None:
+            out["start"] = clip_seconds_text(self.start)
+        if self.end is not None:
+            out["end"] = clip_seconds_text(self.end)
+        return out
+
+
+WHOLE = HlsClip()
+
+
+def clip_of(params: Mapping[str, str]) -> HlsClip:
+    """The clip named by a request's `start`/`end`; 422 as for a rendition's clip."""
+    start, end = parse_clip({k: params[k] for k in CLIP_PARAMS if k in params})
+    return HlsClip(start, end)
+
+
+def span_of(row: AudioRow, clip: HlsClip) -> tuple[float, float]:
+    """`clip` of `row` as `[start, end)` seconds; 422 if it starts at or after the end. An end
+    past the audio's end is the audio's end."""
+    start, end = clip_bounds(row, clip.start, clip.end)
+    return start, row.duration if end is None else end
+
+
+def held(row: AudioRow, clip: HlsClip) -> HlsClip:
+    """`clip` in the spelling its URLs carry for `row`: checked, an end at or past the audio's
+    end dropped (the same span as none)."""
+    start, end = clip_bounds(row, clip.start, clip.end)
+    return HlsClip(start or None, end)
 
 
 def _rate_for(source_rate: int) -> int:
@@ -52,90 +106,112 @@ class HlsService:
         self.audio = audio
 
     # --- who may open what ------------------------------------------------------------
-    async def by_key(self, principal: Principal, audio_id: str) -> tuple[AudioRow, int]:
-        """The object and the expiry its playlists sign with, for an API key."""
+    async def by_key(
+        self, principal: Principal, audio_id: str, params: Mapping[str, str]
+    ) -> tuple[AudioRow, int, HlsClip]:
+        """The object, the expiry its playlists sign with and the clip asked for, for an API
+        key."""
+        clip = clip_of(params)
         row = await self.audio.get(principal, audio_id)
         seconds = self.audio.settings.url_default_expiry
-        return row, int((self.audio.clock() + timedelta(seconds=seconds)).timestamp())
+        expires = int((self.audio.clock() + timedelta(seconds=seconds)).timestamp())
+        return row, expires, held(row, clip)
 
     async def by_signature(
         self, audio_id: str, path: str, *, expires: str, signature: str, params: dict[str, str]
-    ) -> tuple[AudioRow, int]:
-        """The object a signed HLS URL for `path` opens, and its expiry; 403 unless it holds."""
+    ) -> tuple[AudioRow, int, HlsClip]:
+        """The object a signed HLS URL for `path` opens, its expiry and its clip; 403 unless
+        it holds."""
         try:
             expires_int = int(expires)
         except ValueError as exc:
             raise BadRequest("expires must be an integer.") from exc
-        if params:
-            raise SignatureInvalid()  # only the path and the expiry are ever signed
         now = self.audio.clock()
         self.audio.signer.verify(
-            _subject(audio_id, path), expires_int, {}, signature, now=now.timestamp()
+            _subject(audio_id, path), expires_int, params, signature, now=now.timestamp()
         )
+        # Only the path, the expiry and a clip in its one spelling are ever signed; anything
+        # else that verifies would be two readings of one query.
+        if set(params) - set(CLIP_PARAMS) or clip_of(params).params() != params:
+            raise SignatureInvalid()
         row = await visible_row(
             self.audio.served_rows, self.audio.catalog, audio_id, owner=None, now=now
         )
         if row is None:
             raise NotFound()
-        return row, expires_int
+        return row, expires_int, clip_of(params)
 
     async def sign_master(
         self, principal: Principal, audio_id: str, *, expires_in: int | None,
         rendition_params: dict[str, str],
     ) -> tuple[str, datetime]:
-        """A signed URL of the master playlist, which a player opens with no header."""
-        if rendition_params:
-            raise ValidationFailed("An HLS URL takes no rendition parameters.")
+        """A signed URL of the master playlist, which a player opens with no header; a clip's
+        `start`/`end` are the only rendition parameters it takes, and its signature covers
+        them."""
+        others = sorted(set(rendition_params) - set(CLIP_PARAMS))
+        if others:
+            raise ValidationFailed(
+                f"An HLS URL takes start and end only, not {', '.join(others)}."
+            )
+        clip = clip_of(rendition_params)
         row = await self.audio.get(principal, audio_id)
+        clip = held(row, clip)
         seconds = self.audio.check_expires_in(expires_in)
         expires_at = self.audio.clock() + timedelta(seconds=seconds)
-        return self.url(row.id, "index.m3u8", int(expires_at.timestamp())), expires_at
+        return self.url(row.id, "index.m3u8", int(expires_at.timestamp()), clip), expires_at
 
-    def url(self, audio_id: str, path: str, expires: int) -> str:
-        signature = self.audio.signer.sign(_subject(audio_id, path), expires, {})
-        base = self.audio.settings.resolved_public_url
-        return f"{base}/v1/audio/{quote(audio_id)}/hls/{path}?{signed_query({}, expires, signature)}"
+    def url(self, audio_id: str, path: str, expires: int, clip: HlsClip = WHOLE) -> str:
+        params = clip.params()
+        signature = self.audio.signer.sign(_subject(audio_id, path), expires, params)
+        query = signed_query(params, expires, signature)
+        return f"{self.audio.public_url}/v1/audio/{quote(audio_id)}/hls/{path}?{query}"
 
     # --- playlists ----------------------------------------------------------------------
-    def master(self, row: AudioRow, expires: int) -> str:
+    def master(self, row: AudioRow, expires: int, clip: HlsClip = WHOLE) -> str:
+        span_of(row, clip)  # 422 before anything is listed
         lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-INDEPENDENT-SEGMENTS"]
         for name, bitrate in LADDER.items():
             # BANDWIDTH is the peak: the bit rate plus MPEG-TS and ADTS overhead (~12 %).
             lines.append(f"#EXT-X-STREAM-INF:BANDWIDTH={int(bitrate * 1.12)},{AAC_LC}")
-            lines.append(self.url(row.id, f"{name}/index.m3u8", expires))
+            lines.append(self.url(row.id, f"{name}/index.m3u8", expires, clip))
         return "\n".join(lines) + "\n"
 
-    def media(self, row: AudioRow, variant: str, expires: int) -> str:
+    def media(self, row: AudioRow, variant: str, expires: int, clip: HlsClip = WHOLE) -> str:
         _check_variant(variant)
-        count = segment_count(row.duration)
+        start, end = span_of(row, clip)
         lines = [
             "#EXTM3U", "#EXT-X-VERSION:3", f"#EXT-X-TARGETDURATION:{math.ceil(SEGMENT_SECONDS)}",
             "#EXT-X-MEDIA-SEQUENCE:0", "#EXT-X-PLAYLIST-TYPE:VOD",
         ]
-        for n in range(count):
-            length = min(SEGMENT_SECONDS, row.duration - n * SEGMENT_SECONDS)
+        for n in range(segment_count(end - start)):
+            length = min(SEGMENT_SECONDS, end - start - n * SEGMENT_SECONDS)
             lines.append(f"#EXTINF:{length:.3f},")
-            lines.append(self.url(row.id, f"{variant}/{n}.ts", expires))
+            lines.append(self.url(row.id, f"{variant}/{n}.ts", expires, clip))
         lines.append("#EXT-X-ENDLIST")
         return "\n".join(lines) + "\n"
 
     # --- segments ---------------------------------------------------------------------------
-    def segment_profile(self, row: AudioRow, variant: str, n: int) -> OutputProfile:
+    def segment_profile(
+        self, row: AudioRow, variant: str, n: int, clip: HlsClip = WHOLE
+    ) -> OutputProfile:
         _check_variant(variant)
-        if not 0 <= n < segment_count(row.duration):
+        first, last = span_of(row, clip)
+        if not 0 <= n < segment_count(last - first):
             raise NotFound("No such segment.")
-        start = n * SEGMENT_SECONDS
-        end = start + SEGMENT_SECONDS
+        start = round(first + n * SEGMENT_SECONDS, 3)
+        end = min(round(start + SEGMENT_SECONDS, 3), last)
         return OutputProfile(
             SEGMENT_FORMAT, LADDER[variant], _rate_for(row.sample_rate), min(row.channels, 2),
             start=start, end=None if end >= row.duration else end,
         )
 
-    async def segment(self, row: AudioRow, variant: str, name: str) -> ContentSource:
+    async def segment(
+        self, row: AudioRow, variant: str, name: str, clip: HlsClip = WHOLE
+    ) -> ContentSource:
         match = _SEGMENT_NAME.match(name)
         if match is None:
             raise NotFound("No such segment.")
-        profile = self.segment_profile(row, variant, int(match.group(1)))
+        profile = self.segment_profile(row, variant, int(match.group(1)), clip)
         derived = await self.renditions.ensure_rendition(row, profile)
         return await self.renditions.source_of(row, derived, allow_redirect=False)
 

@@ -24,6 +24,7 @@ import logging
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 import anyio
 import uuid_utils
@@ -36,7 +37,7 @@ from ..blobstores.spooling import PRIMARY, SPOOL, primary_of
 from ..catalog import PENDING, READY, AudioRow, Catalog
 from ..disk_space import is_out_of_space
 from ..errors import AudiostoreError, InsufficientStorage, StorageUnavailable, UnsupportedMediaType
-from ..settings import Settings
+from ..settings import IngestSettings
 from .analysis import ANALYSIS_LEASE, UploadAnalysis
 from .audio import MAX_TEXT_CHARS, MAX_VOICE_ID_CHARS, AudioService, SignedUrl
 from .early_put import EARLY_PUT_MIN_BYTES, EarlyPut, likely_format
@@ -63,16 +64,19 @@ class StoredUpload:
 
 class Ingest:
     def __init__(
-        self, *, settings: Settings, catalog: Catalog, store: BlobStore, audio: AudioService,
-        analysis: UploadAnalysis | None, clock: Callable[[], datetime],
+        self, *, settings: IngestSettings, key_template: str, pending_grace: float, tmp_dir: Path,
+        catalog: Catalog, store: BlobStore, audio: AudioService, analysis: UploadAnalysis | None,
+        clock: Callable[[], datetime],
     ) -> None:
         self.settings = settings
+        self.key_template = key_template  # where a new blob goes
+        self.pending_grace = pending_grace  # a pending row older than this is a crashed upload
         self.catalog = catalog
         self.blobs = store  # `store` is the entry point's name
         self.audio = audio
         self.analysis = analysis
         self.clock = clock
-        self.tmp_dir = settings.data_dir / "tmp"
+        self.tmp_dir = tmp_dir
         self.keys = IdempotencyKeys(catalog, clock=clock, ttl_seconds=settings.idempotency_ttl_seconds)
         self.audio_limits = AudioLimits(
             max_duration=settings.max_duration_seconds,
@@ -169,7 +173,7 @@ class Ingest:
         fmt = likely_format(sniffed, head)
         now, audio_id = self.clock(), str(uuid_utils.uuid7())
         key = build_blob_key(
-            self.settings.key_template, owner=owner, collection=collection, audio_id=audio_id,
+            self.key_template, owner=owner, collection=collection, audio_id=audio_id,
             ext=fmt, created_at=now, name=name,
         )
         if not isinstance(self.blobs, StreamingPutStore):  # wants_early_put saw to this
@@ -186,7 +190,7 @@ class Ingest:
         ))
         return EarlyPut(
             writer=writer, catalog=self.catalog, audio_id=audio_id, created_at=now,
-            heartbeat_seconds=self.settings.pending_grace / 4, clock=self.clock,
+            heartbeat_seconds=self.pending_grace / 4, clock=self.clock,
         )
 
     # --- storing ----------------------------------------------------------------------
@@ -233,7 +237,7 @@ class Ingest:
         facts = await self._understand(staged, principal)
         audio_id = early.audio_id if early is not None else str(uuid_utils.uuid7())
         key = build_blob_key(
-            self.settings.key_template, owner=owner, collection=collection, audio_id=audio_id,
+            self.key_template, owner=owner, collection=collection, audio_id=audio_id,
             ext=facts.ext, created_at=now, name=name,
         )
         row = AudioRow(

@@ -12,13 +12,17 @@ the same window at the same time, its `EXT-X-MEDIA-SEQUENCE` and
 
 Segments are the items' own HLS segments (`service/hls.py`, the 128k variant), signed per
 path, so the playlist opens exactly the queue's items as they are now.
+
+A queue takes no clip: `start`/`end` would mean a span of a timeline that is reshuffled per
+request (`shuffle`) or has no beginning (`loop`), so they are refused rather than read one way
+or another; a clip of one item is that item's own playlist.
 """
 
 from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import quote
@@ -64,7 +68,7 @@ class QueueHls:
         expires = int(expires_at.timestamp())
         signature = self.audio.signer.sign(_subject(owner, name), expires, {MODE_PARAM: mode})
         query = f"{OWNER_PARAM}={quote(owner, safe='')}&{signed_query({MODE_PARAM: mode}, expires, signature)}"
-        return f"{self.audio.settings.resolved_public_url}/v1/queues/{quote(name)}/hls/index.m3u8?{query}"
+        return f"{self.audio.public_url}/v1/queues/{quote(name)}/hls/index.m3u8?{query}"
 
     async def sign_for(
         self, principal: Principal, name: str, *, mode: str, expires_in: int | None
@@ -165,6 +169,15 @@ class QueueHls:
             out.append(f"#EXTINF:{s.seconds:.3f},")
             out.append(self.hls.url(s.item.id, f"{QUEUE_VARIANT}/{s.n}.ts", expires))
         return out
+
+
+def refuse_clip(params: Mapping[str, str]) -> None:
+    """422 for a queue playlist asked for with a clip."""
+    if "start" in params or "end" in params:
+        raise ValidationFailed(
+            "A queue's HLS playlist takes no start or end; clip an item's own playlist "
+            "(/v1/audio/{id}/hls/index.m3u8?start=...&end=...)."
+        )
 
 
 def _check_mode(mode: str) -> None:

@@ -60,7 +60,7 @@ class QueueUrls:
         owner = principal.owner
         signature = self.audio.signer.sign(queue_subject(owner, name), expires, {MODE_PARAM: mode})
         query = f"{OWNER_PARAM}={quote(owner, safe='')}&{signed_query({MODE_PARAM: mode}, expires, signature)}"
-        url = f"{self.audio.settings.resolved_public_url}/v1/queues/{quote(name)}/stream.mp3?{query}"
+        url = f"{self.audio.public_url}/v1/queues/{quote(name)}/stream.mp3?{query}"
         return SignedQueueUrl(name=name, mode=mode, url=url, expires_at=expires_at)
 
     async def open_stream(self, name: str, raw_query: str, *, icy: bool) -> QueueStream:

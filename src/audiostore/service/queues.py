@@ -25,6 +25,7 @@ from datetime import datetime
 import uuid_utils
 
 from ..audio.mp3_frames import Mp3FrameReader
+from ..audio.transcode import OutputProfile
 from ..blob_keys import check_key_part
 from ..blobstores import BlobNotFound
 from ..catalog import AudioRow
@@ -86,6 +87,15 @@ class QueueService:
         self.monotonic = monotonic
         self.sleep = sleep
         self.rng = rng or random.Random()
+
+    def stream_profile(self) -> OutputProfile:
+        """The rendition every item of a queue's stream is played from
+        (`AUDIOSTORE_QUEUE_STREAM_*`): MP3 frames that can be joined back to back."""
+        s = self.settings
+        return OutputProfile(
+            "mp3", s.queue_stream_bitrate, s.queue_stream_sample_rate, s.queue_stream_channels,
+            standalone_frames=True,
+        )
 
     # --- CRUD ---------------------------------------------------------------------------
     async def _view(self, principal: Principal, row: QueueRow) -> QueueView:
@@ -190,7 +200,7 @@ class QueueService:
         gate: Callable[[], Awaitable[bool]] | None = None,
     ) -> AsyncIterator[tuple[bytes, float, str]]:
         """(frame bytes, seconds, title) for every frame of every item, in play order."""
-        profile = self.renditions.queue_profile()
+        profile = self.stream_profile()
         expected: tuple[int, int, int, int] | None = None
         barren = 0  # items in a row that gave no frames: stop rather than spin
         async for item in self._order(principal, name, mode, gate):

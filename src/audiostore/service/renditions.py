@@ -51,7 +51,7 @@ from ..errors import (
     UnknownFormat,
     ValidationFailed,
 )
-from ..settings import Settings
+from ..settings import ProcessingSettings
 from .content_source import BlobAccess, ContentFields, ContentSource
 from .loudness_meter import LoudnessMeter
 from .original_copy import OriginalCopies
@@ -237,7 +237,7 @@ class RenditionService:
     """Makes, finds, serves and lists derived blobs of stored objects."""
 
     def __init__(
-        self, *, settings: Settings, catalog: Catalog, store: BlobStore, access: BlobAccess,
+        self, *, settings: ProcessingSettings, catalog: Catalog, store: BlobStore, access: BlobAccess,
         originals: OriginalCopies, meter: LoudnessMeter, clock: Callable[[], datetime],
     ) -> None:
         self.settings = settings
@@ -280,13 +280,6 @@ class RenditionService:
             if await self.meter.measure_stored(row):
                 await self.after_analysis(row)  # what the analysis after the upload would do
         return self.profile_for(row, req)
-
-    def queue_profile(self) -> OutputProfile:
-        s = self.settings
-        return OutputProfile(
-            "mp3", s.queue_stream_bitrate, s.queue_stream_sample_rate, s.queue_stream_channels,
-            standalone_frames=True,
-        )
 
     @staticmethod
     def variant_of(profile: OutputProfile) -> str:

@@ -22,7 +22,6 @@ from datetime import datetime
 
 from ..catalog import READY, AudioRow, Catalog
 from ..catalog.row_changes import on_row_changes
-from ..settings import Settings
 
 MAX_ENTRIES = 10_000
 
@@ -68,11 +67,12 @@ class ServedRows:
         self._rows.clear()
 
     @classmethod
-    def for_settings(cls, settings: Settings, catalog: Catalog) -> ServedRows | None:
-        """The cache `settings` ask for: local blob store and a positive cache time only."""
-        if settings.store != "local" or settings.content_cache_seconds <= 0:
+    def for_store(cls, store: str, cache_seconds: float, catalog: Catalog) -> ServedRows | None:
+        """The cache the settings ask for (`AUDIOSTORE_STORE`, `AUDIOSTORE_CONTENT_CACHE_SECONDS`):
+        local blob store and a positive cache time only."""
+        if store != "local" or cache_seconds <= 0:
             return None
-        return cls.watching(catalog, settings.content_cache_seconds)
+        return cls.watching(catalog, cache_seconds)
 
 
 async def visible_row(

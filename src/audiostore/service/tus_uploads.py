@@ -31,6 +31,11 @@ The rules, all here:
   retry after a crash finds the first result instead of storing twice). The ingest's 4xx (not
   audio, too long...) fails the upload for good and removes its part: nothing is stored. A
   5xx (the store is down) leaves it `storing`, and a retried PATCH runs the ingest again.
+- A partial upload (concatenation) stops at `complete` when its last byte is in: it is never
+  ingested on its own; service/tus_concatenation.py claims it for a final upload. Its first
+  bytes are not the file's, so the early format check leaves it to the final upload's ingest.
+- A client token's collections are checked at creation; its max_bytes and formats are folded
+  into the row's bounds, because the ingest at the end runs without the token.
 - An unfinished upload expires `tus_upload_expiry` after its last PATCH (410 from then on);
   the expiry job deletes its row and its part. Termination (DELETE) does the same at once.
 - The part's sha256 is carried along in this process as PATCHes arrive (a hashlib state cannot
@@ -55,27 +60,40 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import anyio
 import uuid_utils
 
 from ..audio import HEAD_BYTES
-
 from ..blob_keys import check_key_part, check_name
 from ..catalog import AudioRow
-from ..catalog.tus_uploads import FAILED, RECEIVING, STORED, STORING, TusUploadCatalog, TusUploadRow
+from ..catalog.tus_uploads import (
+    COMPLETE,
+    CONCATENATING,
+    FAILED,
+    FINAL,
+    PARTIAL,
+    RECEIVING,
+    STORED,
+    STORING,
+    TusUploadCatalog,
+    TusUploadRow,
+)
 from ..errors import (
     AudiostoreError,
     BadRequest,
     ChecksumMismatch,
+    Forbidden,
     PayloadTooLarge,
+    UnsupportedMediaType,
     UploadGone,
     UploadLocked,
     UploadNotFound,
-    UnsupportedMediaType,
     UploadOffsetMismatch,
 )
+from ..settings import ResumableUploadSettings
 from .audio import AudioService
 from .format_bounds import check_formats
 from .ingest import Ingest
@@ -110,6 +128,22 @@ class UploadBounds:
     def to_json(self) -> dict[str, Any]:
         return {"max_bytes": self.max_bytes, "formats": list(self.formats)}
 
+    def within_token(self, principal: Principal, server_limit: int) -> UploadBounds:
+        """These bounds narrowed by a client token's `max_bytes` and `formats`. They travel
+        with the upload's row, so a PATCH that gives a deferred length and the ingest at the
+        end (which runs without the token) still apply them."""
+        grant = principal.grant
+        if grant is None:
+            return self
+        limit = principal.upload_limit(server_limit)[0]
+        max_bytes = min(self.max_bytes, limit) if self.max_bytes else (limit if limit < server_limit else None)
+        formats = self.formats
+        if grant.formats is not None:
+            formats = tuple(sorted(f for f in (self.formats or grant.formats) if f in grant.formats))
+            if not formats:
+                raise UnsupportedMediaType("No format is allowed by both this upload's bounds and the client token.")
+        return UploadBounds(max_bytes=max_bytes, formats=formats)
+
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> UploadBounds:
         return cls(max_bytes=data.get("max_bytes"), formats=tuple(data.get("formats") or ()))
@@ -121,7 +155,7 @@ class AppendResult:
     stored: AudioRow | None = None  # set once the last byte is in and the ingest stored it
 
 
-def _fields_to_json(fields: UploadFields, filename: str | None) -> dict[str, Any]:
+def fields_to_json(fields: UploadFields, filename: str | None) -> dict[str, Any]:
     values = dataclasses.asdict(fields)
     if fields.expires_at is not None:
         values["expires_at"] = fields.expires_at.isoformat()
@@ -136,12 +170,15 @@ def _fields_from_json(data: dict[str, Any]) -> tuple[UploadFields, str | None]:
 
 
 class TusUploads:
-    def __init__(self, audio: AudioService, catalog: TusUploadCatalog, ingest: Ingest) -> None:
+    def __init__(
+        self, audio: AudioService, catalog: TusUploadCatalog, ingest: Ingest, *,
+        settings: ResumableUploadSettings, parts_dir: Path,
+    ) -> None:
         self.audio = audio
         self.catalog = catalog
-        self.ingest = ingest
-        self.settings = audio.settings
-        self.parts_dir = audio.settings.tus_parts_dir or audio.settings.data_dir / "uploads"
+        self.ingest = ingest  # also the size cap and default collection every upload meets
+        self.settings = settings
+        self.parts_dir = parts_dir
         # upload id -> (offset hashed up to, sha256 of the part's bytes below it)
         self._running: OrderedDict[str, tuple[int, Any]] = OrderedDict()
 
@@ -161,7 +198,7 @@ class TusUploads:
 
     @property
     def max_size(self) -> int:
-        return self.settings.max_upload_bytes
+        return self.ingest.settings.max_upload_bytes
 
     def _now(self) -> datetime:
         return self.audio.clock()
@@ -174,27 +211,18 @@ class TusUploads:
         return min(self.max_size, bound) if bound else self.max_size
 
     # --- create -----------------------------------------------------------------------
-    async def create(
-        self, principal: Principal, *, length: int | None, upload_metadata: str | None,
-        fields: UploadFields, filename: str | None, bounds: UploadBounds | None = None,
-    ) -> TusUploadRow:
-        """A new upload at offset 0 (`length` None: deferred). The fields are checked now,
-        so a bad name or collection is refused before any byte is sent."""
+    def check_new(
+        self, principal: Principal, *, length: int | None, fields: UploadFields,
+        filename: str | None, bounds: UploadBounds,
+    ) -> str:
+        """The owner of a new upload, once its fields and length pass (400, 413, 422)."""
         owner = principal.owner_for_new(fields.owner)
         check_key_part(owner, what="owner")
-        check_key_part(fields.collection or self.settings.default_collection, what="collection")
+        check_key_part(fields.collection or self.ingest.settings.default_collection, what="collection")
         check_name(fields.name or filename or "audio")
         if fields.metadata is not None:
             check_metadata(fields.metadata)
         self.audio.expiry_for(fields, self._now())  # a bad ttl_seconds or expires_at: 422 now
-        bounds = bounds or UploadBounds()
-        if principal.grant is not None and principal.grant.formats is not None:
-            # a client token's formats go with the upload, for the check of its first bytes
-            allowed = set(principal.grant.formats)
-            formats = tuple(f for f in (bounds.formats or sorted(allowed)) if f in allowed)
-            if not formats:
-                raise UnsupportedMediaType("No format is accepted by both this upload URL and the client token.")
-            bounds = dataclasses.replace(bounds, formats=formats)
         limit = min(self.max_size, bounds.max_bytes) if bounds.max_bytes else self.max_size
         limit = min(limit, principal.upload_limit(self.max_size)[0])  # a client token's max_bytes
         if length is not None and length > limit:
@@ -203,14 +231,28 @@ class TusUploads:
                 + (" (this upload URL's max_bytes)." if limit != self.max_size
                    else " (AUDIOSTORE_MAX_UPLOAD_BYTES).")
             )
+        return owner
+
+    async def create(
+        self, principal: Principal, *, length: int | None, upload_metadata: str | None,
+        fields: UploadFields, filename: str | None, bounds: UploadBounds | None = None,
+        concat: str | None = None,
+    ) -> TusUploadRow:
+        """A new upload at offset 0 (`length` None: deferred). The fields are checked now,
+        so a bad name or collection is refused before any byte is sent. `concat` PARTIAL:
+        a piece of a later final upload, never ingested on its own."""
+        bounds = (bounds or UploadBounds()).within_token(principal, self.max_size)
+        owner = self.check_new(principal, length=length, fields=fields, filename=filename, bounds=bounds)
+        if concat != PARTIAL:  # a partial is never stored: its collection is the final upload's
+            principal.require_collection(fields.collection or self.ingest.settings.default_collection)
         now = self._now()
         upload_id = str(uuid_utils.uuid7())
         create_part(self.parts_dir, upload_id)
         row = TusUploadRow(
             id=upload_id, owner=owner, state=RECEIVING, length=length, offset=0,
-            upload_metadata=upload_metadata, fields=_fields_to_json(fields, filename),
+            upload_metadata=upload_metadata, fields=fields_to_json(fields, filename),
             bounds=bounds.to_json(), writer=None, lease_until=None, audio_id=None,
-            created_at=now, updated_at=now, expires_at=self._expiry_from(now),
+            created_at=now, updated_at=now, expires_at=self._expiry_from(now), concat=concat,
         )
         try:
             await self.catalog.insert(row)
@@ -228,7 +270,7 @@ class TusUploads:
         if row.state == FAILED:
             raise UploadGone(f"This upload ended: its file was refused ({row.error_code}: "
                              f"{row.error_message}). Start a new upload.")
-        if row.state == RECEIVING and row.expires_at <= self._now():
+        if row.state in (RECEIVING, COMPLETE) and row.expires_at <= self._now():
             raise UploadGone()
         return row
 
@@ -276,6 +318,12 @@ class TusUploads:
         row = await self.get(principal, upload_id)
         if row.state != RECEIVING and part is not None:
             part.close()  # a finished upload's part is the ingest's (its lease is the row's)
+        if row.concat == FINAL:
+            raise Forbidden("A final upload is made of its partial uploads; it takes no PATCH.")
+        if row.state in (COMPLETE, CONCATENATING):  # a partial upload with every byte in
+            if offset != row.offset:
+                raise UploadOffsetMismatch(headers={"Upload-Offset": str(row.offset)})
+            return AppendResult(row)
         if row.state == STORED:  # the answer to the last PATCH was lost: say it again
             if offset != row.offset:
                 raise UploadOffsetMismatch(headers={"Upload-Offset": str(row.offset)})
@@ -315,8 +363,11 @@ class TusUploads:
         now = self._now()
         values.update(updated_at=now, expires_at=self._expiry_from(now))
         writer = None
-        if done:  # the ingest's lease, taken in the same write
-            await anyio.to_thread.run_sync(part.sync)  # a stored object's bytes are on the disk
+        if done:  # a stored object's bytes are on the disk
+            await anyio.to_thread.run_sync(part.sync)
+        if done and row.concat == PARTIAL:  # waits, whole, for its final upload
+            values.update(state=COMPLETE)
+        elif done:  # the ingest's lease, taken in the same write
             writer = str(uuid_utils.uuid7())
             values.update(state=STORING, writer=writer, lease_until=now + STORING_LEASE)
         if not await self.catalog.advance(upload_id, old_offset=offset, new_offset=new_offset,
@@ -334,7 +385,7 @@ class TusUploads:
         if writer is None:
             return AppendResult(committed)
         part.close()  # the part's lock is not needed by the ingest (its lease is the row's)
-        return AppendResult(committed, await self._finish(committed, writer))
+        return AppendResult(committed, await self.finish(committed, writer))
 
     async def _fall_back_to_disk(self, row: TusUploadRow, on_disk: int) -> None:
         """The part is shorter than the committed offset: the machine lost power before the
@@ -349,7 +400,7 @@ class TusUploads:
 
     def _accepted_formats(self, row: TusUploadRow) -> tuple[list[str], str]:
         """The formats this upload may have, and what set them (for a 415's message)."""
-        server = list(self.settings.accepted_formats)
+        server = list(self.ingest.settings.accepted_formats)
         bound = UploadBounds.from_json(row.bounds).formats
         if not bound:
             return server, "AUDIOSTORE_ACCEPTED_FORMATS"
@@ -378,7 +429,7 @@ class TusUploads:
         # The head is sniffed once enough of it is in (this PATCH or a later one): `head_at`
         # is the offset that must be reached first, None once decided (or not this PATCH's).
         needed = await anyio.to_thread.run_sync(self._head_needed, part, offset)
-        head_at: int | None = needed if offset < needed else None
+        head_at: int | None = needed if offset < needed and row.concat != PARTIAL else None
         accepted, why = self._accepted_formats(row)
 
         def absorb(data: bytes) -> None:  # hashlib and the write release the GIL
@@ -475,10 +526,16 @@ class TusUploads:
         now = self._now()
         if not await self.catalog.take_for_ingest(row.id, writer=writer, now=now, until=now + STORING_LEASE):
             raise UploadLocked("The upload is complete and being stored; HEAD again shortly.")
-        return AppendResult(row, await self._finish(row, writer))
+        return AppendResult(row, await self.finish(row, writer))
 
-    async def _finish(self, row: TusUploadRow, writer: str) -> AudioRow:
-        """The last byte is in and `writer` holds the lease: ingest once, settle, drop the part."""
+    async def finish(
+        self, row: TusUploadRow, writer: str, idempotency_key: str | None = None,
+        principal: Principal | None = None,
+    ) -> AudioRow:
+        """The last byte is in and `writer` holds the lease: ingest once (a retry with the
+        same `idempotency_key`, by default `tus:{id}`, finds the first result), settle, drop
+        the part. `principal`: who the ingest checks the file against (a client token's
+        collections, formats and size), when the caller still has it; else the row's owner."""
         path = part_path(self.parts_dir, row.id)
         fields, filename = _fields_from_json(row.fields)
         try:
@@ -487,7 +544,9 @@ class TusUploads:
             sha256 = held[1].hexdigest() if held is not None and held[0] == row.offset else None
             source = FileUploadSource(path, fields=fields, filename=filename or "", complete=True,
                                       sha256=sha256)
-            stored = (await self.ingest.store(Principal(owner=row.owner), source, f"tus:{row.id}")).row
+            key = idempotency_key or f"tus:{row.id}"
+            who = principal or Principal(owner=row.owner)
+            stored = (await self.ingest.store(who, source, key)).row
         except AudiostoreError as exc:
             with anyio.CancelScope(shield=True):
                 if exc.status >= 500:  # the server's trouble: the bytes stay for a retry

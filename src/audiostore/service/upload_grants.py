@@ -25,7 +25,7 @@ from typing import TypeVar
 from ..blob_keys import check_key_part, check_name
 from ..catalog.upload_grants import UploadGrantCatalog, UploadGrantUseRow
 from ..errors import SignatureInvalid, UploadUrlUsed, ValidationFailed
-from ..settings import DEFAULT_FORMATS, Settings
+from ..settings import DEFAULT_FORMATS, IngestSettings, UrlSettings
 from ..signing import UrlSigner, parse_signed_query, signed_query
 from .principal import Principal
 from .tus_uploads import UploadBounds
@@ -88,10 +88,14 @@ def _tus_subject(upload_id: str) -> str:
 
 class UploadGrants:
     def __init__(
-        self, *, settings: Settings, signer: UrlSigner, catalog: UploadGrantCatalog,
+        self, *, ingest: IngestSettings, urls: UrlSettings, upload_url_max_expiry: int,
+        public_url: str, signer: UrlSigner, catalog: UploadGrantCatalog,
         clock: Callable[[], datetime],
     ) -> None:
-        self.settings = settings
+        self.ingest = ingest  # the bounds a signed upload URL's terms lie within
+        self.urls = urls
+        self.upload_url_max_expiry = upload_url_max_expiry
+        self.public_url = public_url
         self.signer = signer
         self.catalog = catalog
         self.clock = clock
@@ -102,20 +106,20 @@ class UploadGrants:
         expires_in: int | None = None, ttl_seconds: int | None = None,
     ) -> IssuedUploadUrl:
         owner_ = check_key_part(principal.owner_for_new(owner), what="owner")
-        collection_ = check_key_part(collection or self.settings.default_collection, what="collection")
+        collection_ = check_key_part(collection or self.ingest.default_collection, what="collection")
         name_ = check_name(name) if name else None
-        cap = self.settings.max_upload_bytes
+        cap = self.ingest.max_upload_bytes
         if max_bytes is not None and not 1 <= max_bytes <= cap:
             raise ValidationFailed(f"max_bytes must be between 1 and {cap} (AUDIOSTORE_MAX_UPLOAD_BYTES).")
-        accepted = self.settings.accepted_formats
+        accepted = self.ingest.accepted_formats
         chosen = tuple(sorted(set(formats))) if formats else tuple(accepted)
         unknown = [f for f in chosen if f not in accepted and f not in DEFAULT_FORMATS]
         if unknown or not chosen:
             raise ValidationFailed(
                 f"formats must be among {', '.join(accepted)}; unknown: {', '.join(unknown)}."
             )
-        seconds = self.settings.url_default_expiry if expires_in is None else expires_in
-        top = self.settings.upload_url_max_expiry
+        seconds = self.urls.url_default_expiry if expires_in is None else expires_in
+        top = self.upload_url_max_expiry
         if not 1 <= seconds <= top:
             raise ValidationFailed(f"expires_in must be between 1 and {top} seconds (AUDIOSTORE_UPLOAD_URL_MAX_EXPIRY).")
         if ttl_seconds is not None and ttl_seconds <= 0:
@@ -129,7 +133,7 @@ class UploadGrants:
         params = grant.params()
         signature = self.signer.sign(_subject(grant.nonce), grant.expires, params)
         query = signed_query(params, grant.expires, signature)
-        base = self.settings.resolved_public_url
+        base = self.public_url
         return IssuedUploadUrl(
             url=f"{base}/v1/signed-upload?{query}", tus_url=f"{base}/v1/uploads?{query}",
             method="PUT", expires_at=expires_at, max_bytes=grant.max_bytes, formats=grant.formats,
@@ -176,7 +180,7 @@ class UploadGrants:
 
     # --- the capability of a tus upload made through a signed URL ----------------------
     def tus_location_query(self, upload_id: str) -> str:
-        expires = int((self.clock() + timedelta(seconds=self.settings.url_max_expiry)).timestamp())
+        expires = int((self.clock() + timedelta(seconds=self.urls.url_max_expiry)).timestamp())
         return signed_query({}, expires, self.signer.sign(_tus_subject(upload_id), expires, {}))
 
     def verify_tus_location(self, upload_id: str, raw_query: str) -> None:

@@ -37,6 +37,11 @@ class ResumableUploadSettings(SettingsGroup):
         "offset is never more than the part's length); turn on for a filesystem that may "
         "keep a file's length without its data (ext4 `data=writeback`).",
     )
+    tus_max_concat_parts: int = Field(
+        64, ge=1,
+        description="Most partial uploads one final upload of the tus concatenation extension "
+        "(`Upload-Concat: final;...`) may name; more is 400 `upload_concat_invalid`.",
+    )
     upload_url_max_expiry: int = Field(
         86400, ge=1,
         description="Longest lifetime (s) of a signed upload URL (`POST /v1/audio/upload-url`); "
