@@ -19,6 +19,7 @@ import argparse
 import base64
 import hashlib
 import os
+import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -63,7 +64,10 @@ def tus_upload(url: str, key: str, path: Path, chunk: int, checksum: bool = True
     auth = {**TUS, "Authorization": f"Bearer {key}"}
     size = path.stat().st_size
     started = time.perf_counter()
-    with httpx.Client(timeout=300) as c:
+    # TCP_NODELAY, as browsers and requests/urllib3 (so tuspy) set it: without it, httpx's
+    # socket holds each PATCH's last partial segment until the server's delayed ACK (Nagle).
+    nodelay = httpx.HTTPTransport(socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
+    with httpx.Client(timeout=300, transport=nodelay) as c:
         made = c.post(f"{url}/v1/uploads", headers={**auth, "Upload-Length": str(size)})
         made.raise_for_status()
         loc = url + made.headers["location"]
