@@ -181,7 +181,7 @@ def audiostore_serve(work: Path, *, env: dict[str, str] | None = None) -> Iterat
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        wait_http(url + "/v1/health", proc=proc, timeout=120.0)  # a busy shared machine
+        wait_http(url + "/v1/health", proc=proc, timeout=120)  # a loaded machine starts slowly
         key = (data_dir / "admin.key").read_text().strip()
         yield Audiostore(url=url, key=key, data_dir=data_dir, proc=proc)
     finally:
@@ -208,7 +208,7 @@ def granian_app(work: Path, target: str, *, env: dict[str, str] | None = None) -
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        wait_http(url + "/", proc=proc)
+        wait_http(url + "/", proc=proc, timeout=120)  # a loaded machine starts slowly
         yield Server(url, proc.pid)
     finally:
         stop(proc)
@@ -260,7 +260,7 @@ def nginx_serving(work: Path, root: Path) -> Iterator[Server]:
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        wait_http(url + "/", proc=proc)
+        wait_http(url + "/", proc=proc, timeout=120)  # a loaded machine starts slowly
         yield Server(url, proc.pid)
     finally:
         stop(proc)  # SIGINT: nginx's fast shutdown

@@ -16,6 +16,7 @@ Message version `v2`; URLs signed with `v1` (unescaped) no longer verify.
 from __future__ import annotations
 
 import base64
+import binascii
 import hmac
 import re
 import secrets
@@ -25,6 +26,7 @@ from pathlib import Path
 from urllib.parse import quote, unquote
 
 from .errors import SignatureExpired, SignatureInvalid
+from .hmac_sha256 import HmacSha256
 
 EXPIRES_PARAM = "expires"
 SIGNATURE_PARAM = "signature"
@@ -46,6 +48,7 @@ def load_or_create_secret(path: Path) -> str:
 
 
 _UNRESERVED = re.compile(r"[A-Za-z0-9._~-]*")  # RFC 3986: what `quote` leaves as it is
+_URLSAFE = bytes.maketrans(b"+/", b"-_")  # base64 -> base64url (RFC 4648 section 5)
 
 
 def _escape(text: str) -> str:
@@ -94,29 +97,33 @@ def _message(subject: str, expires: int, params: Mapping[str, str]) -> bytes:
     return f"v2\n{_escape(subject)}\n{expires}\n{canonical_query(params)}".encode()
 
 
+def _urlsafe(mac: bytes) -> str:
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
 class UrlSigner:
     def __init__(self, secrets_: Sequence[str]) -> None:
         if not secrets_:
             raise ValueError("at least one signing secret is needed")
-        self._keys = [s.encode() for s in secrets_]
-
-    def _digest(self, key: bytes, message: bytes) -> str:
-        mac = hmac.digest(key, message, "sha256")  # one C call; hmac.new is three objects
-        return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+        self._keys = [HmacSha256(s.encode()) for s in secrets_]
 
     def sign(self, audio_id: str, expires: int, params: Mapping[str, str]) -> str:
-        return self._digest(self._keys[0], _message(audio_id, expires, params))
+        return _urlsafe(self._keys[0].digest(_message(audio_id, expires, params)))
 
     def sign_each(self, audio_ids: Sequence[str], expires: int) -> list[str]:
-        """`sign(id, expires, {})` for each id: the same signatures, the shared part of the
-        message built once (a batch of 1000 URLs)."""
-        key, digest = self._keys[0], hmac.digest
-        encode = base64.urlsafe_b64encode
+        """`sign(id, expires, {})` for each id: the same signatures, with the per-id work cut
+        to the HMAC (a batch of 1000 URLs): ids checked for escaping at once, the shared part
+        of the message made once, the base64 of all signatures encoded as one text."""
+        digest = self._keys[0].digest
         tail = f"\n{expires}\n"
-        return [
-            encode(digest(key, f"v2\n{_escape(audio_id)}{tail}".encode(), "sha256")).rstrip(b"=").decode()
-            for audio_id in audio_ids
-        ]
+        if _UNRESERVED.fullmatch("".join(audio_ids)):  # ids that need no escaping: the usual
+            messages = [f"v2\n{audio_id}{tail}".encode() for audio_id in audio_ids]
+        else:
+            messages = [f"v2\n{_escape(audio_id)}{tail}".encode() for audio_id in audio_ids]
+        # b2a_base64 of 32 bytes is 43 characters, one `=` and a newline: join, make URL-safe
+        # once, split on the padding.
+        encoded = b"".join([binascii.b2a_base64(digest(m)) for m in messages])
+        return encoded.translate(_URLSAFE).decode().split("=\n")[:-1]
 
     def verify(
         self, audio_id: str, expires: int, params: Mapping[str, str], signature: str, *, now: float
@@ -126,7 +133,7 @@ class UrlSigner:
         given = signature.encode()
         ok = False
         for key in self._keys:  # check every key, so timing does not tell which one matched
-            ok |= hmac.compare_digest(self._digest(key, message).encode(), given)
+            ok |= hmac.compare_digest(_urlsafe(key.digest(message)).encode(), given)
         if not ok:
             raise SignatureInvalid()
         if expires < now:

@@ -76,3 +76,47 @@ async def test_audio_is_found_by_its_exact_name(api: Api, tones: dict[str, Path]
     assert [i["id"] for i in found["items"]] == [story["id"]]
     none = (await api.http.get("/v1/audio", headers=api.alice, params={"name": "story"})).json()
     assert none["items"] == []
+
+
+def test_a_list_page_is_the_models_json() -> None:
+    """The page written from the rows is byte for byte what the AudioList model makes of them:
+    ints where floats are declared, no location, pending/failed analysis, an expiry, metadata
+    and text, a signed URL, renditions with and without a clip and a gain."""
+    from datetime import UTC, datetime
+
+    from audiostore.catalog import AudioRow
+    from audiostore.catalog.models import DerivedBlobRow
+    from audiostore.http.audio_json import audio_list_json
+    from audiostore.http.schemas import AudioList, AudioObject, RenditionInfo
+    from audiostore.service import SignedUrl
+
+    t = datetime(2026, 12, 1, 15, 4, 5, 678901, tzinfo=UTC)
+    common = dict(owner="alice", collection="c", name="n \"q\" ü", key="alice/c/x.wav", state="ready",
+                  content_type="audio/wav", format="wav", codec="pcm_s16le", sample_rate=48000,
+                  channels=2, size=384044, sha256="0" * 64, created_at=t, updated_at=t)
+    rows = [
+        AudioRow(id="a1", duration=2, bitrate=None, meta={}, text=None, voice_id=None, expires_at=None,
+                 location=None, loudness_lufs=-14, true_peak_dbtp=None, **common),
+        AudioRow(id="a2", duration=2.5, bitrate=128000, meta={"take": 2, "tags": ["x"]}, text="words",
+                 voice_id="v", expires_at=t, location="spool", loudness_lufs=None, true_peak_dbtp=-1.5,
+                 analysis_due_at=t, analysis_error=None, **common),  # every field: read from __dict__
+        AudioRow(id="a3", duration=0.1, bitrate=None, meta=None, text=None, voice_id=None, expires_at=None,
+                 location="primary", analysis_error="too_long", **common),
+    ]
+    made = {
+        "a1": [DerivedBlobRow(audio_id="a1", variant="v", kind="rendition", key="k", format="mp3",
+                              content_type="audio/mpeg", size=10, sha256="1" * 64, duration=2,
+                              params={"bitrate": 128000, "sample_rate": 44100, "channels": 2,
+                                      "gain_db": 0, "start": 1, "end": 2.5}, created_at=t)],
+        "a2": [DerivedBlobRow(audio_id="a2", variant="w", kind="rendition", key="k2", format="opus",
+                              content_type="audio/ogg", size=11, sha256="2" * 64, duration=None,
+                              params={}, created_at=t)],
+        "a3": [],
+    }
+    signed = [None, SignedUrl("a2", "http://h/v1/audio/a2/content?expires=1&signature=s", t), None]
+    models = [AudioObject.from_row(r, s) for r, s in zip(rows, signed, strict=True)]
+    for m in models:
+        m.renditions = [RenditionInfo.from_derived(d) for d in made[m.id]]
+    for cursor in (None, "next"):
+        want = AudioList(items=models, next_cursor=cursor).model_dump_json().encode()
+        assert audio_list_json(rows, signed, made, cursor) == want

@@ -8,6 +8,15 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 
 from audiostore.runtime import Runtime
+import base64
+import hmac
+import json
+import os
+from datetime import UTC, datetime
+
+from audiostore.hmac_sha256 import HmacSha256
+from audiostore.http.batch_url_json import _by_encoder, batch_url_json
+from audiostore.service import SignedBatch
 from audiostore.signing import UrlSigner
 from conftest import Api
 
@@ -90,6 +99,42 @@ def test_a_batch_signs_as_one_by_one() -> None:
     signer = UrlSigner(["s3cret", "old"])
     ids = ["01937a5e-6f1c-7a42-9d1b-3c4e5f607182", "a b/ü", "", "x~y.z_-"]
     assert signer.sign_each(ids, 2_000_000_000) == [signer.sign(i, 2_000_000_000, {}) for i in ids]
+    plain = [f"0193-{i}" for i in range(300)]  # the path that checks the ids once for escaping
+    assert signer.sign_each(plain, 7) == [signer.sign(i, 7, {}) for i in plain]
+    assert signer.sign_each([], 7) == []
+
+
+def test_a_batch_answer_is_the_encoders_json() -> None:
+    """The JSON written without the encoder is byte for byte the encoder's, and ids that need
+    escaping (asked for by a client: a quote, a backslash, a control character, non-ASCII)
+    still come out as valid JSON of the same values."""
+    at = datetime(2026, 12, 1, 15, 0, 0, 123456, tzinfo=UTC)
+    later = datetime(2026, 12, 1, 16, 0, tzinfo=UTC)
+    ids = ["01937a5e-0001", "nope", "01937a5e-0002"]
+    urls = ["http://h/v1/audio/01937a5e-0001/content?expires=1&signature=a-b_c", None,
+            "http://s3/b/k.wav?X-Amz-Signature=ff"]
+    plain = SignedBatch(ids, urls, [at, None, later])
+    assert batch_url_json(plain) == _by_encoder(plain)
+    assert json.loads(batch_url_json(plain))["urls"][1] == {
+        "id": "nope", "url": None, "expires_at": None,
+        "error": {"code": "not_found", "message": "No such audio."}}
+    for odd in ['say "hi"', "back\\slash", "tab\there", "ü", "\x7f"]:
+        batch = SignedBatch([odd, *ids[1:]], [None, None, urls[2]], [None, None, later])
+        body = batch_url_json(batch)
+        assert body == _by_encoder(batch) and json.loads(body)["urls"][0]["id"] == odd
+
+
+def test_the_precomputed_hmac_is_hmac_sha256() -> None:
+    """Keys shorter than, equal to and longer than SHA-256's 64-byte block, and the empty key."""
+    for size in (0, 1, 32, 63, 64, 65, 200):
+        key = os.urandom(size)
+        mac = HmacSha256(key)
+        for message in (b"", b"v2\nid\n1\n", os.urandom(300)):
+            assert mac.digest(message) == hmac.digest(key, message, "sha256")
+            assert mac.hexdigest(message) == hmac.new(key, message, "sha256").hexdigest()
+    signer = UrlSigner(["s3cret"])
+    want = hmac.digest(b"s3cret", b"v2\nx\n5\n", "sha256")
+    assert signer.sign("x", 5, {}) == base64.urlsafe_b64encode(want).rstrip(b"=").decode()
 
 
 def test_rotation_old_secret_still_verifies() -> None:
@@ -184,3 +229,28 @@ def test_the_signed_message_escapes_keys_and_values() -> None:
     folded = {"bitrate=32000&format": "mp3"}
     assert signer.sign("a", 1, folded) != signer.sign("a", 1, {"bitrate": "32000", "format": "mp3"})
     assert signer.sign("a\n1", 1, {}) != signer.sign("a", 1, {"1": ""})
+
+
+async def test_a_batch_and_a_list_sign_only_what_the_caller_sees(api: Api, tones: dict[str, Path]) -> None:
+    """Deleted, expired and another owner's objects get no URL in a batch and no place on a
+    list page (both backends: SQLite + local disk, PostgreSQL + S3); an id that needs escaping
+    in JSON comes back as asked; every URL given opens its object."""
+    kept = (await api.upload(tones["wav"])).json()
+    deleted = (await api.upload(tones["wav"])).json()
+    brief = (await api.upload(tones["flac"], ttl_seconds=60)).json()
+    bobs = (await api.upload(tones["mp3"], headers=api.bob)).json()
+    assert (await api.http.delete(f"/v1/audio/{deleted['id']}", headers=api.alice)).status_code == 204
+    api.clock.advance(61)
+    odd = 'a "quoted" \\ id'
+    ids = [kept["id"], deleted["id"], brief["id"], bobs["id"], odd, kept["id"]]
+    urls = (await api.http.post("/v1/urls", headers=api.alice, json={"ids": ids})).json()["urls"]
+    assert [u["id"] for u in urls] == ids
+    assert [u["url"] is not None for u in urls] == [True, False, False, False, False, True]
+    assert all(u["error"] == {"code": "not_found", "message": "No such audio."} for u in urls[1:5])
+    for u in (urls[0], urls[5]):
+        got = await api.http.get(_path(u["url"]), headers={"Range": "bytes=0-15"})
+        assert got.status_code in (206, 307) and u["expires_at"].endswith("Z")
+    for with_urls in ("false", "true"):
+        page = (await api.http.get("/v1/audio", headers=api.alice, params={"urls": with_urls})).json()
+        assert [i["id"] for i in page["items"]] == [kept["id"]]
+        assert (page["items"][0]["url"] is not None) == (with_urls == "true")

@@ -106,6 +106,7 @@ class SignCapableStore(Protocol):
 
 
 _CAN_SIGN: dict[type, bool] = {}
+_HAS_LOCAL_PATHS: dict[type, bool] = {}
 
 
 def can_sign(store: object) -> TypeGuard[SignCapableStore]:
@@ -115,4 +116,14 @@ def can_sign(store: object) -> TypeGuard[SignCapableStore]:
     answer = _CAN_SIGN.get(kind)
     if answer is None:
         answer = _CAN_SIGN[kind] = isinstance(store, SignCapableStore)
+    return answer
+
+
+def has_local_paths(store: object) -> TypeGuard[LocalPathStore]:
+    """`isinstance(store, LocalPathStore)`, answered once per store type, like `can_sign`:
+    every read of a blob asks it."""
+    kind = type(store)
+    answer = _HAS_LOCAL_PATHS.get(kind)
+    if answer is None:
+        answer = _HAS_LOCAL_PATHS[kind] = isinstance(store, LocalPathStore)
     return answer

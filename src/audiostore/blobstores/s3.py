@@ -32,6 +32,7 @@ from obstore.store import S3Store
 
 from .base import BlobMeta, BlobNotFound, BlobStoreAccessDenied, BlobStoreUnavailable
 from .deadlines import StoreDeadlineExceeded, StoreDeadlines, within
+from .sigv4_batch import sign_like_first
 
 if TYPE_CHECKING:
     # obstore's option types exist in its stubs only (not importable at runtime).
@@ -128,6 +129,7 @@ class S3BlobStore:
             config["endpoint"] = endpoint
         credential_provider: Boto3CredentialProvider | None = None
         self._static_credentials = bool(access_key_id)
+        self._secret_access_key = secret_access_key if access_key_id else None
         if access_key_id:
             if not secret_access_key:
                 raise ValueError("an S3 access key id needs its secret access key")
@@ -264,13 +266,19 @@ class S3BlobStore:
                 return await obstore.sign_async(self._store, "GET", key, expiry)
 
     async def sign_get_many(self, keys: Sequence[str], *, expires_in: int) -> Sequence[str]:
-        """`sign_get` for many keys in one call into obstore: the per-call overhead (the
-        credentials, the signing key of the day) is paid once for the batch."""
+        """`sign_get` for many keys: with static keys, obstore's URL for the first and the
+        same signing for the rest (`sigv4_batch`, 1-2 us a URL instead of ~12); otherwise one
+        call into obstore for the batch."""
         if not keys:
             return []
         expiry = timedelta(seconds=expires_in)
         with _translated(keys[0]):
-            if self._static_credentials:
+            if self._secret_access_key is not None:
+                # obstore signs the first; the rest share its time and scope (sigv4_batch).
+                same = sign_like_first(
+                    keys, self._secret_access_key, lambda key: obstore.sign(self._store, "GET", key, expiry))
+                if same is not None:
+                    return same
                 return list(obstore.sign(self._store, "GET", list(keys), expiry))
             return list(await obstore.sign_async(self._store, "GET", list(keys), expiry))
 

@@ -1,4 +1,10 @@
-"""Commands that use a running service over HTTP (AUDIOSTORE_URL, AUDIOSTORE_KEY or flags).
+"""Commands that use a running service over HTTP (AUDIOSTORE_URL, AUDIOSTORE_KEY or
+AUDIOSTORE_TOKEN, or flags).
+
+Every command authenticates with an API key or a client token: `--key` and `--token` are one
+option (the service tells a token from a key by its shape), so each command takes either;
+in the environment a token (`AUDIOSTORE_TOKEN`) wins over a key (`AUDIOSTORE_KEY`), and a
+flag over both.
 
 Results go to stdout (one line per item, or JSON with --json); progress bars and errors go
 to stderr, errors as one line: `error: <code>: <message>`.
@@ -36,8 +42,10 @@ from ..client import (
     AudiostoreClientError,
     Client,
     ConnectionFailed,
+    SignedUpload,
     UploadStateFile,
 )
+from ..client.signed_upload import service_of
 from ..client.upload_state import default_state_path
 from .human_units import BinaryTransferSpeedColumn, binary_download_column, human_duration, human_size
 from .human_units import parse_size
@@ -47,7 +55,10 @@ T = TypeVar("T")
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # an error stays one line, however narrow
 
 UrlOpt = typer.Option(None, "--url", envvar="AUDIOSTORE_URL", help="Service URL.")
-KeyOpt = typer.Option(None, "--key", envvar="AUDIOSTORE_KEY", help="API key.")
+KeyOpt = typer.Option(
+    None, "--key", "--token", envvar=["AUDIOSTORE_TOKEN", "AUDIOSTORE_KEY"],
+    help="API key, or a client token (`audiostore token create`).",
+)
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 EXIT_NOT_FOUND, EXIT_AUTH, EXIT_UNREACHABLE, EXIT_REJECTED = 3, 4, 5, 6
@@ -58,6 +69,7 @@ _CLI_WORDS = {
     "GET /v1/tts/voices": "`audiostore tts --voices`",
     "POST /v1/urls": "`audiostore url`",
     ": send 'Authorization: Bearer <key>'": "",  # the CLI sends it; where the key came from follows
+    "POST /v1/tokens": "`audiostore token create`",
 }
 
 
@@ -75,22 +87,37 @@ def exit_code_for(exc: AudiostoreClientError) -> int:
     return EXIT_ERROR
 
 
+def _flag_given(flag: str) -> bool:
+    """Whether `flag` is on the command line. Read from it directly: Typer keeps its
+    parameter sources in a private, vendored Click."""
+    return any(a == flag or a.startswith(f"{flag}=") for a in sys.argv[1:])
+
+
 def _origin(flag: str, envvar: str) -> str | None:
-    """Where `--url` or `--key` came from: the flag (it wins), the environment, or nowhere.
-    Read from the command line itself: Typer keeps its parameter sources in a private,
-    vendored Click."""
-    if any(a == flag or a.startswith(f"{flag}=") for a in sys.argv[1:]):
+    """Where `--url` or `--key` came from: the flag (it wins), the environment, or nowhere."""
+    if _flag_given(flag):
         return flag
     return envvar if os.environ.get(envvar) else None
 
 
 def _key_origin() -> str:
-    origin = _origin("--key", "AUDIOSTORE_KEY")
-    if origin == "--key":
-        return "the key given with --key"
-    if origin:
+    """Where the key or token came from, in the order Click chose it: a flag, else
+    AUDIOSTORE_TOKEN, else AUDIOSTORE_KEY."""
+    for flag in ("--token", "--key"):
+        if _flag_given(flag):
+            return f"the {flag[2:]} given with {flag}"
+    if os.environ.get("AUDIOSTORE_TOKEN"):
+        return "the token in AUDIOSTORE_TOKEN"
+    if os.environ.get("AUDIOSTORE_KEY"):
         return "the key in AUDIOSTORE_KEY"
-    return "no key was given: set AUDIOSTORE_KEY or pass --key"
+    return "no key was given: set AUDIOSTORE_KEY or pass --key (or a client token: AUDIOSTORE_TOKEN, --token)"
+
+
+def _check_one_credential() -> None:
+    """`--key K --token T` would silently use the last one: refuse it (exit 2)."""
+    if _flag_given("--key") and _flag_given("--token"):
+        err.print("[red]error:[/red] give --key or --token, not both.")
+        raise typer.Exit(EXIT_USAGE)
 
 
 def _url_origin() -> str:
@@ -128,7 +155,8 @@ def report(exc: AudiostoreClientError, prefix: str = "", client: Client | None =
     text = f"{exc.code}: {exc.message}" if isinstance(exc, ApiError) else str(exc)
     for http_words, cli_words in _CLI_WORDS.items():
         text = text.replace(http_words, cli_words)
-    if isinstance(exc, ApiError) and exc.status in (401, 403):
+    if isinstance(exc, ApiError) and exc.status in (401, 403) and not exc.code.startswith("signature_"):
+        # A signed URL's refusal is the URL's (changed or expired), never the key's.
         text = f"{text.rstrip('.')} ({_key_origin()})."
     err.print(f"[red]error:[/red] {escape(prefix + text)}")
     return exit_code_for(exc)
@@ -136,6 +164,7 @@ def report(exc: AudiostoreClientError, prefix: str = "", client: Client | None =
 
 def with_client(url: str | None, key: str | None, fn: Callable[[Client], T]) -> T:
     """Run `fn` with a client; SDK errors become one stderr line and their exit code."""
+    _check_one_credential()
     try:
         with Client(url, api_key=key) as c:
             try:
@@ -188,6 +217,11 @@ def upload(
         help="Where unfinished tus uploads are remembered, to resume them in a later run "
         "(default: $XDG_CACHE_HOME/audiostore/uploads.json, else ~/.cache/audiostore/uploads.json).",
     ),
+    signed_url: str = typer.Option(
+        None, "--signed-url", metavar="URL",
+        help="Send the one FILE to this signed upload URL (`audiostore upload-url`): no key "
+        "needed; the URL sets the service, collection and name.",
+    ),
     url: str = UrlOpt,
     key: str = KeyOpt,
 ) -> None:
@@ -195,7 +229,18 @@ def upload(
     the exit code is the first failure's. Files larger than --tus-threshold go by tus: a
     dropped connection is resumed from the service's offset, and a run that was stopped or
     killed is resumed by running the same command again (the state file remembers the
-    upload). Smaller files are finished by the same command with the same --idempotency-key."""
+    upload). Smaller files are finished by the same command with the same --idempotency-key.
+    With --signed-url, one file goes to that URL (by tus too above the threshold)."""
+    upload_state = UploadStateFile(state_file or default_state_path())
+    if signed_url is not None:
+        fixed = [flag for flag, value in (("--collection", collection), ("--ttl", ttl), ("--name", name),
+                                          ("--idempotency-key", idempotency_key)) if value is not None]
+        if len(files) != 1 or fixed:
+            err.print("[red]error:[/red] --signed-url takes exactly one file, and the URL sets its "
+                      f"collection, name and lifetime{': drop ' + ', '.join(fixed) if fixed else ''}.")
+            raise typer.Exit(EXIT_USAGE)
+        _upload_signed(signed_url, files[0], json_out, show_progress, tus_threshold, tus_chunk, upload_state)
+        return
     if name is not None and len(files) > 1:
         err.print("[red]error:[/red] --name needs exactly one file.")
         raise typer.Exit(EXIT_USAGE)
@@ -205,8 +250,6 @@ def upload(
 
     def file_key(n: int) -> str:
         return run_key if len(files) == 1 else f"{run_key}-{n}"
-
-    upload_state = UploadStateFile(state_file or default_state_path())
 
     def stopped(f: Path, why: str) -> None:
         if f.stat().st_size > tus_threshold:
@@ -254,6 +297,43 @@ def upload(
             typer.echo("\t".join((o["id"], o["name"], human_duration(o["duration"]), human_size(o["size"]))))
     if failed:
         raise typer.Exit(failed)
+
+
+def _upload_signed(
+    signed_url: str, f: Path, json_out: bool, show_progress: bool, tus_threshold: int, tus_chunk: int,
+    upload_state: UploadStateFile,
+) -> None:
+    """`upload --signed-url`: the one file to a signed upload URL, with no key."""
+    try:
+        service = service_of(signed_url)
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(EXIT_USAGE) from None
+
+    def go(c: Client) -> SignedUpload:
+        with _progress(show_progress) as progress:
+            task = progress.add_task(escape(f.name), total=f.stat().st_size)
+            try:
+                return c.upload_to_signed_url(
+                    signed_url, f, progress=_track(progress, task), tus_threshold=tus_threshold,
+                    tus_chunk_bytes=tus_chunk, upload_state=upload_state,
+                )
+            except KeyboardInterrupt:
+                progress.stop()
+                # A tus upload is remembered in the state file; a PUT that was cut stored nothing
+                # and did not spend the URL.
+                err.print(f"[red]error:[/red] {escape(f.name)}: upload stopped (Ctrl-C). Run the same "
+                          "command again to finish it.")
+                raise typer.Exit(EXIT_INTERRUPTED) from None
+
+    stored = with_client(service, None, go)
+    if json_out:
+        typer.echo(json.dumps(stored.to_json(), indent=2))
+    elif stored.audio is not None:
+        o = stored.audio
+        typer.echo("\t".join((o.id, o.name, human_duration(o.duration), human_size(o.size))))
+    else:
+        typer.echo(stored.id)
 
 
 def download(

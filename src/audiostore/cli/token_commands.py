@@ -1,4 +1,5 @@
-"""`audiostore token ...` and `audiostore public ...`: client tokens and public collections,
+"""`audiostore token ...`, `audiostore upload-url` and `audiostore public ...`: the rights a
+key hands to browsers and phones (client tokens, signed upload URLs) and public collections,
 over HTTP.
 
 Same conventions as the other client commands (client_commands.py): AUDIOSTORE_URL /
@@ -71,6 +72,34 @@ def revoke(
     typer.echo(f"tokens of {done.owner} issued before {done.not_before.isoformat()} are refused")
 
 
+def upload_url(
+    collection: str = typer.Option(None, "--collection", "-c", help="Where the file goes (default: the service's)."),
+    name: str = typer.Option(None, help="The stored object's name."),
+    owner: str = typer.Option(None, help="Admin keys: the owner the file is stored for."),
+    max_bytes: int = typer.Option(None, "--max-bytes", help="Largest file accepted."),
+    formats: list[str] = typer.Option(None, "--format", "-f", help="An accepted format; repeat for more."),
+    expires_in: int = typer.Option(None, "--expires-in", help="Seconds the URL works (default AUDIOSTORE_URL_DEFAULT_EXPIRY)."),
+    ttl: int = typer.Option(None, "--ttl", help="The stored object expires after this many seconds."),
+    json_out: bool = typer.Option(False, "--json", help="Print the whole answer as JSON (url, tus_url, ...)."),
+    url: str = UrlOpt,
+    key: str = KeyOpt,
+) -> None:
+    """Make a one-use signed upload URL (key, or a token with the upload scope). Prints the URL
+    (a browser or phone PUTs the file to it with no header; `audiostore upload --signed-url
+    URL FILE` sends one), then its tus URL and expiry."""
+    made = with_client(url, key, lambda c: c.create_upload_url(
+        collection=collection, name=name, owner=owner, max_bytes=max_bytes, formats=formats or None,
+        expires_in=expires_in, ttl_seconds=ttl,
+    ))
+    if json_out:
+        typer.echo(json.dumps(made.to_json(), indent=2))
+        return
+    typer.echo(made.url)
+    typer.echo(f"tus {made.tus_url}")
+    typer.echo(f"method {made.method}  max_bytes {made.max_bytes}  formats {','.join(made.formats)}  "
+               f"expires {made.expires_at.isoformat()}")
+
+
 @public_app.command("add")
 def add(
     owner: str = typer.Argument(..., help="The collection's owner."),
@@ -113,6 +142,7 @@ def list_cmd(
 
 def register(app: typer.Typer) -> None:
     app.add_typer(token_app)
+    app.command("upload-url")(upload_url)
     app.add_typer(public_app)
 
 

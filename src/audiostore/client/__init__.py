@@ -11,7 +11,9 @@ from .errors import (
     ConflictError,
     ConnectionFailed,
     DownloadCorrupted,
+    GoneError,
     NotFoundError,
+    PermissionDeniedError,
     RejectedInputError,
     ServerError,
 )
@@ -29,13 +31,16 @@ from .models import (
     Queue,
     QueueItem,
     QueueUrl,
+    SignedUpload,
     SignedUrl,
     TokenRevocation,
+    UploadUrl,
     Waveform,
 )
 from .mp3_clock import Mp3Clock
 from .queue_stream import AsyncQueueStream, QueueStream
 from .retry import NO_RETRY, RetryPolicy
+from .signed_upload import upload_to_signed_url
 from .sync_client import Client
 from .tus import DEFAULT_TUS_CHUNK_BYTES, DEFAULT_TUS_THRESHOLD
 from .upload_source import ProgressCallback, UploadSource
@@ -62,10 +67,12 @@ __all__ = [
     "ConnectionFailed",
     "DownloadCorrupted",
     "ErrorInfo",
+    "GoneError",
     "IssuedApiKey",
     "JobRun",
     "Mp3Clock",
     "NotFoundError",
+    "PermissionDeniedError",
     "ProgressCallback",
     "PublicCollection",
     "Queue",
@@ -75,10 +82,13 @@ __all__ = [
     "RejectedInputError",
     "RetryPolicy",
     "ServerError",
+    "SignedUpload",
     "SignedUrl",
     "SignedUrlCache",
     "TokenRevocation",
     "UploadSource",
     "UploadStateFile",
+    "UploadUrl",
     "Waveform",
+    "upload_to_signed_url",
 ]

@@ -130,9 +130,13 @@ class Items(_Bound, Generic[P, T]):
 class Api(Generic[TransportT, SleepT]):
     """The calls and settings both clients share; a client adds its transport and driver.
 
-    `base_url` and `api_key` default to `AUDIOSTORE_URL` and `AUDIOSTORE_KEY`. Connection
-    errors and 502/503/504 answers are retried with backoff (`retry`, waiting with
-    `sleep`); uploads carry an `Idempotency-Key`, so a retried upload is stored once.
+    `base_url` defaults to `AUDIOSTORE_URL`. The client authenticates with an API key
+    (`api_key`) or a client token (`token`, from `create_token`), not both; with neither it
+    reads `AUDIOSTORE_TOKEN`, else `AUDIOSTORE_KEY`. A token outside its scopes or
+    collections raises `PermissionDeniedError` (403 `scope_denied`) with the service's
+    message. Connection errors and 502/503/504 answers are retried with backoff (`retry`,
+    waiting with `sleep`); uploads carry an `Idempotency-Key`, so a retried upload is
+    stored once.
     """
 
     def __init__(
@@ -140,6 +144,7 @@ class Api(Generic[TransportT, SleepT]):
         base_url: str | None = None,
         *,
         api_key: str | None = None,
+        token: str | None = None,
         timeout: float = 60.0,
         retry: RetryPolicy | None = None,
         transport: TransportT | None = None,
@@ -149,7 +154,7 @@ class Api(Generic[TransportT, SleepT]):
         self.base_url = protocol.resolve_base_url(base_url)
         self.retry = retry or RetryPolicy()
         self.url_cache = url_cache or SignedUrlCache()
-        self._connect(protocol.auth_headers(api_key), timeout, transport, sleep)
+        self._connect(protocol.auth_headers(api_key, token), timeout, transport, sleep)
 
     def _connect(
         self, headers: dict[str, str], timeout: float, transport: TransportT | None, sleep: SleepT | None
@@ -163,6 +168,9 @@ class Api(Generic[TransportT, SleepT]):
     list_page = Method(flows.list_page)
     update = Method(flows.update)
     delete = Method(flows.delete)
+    # signed upload URLs
+    create_upload_url = Method(flows.create_upload_url)
+    upload_to_signed_url = Method(flows.upload_to_signed_url)
     # signed URLs
     sign = Method(flows.sign)
     sign_many = Method(flows.sign_many)

@@ -23,10 +23,13 @@ T = TypeVar("T")
 
 def _request(http: httpx.Client | httpx.AsyncClient, send: Send, content: Any) -> httpx.Request:
     call = send.call
-    return http.build_request(
+    request = http.build_request(
         call.method, call.path, params=call.params, json=call.json, headers=call.headers,
         content=content,
     )
+    if not call.credentials:
+        request.headers.pop("Authorization", None)
+    return request
 
 
 _NO_HTTP = "This driver has no HTTP client; it can only read responses."

@@ -22,11 +22,22 @@ class ApiError(AudiostoreClientError):
 
 
 class AuthenticationError(ApiError):
-    """401 or 403: a missing, revoked or insufficient key, or a bad signature."""
+    """401 or 403: a missing, revoked or insufficient key or token, or a bad signature."""
+
+
+class PermissionDeniedError(AuthenticationError):
+    """403: the key or token is valid but may not do this (a client token outside its
+    scopes or collections: `scope_denied`; a non-admin key: `forbidden`), or a signed URL
+    was changed or has expired (`signature_invalid`, `signature_expired`)."""
 
 
 class NotFoundError(ApiError):
     """404: no such audio (or not yours, or expired)."""
+
+
+class GoneError(ApiError):
+    """410: it was there and is no more: a signed upload URL already used
+    (`upload_url_used`), a tus upload expired or refused (`upload_gone`)."""
 
 
 class ConflictError(ApiError):
@@ -51,12 +62,16 @@ class DownloadCorrupted(AudiostoreClientError):
 
 def api_error(status: int, code: str, message: str) -> ApiError:
     """The `ApiError` subclass for a status."""
-    if status in (401, 403):
-        cls: type[ApiError] = AuthenticationError
+    if status == 403:
+        cls: type[ApiError] = PermissionDeniedError
+    elif status == 401:
+        cls = AuthenticationError
     elif status == 404:
         cls = NotFoundError
     elif status == 409:
         cls = ConflictError
+    elif status == 410:
+        cls = GoneError
     elif status >= 500:
         cls = ServerError
     elif status in (400, 413, 415, 416, 422):
@@ -73,7 +88,9 @@ __all__ = [
     "ConflictError",
     "ConnectionFailed",
     "DownloadCorrupted",
+    "GoneError",
     "NotFoundError",
+    "PermissionDeniedError",
     "RejectedInputError",
     "ServerError",
     "api_error",

@@ -34,7 +34,7 @@ from . import protocol, tus
 from .errors import ApiError, ConnectionFailed
 from .models import ApiKey, AudioObject, AudioPage, BatchUrlItem, CleanupResult, IssuedApiKey, JobRun
 from .models import ClientToken, PublicCollection, Queue, QueueUrl, TokenRevocation
-from .models import SignedUrl, Waveform
+from .models import SignedUpload, SignedUrl, UploadUrl, Waveform
 from .protocol import Call, Download
 from .retry import RetryPolicy, never_sent
 from .steps import Chunks, Close, Emit, Feed, Flow, Next, Read, Send, Sleep
@@ -61,10 +61,13 @@ def send(
     progress: ProgressCallback | None = None,
     stream: bool = False,
 ) -> Flow[httpx.Response]:
-    """Send `call`, retrying connection errors and 502/503/504 as `client.retry` says.
+    """Send `call`, retrying connection errors and 502/503/504 as `client.retry` says, and
+    an upload whose `Idempotency-Key` is still being stored (409 `idempotency_key_in_progress`)
+    up to `client.retry.in_progress_attempts` tries.
 
     A call that is not `repeatable` is sent again only when it cannot have left."""
     attempt = 0
+    waited_in_progress = 0
     while True:
         attempt += 1
         try:
@@ -80,6 +83,14 @@ def send(
         ):
             yield Close(response)
             yield Sleep(client.retry.delay(attempt, response))
+            continue
+        if (
+            call.repeatable and not stream and waited_in_progress + 1 < client.retry.in_progress_attempts
+            and protocol.in_progress(response)
+        ):
+            waited_in_progress += 1
+            attempt -= 1  # a wait for another request, not a failure of this one
+            yield Sleep(client.retry.delay(waited_in_progress, response))
             continue
         return response
 
@@ -126,8 +137,10 @@ def upload(
     fields = {"name": body.name, "collection": collection, "ttl_seconds": ttl_seconds,
               "expires_at": expires_at, "metadata": metadata, "text": text, "voice_id": voice_id,
               "owner": owner}
-    if tus_threshold is not None and body.rewindable and (body.total or 0) > tus_threshold:
-        audio_id = yield from _tus_upload(client, body, fields, tus_chunk_bytes, progress, upload_state)
+    if _by_tus(body, tus_threshold):
+        audio_id = yield from _tus_upload(
+            client, body, tus.upload_metadata(fields), tus_chunk_bytes, progress, upload_state,
+        )
         obj = yield from get(client, audio_id)
         signed = yield from sign(client, audio_id, cached=False)
         return obj.model_copy(update={"url": signed.url, "url_expires_at": signed.expires_at})
@@ -142,22 +155,33 @@ def upload(
     return obj
 
 
+def _by_tus(body: UploadBody, threshold: int | None) -> bool:
+    """A source over the threshold whose size is known and that can be re-read goes by tus."""
+    return threshold is not None and body.rewindable and (body.total or 0) > threshold
+
+
 def _tus_upload(
     client: Context,
     body: UploadBody,
-    fields: dict[str, Any],
+    metadata: str,
     chunk_bytes: int,
     progress: ProgressCallback | None,
     state: UploadStateFile | None,
+    signed_url: str | None = None,
 ) -> Flow[str]:
     """Send `body` by tus, resuming after each failure from the service's offset; the id of
-    the stored audio. Failures in a row are bounded by `client.retry.attempts`."""
+    the stored audio. Failures in a row are bounded by `client.retry.attempts`.
+
+    With `signed_url` (a signed upload URL's `tus_url`), the upload is created there and
+    every request goes without the client's key: the upload's `Location` carries its own
+    signature."""
     assert body.total is not None
     if chunk_bytes < 1:
         raise ValueError("tus_chunk_bytes must be at least 1.")
-    metadata = tus.upload_metadata(fields)
+    keyed = signed_url is None
+    created_at = client.base_url if signed_url is None else signed_url
     identity = body.identity() if state is not None else None
-    key = fingerprint(client.base_url, identity, metadata) if identity is not None else None
+    key = fingerprint(created_at, identity, metadata) if identity is not None else None
     location = state.get(key) if state is not None and key is not None else None
     offset: int | None = None  # None: ask the service (HEAD) before the next PATCH
     audio_id: str | None = None
@@ -165,13 +189,13 @@ def _tus_upload(
     while audio_id is None:
         try:
             if location is None:
-                created = yield from send(client, tus.create_call(body.total, metadata))
-                location = tus.created_location(client.base_url, created)
+                created = yield from send(client, tus.create_call(body.total, metadata, signed_url))
+                location = tus.created_location(created_at, created)
                 offset = 0
                 if state is not None and key is not None:
                     state.put(key, location, tus.expires_of(created))
             if offset is None:
-                head = yield from send(client, tus.head_call(location))
+                head = yield from send(client, tus.head_call(location, credentials=keyed))
                 if head.status_code in tus.GONE_STATUSES:  # expired, or another key's: anew
                     location = None
                     continue
@@ -181,7 +205,8 @@ def _tus_upload(
                     continue
             part = body.part(offset, min(offset + chunk_bytes, body.total))
             answer = tus.status_of((yield from send(
-                client, tus.patch_call(location, part, part.sha256()), body=part, progress=progress,
+                client, tus.patch_call(location, part, part.sha256(), credentials=keyed), body=part,
+                progress=progress,
             )))
             offset, audio_id = answer.offset, answer.audio_id
             failures = 0
@@ -196,6 +221,74 @@ def _tus_upload(
     if state is not None and key is not None:
         state.forget(key)
     return audio_id
+
+
+# --- signed upload URLs ----------------------------------------------------------------
+def create_upload_url(
+    client: Context,
+    /,
+    *,
+    collection: str | None = None,
+    name: str | None = None,
+    owner: str | None = None,
+    max_bytes: int | None = None,
+    formats: Sequence[str] | None = None,
+    expires_in: int | None = None,
+    ttl_seconds: int | None = None,
+) -> Flow[UploadUrl]:
+    """A one-use signed upload URL (API key, or a token with the upload scope): its holder
+    sends one file to `collection` with no key, within `max_bytes` and `formats`, for
+    `expires_in` seconds; `name` and `ttl_seconds` are the stored object's. Hand `.url`
+    (and `.tus_url`) to a browser or phone, or pass the whole to `upload_to_signed_url`.
+
+    Example:
+        ```py
+        u = c.create_upload_url(collection="phone", formats=["wav"], expires_in=600)
+        stored = upload_to_signed_url(u, "take1.wav")   # no key needed
+        ```
+    """
+    body = {"collection": collection, "name": name, "owner": owner, "max_bytes": max_bytes,
+            "formats": list(formats) if formats is not None else None, "expires_in": expires_in,
+            "ttl_seconds": ttl_seconds}
+    return protocol.parse_upload_url((yield from send(client, protocol.create_upload_url_call(body))))
+
+
+def upload_to_signed_url(
+    client: Context,
+    /,
+    url: UploadUrl | str,
+    source: UploadSource,
+    *,
+    progress: ProgressCallback | None = None,
+    tus_threshold: int | None = tus.DEFAULT_TUS_THRESHOLD,
+    tus_chunk_bytes: int = tus.DEFAULT_TUS_CHUNK_BYTES,
+    upload_state: UploadStateFile | None = None,
+) -> Flow[SignedUpload]:
+    """Send one file to a signed upload URL (an `UploadUrl`, or its `url` or `tus_url`),
+    without the client's key: the URL is the right, and fixes the collection, name and
+    bounds. Returns a `SignedUpload`: the id, and the object when the service answered it.
+
+    A source larger than `tus_threshold` (as for `upload`) goes by tus through the URL's
+    `tus_url`, in sha256-checked PATCHes that resume from the service's offset after a cut;
+    `upload_state` remembers it on disk so a later process resumes it (the URL itself
+    creates one upload only). Smaller sources go as one `PUT`, sent once: the URL stores one
+    object, so a second use answers `GoneError` (410 `upload_url_used`), an expired URL
+    `PermissionDeniedError` (403 `signature_expired`).
+    """
+    put_url = url.url if isinstance(url, UploadUrl) else url
+    tus_url = url.tus_url if isinstance(url, UploadUrl) else tus.signed_tus_url(url)
+    body = UploadBody(source)
+    if put_url == tus_url and not body.rewindable:
+        raise ValueError("A tus URL takes a source of known size that can be re-read (a path, "
+                         "bytes, a seekable file); send a pipe to the signed upload URL's `url`.")
+    if _by_tus(body, tus_threshold) or put_url == tus_url:
+        audio_id = yield from _tus_upload(
+            client, body, "", tus_chunk_bytes, progress, upload_state, signed_url=tus_url,
+        )
+        return SignedUpload(id=audio_id)
+    call = protocol.signed_put_call(put_url, body)
+    obj = protocol.parse_audio((yield from send(client, call, body=body, progress=progress)))
+    return SignedUpload(id=obj.id, audio=obj)
 
 
 def get(client: Context, /, audio_id: str) -> Flow[AudioObject]:
@@ -439,7 +532,7 @@ def create_token(
         ```py
         t = c.create_token(["upload"], collections=["takes"], max_bytes=50_000_000,
                            formats=["wav", "webm"], lifetime_seconds=600)
-        phone = Client(c.base_url, api_key=t.token)
+        phone = Client(c.base_url, token=t.token)
         ```
     """
     body = {"scopes": list(scopes), "owner": owner, "lifetime_seconds": lifetime_seconds,

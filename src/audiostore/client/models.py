@@ -166,7 +166,7 @@ class IssuedApiKey(ApiKey):
 
 class ClientToken(_Model):
     """A short-lived client token from `create_token()`: hand `token` to a browser or phone,
-    which sends it as `Authorization: Bearer <token>` (or `Client(api_key=token)`)."""
+    which sends it as `Authorization: Bearer <token>` (or `Client(token=token)`)."""
 
     token: str
     token_id: str
@@ -183,6 +183,30 @@ class TokenRevocation(_Model):
 
     owner: str
     not_before: datetime
+
+
+class UploadUrl(_Model):
+    """A one-use signed upload URL from `create_upload_url()`: whoever holds it sends one
+    file with no key (`upload_to_signed_url(u, "take.wav")`, or a browser's `PUT` to `url`);
+    `tus_url` is the same right as a tus creation URL, for a resumable upload."""
+
+    url: str
+    method: str
+    expires_at: datetime
+    fields: dict[str, str] | None = None
+    tus_url: str
+    max_bytes: int
+    formats: list[str]
+
+
+class SignedUpload(_Model):
+    """What `upload_to_signed_url()` stored: the object's `id`, and the whole object as
+    `audio` when the service answered it (a one-request upload). After a tus upload the
+    service names only the id (`Audiostore-Audio-Id`): a URL's holder may have no key to
+    read the object with, so `audio` is None then."""
+
+    id: str
+    audio: AudioObject | None = None
 
 
 class PublicCollection(_Model):
@@ -209,7 +233,9 @@ __all__ = [
     "Queue",
     "QueueItem",
     "QueueUrl",
+    "SignedUpload",
     "SignedUrl",
     "TokenRevocation",
+    "UploadUrl",
     "Waveform",
 ]

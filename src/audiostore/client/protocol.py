@@ -31,6 +31,7 @@ from .models import (
     QueueUrl,
     SignedUrl,
     TokenRevocation,
+    UploadUrl,
     Waveform,
 )
 from .upload_source import UploadBody
@@ -44,9 +45,19 @@ def resolve_base_url(base_url: str | None) -> str:
     return (base_url or os.environ.get("AUDIOSTORE_URL") or DEFAULT_URL).rstrip("/")
 
 
-def auth_headers(api_key: str | None) -> dict[str, str]:
-    key = api_key or os.environ.get("AUDIOSTORE_KEY")
-    return {"Authorization": f"Bearer {key}"} if key else {}
+def credential(api_key: str | None = None, token: str | None = None) -> str | None:
+    """What the client sends as `Authorization: Bearer`: an API key or a client token (the
+    service tells them apart by their shape). Given ones win over the environment; there a
+    token (`AUDIOSTORE_TOKEN`) wins over a key (`AUDIOSTORE_KEY`): it is the narrower one,
+    set on purpose to act as it."""
+    if api_key and token:
+        raise ValueError("Give an API key or a client token, not both.")
+    return api_key or token or os.environ.get("AUDIOSTORE_TOKEN") or os.environ.get("AUDIOSTORE_KEY")
+
+
+def auth_headers(api_key: str | None, token: str | None = None) -> dict[str, str]:
+    bearer = credential(api_key, token)
+    return {"Authorization": f"Bearer {bearer}"} if bearer else {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +70,9 @@ class Call:
     json: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     repeatable: bool = True
+    # False: sent without the client's key or token (a signed URL carries its own right, and
+    # may name another host: a key must never go there).
+    credentials: bool = True
 
 
 def _clean(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -225,6 +239,20 @@ def revoke_tokens_call(owner: str, before: datetime | None) -> Call:
                 json=_clean({"owner": owner, "before": before.isoformat() if before else None}))
 
 
+def create_upload_url_call(body: Mapping[str, Any]) -> Call:
+    return Call("POST", "/v1/audio/upload-url", json=_clean(body))
+
+
+def signed_put_call(url: str, body: UploadBody) -> Call:
+    """The raw-body PUT of a signed upload URL. Sent again only when it cannot have left:
+    the URL stores one object, so a repeat after a first one got through would be refused
+    (410) although the file was stored."""
+    headers = {"Content-Type": body.content_type}
+    if body.total is not None:
+        headers["Content-Length"] = str(body.total)
+    return Call("PUT", url, headers=headers, repeatable=False, credentials=False)
+
+
 def _public_path(owner: str, collection: str) -> str:
     return f"/v1/collections/{quote(owner, safe='')}/{quote(collection, safe='')}/public"
 
@@ -247,6 +275,14 @@ def check(response: httpx.Response) -> httpx.Response:
     if response.is_success or response.status_code == 304:
         return response
     raise error_of(response)
+
+
+IN_PROGRESS_CODE = "idempotency_key_in_progress"
+
+
+def in_progress(response: httpx.Response) -> bool:
+    """A 409 saying an earlier upload with this `Idempotency-Key` is still being stored."""
+    return response.status_code == 409 and error_of(response).code == IN_PROGRESS_CODE
 
 
 def error_of(response: httpx.Response) -> ApiError:
@@ -309,6 +345,10 @@ def parse_token(response: httpx.Response) -> ClientToken:
 
 def parse_revocation(response: httpx.Response) -> TokenRevocation:
     return TokenRevocation.model_validate(check(response).json())
+
+
+def parse_upload_url(response: httpx.Response) -> UploadUrl:
+    return UploadUrl.model_validate(check(response).json())
 
 
 def parse_public(response: httpx.Response) -> PublicCollection:
@@ -395,5 +435,6 @@ __all__ = [
     "IDEMPOTENCY_HEADER",
     "auth_headers",
     "check",
+    "credential",
     "resolve_base_url",
 ]

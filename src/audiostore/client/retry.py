@@ -18,6 +18,12 @@ class RetryPolicy:
     honoured up to `max_backoff`. Requests that are not safe to repeat (a TTS request)
     are only retried when the connection could not be made at all.
 
+    An upload answered 409 `idempotency_key_in_progress` (an earlier request with its
+    `Idempotency-Key` is still being stored, e.g. one whose client gave up waiting) is sent
+    again after `Retry-After` (capped by `max_backoff`), up to `in_progress_attempts` tries
+    in all: the service answers the first request's object once it is stored, or stores
+    afresh if it failed.
+
     Example:
         ```py
         Client(url, api_key=key, retry=RetryPolicy(attempts=6, backoff=0.5))
@@ -28,6 +34,9 @@ class RetryPolicy:
     backoff: float = 0.25
     max_backoff: float = 8.0
     statuses: frozenset[int] = field(default=RETRY_STATUSES)
+    # The service's Retry-After is 5 s and a first request ends within about one store
+    # deadline (10 s by default): 6 tries wait up to 25-40 s for it.
+    in_progress_attempts: int = 6
 
     def delay(self, attempt: int, response: httpx.Response | None = None) -> float:
         """Seconds to wait after failed try number `attempt` (1-based)."""
@@ -47,6 +56,6 @@ def never_sent(exc: httpx.TransportError) -> bool:
     return isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
 
 
-NO_RETRY = RetryPolicy(attempts=1)
+NO_RETRY = RetryPolicy(attempts=1, in_progress_attempts=1)
 
 __all__ = ["NO_RETRY", "RETRY_STATUSES", "RetryPolicy", "never_sent"]

@@ -22,8 +22,9 @@ from .queue_stream import QueueStream
 class Client(Api[httpx.BaseTransport, Callable[[float], None]]):
     """A client for one audiostore service.
 
-    `base_url` and `api_key` default to `AUDIOSTORE_URL` and `AUDIOSTORE_KEY`. Connection
-    errors and 502/503/504 answers are retried with backoff (`retry`); uploads carry an
+    `base_url` defaults to `AUDIOSTORE_URL`; the client acts with `api_key` or a client
+    `token` (default: `AUDIOSTORE_TOKEN`, else `AUDIOSTORE_KEY`). Connection errors and
+    502/503/504 answers are retried with backoff (`retry`); uploads carry an
     `Idempotency-Key`, so a retried upload is stored once.
 
     Example:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 
@@ -28,6 +28,7 @@ from .upload_source import BodyPart
 TUS_VERSION = "1.0.0"
 CHUNK_TYPE = "application/offset+octet-stream"
 AUDIO_ID_HEADER = "Audiostore-Audio-Id"
+SIGNED_PUT_PATH = "/v1/signed-upload"
 DEFAULT_TUS_THRESHOLD = 8 * 1024 * 1024
 """Uploads larger than this (bytes) go by tus; smaller ones as one `POST /v1/audio`, where a
 resume would save little and costs two more round trips."""
@@ -60,25 +61,41 @@ def upload_metadata(fields: Mapping[str, Any]) -> str:
     return ",".join(pairs)
 
 
-def create_call(length: int, metadata: str) -> Call:
+def create_call(length: int, metadata: str, signed_url: str | None = None) -> Call:
+    """The creation: at the client's own `/v1/uploads` with its key or token, or at a signed
+    upload URL's `tus_url` (the right is in its query; no key is sent)."""
     headers = _headers(**{"Upload-Length": str(length)})
     if metadata:
         headers["Upload-Metadata"] = metadata
+    if signed_url is not None:
+        # The URL makes one upload: a creation repeated after the first got through would
+        # be refused (410), so it is sent again only when it cannot have left.
+        return Call("POST", signed_url, headers=headers, repeatable=False, credentials=False)
     # A repeated creation makes a second empty upload at worst; it expires unused.
     return Call("POST", "/v1/uploads", headers=headers)
 
 
-def head_call(location: str) -> Call:
-    return Call("HEAD", location, headers=_headers())
+def head_call(location: str, *, credentials: bool = True) -> Call:
+    return Call("HEAD", location, headers=_headers(), credentials=credentials)
 
 
-def patch_call(location: str, part: BodyPart, digest: bytes) -> Call:
+def patch_call(location: str, part: BodyPart, digest: bytes, *, credentials: bool = True) -> Call:
     headers = _headers(**{
         "Content-Type": CHUNK_TYPE, "Content-Length": str(part.size), "Upload-Offset": str(part.start),
         "Upload-Checksum": f"sha256 {base64.b64encode(digest).decode('ascii')}",
     })
     # Never repeated as such: after a failure the flow asks the offset and sends what is missing.
-    return Call("PATCH", location, headers=headers, repeatable=False)
+    return Call("PATCH", location, headers=headers, repeatable=False, credentials=credentials)
+
+
+def signed_tus_url(url: str) -> str:
+    """The tus creation URL of a signed upload URL: the same signed query at `/v1/uploads`
+    (`POST /v1/audio/upload-url` answers both; given only `url`, this finds its twin)."""
+    parts = urlsplit(url)
+    if parts.path.endswith(SIGNED_PUT_PATH):
+        path = parts.path[: -len(SIGNED_PUT_PATH)] + "/v1/uploads"
+        return urlunsplit(parts._replace(path=path))
+    return url
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,13 +107,14 @@ class TusStatus:
     expires_at: datetime | None
 
 
-def created_location(base_url: str, response: httpx.Response) -> str:
-    """The new upload's absolute URL (the `Location` of a 201)."""
+def created_location(created_at: str, response: httpx.Response) -> str:
+    """The new upload's absolute URL: the `Location` of a 201, relative to `created_at`
+    (the service's base URL, or a signed upload URL, which may name another host)."""
     check(response)
     location = response.headers.get("location")
     if not location:
         raise ApiError(response.status_code, "http_error", "The tus creation answered no Location.")
-    return str(urljoin(base_url + "/", location))
+    return str(urljoin(created_at if "?" in created_at else created_at + "/", location))
 
 
 def expires_of(response: httpx.Response) -> datetime | None:
@@ -124,5 +142,5 @@ def resumable(exc: Exception) -> bool:
 
 __all__ = [
     "DEFAULT_TUS_CHUNK_BYTES", "DEFAULT_TUS_THRESHOLD", "GONE_STATUSES", "TusStatus", "create_call",
-    "created_location", "expires_of", "head_call", "patch_call", "resumable", "status_of", "upload_metadata",
+    "created_location", "expires_of", "head_call", "patch_call", "resumable", "signed_tus_url", "status_of", "upload_metadata",
 ]

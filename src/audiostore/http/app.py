@@ -18,6 +18,7 @@ from . import client_gone, error_handlers
 from .access_log import AccessLog
 from .api_docs import install_api_docs
 from .cors import install_cors
+from .health_probe import AnswerHealthProbes
 from .json_body_limit import LimitJsonBodies, json_body_cap
 from .openapi_errors import document_errors
 from .openapi_limits import document_limits
@@ -37,6 +38,7 @@ from .routes_speech import router as speech_router
 from .routes_tts import router as tts_router
 from .routes_tus import router as tus_router
 from .routes_upload_urls import router as upload_urls_router
+from .startup_heap import freeze_startup_heap
 from .stop_on_signal import stop_work_on_signal
 from .web_page import install_web_page
 
@@ -58,6 +60,8 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
                 if owned:  # a real server: a stop signal cancels the long work at once
                     signals.enter_context(stop_work_on_signal(rt.begin_shutdown))
                 async with maintenance_loop(rt, enabled=owned):  # sweeper, retries, spool drain
+                    if owned:
+                        freeze_startup_heap()
                     yield
         finally:
             if owned:
@@ -84,9 +88,13 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.openapi = openapi_with_limits  # type: ignore[method-assign]  # FastAPI's documented hook
     error_handlers.install(app)
     client_gone.install(app)  # a rendition whose client left: 499, nothing logged
+    # A request is matched against the routers in this order, each route's pattern tried in
+    # turn: the bytes, the most requested route (a player's every seek), come first; no other
+    # router's pattern matches `/v1/audio/{audio_id}/content`. (Health probes never get here:
+    # AnswerHealthProbes, below.)
+    app.include_router(content_router)
     app.include_router(upload_urls_router)  # before /v1/audio/{audio_id}
     app.include_router(audio_router)
-    app.include_router(content_router)
     app.include_router(system_router)
     app.include_router(maintenance_router)
     app.include_router(renditions_router)
@@ -98,6 +106,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.include_router(tokens_router)
     app.include_router(public_router)
     app.include_router(tus_router)
+    app.add_middleware(AnswerHealthProbes)  # innermost: every layer below still sees the probe
     app.add_middleware(LimitJsonBodies, max_bytes=json_body_cap(settings.tts_max_text_chars))
     app.add_middleware(RefuseNulInUrl)
     app.add_middleware(RefuseRepeatedQuery)

@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import ValidationError
-from pydantic_core import to_json
 
 from ..errors import ValidationFailed
-from ..service import Principal
+from ..service import Principal, SignedUrl
 from ..service.principal import DELETE, LIST, READ, UPLOAD
 from ..service.hls import HlsService
 from ..service.idempotent_upload import IDEMPOTENCY_HEADER
+from .audio_json import audio_list_json
 from .auth import runtime_of, scoped
+from .batch_url_json import batch_url_json
 from .schemas import (
     AudioList,
     AudioObject,
     AudioPatch,
     BatchUrlRequest,
     BatchUrlResponse,
-    ErrorBody,
     ErrorResponse,
     RenditionInfo,
     UrlRequest,
@@ -107,7 +108,7 @@ async def list_audio(
     owner: str | None = Query(None, description="Admins: list another owner's audio."),
     urls: bool = Query(False, description="Also give each item a signed `url` (as POST /v1/urls)."),
     expires_in: int | None = Query(None, description="With urls=true: their lifetime in seconds."),
-) -> AudioList:
+) -> Response:
     rt = runtime_of(request)
     if expires_in is not None and not urls:
         raise ValidationFailed("expires_in applies to the URLs of urls=true; add urls=true.")
@@ -118,11 +119,10 @@ async def list_audio(
         limit=limit, cursor=cursor, owner=owner,
     )
     made = await rt.renditions.renditions_of(page.items)  # one query a page
-    signed = await rt.audio.sign_rows(page.items, expires_in=expires_in) if urls else [None] * len(page.items)
-    items = [AudioObject.from_row(r, s) for r, s in zip(page.items, signed, strict=True)]
-    for item in items:
-        item.renditions = [RenditionInfo.from_derived(d) for d in made[item.id]]
-    return AudioList(items=items, next_cursor=page.next_cursor)
+    signed: Sequence[SignedUrl | None] = (
+        await rt.audio.sign_rows(page.items, expires_in=expires_in) if urls else [None] * len(page.items))
+    # The AudioList shape written from the rows (audio_json: the models' bytes, no model an item).
+    return Response(audio_list_json(page.items, signed, made, page.next_cursor), media_type="application/json")
 
 
 @router.get("/audio/{audio_id}", response_model=AudioObject)
@@ -161,22 +161,13 @@ async def sign_url(audio_id: str, request: Request, who: Reader, body: UrlReques
     return UrlResponse(id=signed.audio_id, url=signed.url, expires_at=signed.expires_at)
 
 
-_NOT_FOUND_ITEM = ErrorBody(code="not_found", message="No such audio.").model_dump()
-
-
 @router.post("/urls", response_model=BatchUrlResponse)
 async def sign_urls(body: BatchUrlRequest, request: Request, who: Reader) -> Response:
     """Signed URLs for many ids at once; ids that are not yours or not found get an error entry."""
-    results = await runtime_of(request).audio.sign_many(who, body.ids, expires_in=body.expires_in)
-    # The BatchUrlResponse shape written straight to JSON (pydantic's own encoder, so times
-    # read as everywhere else): up to 1000 items, each made here from typed values, need no
-    # model each and no validation of the page (test_signed_urls checks the shape).
-    items = [
-        {"id": r, "url": None, "expires_at": None, "error": _NOT_FOUND_ITEM} if isinstance(r, str)
-        else {"id": r.audio_id, "url": r.url, "expires_at": r.expires_at, "error": None}
-        for r in results
-    ]
-    return Response(to_json({"urls": items}), media_type="application/json")
+    batch = await runtime_of(request).audio.sign_many(who, body.ids, expires_in=body.expires_in)
+    # The BatchUrlResponse shape written straight to JSON (batch_url_json: the encoder's own
+    # bytes, no model or dict an item; test_signed_urls checks the shape).
+    return Response(batch_url_json(batch), media_type="application/json")
 
 
 __all__ = ["router", "ValidationError"]

@@ -108,11 +108,11 @@ class AudioObject(BaseModel):
             url_expires_at=signed.expires_at if signed else None,
             loudness_lufs=getattr(row, "loudness_lufs", None),
             true_peak_dbtp=getattr(row, "true_peak_dbtp", None),
-            analysis=_analysis_state(row),
+            analysis=analysis_state(row),
         )
 
 
-def _analysis_state(row: AudioRow) -> Literal["pending", "done", "failed"]:
+def analysis_state(row: AudioRow) -> Literal["pending", "done", "failed"]:
     if getattr(row, "analysis_due_at", None) is not None:
         return "pending"
     return "failed" if getattr(row, "analysis_error", None) else "done"

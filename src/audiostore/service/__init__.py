@@ -1,7 +1,7 @@
 """The rules of audiostore: ingest, read, sign, delete, keys."""
 
 from .api_keys import ApiKeyService, IssuedKey
-from .audio import AudioService, Page, SignedUrl
+from .audio import AudioService, Page, SignedBatch, SignedUrl
 from .content_source import ContentSource
 from .ingest import Ingest, StoredUpload
 from .metadata_field import parse_metadata
@@ -19,6 +19,7 @@ __all__ = [
     "IssuedKey",
     "Page",
     "Principal",
+    "SignedBatch",
     "SignedUrl",
     "StagedUpload",
     "StoredUpload",

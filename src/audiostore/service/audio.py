@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol, TypedDict
+from typing import Any, NamedTuple, Protocol, TypedDict, cast
 
 from ..blob_keys import check_name
 from ..blobstores import BlobNotFound, BlobStore, BlobStoreUnavailable
@@ -26,7 +26,7 @@ from ..errors import (
     ValidationFailed,
 )
 from ..settings import UrlSettings
-from ..signing import UrlSigner, signed_query
+from ..signing import EXPIRES_PARAM, SIGNATURE_PARAM, UrlSigner, signed_query
 from .content_source import BlobAccess, ContentFields, ContentSource
 from .expiry_rules import url_lifetime_within_expiry
 from .principal import Principal
@@ -72,6 +72,16 @@ class SignedUrl(NamedTuple):
     audio_id: str
     url: str
     expires_at: datetime
+
+
+class SignedBatch(NamedTuple):
+    """`sign_many`'s answer, one entry per id asked, in order: `urls[i]` and `expires_at[i]`
+    are None where `ids[i]` is not visible. (Three lists, not a tuple a URL: a batch of 1000
+    makes no object per URL beyond its string; `expires_at` mostly holds one datetime.)"""
+
+    ids: Sequence[str]
+    urls: Sequence[str | None]
+    expires_at: Sequence[datetime | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,8 +226,8 @@ class AudioService:
 
     async def sign_many(
         self, principal: Principal, ids: Sequence[str], *, expires_in: int | None = None
-    ) -> builtins.list[SignedUrl | str]:
-        """One URL per id, in order; an id that is not visible comes back as the bare id."""
+    ) -> SignedBatch:
+        """One URL per id, in order; an id that is not visible gets none."""
         if not ids or len(ids) > MAX_BATCH_URLS:
             raise ValidationFailed(f"ids must hold 1 to {MAX_BATCH_URLS} ids.")
         seconds = self.check_expires_in(expires_in)
@@ -228,19 +238,37 @@ class AudioService:
         else:  # only what signing needs
             rows = await self.catalog.get_many_signable(ids, owner=principal.scope(), now=self.clock())
         found = [rows[audio_id] for audio_id in ids if audio_id in rows]
-        signed = iter(await self._sign_plain(found, seconds))
-        return [next(signed) if audio_id in rows else audio_id for audio_id in ids]
+        signed_urls, signed_until = await self._sign_plain(found, seconds)
+        if len(found) == len(ids):
+            return SignedBatch(ids, signed_urls, signed_until)
+        urls: builtins.list[str | None] = []
+        until: builtins.list[datetime | None] = []
+        n = 0
+        for audio_id in ids:
+            if audio_id in rows:
+                urls.append(signed_urls[n])
+                until.append(signed_until[n])
+                n += 1
+            else:
+                urls.append(None)
+                until.append(None)
+        return SignedBatch(ids, urls, until)
 
     async def sign_rows(self, rows: Sequence[AudioRow], *, expires_in: int | None = None) -> builtins.list[SignedUrl]:
         """A URL for each of `rows`, in order: rows the caller has just been shown (a list page)."""
-        return await self._sign_plain(rows, self.check_expires_in(expires_in))
+        urls, until = await self._sign_plain(rows, self.check_expires_in(expires_in))
+        return [SignedUrl(row.id, url, at) for row, url, at in zip(rows, urls, until, strict=True)]
 
-    async def _sign_plain(self, rows: Sequence[Signable], seconds: int) -> builtins.list[SignedUrl]:
+    async def _sign_plain(
+        self, rows: Sequence[Signable], seconds: int
+    ) -> tuple[builtins.list[str], builtins.list[datetime]]:
         """`_sign_row` without rendition parameters for many rows, the same URLs, with the
         per-URL work cut to the signature: one clock reading, one expiry, one base URL, and
-        in direct mode one store call per distinct lifetime."""
+        in direct mode one store call per distinct lifetime. Returns each row's URL and end."""
         now = self.clock()
-        out: builtins.list[SignedUrl | None] = [None] * len(rows)
+        expires_at = now + timedelta(seconds=seconds)
+        urls: builtins.list[str | None] = [None] * len(rows)
+        until: builtins.list[datetime] = [expires_at] * len(rows)
         if self.access.direct:
             by_lifetime: dict[int, builtins.list[int]] = {}
             for i, row in enumerate(rows):
@@ -249,20 +277,21 @@ class AudioService:
                     lifetime = url_lifetime_within_expiry(row, seconds, now)
                     by_lifetime.setdefault(lifetime, []).append(i)
             for lifetime, indexes in by_lifetime.items():
-                urls = await self.access.presigned_urls([rows[i].key for i in indexes], seconds=lifetime)
+                presigned = await self.access.presigned_urls([rows[i].key for i in indexes], seconds=lifetime)
                 at = now + timedelta(seconds=lifetime)
-                for i, url in zip(indexes, urls, strict=True):
-                    out[i] = SignedUrl(rows[i].id, url, at)
-        expires_at = now + timedelta(seconds=seconds)
-        expires = int(expires_at.timestamp())
-        base = f"{self.public_url}/v1/audio/"
-        signatures = iter(self.signer.sign_each([r.id for r, done in zip(rows, out) if done is None], expires))
-        return [
-            done or SignedUrl(
-                row.id, f"{base}{row.id}/content?{signed_query({}, expires, next(signatures))}", expires_at
-            )
-            for row, done in zip(rows, out, strict=True)
-        ]
+                for i, url in zip(indexes, presigned, strict=True):
+                    urls[i], until[i] = url, at
+        rest = [i for i, url in enumerate(urls) if url is None] if self.access.direct else range(len(rows))
+        if rest:
+            expires = int(expires_at.timestamp())
+            base = f"{self.public_url}/v1/audio/"
+            # `signed_query({}, expires, signature)`, spelled out: a signature is URL-safe
+            # base64, which the query carries unescaped.
+            query = f"/content?{EXPIRES_PARAM}={expires}&{SIGNATURE_PARAM}="
+            ids = [rows[i].id for i in rest]
+            for i, audio_id, signature in zip(rest, ids, self.signer.sign_each(ids, expires), strict=True):
+                urls[i] = f"{base}{audio_id}{query}{signature}"
+        return cast(builtins.list[str], urls), until  # every entry is set by now
 
     async def sign_row(self, row: AudioRow, seconds: int) -> SignedUrl:
         """A URL for `row`, which the caller has just stored or been shown; `seconds` is

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypedDict
 
-from ..blobstores import BlobStore, LocalPathStore
-from ..blobstores.base import can_sign
+from ..blobstores import BlobStore
+from ..blobstores.base import can_sign, has_local_paths
 from ..blobstores.spooling import SPOOL
 from ..catalog import AudioRow
 
@@ -79,7 +79,7 @@ class BlobAccess:
         file, a redirect to the bucket (if allowed and direct), or streamed from the store."""
         if local_path is not None:
             return ContentSource(**common, path=local_path)
-        if isinstance(self.store, LocalPathStore):
+        if has_local_paths(self.store):
             return ContentSource(**common, path=self.store.local_path(common["key"]))
         if allow_redirect and self.direct:
             url = await self.presigned_url(

@@ -24,7 +24,7 @@ from typing import TypeVar
 
 from ..blob_keys import check_key_part, check_name
 from ..catalog.upload_grants import UploadGrantCatalog, UploadGrantUseRow
-from ..errors import SignatureInvalid, UploadUrlUsed, ValidationFailed
+from ..errors import SignatureExpired, SignatureInvalid, UploadUrlUsed, ValidationFailed
 from ..settings import DEFAULT_FORMATS, IngestSettings, UrlSettings
 from ..signing import UrlSigner, parse_signed_query, signed_query
 from .principal import Principal
@@ -149,8 +149,11 @@ class UploadGrants:
             expires = int(signed.expires)
         except ValueError as exc:
             raise SignatureInvalid("This is not a signed upload URL.") from exc
-        self.signer.verify(_subject(params["nonce"]), expires, params, signed.signature,
-                           now=self.clock().timestamp())
+        try:
+            self.signer.verify(_subject(params["nonce"]), expires, params, signed.signature,
+                               now=self.clock().timestamp())
+        except SignatureExpired as exc:  # say which URL, and what to do
+            raise SignatureExpired("This signed upload URL has expired; ask for a new one.") from exc
         return UploadGrant(
             owner=params["owner"], collection=params["collection"], nonce=params["nonce"],
             max_bytes=int(params["max_bytes"]),
