@@ -4,10 +4,12 @@
 
 The server (granian, 1 worker, pinned to CPU 1) gets a valid 16-bit WAV from this process
 (CPU 0): once as one raw `POST /v1/audio`, once through `/v1/uploads` (creation, then PATCHes
-of `--chunk-mb` with `Upload-Checksum: sha256` unless `--no-checksum`, each read from the
-file as it is sent), in alternating rounds. Time is until the answer that names the stored object (the 201 of the
+of `--chunk-mb` with `Upload-Checksum: sha256` unless `--no-checksum`, each read and hashed
+one chunk ahead on a thread while the PATCH before it is sent), in alternating rounds. Time is until the answer that names the stored object (the 201 of the
 POST, the last PATCH's 204), so both include sniff, the full decode and the store put. RSS of
 the server's process tree is sampled every 10 ms; growth is its peak minus the RSS before.
+The server's CPU time (user + system) per upload is printed too: on a shared machine it is
+the figure that other load inflates least.
 Targets (shared/DESIGN.md): tus >= 0.9x the POST's throughput; peak RSS growth < 100 MB.
 """
 
@@ -17,14 +19,18 @@ import argparse
 import base64
 import hashlib
 import os
+import socket
 import sys
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import BinaryIO
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx
-from harness import CLIENT_CPU, RssSampler, audiostore_serve, table, workdir, write_wav
+from harness import CLIENT_CPU, RssSampler, audiostore_serve, cpu_seconds, table, workdir, write_wav
 from upload_memory import delete, upload, wait_analysed
 
 RATIO_TARGET = 0.9
@@ -32,26 +38,49 @@ RSS_TARGET_MB = 100
 TUS = {"Tus-Resumable": "1.0.0"}
 
 
+def _chunks(path: Path, chunk: int, checksum: bool) -> Iterator[tuple[bytes, str | None]]:
+    """The file's chunks with their `Upload-Checksum`, each read and hashed on a worker thread
+    one chunk ahead, so the client's hashing overlaps the server's work on the chunk before
+    (as a real client would; hashlib releases the GIL)."""
+
+    def read(f: BinaryIO) -> tuple[bytes, str | None]:
+        data = f.read(chunk)
+        if not checksum:
+            return data, None
+        return data, f"sha256 {base64.b64encode(hashlib.sha256(data).digest()).decode()}"
+
+    with path.open("rb") as f, ThreadPoolExecutor(1) as pool:
+        ahead = pool.submit(read, f)
+        while True:
+            data, digest = ahead.result()
+            if not data:
+                return
+            ahead = pool.submit(read, f)
+            yield data, digest
+
+
 def tus_upload(url: str, key: str, path: Path, chunk: int, checksum: bool = True) -> tuple[float, str]:
     """(seconds until the last PATCH answered, the stored object's id)."""
     auth = {**TUS, "Authorization": f"Bearer {key}"}
     size = path.stat().st_size
     started = time.perf_counter()
-    with httpx.Client(timeout=300) as c, path.open("rb") as f:
+    # TCP_NODELAY, as browsers and requests/urllib3 (so tuspy) set it: without it, httpx's
+    # socket holds each PATCH's last partial segment until the server's delayed ACK (Nagle).
+    nodelay = httpx.HTTPTransport(socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
+    with httpx.Client(timeout=300, transport=nodelay) as c:
         made = c.post(f"{url}/v1/uploads", headers={**auth, "Upload-Length": str(size)})
         made.raise_for_status()
         loc = url + made.headers["location"]
         offset = 0
-        while offset < size:
-            data = f.read(chunk)
+        for data, digest in _chunks(path, chunk, checksum):
             headers = {**auth, "Content-Type": "application/offset+octet-stream",
                        "Upload-Offset": str(offset)}
-            if checksum:
-                digest = base64.b64encode(hashlib.sha256(data).digest()).decode()
-                headers["Upload-Checksum"] = f"sha256 {digest}"
+            if digest is not None:
+                headers["Upload-Checksum"] = digest
             r = c.patch(loc, content=data, headers=headers)
             r.raise_for_status()
             offset = int(r.headers["upload-offset"])
+    assert offset == size, (offset, size)
     return time.perf_counter() - started, r.headers["audiostore-audio-id"]
 
 
@@ -80,15 +109,19 @@ def main(argv: list[str] | None = None) -> int:
             delete(svc.url, svc.key, str(warm["id"]))
             for round_ in range(args.rounds):
                 os.sync()
+                cpu_before = cpu_seconds(svc.proc.pid)
                 _, post_s, obj = upload(svc.url, svc.key, source, "raw")
+                post_cpu = cpu_seconds(svc.proc.pid) - cpu_before
                 wait_analysed(svc.url, svc.key, str(obj["id"]))
                 delete(svc.url, svc.key, str(obj["id"]))
                 os.sync()
                 sampler = RssSampler(svc.proc.pid)
                 base = sampler.current()
+                cpu_before = cpu_seconds(svc.proc.pid)
                 with sampler:
                     tus_s, audio_id = tus_upload(svc.url, svc.key, source, args.chunk_mb << 20,
                                                  checksum=not args.no_checksum)
+                tus_cpu = cpu_seconds(svc.proc.pid) - cpu_before
                 growth = (sampler.peak - base) / 1e6
                 wait_analysed(svc.url, svc.key, audio_id)
                 delete(svc.url, svc.key, audio_id)
@@ -97,12 +130,12 @@ def main(argv: list[str] | None = None) -> int:
                 growths.append(growth)
                 rows.append([round_ + 1, f"{post_s:.2f}", f"{size / post_s / 1e6:,.0f}",
                              f"{tus_s:.2f}", f"{size / tus_s / 1e6:,.0f}", f"{ratio:.2f}x",
-                             f"{growth:.1f}"])
+                             f"{growth:.1f}", f"{post_cpu:.2f}", f"{tus_cpu:.2f}"])
     sums = "without checksums" if args.no_checksum else "with sha256 checksums"
     print(f"{size / 2**20:,.0f} MiB WAV; tus in {args.chunk_mb} MiB PATCHes {sums}; "
           "server on CPU 1, client on CPU 0")
     print(table(rows, ["round", "POST (s)", "POST MB/s", "tus (s)", "tus MB/s", "tus vs POST",
-                       "tus peak RSS growth (MB)"]))
+                       "tus peak RSS growth (MB)", "server CPU POST (s)", "server CPU tus (s)"]))
     best, worst = max(ratios), max(growths)
     print(f"throughput: best {best:.2f}x the POST ({'meets' if best >= RATIO_TARGET else 'MISSES'} "
           f"target >= {RATIO_TARGET}x); peak RSS growth at most {worst:.1f} MB "

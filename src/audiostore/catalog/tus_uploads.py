@@ -1,10 +1,11 @@
-"""SQL of resumable (tus) uploads: the committed offset and the lease of the one PATCH that
-may append, taken and given back with conditional UPDATEs.
+"""SQL of resumable (tus) uploads: the committed offset, and the lease of the one ingest
+that stores a finished upload, taken and given back with conditional UPDATEs.
 
 Every change is `UPDATE ... WHERE` the state it expects (the offset the client named, no live
-lease, the writer's own token), and its row count says whether it happened. So two PATCHes of
-one upload, on one instance or on two sharing a PostgreSQL catalogue, cannot both append: the
-second finds the lease taken (or the offset moved on) and is refused.
+lease, the writer's own token), and its row count says whether it happened. A PATCH's claim
+on the upload is the part file's lock (service/tus_parts.py), not a row write; its one write
+is `advance`, conditional on the offset it started from, so two PATCHes of one upload, on one
+instance or on two sharing a PostgreSQL catalogue, can never both commit.
 """
 
 from __future__ import annotations
@@ -93,6 +94,24 @@ class TusUploadCatalog:
              TusUploadRow.offset == old_offset],
             {"offset": new_offset, "writer": None, "lease_until": None, **values},
         )
+
+    async def advance(
+        self, upload_id: str, *, old_offset: int, new_offset: int, now: datetime,
+        values: dict[str, Any],
+    ) -> bool:
+        """A PATCH's one write: the new offset (and any other `values`: the length, the
+        expiry; the state and an ingest lease for the last one), if the upload still receives
+        at `old_offset` and no live lease is held on it. False otherwise."""
+        return await self._update(
+            [TusUploadRow.id == upload_id, TusUploadRow.state == RECEIVING,
+             TusUploadRow.offset == old_offset, _lease_free(now)],
+            {"offset": new_offset, **values},
+        )
+
+    async def delete(self, upload_id: str) -> None:
+        """Remove the row (a refused upload), by the caller that holds its part's lock."""
+        async with self.database.session() as s:
+            await s.execute(delete(TusUploadRow).where(TusUploadRow.id == upload_id))
 
     async def release(self, upload_id: str, *, writer: str) -> None:
         await self._update(

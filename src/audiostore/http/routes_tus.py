@@ -300,7 +300,7 @@ async def tus_head(upload_id: str, request: Request) -> Response:
     """The upload's offset (resume from there), its length, metadata and expiry."""
     _check_version(request)
     who = await _upload_principal(request, upload_id)
-    row = await runtime_of(request).tus_uploads.get(who, upload_id)
+    row = await runtime_of(request).tus_uploads.describe(who, upload_id)
     headers = _upload_headers(row)
     if row.upload_metadata:
         headers["Upload-Metadata"] = row.upload_metadata

@@ -1,14 +1,16 @@
 """The part file of a resumable upload: `{data_dir}/uploads/{id}.part`, on local disk.
 
-An append opens the file, takes an exclusive `flock` (so two processes on this host, or on
-hosts sharing the directory over NFS, which emulates flock with POSIX locks, never write it at
-once, even if a catalogue lease was wrongly taken over), cuts it back to the committed offset
-(bytes a dead PATCH wrote past it were never acknowledged), and writes at that offset. Bytes
-reach the disk (`fdatasync`: the data and the file size, not the timestamps nothing reads)
-before the catalogue records the new offset, so an acknowledged offset always has its bytes
-behind it. Each write also starts the kernel's writeback of its range at once
-(`sync_file_range(SYNC_FILE_RANGE_WRITE)`, on Linux), so the disk works while the rest of the
-PATCH arrives and the final sync has little left to wait for. The upload is never held in memory.
+An append opens the file and takes an exclusive `flock` on it for as long as the PATCH runs:
+that lock is the PATCH's claim on the upload (two processes on this host, or on hosts sharing
+the directory over NFS, which emulates flock with POSIX locks, never write it at once; the
+kernel drops it when the process dies, so a killed server frees the upload at once). Under the
+lock the caller reads the committed offset, cuts the file back to it (bytes a dead PATCH wrote
+past it were never acknowledged) and writes from there. Each write starts the kernel's
+writeback of its range (`sync_file_range(SYNC_FILE_RANGE_WRITE)`, on Linux), so the disk
+drains the part while the rest arrives instead of all at once at the end. Whether a PATCH also
+waits for its bytes to reach the platter (`fdatasync`) before its offset is committed is the
+caller's choice (service/tus_uploads.py says why it normally does not). The upload is never
+held in memory.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from ..disk_space import full_disk_is_507, write_all
 
@@ -76,15 +79,22 @@ class PartBusy(Exception):
 
 
 class PartWriter:
-    """Exclusive writing at the end of a part file, from the committed `offset` on."""
+    """Exclusive writing at the end of a part file. `PartWriter(path)` takes the lock;
+    `start(offset)` cuts the file back to the committed `offset` and writes from there."""
 
-    def __init__(self, path: Path, offset: int) -> None:
-        self._fd = os.open(path, os.O_WRONLY)  # FileNotFoundError: terminated meanwhile
+    def __init__(self, path: Path) -> None:
+        self._fd = os.open(path, os.O_RDWR)  # FileNotFoundError: terminated meanwhile
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
             os.close(self._fd)
             raise PartBusy() from exc
+        self.offset = 0
+        self.written = 0
+        self.size_found = os.fstat(self._fd).st_size  # before any cut: what the disk kept
+        self._file: BinaryIO | None = None
+
+    def start(self, offset: int) -> None:
         self.offset = offset
         self.written = 0
         with full_disk_is_507("uploads"):
@@ -93,10 +103,15 @@ class PartWriter:
         self._file = os.fdopen(self._fd, "wb", buffering=0, closefd=False)
 
     def write(self, data: bytes) -> None:
+        assert self._file is not None, "start() first"
         with full_disk_is_507("uploads"):
             write_all(self._file, data)
         _start_writeback(self._fd, self.offset + self.written, len(data))
         self.written += len(data)
+
+    def read_at(self, position: int, n: int) -> bytes:
+        """Bytes of the part (committed or just written), from the page cache."""
+        return os.pread(self._fd, n, position)
 
     def sync(self) -> None:
         with full_disk_is_507("uploads"):
@@ -108,8 +123,18 @@ class PartWriter:
         self.written = 0
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self._file.close()
+        if self._file is not None:
+            with contextlib.suppress(Exception):
+                self._file.close()
         if self._fd >= 0:
             os.close(self._fd)  # drops the flock
             self._fd = -1
+
+
+def lock_idle_part(path: Path) -> PartWriter | None:
+    """The part's lock for termination and expiry, which must not remove an upload a PATCH is
+    writing: PartBusy if one holds it now, None if there is no part (already removed)."""
+    try:
+        return PartWriter(path)
+    except FileNotFoundError:
+        return None

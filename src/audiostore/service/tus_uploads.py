@@ -3,19 +3,37 @@ one ingest, terminate, expire.
 
 The rules, all here:
 - The catalogue row holds the committed offset; the part file (service/tus_parts.py) holds
-  exactly that many acknowledged bytes. A PATCH must name that offset (else 409) and takes a
-  lease first (a conditional UPDATE, service-wide across instances; else 423), renewed while
-  it writes. Its bytes are synced to disk before the new offset is committed, with the lease.
+  the acknowledged bytes. A PATCH claims the upload by locking its part (`flock`, shared by
+  every instance that shares the parts folder, and dropped by the kernel if the process dies:
+  a second PATCH meanwhile is 423), then reads the row, so the offset it checks (else 409)
+  cannot move under it. It makes one catalogue write: the new offset, conditional on the old
+  one. Termination and the expiry job take the same lock, so they never remove an upload a
+  PATCH is writing.
+- Durability of acknowledged bytes. A PATCH's bytes are written (writeback started as they
+  arrive) and its offset committed without waiting for the disk: a crash of the process keeps
+  them (they are in the kernel's page cache, which outlives it; tests/uploads/test_tus_crash.py
+  SIGKILLs a server mid-PATCH). Only a power loss can take them, and then it takes the
+  file's tail with them (ext4 in its default `data=ordered`, XFS, btrfs never leave a length
+  with unwritten data behind it), so the next PATCH trusts min(committed offset, part
+  length), and HEAD reports the same: the client resends what the disk lost. Waiting for
+  `fdatasync` on every PATCH bought only that, at the price of a disk flush per PATCH (half
+  the throughput of one POST of the same file); AUDIOSTORE_TUS_SYNC_EACH_PATCH brings it
+  back for filesystems without that ordering. The PATCH that brings the last byte does sync
+  the part before the upload turns `storing`, so a stored object's bytes are on the disk.
 - A PATCH with `Upload-Checksum` is all or nothing: a mismatch (460) or a cut body discards
   every byte of it. Without one, a cut body keeps what arrived (the protocol asks servers to
   store as much as they can), so the client resumes from there.
-- The PATCH that commits the last byte turns the upload `storing` and, still holding the
-  lease, hands the part file to the ingest once (idempotency key `tus:{id}`, so a retry
-  after a crash finds the first result instead of storing twice). The ingest's 4xx (not
+- The first bytes are sniffed as soon as they are in (service/tus_head_check.py): a file that
+  is not audio, or not a format the upload may have, is 415 at its first PATCH and the
+  upload (row and part) is gone, rather than after its last byte.
+- The PATCH that commits the last byte turns the upload `storing` with an ingest lease in the
+  same write, and hands the part file to the ingest once (idempotency key `tus:{id}`, so a
+  retry after a crash finds the first result instead of storing twice). The ingest's 4xx (not
   audio, too long...) fails the upload for good and removes its part: nothing is stored. A
   5xx (the store is down) leaves it `storing`, and a retried PATCH runs the ingest again.
 - A partial upload (concatenation) stops at `complete` when its last byte is in: it is never
-  ingested on its own; service/tus_concatenation.py claims it for a final upload.
+  ingested on its own; service/tus_concatenation.py claims it for a final upload. Its first
+  bytes are not the file's, so the early format check leaves it to the final upload's ingest.
 - A client token's collections are checked at creation; its max_bytes and formats are folded
   into the row's bounds, because the ingest at the end runs without the token.
 - An unfinished upload expires `tus_upload_expiry` after its last PATCH (410 from then on);
@@ -25,12 +43,18 @@ The rules, all here:
   PATCH finds it at the upload's length, the ingest adopts the part with that sha256 and reads
   it only to sniff and decode; otherwise (a restart, a PATCH on another instance) the ingest
   hashes the part once. Either way the part is adopted by hard link, never copied again.
+  A PATCH with its own sha256 (or sha1, md5) `Upload-Checksum` needs a second digest of the
+  same bytes (a running hash of the whole file cannot give the digest of one PATCH); the two
+  run on two worker threads at once (hashlib lets go of the GIL), so on two cores they cost
+  the time of one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
@@ -42,6 +66,7 @@ from typing import Any
 import anyio
 import uuid_utils
 
+from ..audio import HEAD_BYTES
 from ..blob_keys import check_key_part, check_name
 from ..catalog import AudioRow
 from ..catalog.tus_uploads import (
@@ -75,9 +100,12 @@ from .ingest import Ingest
 from .metadata_field import check_metadata
 from .principal import Principal
 from .tus_checksum import ExpectedChecksum
-from .tus_parts import PartBusy, PartWriter, create_part, part_path, remove_part
+from .tus_head_check import bytes_needed, check_head
+from .tus_parts import PartBusy, PartWriter, create_part, lock_idle_part, part_path, remove_part
 from .upload_fields import UploadFields
 from .upload_source import FileUploadSource
+
+log = logging.getLogger(__name__)
 
 STORING_LEASE = timedelta(minutes=15)  # an ingest's probe and put; a dead one is retried after
 _WRITE_EVERY = 1024 * 1024  # bytes gathered before one hash-and-write in a worker thread
@@ -178,9 +206,6 @@ class TusUploads:
     def _expiry_from(self, now: datetime) -> datetime:
         return now + timedelta(seconds=self.settings.tus_upload_expiry)
 
-    def _lease_until(self, now: datetime) -> datetime:
-        return now + timedelta(seconds=self.settings.tus_lease_seconds)
-
     def _limit(self, row: TusUploadRow) -> int:
         bound = UploadBounds.from_json(row.bounds).max_bytes
         return min(self.max_size, bound) if bound else self.max_size
@@ -249,6 +274,18 @@ class TusUploads:
             raise UploadGone()
         return row
 
+    async def describe(self, principal: Principal, upload_id: str) -> TusUploadRow:
+        """The upload as HEAD shows it: its offset is never more than its part holds (after a
+        power loss the disk may have kept less than was acknowledged; resume from there)."""
+        row = await self.get(principal, upload_id)
+        if row.state == RECEIVING and row.offset:
+            try:
+                size = (await anyio.to_thread.run_sync(part_path(self.parts_dir, upload_id).stat)).st_size
+            except FileNotFoundError:
+                raise UploadNotFound() from None
+            row.offset = min(row.offset, size)
+        return row
+
     async def owner_of(self, upload_id: str) -> str | None:
         row = await self.catalog.get(upload_id)
         return row.owner if row else None
@@ -259,7 +296,28 @@ class TusUploads:
         checksum: ExpectedChecksum | None, body: AsyncIterator[bytes],
     ) -> AppendResult:
         """Append a PATCH's body at `offset`; the stored object once the last byte is in."""
+        try:  # the claim first, so that the row read next cannot be overtaken by another PATCH
+            part: PartWriter | None = await anyio.to_thread.run_sync(
+                PartWriter, part_path(self.parts_dir, upload_id))
+        except PartBusy as exc:
+            await self.get(principal, upload_id)  # 404 / 410 before saying it is busy
+            raise UploadLocked() from exc
+        except FileNotFoundError:
+            part = None  # stored (or refused, terminated): the row says which
+        try:
+            return await self._append_claimed(principal, upload_id, part, offset=offset,
+                                              length=length, checksum=checksum, body=body)
+        finally:
+            if part is not None:
+                part.close()
+
+    async def _append_claimed(
+        self, principal: Principal, upload_id: str, part: PartWriter | None, *, offset: int,
+        length: int | None, checksum: ExpectedChecksum | None, body: AsyncIterator[bytes],
+    ) -> AppendResult:
         row = await self.get(principal, upload_id)
+        if row.state != RECEIVING and part is not None:
+            part.close()  # a finished upload's part is the ingest's (its lease is the row's)
         if row.concat == FINAL:
             raise Forbidden("A final upload is made of its partial uploads; it takes no PATCH.")
         if row.state in (COMPLETE, CONCATENATING):  # a partial upload with every byte in
@@ -275,8 +333,12 @@ class TusUploads:
             if offset != row.offset:
                 raise UploadOffsetMismatch()
             return await self._retry_ingest(row)
+        if part is None:
+            raise UploadNotFound()  # terminated or swept between the two reads
+        if part.size_found < row.offset:
+            await self._fall_back_to_disk(row, part.size_found)
         if offset != row.offset:
-            raise UploadOffsetMismatch()
+            raise UploadOffsetMismatch(headers={"Upload-Offset": str(row.offset)})
         values: dict[str, Any] = {}
         total = row.length
         if length is not None:
@@ -289,33 +351,30 @@ class TusUploads:
                 values["length"] = length
             elif length != total:
                 raise BadRequest("Upload-Length was set already and cannot change.")
-        writer = str(uuid_utils.uuid7())
-        now = self._now()
-        if not await self.catalog.take_lease(upload_id, offset=offset, writer=writer, now=now,
-                                             until=self._lease_until(now)):
-            again = await self.catalog.get(upload_id)
-            if again is not None and again.offset != offset:
-                raise UploadOffsetMismatch()
-            raise UploadLocked()
+        await anyio.to_thread.run_sync(part.start, offset)
         file_hash = self._running_hash(upload_id, offset)
         try:
-            written = await self._receive(row, writer, offset, total, checksum, body, file_hash)
+            written = await self._receive(row, part, offset, total, checksum, body, file_hash)
         except BaseException:
             self._running.pop(upload_id, None)
-            await self._give_back(upload_id, writer)
             raise
         new_offset = offset + written
         done = total is not None and new_offset == total
         now = self._now()
         values.update(updated_at=now, expires_at=self._expiry_from(now))
+        writer = None
+        if done:  # a stored object's bytes are on the disk
+            await anyio.to_thread.run_sync(part.sync)
         if done and row.concat == PARTIAL:  # waits, whole, for its final upload
             values.update(state=COMPLETE)
-        elif done:  # keep the lease for the ingest
+        elif done:  # the ingest's lease, taken in the same write
+            writer = str(uuid_utils.uuid7())
             values.update(state=STORING, writer=writer, lease_until=now + STORING_LEASE)
-        if not await self.catalog.commit(upload_id, writer=writer, old_offset=offset,
-                                         new_offset=new_offset, values=values):
-            raise UploadLocked("This PATCH lost its claim on the upload (it stalled past "
-                               "AUDIOSTORE_TUS_LEASE_SECONDS); HEAD for the offset and resume.")
+        if not await self.catalog.advance(upload_id, old_offset=offset, new_offset=new_offset,
+                                          now=now, values=values):
+            self._running.pop(upload_id, None)
+            raise UploadLocked("The upload changed under this PATCH (terminated, or being "
+                               "stored); HEAD for its state.")
         if file_hash is not None:
             self._keep_running_hash(upload_id, new_offset, file_hash)
         committed = row  # as the catalogue now holds it (no second read)
@@ -323,102 +382,141 @@ class TusUploads:
         for name, value in values.items():
             if name not in ("writer", "lease_until"):
                 setattr(committed, name, value)
-        if not done or row.concat == PARTIAL:
+        if writer is None:
             return AppendResult(committed)
+        part.close()  # the part's lock is not needed by the ingest (its lease is the row's)
         return AppendResult(committed, await self.finish(committed, writer))
 
-    async def _give_back(self, upload_id: str, writer: str) -> None:
+    async def _fall_back_to_disk(self, row: TusUploadRow, on_disk: int) -> None:
+        """The part is shorter than the committed offset: the machine lost power before the
+        kernel wrote the last PATCHes out. The offset becomes what the disk kept, and the
+        client (told by a 409 or a HEAD) sends the rest again."""
+        log.warning("tus upload %s: %d bytes acknowledged, %d on disk; resuming from the disk",
+                    row.id, row.offset, on_disk)
+        await self.catalog.advance(row.id, old_offset=row.offset, new_offset=on_disk,
+                                   now=self._now(), values={})
+        row.offset = on_disk
+        self._running.pop(row.id, None)
+
+    def _accepted_formats(self, row: TusUploadRow) -> tuple[list[str], str]:
+        """The formats this upload may have, and what set them (for a 415's message)."""
+        server = list(self.ingest.settings.accepted_formats)
+        bound = UploadBounds.from_json(row.bounds).formats
+        if not bound:
+            return server, "AUDIOSTORE_ACCEPTED_FORMATS"
+        return [f for f in server if f in bound], "this upload's formats"
+
+    async def _refuse_head(self, row: TusUploadRow, exc: UnsupportedMediaType) -> None:
+        """The first bytes are not an accepted format: the upload ends now, leaving nothing
+        (its part's lock is held, so no PATCH writes meanwhile)."""
         with anyio.CancelScope(shield=True):
-            await self.catalog.release(upload_id, writer=writer)
+            await self.catalog.delete(row.id)
+            remove_part(self.parts_dir, row.id)
+        self._running.pop(row.id, None)
+        raise exc
 
     async def _receive(
-        self, row: TusUploadRow, writer: str, offset: int, total: int | None,
+        self, row: TusUploadRow, part: PartWriter, offset: int, total: int | None,
         checksum: ExpectedChecksum | None, body: AsyncIterator[bytes], file_hash: Any = None,
     ) -> int:
         """Write the body at `offset`; the bytes kept. Raises after discarding what must go.
-        `file_hash` (the part's running sha256, if held) takes the bytes too, in the same
-        worker thread as the write; the caller drops it if this raises."""
+        `file_hash` (the part's running sha256, if held) takes the bytes too, in a worker
+        thread beside the write; the caller drops it if this raises."""
         room = (total if total is not None else self._limit(row)) - offset
-        try:
-            part = await anyio.to_thread.run_sync(PartWriter, part_path(self.parts_dir, row.id), offset)
-        except PartBusy as exc:
-            raise UploadLocked() from exc
-        except FileNotFoundError as exc:
-            raise UploadNotFound() from exc
         hasher = checksum.hasher() if checksum else None
-        renew_every = self.settings.tus_lease_seconds / 3
-        renewed = time.monotonic()
         batch: list[bytes] = []
         batched = 0
+        # The head is sniffed once enough of it is in (this PATCH or a later one): `head_at`
+        # is the offset that must be reached first, None once decided (or not this PATCH's).
+        needed = await anyio.to_thread.run_sync(self._head_needed, part, offset)
+        head_at: int | None = needed if offset < needed and row.concat != PARTIAL else None
+        accepted, why = self._accepted_formats(row)
 
         def absorb(data: bytes) -> None:  # hashlib and the write release the GIL
-            if hasher is not None:
-                hasher.update(data)
             if file_hash is not None:
                 file_hash.update(data)
             part.write(data)
 
         async def flush() -> None:
-            nonlocal batch, batched
+            nonlocal batch, batched, head_at
             data = b"".join(batch)
             batch, batched = [], 0
-            await anyio.to_thread.run_sync(absorb, data)
+            if hasher is not None and file_hash is not None:
+                # Two digests of the same bytes: on two threads, so two cores share them.
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(anyio.to_thread.run_sync, hasher.update, data)
+                    await anyio.to_thread.run_sync(absorb, data)
+            else:
+                if hasher is not None:
+                    await anyio.to_thread.run_sync(hasher.update, data)
+                await anyio.to_thread.run_sync(absorb, data)
+            end = offset + part.written
+            if head_at is not None and end >= head_at:
+                decided = check_head(part.read_at, end, accepted, why)
+                head_at = None if decided else bytes_needed(part.read_at(0, HEAD_BYTES))
 
         try:
-            try:
-                async for chunk in body:
-                    if not chunk:
-                        continue
-                    if part.written + batched + len(chunk) > room:
-                        raise PayloadTooLarge(
-                            "The PATCH carries more bytes than the upload's length"
-                            if total is not None else
-                            f"The upload is larger than {self._limit(row)} bytes."
-                        )
-                    batch.append(chunk)
-                    batched += len(chunk)
-                    if batched >= _WRITE_EVERY:
-                        await flush()
-                    if time.monotonic() - renewed > renew_every:
-                        renewed = time.monotonic()
-                        if not await self.catalog.renew_lease(
-                            row.id, writer=writer, until=self._lease_until(self._now())
-                        ):
-                            raise UploadLocked("This PATCH lost its claim on the upload.")
-                if batch:
+            async for chunk in body:
+                if not chunk:
+                    continue
+                if part.written + batched + len(chunk) > room:
+                    raise PayloadTooLarge(
+                        "The PATCH carries more bytes than the upload's length"
+                        if total is not None else
+                        f"The upload is larger than {self._limit(row)} bytes."
+                    )
+                batch.append(chunk)
+                batched += len(chunk)
+                if batched >= _WRITE_EVERY or (
+                    head_at is not None and offset + part.written + batched >= head_at
+                ):
                     await flush()
-            except BodyCut as exc:
-                # Keep what arrived (unless it was to be checked as a whole), and say so.
-                if batch and checksum is None:
+            if batch:
+                await flush()
+        except UnsupportedMediaType as exc:
+            await self._refuse_head(row, exc)
+        except BodyCut as exc:
+            # Keep what arrived (unless it was to be checked as a whole), and say so.
+            if batch and checksum is None:
+                try:
                     await flush()
-                if checksum is not None:
-                    part.discard()
-                else:
-                    await anyio.to_thread.run_sync(part.sync)
-                    await self._commit_partial(row, writer, offset, part.written)
-                raise BadRequest(
-                    f"The body ended early; {part.written} of its bytes were kept "
-                    f"(the upload's offset is now {offset + part.written})."
-                ) from exc
-            except BaseException:
+                except UnsupportedMediaType as refused:
+                    await self._refuse_head(row, refused)
+            if checksum is not None:
                 part.discard()
-                raise
-            if hasher is not None and checksum is not None and not checksum.matches(hasher):
-                part.discard()
-                raise ChecksumMismatch()
+            else:
+                await self._commit_partial(row, part, offset)
+            raise BadRequest(
+                f"The body ended early; {part.written} of its bytes were kept "
+                f"(the upload's offset is now {offset + part.written})."
+            ) from exc
+        except BaseException:
+            part.discard()
+            raise
+        if hasher is not None and checksum is not None and not checksum.matches(hasher):
+            part.discard()
+            raise ChecksumMismatch()
+        if self.settings.tus_sync_each_patch:
             await anyio.to_thread.run_sync(part.sync)
-            return part.written
-        finally:
-            part.close()
+        return part.written
 
-    async def _commit_partial(self, row: TusUploadRow, writer: str, offset: int, written: int) -> None:
-        """A cut PATCH: record the bytes that reached the disk, so a resume starts after them."""
-        if not written:
+    @staticmethod
+    def _head_needed(part: PartWriter, offset: int) -> int:
+        """How many first bytes the format check needs (0 if this PATCH starts past them)."""
+        if offset < HEAD_BYTES:
+            return HEAD_BYTES
+        return bytes_needed(part.read_at(0, HEAD_BYTES))
+
+    async def _commit_partial(self, row: TusUploadRow, part: PartWriter, offset: int) -> None:
+        """A cut PATCH: record the bytes that arrived, so a resume starts after them."""
+        if not part.written:
             return
+        if self.settings.tus_sync_each_patch:
+            await anyio.to_thread.run_sync(part.sync)
         now = self._now()
         with anyio.CancelScope(shield=True):
-            await self.catalog.commit(
-                row.id, writer=writer, old_offset=offset, new_offset=offset + written,
+            await self.catalog.advance(
+                row.id, old_offset=offset, new_offset=offset + part.written, now=now,
                 values={"updated_at": now, "expires_at": self._expiry_from(now)},
             )
 
@@ -474,21 +572,41 @@ class TusUploads:
         row = await self.catalog.get(upload_id)
         if row is None or principal.scope(None) not in (None, row.owner):
             raise UploadNotFound()
-        if not await self.catalog.delete_unleased(upload_id, now=self._now()):
-            if await self.catalog.get(upload_id) is None:
-                raise UploadNotFound()
-            raise UploadLocked("A PATCH is appending to this upload; terminate it after that ends.")
-        remove_part(self.parts_dir, upload_id)
+        async with self._idle_part(upload_id) as idle:
+            if not idle:
+                raise UploadLocked("A PATCH is appending to this upload; terminate it after that ends.")
+            if not await self.catalog.delete_unleased(upload_id, now=self._now()):
+                if await self.catalog.get(upload_id) is None:
+                    raise UploadNotFound()
+                raise UploadLocked("The upload is being stored; terminate it after that ends.")
+            remove_part(self.parts_dir, upload_id)
+
+    @contextlib.asynccontextmanager
+    async def _idle_part(self, upload_id: str) -> AsyncIterator[bool]:
+        """Holds the part's lock (if it has a part) while the body runs; yields False if a
+        PATCH holds it, so the upload must not be removed now."""
+        try:
+            lock = await anyio.to_thread.run_sync(lock_idle_part, part_path(self.parts_dir, upload_id))
+        except PartBusy:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            if lock is not None:
+                lock.close()
 
     async def remove_expired(self, *, batch: int = 500) -> dict[str, int]:
         """Delete expired uploads' rows and parts, and parts left without a row (a crash
-        between the part and its row). Safe on any number of instances at once."""
+        between the part and its row). Safe on any number of instances at once; an upload a
+        PATCH is writing right now (its part locked) is left for a later run."""
         now = self._now()
         removed = 0
         for upload_id in await self.catalog.expired_ids(now=now, limit=batch):
-            if await self.catalog.delete_expired(upload_id, now=now):
-                remove_part(self.parts_dir, upload_id)
-                removed += 1
+            async with self._idle_part(upload_id) as idle:
+                if idle and await self.catalog.delete_expired(upload_id, now=now):
+                    remove_part(self.parts_dir, upload_id)
+                    removed += 1
         orphans = await self._remove_orphan_parts()
         return {"expired": removed, "orphan_parts": orphans}
 

@@ -1,5 +1,5 @@
-"""Uploads that arrive in pieces: tus uploads' idle lifetime, the lease a PATCH holds, where
-their parts wait, and how long a signed upload URL may live."""
+"""Uploads that arrive in pieces: tus uploads' idle lifetime, where their parts wait and
+whether each PATCH waits for the disk, and how long a signed upload URL may live."""
 
 from __future__ import annotations
 
@@ -19,14 +19,23 @@ class ResumableUploadSettings(SettingsGroup):
     )
     tus_lease_seconds: Seconds = Field(
         30.0, gt=0,
-        description="Seconds (or `30s`) a PATCH's claim on its upload lasts between renewals; a "
-        "PATCH whose process died frees the upload after this (others answer 423 meanwhile).",
+        description="Seconds (or `30s`, at least 60 counted) a tus part file without an upload "
+        "row must sit before the expiry job removes it (a crash between creating the part and "
+        "its row). A PATCH's claim is its part's flock, which dies with its process.",
     )
     tus_parts_dir: Path | None = Field(
         None,
         description="Folder of unfinished tus uploads' parts. Unset: `{data_dir}/uploads`. "
         "Instances that share uploads (PATCHes of one upload landing on either) must share "
         "this folder (one host, or a shared volume).",
+    )
+    tus_sync_each_patch: bool = Field(
+        False,
+        description="Make each tus PATCH wait until its bytes are on the disk (`fdatasync`) "
+        "before acknowledging its offset. Off: a killed server loses nothing (the page cache "
+        "outlives it) and after a power loss an upload resumes from what the disk kept (the "
+        "offset is never more than the part's length); turn on for a filesystem that may "
+        "keep a file's length without its data (ext4 `data=writeback`).",
     )
     tus_max_concat_parts: int = Field(
         64, ge=1,
