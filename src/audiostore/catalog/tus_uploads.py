@@ -65,36 +65,6 @@ class TusUploadCatalog:
             result = await s.execute(update(TusUploadRow).where(*where).values(**values))
             return affected_rows(result) == 1
 
-    async def take_lease(
-        self, upload_id: str, *, offset: int, writer: str, now: datetime, until: datetime
-    ) -> bool:
-        """Make `writer` the one appender, if the upload is receiving at `offset` and no live
-        lease is held. False: someone else appends, or the offset has moved on."""
-        return await self._update(
-            [TusUploadRow.id == upload_id, TusUploadRow.state == RECEIVING,
-             TusUploadRow.offset == offset, _lease_free(now)],
-            {"writer": writer, "lease_until": until},
-        )
-
-    async def renew_lease(self, upload_id: str, *, writer: str, until: datetime) -> bool:
-        """Extend `writer`'s lease; False if it was lost (expired and taken over)."""
-        return await self._update(
-            [TusUploadRow.id == upload_id, TusUploadRow.writer == writer],
-            {"lease_until": until},
-        )
-
-    async def commit(
-        self, upload_id: str, *, writer: str, old_offset: int, new_offset: int,
-        values: dict[str, Any],
-    ) -> bool:
-        """Record what `writer` appended (and any other `values`: the length, the state, the
-        expiry). The lease is given back unless `values` keeps it. False if the lease was lost."""
-        return await self._update(
-            [TusUploadRow.id == upload_id, TusUploadRow.writer == writer,
-             TusUploadRow.offset == old_offset],
-            {"offset": new_offset, "writer": None, "lease_until": None, **values},
-        )
-
     async def advance(
         self, upload_id: str, *, old_offset: int, new_offset: int, now: datetime,
         values: dict[str, Any],
