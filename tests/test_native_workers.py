@@ -53,8 +53,12 @@ async def test_a_crash_fails_only_its_own_call_and_the_worker_is_replaced(pool: 
         pool.call(native_work.segfault), pool.call(native_work.square, 4), return_exceptions=True,
     )
     assert results[0::2] == [4, 9, 16]
-    assert isinstance(results[1], WorkerCrashed) and "SIGABRT" in str(results[1])
-    assert isinstance(results[3], WorkerCrashed) and "SIGSEGV" in str(results[3])
+    # The signal is named when the forkserver reports it; a busy machine can make it lose the
+    # status of a dying child (multiprocessing then reads 255), which is still a crash.
+    assert isinstance(results[1], WorkerCrashed)
+    assert any(word in str(results[1]) for word in ("SIGABRT", "status 255"))
+    assert isinstance(results[3], WorkerCrashed)
+    assert any(word in str(results[3]) for word in ("SIGSEGV", "status 255"))
     after = {await pool.call(native_work.pid) for _ in range(4)}
     assert after and all(_gone(p) for p in before - after)
 

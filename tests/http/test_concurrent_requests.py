@@ -74,7 +74,7 @@ async def test_a_rendition_finished_after_its_delete_gathered_keys_leaves_no_blo
     assert doomed is not None
     gathered = [doomed.key, *await rt.catalog.derived_blobs.keys_of([doomed.id])]
     with pytest.raises(NotFound):
-        await rt.renditions.ensure_rendition(row, rt.renditions.queue_profile())
+        await rt.renditions.ensure_rendition(row, rt.queues.stream_profile())
     await rt.store.delete_many(gathered)
     await rt.catalog.delete_rows([obj["id"]])
     assert await api.blob_keys() == []
