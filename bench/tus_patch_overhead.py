@@ -33,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--patches", type=int, default=200, help="PATCHes per round (default 200)")
     parser.add_argument("--kib", type=int, default=64, help="PATCH size in KiB (default 64)")
-    parser.add_argument("--rounds", type=int, default=2, help="measured rounds, after one warm-up (default 2)")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="measured rounds, after one warm-up (default 2)")
     args = parser.parse_args(argv)
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {int(CLIENT_CPU)})
@@ -46,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         env = {"AUDIOSTORE_MAX_UPLOAD_BYTES": str(4 << 30)}
         with audiostore_serve(work, env=env) as svc:
             auth = {**TUS, "Authorization": f"Bearer {svc.key}"}
-            nodelay = httpx.HTTPTransport(socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
+            nodelay = httpx.HTTPTransport(
+                socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
             with httpx.Client(timeout=60, transport=nodelay) as c:
                 for round_ in range(args.rounds + 1):  # round 0 warms the server up
                     made = c.post(f"{svc.url}/v1/uploads",

@@ -166,7 +166,8 @@ async def test_a_resumable_upload_row_matches_the_orm(catalog: Catalog) -> None:
     tus = catalog.tus_uploads
     plain = TusUploadRow(
         id="01900000-0000-7000-8000-00000000a001", owner="alice", state="receiving", length=None,
-        offset=0, upload_metadata="filename dGFrZS53YXY=", fields={"fields": {"name": "x"}, "filename": "x"},
+        offset=0, upload_metadata="filename dGFrZS53YXY=",
+        fields={"fields": {"name": "x"}, "filename": "x"},
         bounds={"max_bytes": 10, "formats": ["wav"]}, writer=None, lease_until=None, audio_id=None,
         created_at=NOW, updated_at=NOW, expires_at=NOW + timedelta(hours=1), concat=None,
     )

@@ -3,7 +3,8 @@ renditions, a synthesis request's cache entry, a resumable upload's row, a ping.
 
 An ORM session costs about a millisecond of CPU a query here (a pool checkout, a
 transaction, the identity map, three thread hops with aiosqlite), ten times the query itself,
-and these reads run on every GET, sign, PATCH (of an object, or of a tus upload) and list. They are plain SELECTs whose rows
+and these reads run on every GET, sign, PATCH (of an object, or of a tus upload) and list.
+They are plain SELECTs whose rows
 need no session, so they run as fixed SQL text on one connection kept for them: for SQLite
 a sqlite3 connection in autocommit mode and `query_only` (each SELECT reads the newest
 committed state, as WAL gives every statement its own snapshot) used from one thread of its

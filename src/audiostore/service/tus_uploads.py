@@ -356,7 +356,8 @@ class TusUploads:
         needed = await anyio.to_thread.run_sync(self._start, part, offset)
         file_hash = self._running_hash(upload_id, offset)
         try:
-            written = await self._receive(row, part, offset, needed, total, checksum, body, file_hash)
+            written = await self._receive(row, part, offset, needed, total, checksum, body,
+                                          file_hash)
         except BaseException:
             self._running.pop(upload_id, None)
             raise
