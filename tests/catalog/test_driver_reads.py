@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import inspect as sa_inspect
 
 from audiostore.catalog import AudioRow, Catalog, ListQuery, upgrade
-from audiostore.catalog.models import DerivedBlobRow, TtsRequestRow
+from audiostore.catalog.models import DerivedBlobRow, TtsRequestRow, TusUploadRow
 
 NOW = datetime(2026, 6, 1, 12, 0, 0, 123456, tzinfo=UTC)
 
@@ -29,7 +29,7 @@ def audio(i: int, **kw: Any) -> AudioRow:
     return AudioRow(**values)
 
 
-def fields(row: AudioRow | DerivedBlobRow | TtsRequestRow) -> dict[str, Any]:
+def fields(row: AudioRow | DerivedBlobRow | TtsRequestRow | TusUploadRow) -> dict[str, Any]:
     values = {a.key: getattr(row, a.key) for a in sa_inspect(type(row)).column_attrs}
     return {k: (v, type(v)) for k, v in values.items()}
 
@@ -159,3 +159,30 @@ async def test_a_write_is_seen_by_the_next_read(catalog: Catalog) -> None:
     assert await catalog.mark_deleting(rows[0].id, owner="alice", now=NOW) is not None
     assert await catalog.get_visible(rows[0].id, owner="alice", now=NOW) is None
     assert rows[0].id not in await catalog.get_many_visible([rows[0].id], owner=None, now=NOW)
+
+
+async def test_a_resumable_upload_row_matches_the_orm(catalog: Catalog) -> None:
+    await upgrade(catalog.engine)
+    tus = catalog.tus_uploads
+    plain = TusUploadRow(
+        id="01900000-0000-7000-8000-00000000a001", owner="alice", state="receiving", length=None,
+        offset=0, upload_metadata="filename dGFrZS53YXY=",
+        fields={"fields": {"name": "x"}, "filename": "x"},
+        bounds={"max_bytes": 10, "formats": ["wav"]}, writer=None, lease_until=None, audio_id=None,
+        created_at=NOW, updated_at=NOW, expires_at=NOW + timedelta(hours=1), concat=None,
+    )
+    final = TusUploadRow(
+        id="01900000-0000-7000-8000-00000000a002", owner="bob", state="storing", length=20,
+        offset=20, upload_metadata=None, fields={}, bounds={}, writer="w" * 36,
+        lease_until=NOW + timedelta(minutes=15), audio_id=None, created_at=NOW, updated_at=NOW,
+        expires_at=NOW, concat="final", concat_parts=["a", "b"],
+    )
+    for row in (plain, final):
+        await tus.insert(row)
+    for upload_id in (plain.id, final.id, "01900000-0000-7000-8000-00000000a003"):
+        fast, slow = await both(catalog, lambda c: c.tus_uploads.get(upload_id))
+        assert (fields(fast) if fast else None) == (fields(slow) if slow else None), upload_id
+    # A PATCH's committed offset is what the next PATCH reads.
+    assert await tus.advance(plain.id, old_offset=0, new_offset=7, now=NOW, values={"length": 9})
+    again = await tus.get(plain.id)
+    assert again is not None and (again.offset, again.length) == (7, 9)

@@ -1,9 +1,10 @@
 """The hot routes' reads on the driver's own connection: one object, a batch, a list page,
-renditions, a synthesis request's cache entry, a ping.
+renditions, a synthesis request's cache entry, a resumable upload's row, a ping.
 
 An ORM session costs about a millisecond of CPU a query here (a pool checkout, a
 transaction, the identity map, three thread hops with aiosqlite), ten times the query itself,
-and these reads run on every GET, sign, PATCH and list. They are plain SELECTs whose rows
+and these reads run on every GET, sign, PATCH (of an object, or of a tus upload) and list.
+They are plain SELECTs whose rows
 need no session, so they run as fixed SQL text on one connection kept for them: for SQLite
 a sqlite3 connection in autocommit mode and `query_only` (each SELECT reads the newest
 committed state, as WAL gives every statement its own snapshot) used from one thread of its
@@ -34,7 +35,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .models import AudioRow, Base, DerivedBlobRow, TtsRequestRow, UTCDateTime
+from .models import AudioRow, Base, DerivedBlobRow, TtsRequestRow, TusUploadRow, UTCDateTime
 
 __all__ = ["DriverReads", "SignableRow", "VisibleQuery"]
 
@@ -111,6 +112,7 @@ class DriverReads:
         self._audio = _Columns(AudioRow, self.dialect)
         self._derived = _Columns(DerivedBlobRow, self.dialect)
         self._tts = _Columns(TtsRequestRow, self.dialect)
+        self._tus = _Columns(TusUploadRow, self.dialect)
         dt = AudioRow.__table__.c.expires_at.type
         self._bind_time: Callable[[Any], Any] = (
             dt.dialect_impl(self.dialect).bind_processor(self.dialect) or (lambda v: v)
@@ -223,6 +225,12 @@ class DriverReads:
         where = f"owner = {self._arg(args, owner)} AND request_hash = {self._arg(args, request_hash)}"
         rows = await self._fetch(f"SELECT {self._tts.sql} FROM tts_requests WHERE {where}", args)
         return self._tts.load(rows[0]) if rows else None
+
+    async def tus_upload(self, upload_id: str) -> TusUploadRow | None:
+        args: list[Any] = []
+        sql = f"SELECT {self._tus.sql} FROM tus_uploads WHERE id = {self._arg(args, upload_id)}"
+        rows = await self._fetch(sql, args)
+        return self._tus.load(rows[0]) if rows else None
 
     # --- SQL text per dialect ---------------------------------------------------------
     def _arg(self, args: list[Any], value: Any) -> str:

@@ -351,10 +351,13 @@ class TusUploads:
                 values["length"] = length
             elif length != total:
                 raise BadRequest("Upload-Length was set already and cannot change.")
-        await anyio.to_thread.run_sync(part.start, offset)
+        # One worker-thread hop: cut the part back to the offset, and read what the format
+        # check still needs of its head.
+        needed = await anyio.to_thread.run_sync(self._start, part, offset)
         file_hash = self._running_hash(upload_id, offset)
         try:
-            written = await self._receive(row, part, offset, total, checksum, body, file_hash)
+            written = await self._receive(row, part, offset, needed, total, checksum, body,
+                                          file_hash)
         except BaseException:
             self._running.pop(upload_id, None)
             raise
@@ -416,10 +419,11 @@ class TusUploads:
         raise exc
 
     async def _receive(
-        self, row: TusUploadRow, part: PartWriter, offset: int, total: int | None,
+        self, row: TusUploadRow, part: PartWriter, offset: int, needed: int, total: int | None,
         checksum: ExpectedChecksum | None, body: AsyncIterator[bytes], file_hash: Any = None,
     ) -> int:
-        """Write the body at `offset`; the bytes kept. Raises after discarding what must go.
+        """Write the body at `offset` (`needed`: what `_start` said the format check needs of
+        the head); the bytes kept. Raises after discarding what must go.
         `file_hash` (the part's running sha256, if held) takes the bytes too, in a worker
         thread beside the write; the caller drops it if this raises."""
         room = (total if total is not None else self._limit(row)) - offset
@@ -428,7 +432,6 @@ class TusUploads:
         batched = 0
         # The head is sniffed once enough of it is in (this PATCH or a later one): `head_at`
         # is the offset that must be reached first, None once decided (or not this PATCH's).
-        needed = await anyio.to_thread.run_sync(self._head_needed, part, offset)
         head_at: int | None = needed if offset < needed and row.concat != PARTIAL else None
         accepted, why = self._accepted_formats(row)
 
@@ -501,8 +504,10 @@ class TusUploads:
         return part.written
 
     @staticmethod
-    def _head_needed(part: PartWriter, offset: int) -> int:
-        """How many first bytes the format check needs (0 if this PATCH starts past them)."""
+    def _start(part: PartWriter, offset: int) -> int:
+        """Start writing at `offset`; how many first bytes the format check needs (0 if this
+        PATCH starts past them)."""
+        part.start(offset)
         if offset < HEAD_BYTES:
             return HEAD_BYTES
         return bytes_needed(part.read_at(0, HEAD_BYTES))
