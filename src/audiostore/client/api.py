@@ -13,7 +13,7 @@ import inspect
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import Any, Concatenate, Generic, ParamSpec, Protocol, Self, TypeVar, overload
 
-from . import flows, protocol
+from . import flows, protocol, upload_flows
 from .drivers import AsyncDriver, SyncDriver
 from .retry import RetryPolicy
 from .steps import Feed, Flow
@@ -163,14 +163,14 @@ class Api(Generic[TransportT, SleepT]):
         raise NotImplementedError
 
     # audio
-    upload = Method(flows.upload)
+    upload = Method(upload_flows.upload)
     get = Method(flows.get)
     list_page = Method(flows.list_page)
     update = Method(flows.update)
     delete = Method(flows.delete)
     # signed upload URLs
-    create_upload_url = Method(flows.create_upload_url)
-    upload_to_signed_url = Method(flows.upload_to_signed_url)
+    create_upload_url = Method(upload_flows.create_upload_url)
+    upload_to_signed_url = Method(upload_flows.upload_to_signed_url)
     # signed URLs
     sign = Method(flows.sign)
     sign_many = Method(flows.sign_many)

@@ -1,5 +1,5 @@
 """The tus 1.0 side of an upload, written once: the requests of a resumable upload under
-`/v1/uploads` and how their answers are read. No I/O happens here; `flows.upload` drives it.
+`/v1/uploads` and how their answers are read. No I/O happens here; `upload_flows.upload` drives it.
 
 An upload larger than `DEFAULT_TUS_THRESHOLD` goes as one creation (`POST /v1/uploads`, its
 fields in `Upload-Metadata`), then PATCHes of `DEFAULT_TUS_CHUNK_BYTES`, each with a sha256

@@ -58,7 +58,8 @@ from ..errors import (
 )
 from .principal import Principal
 from .tus_parts import part_path, remove_part
-from .tus_uploads import STORING_LEASE, AppendResult, TusUploads, UploadBounds, fields_to_json
+from .tus_upload_terms import UploadBounds, fields_to_json
+from .tus_uploads import STORING_LEASE, AppendResult, TusUploads
 from .upload_fields import UploadFields
 
 _COPY_STEP = 64 * 1024 * 1024  # bytes per copy_file_range call (the kernel may move fewer)

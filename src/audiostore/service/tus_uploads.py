@@ -52,7 +52,6 @@ The rules, all here:
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
 import logging
 import time
@@ -102,6 +101,7 @@ from .principal import Principal
 from .tus_checksum import ExpectedChecksum
 from .tus_head_check import bytes_needed, check_head
 from .tus_parts import PartBusy, PartWriter, create_part, lock_idle_part, part_path, remove_part
+from .tus_upload_terms import UploadBounds, fields_from_json, fields_to_json
 from .upload_fields import UploadFields
 from .upload_source import FileUploadSource
 
@@ -119,54 +119,9 @@ class BodyCut(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class UploadBounds:
-    """Limits a signed upload URL puts on the upload it authorises (none for an API key)."""
-
-    max_bytes: int | None = None
-    formats: tuple[str, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        return {"max_bytes": self.max_bytes, "formats": list(self.formats)}
-
-    def within_token(self, principal: Principal, server_limit: int) -> UploadBounds:
-        """These bounds narrowed by a client token's `max_bytes` and `formats`. They travel
-        with the upload's row, so a PATCH that gives a deferred length and the ingest at the
-        end (which runs without the token) still apply them."""
-        grant = principal.grant
-        if grant is None:
-            return self
-        limit = principal.upload_limit(server_limit)[0]
-        max_bytes = min(self.max_bytes, limit) if self.max_bytes else (limit if limit < server_limit else None)
-        formats = self.formats
-        if grant.formats is not None:
-            formats = tuple(sorted(f for f in (self.formats or grant.formats) if f in grant.formats))
-            if not formats:
-                raise UnsupportedMediaType("No format is allowed by both this upload's bounds and the client token.")
-        return UploadBounds(max_bytes=max_bytes, formats=formats)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> UploadBounds:
-        return cls(max_bytes=data.get("max_bytes"), formats=tuple(data.get("formats") or ()))
-
-
-@dataclass(frozen=True, slots=True)
 class AppendResult:
     upload: TusUploadRow
     stored: AudioRow | None = None  # set once the last byte is in and the ingest stored it
-
-
-def fields_to_json(fields: UploadFields, filename: str | None) -> dict[str, Any]:
-    values = dataclasses.asdict(fields)
-    if fields.expires_at is not None:
-        values["expires_at"] = fields.expires_at.isoformat()
-    return {"fields": values, "filename": filename}
-
-
-def _fields_from_json(data: dict[str, Any]) -> tuple[UploadFields, str | None]:
-    values = dict(data.get("fields") or {})
-    if values.get("expires_at"):
-        values["expires_at"] = datetime.fromisoformat(values["expires_at"])
-    return UploadFields(**values), data.get("filename")
 
 
 class TusUploads:
@@ -542,7 +497,7 @@ class TusUploads:
         the part. `principal`: who the ingest checks the file against (a client token's
         collections, formats and size), when the caller still has it; else the row's owner."""
         path = part_path(self.parts_dir, row.id)
-        fields, filename = _fields_from_json(row.fields)
+        fields, filename = fields_from_json(row.fields)
         try:
             await anyio.to_thread.run_sync(check_formats, path, UploadBounds.from_json(row.bounds).formats)
             held = self._running.pop(row.id, None)

@@ -29,7 +29,7 @@ from ..settings import DEFAULT_FORMATS, IngestSettings, UrlSettings
 from ..signing import UrlSigner, parse_signed_query, signed_query
 from .lifetimes import lifetime_within
 from .principal import Principal
-from .tus_uploads import UploadBounds
+from .tus_upload_terms import UploadBounds
 
 T = TypeVar("T")
 
