@@ -252,8 +252,8 @@ class TusUploads:
     ) -> AppendResult:
         """Append a PATCH's body at `offset`; the stored object once the last byte is in."""
         try:  # the claim first, so that the row read next cannot be overtaken by another PATCH
-            part: PartWriter | None = await anyio.to_thread.run_sync(
-                PartWriter, part_path(self.parts_dir, upload_id))
+            part: PartWriter | None = await anyio.to_thread.run_sync(  # with the head (for
+                PartWriter, part_path(self.parts_dir, upload_id), HEAD_BYTES)  # `_head_needed`)
         except PartBusy as exc:
             await self.get(principal, upload_id)  # 404 / 410 before saying it is busy
             raise UploadLocked() from exc
@@ -306,9 +306,8 @@ class TusUploads:
                 values["length"] = length
             elif length != total:
                 raise BadRequest("Upload-Length was set already and cannot change.")
-        # One worker-thread hop: cut the part back to the offset, and read what the format
-        # check still needs of its head.
-        needed = await anyio.to_thread.run_sync(self._start, part, offset)
+        part.begin(offset)  # the cut back to the offset comes with the first write's hop
+        needed = self._head_needed(part, offset)
         file_hash = self._running_hash(upload_id, offset)
         try:
             written = await self._receive(row, part, offset, needed, total, checksum, body,
@@ -377,7 +376,7 @@ class TusUploads:
         self, row: TusUploadRow, part: PartWriter, offset: int, needed: int, total: int | None,
         checksum: ExpectedChecksum | None, body: AsyncIterator[bytes], file_hash: Any = None,
     ) -> int:
-        """Write the body at `offset` (`needed`: what `_start` said the format check needs of
+        """Write the body at `offset` (`needed`: what `_head_needed` said the format check needs of
         the head); the bytes kept. Raises after discarding what must go.
         `file_hash` (the part's running sha256, if held) takes the bytes too, in a worker
         thread beside the write; the caller drops it if this raises."""
@@ -459,13 +458,13 @@ class TusUploads:
         return part.written
 
     @staticmethod
-    def _start(part: PartWriter, offset: int) -> int:
-        """Start writing at `offset`; how many first bytes the format check needs (0 if this
-        PATCH starts past them)."""
-        part.start(offset)
+    def _head_needed(part: PartWriter, offset: int) -> int:
+        """How many first bytes the format check needs before a PATCH at `offset` (0 if it
+        starts past them). From the head the claim read: a committed offset past HEAD_BYTES
+        (and within the part: else it is a 409 by now) leaves the head as it was."""
         if offset < HEAD_BYTES:
             return HEAD_BYTES
-        return bytes_needed(part.read_at(0, HEAD_BYTES))
+        return bytes_needed(part.head)
 
     async def _commit_partial(self, row: TusUploadRow, part: PartWriter, offset: int) -> None:
         """A cut PATCH: record the bytes that arrived, so a resume starts after them."""
