@@ -259,17 +259,18 @@ class DriverReads:
         args: list[Any] = []
         binds = self._tus.binds
 
-        def value_of(key: str, value: Any) -> str:
+        def column_is(key: str, value: Any) -> str:  # `"column" = $n`, the value as the ORM binds it
             column, bind = binds[key]
             return f'"{column}" = {self._arg(args, None if value is None else bind(value))}'
 
-        sets = [value_of("offset", new_offset)]
-        sets.extend(value_of(key, value) for key, value in values.items())
-        lease_until = binds["lease_until"][0]
-        where = (f"{value_of('id', upload_id)} AND {value_of('state', state)} AND "
-                 f"{value_of('offset', old_offset)} AND (\"{binds['writer'][0]}\" IS NULL OR "
-                 f"\"{lease_until}\" < {self._arg(args, self._bind_time(lease_free_at))})")
-        return await self._write(f"UPDATE tus_uploads SET {', '.join(sets)} WHERE {where}", args) == 1
+        sets = [column_is("offset", new_offset)]
+        sets.extend(column_is(key, value) for key, value in values.items())
+        writer, lease_until = binds["writer"][0], binds["lease_until"][0]
+        where = (f"{column_is('id', upload_id)} AND {column_is('state', state)} AND "
+                 f'{column_is("offset", old_offset)} AND ("{writer}" IS NULL OR '
+                 f'"{lease_until}" < {self._arg(args, self._bind_time(lease_free_at))})')
+        sql = f"UPDATE tus_uploads SET {', '.join(sets)} WHERE {where}"
+        return await self._write(sql, args) == 1
 
     # --- SQL text per dialect ---------------------------------------------------------
     def _arg(self, args: list[Any], value: Any) -> str:

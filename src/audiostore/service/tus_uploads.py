@@ -376,8 +376,8 @@ class TusUploads:
         self, row: TusUploadRow, part: PartWriter, offset: int, needed: int, total: int | None,
         checksum: ExpectedChecksum | None, body: AsyncIterator[bytes], file_hash: Any = None,
     ) -> int:
-        """Write the body at `offset` (`needed`: what `_head_needed` said the format check needs of
-        the head); the bytes kept. Raises after discarding what must go.
+        """Write the body at `offset` (`needed`: what `_head_needed` said the format check
+        needs of the head); the bytes kept. Raises after discarding what must go.
         `file_hash` (the part's running sha256, if held) takes the bytes too, in a worker
         thread beside the write; the caller drops it if this raises."""
         room = (total if total is not None else self._limit(row)) - offset
