@@ -141,6 +141,11 @@ def rendition(
     return values
 
 
+def hls_clip(start: float | None, end: float | None) -> dict[str, Any]:
+    """What asks the URL route for the HLS master playlist, of a clip if `start`/`end` given."""
+    return {"hls": True, **_clean({"start": start, "end": end})}
+
+
 def rendition_query(params: Mapping[str, Any]) -> dict[str, str]:
     """Rendition parameters as the content route reads them (`normalize=true`)."""
     return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in params.items()}
