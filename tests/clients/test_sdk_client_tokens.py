@@ -117,7 +117,10 @@ def test_the_cli_acts_with_a_token(served_on: Served, tones: dict[str, Path], tm
     assert got.returncode == 0, got.stderr
     assert sha256_of(tmp_path / "t.wav") == obj["sha256"]
 
-    rm = served.cli("rm", obj["id"], "--token", token)
+
+def test_the_cli_names_the_token_it_was_refused_with(served: Served) -> None:
+    token = token_for(served, "tok-cli-refused", ["read", "list"], collections=["x"])
+    rm = served.cli("rm", "no-such-id", "--token", token)
     assert rm.returncode == 4
     assert "scope_denied: This client token has no 'delete' scope (the token given with --token)" in rm.stderr
     other = served.cli("ls", "--collection", "y", env={"AUDIOSTORE_TOKEN": token})

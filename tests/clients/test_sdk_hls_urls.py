@@ -89,3 +89,28 @@ def test_the_cli_prints_an_hls_url(served: Served, fourteen_seconds: Path) -> No
     assert no_hls.returncode == 2 and "--start and --end need --hls" in no_hls.stderr
     mixed = served.cli("url", audio_id, "--hls", "--format", "mp3", key=key)
     assert mixed.returncode == 2 and "--hls takes no rendition options" in mixed.stderr
+
+
+def test_a_queues_hls_url_from_the_sdk_and_the_cli(served: Served, fourteen_seconds: Path) -> None:
+    key = served.new_key("hls-queue")
+    with Client(served.url, api_key=key) as c:
+        audio_id = c.upload(fourteen_seconds).id
+        c.put_queue("hls-story", [audio_id, audio_id])
+        vod = c.queue_url("hls-story", hls=True, expires_in=600)
+        mp3 = c.queue_url("hls-story", expires_in=600)
+    assert urlsplit(vod.url).path == "/v1/queues/hls-story/hls/index.m3u8" and vod.mode == "sequential"
+    assert urlsplit(mp3.url).path.endswith("/stream.mp3")  # without hls: the MP3 stream as before
+    playlist = httpx.get(vod.url, timeout=30)
+    assert playlist.status_code == 200, playlist.text
+    assert "#EXT-X-PLAYLIST-TYPE:VOD" in playlist.text and playlist.text.count("#EXT-X-DISCONTINUITY\n") == 1
+    segments = listed(playlist)
+    assert len(segments) == 6 and all(f"/v1/audio/{audio_id}/hls/" in s for s in segments)
+    assert httpx.get(segments[4], timeout=60).content[:1] == b"\x47"
+
+    live = served.cli("queue", "url", "hls-story", "--mode", "loop", "--hls", "--json", key=key)
+    assert live.returncode == 0, live.stderr
+    answer = json.loads(live.stdout)
+    assert answer["mode"] == "loop" and "/hls/index.m3u8?" in answer["url"]
+    looped = httpx.get(answer["url"], timeout=30)
+    assert looped.status_code == 200 and "#EXT-X-MEDIA-SEQUENCE:" in looped.text
+    assert "#EXT-X-ENDLIST" not in looped.text  # live: it never ends

@@ -299,10 +299,15 @@ def stream_queue(client: Context, /, name: str, mode: str) -> Flow[httpx.Respons
     return response
 
 
-def queue_url(client: Context, /, name: str, mode: str = "sequential", *, expires_in: int | None = None) -> Flow[QueueUrl]:
+def queue_url(
+    client: Context, /, name: str, mode: str = "sequential", *, expires_in: int | None = None, hls: bool = False
+) -> Flow[QueueUrl]:
     """A signed URL that plays the queue's stream in `mode` with no header (for players
-    and devices that cannot send a key), valid for `expires_in` seconds."""
-    return protocol.parse_queue_url((yield from send(client, protocol.queue_url_call(name, mode, expires_in))))
+    and devices that cannot send a key), valid for `expires_in` seconds. With `hls=True`,
+    the queue's HLS playlist instead of its MP3 stream (VOD for sequential and shuffle,
+    live for loop and endless-shuffle)."""
+    call = protocol.queue_url_call(name, mode, expires_in, hls)
+    return protocol.parse_queue_url((yield from send(client, call)))
 
 
 # --- maintenance (admin keys) ----------------------------------------------------------

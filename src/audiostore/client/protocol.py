@@ -205,8 +205,9 @@ def stream_queue_call(name: str, mode: str) -> Call:
     return Call("GET", f"{_queue_path(name)}/stream.mp3", params={"mode": mode})
 
 
-def queue_url_call(name: str, mode: str, expires_in: int | None) -> Call:
-    return Call("POST", f"{_queue_path(name)}/url", json=_clean({"mode": mode, "expires_in": expires_in}))
+def queue_url_call(name: str, mode: str, expires_in: int | None, hls: bool = False) -> Call:
+    body = _clean({"mode": mode, "expires_in": expires_in, "hls": hls or None})
+    return Call("POST", f"{_queue_path(name)}/url", json=body)
 
 
 def cleanup_call(
