@@ -194,3 +194,25 @@ async def test_a_read_cancelled_mid_query_leaves_its_connection_usable(
         assert await conn.fetchval(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
             "AND state = 'active' AND pid <> pg_backend_pid()") == 0
+
+
+async def test_a_list_page_is_planned_once_per_connection(pg: tuple[Catalog, DriverReads, str]) -> None:
+    """PostgreSQL's default would plan every list page again (its generic plan's estimate is
+    never cheaper than the values'); the pool asks for generic plans, and the page still
+    shows exactly the visible rows."""
+    catalog, reads, _ = pg
+    await catalog.insert_audio(audio(20, state="deleting"))
+    await catalog.insert_audio(audio(21, expires_at=NOW - timedelta(seconds=1)))
+    await catalog.insert_audio(audio(22, owner="bob", key="bob/default/22.wav"))
+    query = VisibleQuery(owner="alice", collection=None, name=None, key_prefix=None,
+                         created_after=None, created_before=None, before_id=None, limit=51)
+    for _ in range(8):
+        page = await reads.list_visible(query, now=NOW)
+        assert [r.id for r in page] == [audio(i).id for i in range(5, 0, -1)]
+    async with reads._pool.acquire() as conn:
+        assert await conn.fetchval("SHOW plan_cache_mode") == "force_generic_plan"
+        plans = await conn.fetch(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+            "WHERE statement LIKE 'SELECT %FROM audio WHERE %ORDER BY owner DESC, id DESC LIMIT %' "
+            "AND statement NOT LIKE '%pg_prepared_statements%'")  # not this query itself
+    assert plans and all(p["custom_plans"] == 0 and p["generic_plans"] >= 8 for p in plans), plans
