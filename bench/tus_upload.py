@@ -64,8 +64,9 @@ def tus_upload(url: str, key: str, path: Path, chunk: int, checksum: bool = True
     auth = {**TUS, "Authorization": f"Bearer {key}"}
     size = path.stat().st_size
     started = time.perf_counter()
-    # TCP_NODELAY, as browsers and requests/urllib3 (so tuspy) set it: without it, httpx's
-    # socket holds each PATCH's last partial segment until the server's delayed ACK (Nagle).
+    # TCP_NODELAY, as browsers and requests/urllib3 (so tuspy) set it. httpcore (>= 0.17.2)
+    # sets it on every socket anyway, so this only says so; the SDK relies on that default
+    # (tests/clients/test_sdk_tcp_nodelay.py reads the option back from a real connection).
     nodelay = httpx.HTTPTransport(socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
     with httpx.Client(timeout=300, transport=nodelay) as c:
         made = c.post(f"{url}/v1/uploads", headers={**auth, "Upload-Length": str(size)})

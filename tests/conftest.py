@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from audio_factory import RECIPES, make_tone  # noqa: E402
 from fixtures_postgres import Postgres, postgres, postgres_url  # noqa: E402,F401
 from fixtures_seaweedfs import SeaweedFS, s3_bucket, seaweedfs  # noqa: E402,F401
-from fixtures_client_server import Served, served  # noqa: E402,F401
+from fixtures_client_server import Served, served, served_on, served_s3  # noqa: E402,F401
 from fixtures_catalog import catalog  # noqa: E402,F401
 
 from audiostore.http import create_app  # noqa: E402

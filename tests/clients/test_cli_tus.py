@@ -1,6 +1,7 @@
 """`audiostore upload` of a large file resumes across processes: the CLI is killed
 (SIGKILL, a real subprocess) after the service acknowledged some chunks, the same command
-runs again, goes on from the service's offset and stores the file once."""
+runs again, goes on from the service's offset and stores the file once, on local disk +
+SQLite and on S3 + PostgreSQL."""
 
 from __future__ import annotations
 
@@ -41,7 +42,8 @@ def _entries(state: Path) -> dict[str, dict[str, object]]:
         return {}
 
 
-def test_a_killed_upload_resumes_when_run_again(served: Served, big_wav: Path, tmp_path: Path) -> None:
+def test_a_killed_upload_resumes_when_run_again(served_on: Served, big_wav: Path, tmp_path: Path) -> None:
+    served = served_on
     key = served.new_key("tus-cli")
     size = big_wav.stat().st_size
     cache = tmp_path / "cache"
@@ -82,6 +84,9 @@ def test_a_killed_upload_resumes_when_run_again(served: Served, big_wav: Path, t
     listed = json.loads(served.cli("ls", "--collection", "interviews", "--json", key=key).stdout)
     assert [o["id"] for o in listed] == [audio_id]
     assert listed[0]["sha256"] == hashlib.sha256(big_wav.read_bytes()).hexdigest()
+    stored = httpx.get(f"{served.url}/v1/audio/{audio_id}/content", headers={"Authorization": f"Bearer {key}"},
+                       timeout=60)
+    assert hashlib.sha256(stored.content).hexdigest() == listed[0]["sha256"]  # the object itself
     assert _entries(state) == {}  # stored: the state file forgot it
 
 

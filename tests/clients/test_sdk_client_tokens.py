@@ -1,6 +1,8 @@
 """The SDK and CLI acting with a client token instead of an API key (`token=`,
 `AUDIOSTORE_TOKEN`, `--token`), against a real `audiostore serve`: what the token's scopes
-allow works, what they do not is a clear `PermissionDeniedError` with the service's message."""
+allow works, what they do not is a clear `PermissionDeniedError` with the service's message.
+What a token stores and reads back runs on local disk + SQLite and on S3 + PostgreSQL
+(`served_on`); the refusals, decided before any backend is touched, on the first only."""
 
 from __future__ import annotations
 
@@ -31,8 +33,9 @@ def token_for(served: Served, owner: str, scopes: list[str], collections: list[s
 
 
 def test_a_token_uploads_gets_lists_and_downloads_within_its_scopes(
-    served: Served, tones: dict[str, Path], tmp_path: Path
+    served_on: Served, tones: dict[str, Path], tmp_path: Path
 ) -> None:
+    served = served_on
     token = token_for(served, "tok-sdk", ["upload", "read", "list"], collections=["x"])
     with Client(served.url, token=token) as phone:
         obj = phone.upload(tones["wav"], collection="x")
@@ -99,7 +102,8 @@ def test_the_token_comes_from_the_environment_before_a_key(
         Client(served.url, api_key="as_x", token=token)
 
 
-def test_the_cli_acts_with_a_token(served: Served, tones: dict[str, Path], tmp_path: Path) -> None:
+def test_the_cli_acts_with_a_token(served_on: Served, tones: dict[str, Path], tmp_path: Path) -> None:
+    served = served_on
     token = token_for(served, "tok-cli", ["upload", "read", "list"], collections=["x"])
     up = served.cli("upload", str(tones["wav"]), "--collection", "x", "--json", "--token", token,
                     env={"AUDIOSTORE_KEY": ""})
@@ -113,7 +117,10 @@ def test_the_cli_acts_with_a_token(served: Served, tones: dict[str, Path], tmp_p
     assert got.returncode == 0, got.stderr
     assert sha256_of(tmp_path / "t.wav") == obj["sha256"]
 
-    rm = served.cli("rm", obj["id"], "--token", token)
+
+def test_the_cli_names_the_token_it_was_refused_with(served: Served) -> None:
+    token = token_for(served, "tok-cli-refused", ["read", "list"], collections=["x"])
+    rm = served.cli("rm", "no-such-id", "--token", token)
     assert rm.returncode == 4
     assert "scope_denied: This client token has no 'delete' scope (the token given with --token)" in rm.stderr
     other = served.cli("ls", "--collection", "y", env={"AUDIOSTORE_TOKEN": token})

@@ -2,7 +2,10 @@
 makes one (`create_upload_url`, `audiostore upload-url`), and whoever holds it sends one
 file with no key (`upload_to_signed_url`, `audiostore upload --signed-url`): in one PUT, or
 by tus above the threshold, resuming after a cut and across clients with a state file. A
-second use and a late use are clear errors; the key never travels with the file."""
+second use and a late use are clear errors; the key never travels with the file. The paths
+that reach the backend (the ingest of a PUT and of a tus upload, the stored object, the URL's
+one use recorded in the catalogue) run on local disk + SQLite and on S3 + PostgreSQL
+(`served_on`); the rest on the first only."""
 
 from __future__ import annotations
 
@@ -53,8 +56,15 @@ def through(relay: CuttingRelay, url: str) -> str:
 
 
 def stored_sha256(served: Served, audio_id: str) -> str:
+    """The sha256 of the stored object's bytes as the service serves them (from the blob
+    store), checked against what the catalogue recorded."""
     with Client(served.url, api_key=served.admin_key) as admin:
-        return admin.get(audio_id).sha256
+        recorded = admin.get(audio_id).sha256
+    got = httpx.get(f"{served.url}/v1/audio/{audio_id}/content", timeout=60,
+                    headers={"Authorization": f"Bearer {served.admin_key}"})
+    assert got.status_code == 200, got.text
+    assert hashlib.sha256(got.content).hexdigest() == recorded
+    return recorded
 
 
 class Recording(httpx.HTTPTransport):
@@ -69,7 +79,8 @@ class Recording(httpx.HTTPTransport):
         return super().handle_request(request)
 
 
-def test_a_signed_url_stores_one_file_with_no_key(served: Served, tones: dict[str, Path]) -> None:
+def test_a_signed_url_stores_one_file_with_no_key(served_on: Served, tones: dict[str, Path]) -> None:
+    served = served_on
     key = served.new_key("signed-put")
     with Client(served.url, api_key=key) as c:
         made = c.create_upload_url(collection="phone", name="memo.wav", formats=["wav"], max_bytes=5_000_000)
@@ -138,7 +149,8 @@ def test_the_clients_key_never_goes_to_the_signed_url(served: Served, tones: dic
     assert len(transport.authorization) > 4 and set(transport.authorization[2:]) == {None}
 
 
-def test_a_large_file_goes_by_tus_and_resumes_after_cuts(served: Served, long_wav: Path) -> None:
+def test_a_large_file_goes_by_tus_and_resumes_after_cuts(served_on: Served, long_wav: Path) -> None:
+    served = served_on
     with Client(served.url, api_key=served.new_key("signed-tus")) as c:
         made = c.create_upload_url(collection="long", formats=["wav"])
     progress: list[tuple[int, int | None]] = []
@@ -157,8 +169,9 @@ def test_a_large_file_goes_by_tus_and_resumes_after_cuts(served: Served, long_wa
 
 
 def test_a_state_file_resumes_a_signed_tus_upload_in_a_new_client(
-    served: Served, long_wav: Path, tmp_path: Path
+    served_on: Served, long_wav: Path, tmp_path: Path
 ) -> None:
+    served = served_on
     with Client(served.url, api_key=served.new_key("signed-state")) as c:
         made = c.create_upload_url(collection="state")
     state = UploadStateFile(tmp_path / "uploads.json")
@@ -204,7 +217,10 @@ def test_an_expired_signed_url_is_a_clear_error(served: Served, tones: dict[str,
         assert c.list_page().items == []
 
 
-def test_the_cli_makes_and_uses_a_signed_url(served: Served, tones: dict[str, Path], long_wav: Path, tmp_path: Path) -> None:
+def test_the_cli_makes_and_uses_a_signed_url(
+    served_on: Served, tones: dict[str, Path], long_wav: Path, tmp_path: Path
+) -> None:
+    served = served_on
     key = served.new_key("signed-cli")
     made = served.cli("upload-url", "-c", "cli", "-f", "wav", "--expires-in", "600", key=key)
     assert made.returncode == 0, made.stderr
@@ -225,6 +241,11 @@ def test_the_cli_makes_and_uses_a_signed_url(served: Served, tones: dict[str, Pa
     stored = json.loads(big.stdout)
     assert stored["audio"] is None and stored_sha256(served, stored["id"]) == sha256_of(long_wav)
 
+
+def test_the_cli_refuses_fixed_fields_and_a_late_url(served: Served, tones: dict[str, Path]) -> None:
+    key = served.new_key("signed-cli-refused")
+    url = json.loads(served.cli("upload-url", "--json", key=key).stdout)["url"]
+    no_key = {"AUDIOSTORE_KEY": "", "AUDIOSTORE_URL": "http://127.0.0.1:9"}
     fixed = served.cli("upload", "--signed-url", url, str(tones["wav"]), "--collection", "x", env=no_key)
     assert fixed.returncode == 2 and "--collection" in fixed.stderr
     late = served.cli("upload-url", "--expires-in", "1", "--json", key=key)

@@ -428,19 +428,33 @@ def url_cmd(
     sample_rate: int = typer.Option(None, help="Rendition sample rate (Hz)."),
     channels: int = typer.Option(None, help="Rendition channels (1 or 2)."),
     normalize: bool = typer.Option(None, "--normalize/--no-normalize", help="Normalise the rendition's loudness."),
+    hls: bool = typer.Option(False, "--hls", help="The HLS master playlist's URL instead, for a player."),
+    start: float | None = typer.Option(None, min=0, help="With --hls: a clip from this second."),
+    end: float | None = typer.Option(None, min=0, help="With --hls: a clip up to this second."),
     json_out: bool = typer.Option(False, "--json", help="Print {id, url, expires_at}."),
     url: str = UrlOpt,
     key: str = KeyOpt,
 ) -> None:
     """Print a signed URL (alone on stdout); it needs no header to fetch. With --format it
-    opens that rendition (made by the service on first fetch) and nothing else."""
-    if fmt is None and (bitrate, sample_rate, channels, normalize) != (None, None, None, None):
+    opens that rendition (made by the service on first fetch) and nothing else; with --hls
+    the HLS master playlist (of a clip, with --start/--end), whose every URL is signed."""
+    rendition = (fmt, bitrate, sample_rate, channels, normalize)
+    if fmt is None and rendition[1:] != (None, None, None, None):
         err.print("[red]error:[/red] --bitrate, --sample-rate, --channels and --normalize need --format.")
         raise typer.Exit(EXIT_USAGE)
-    signed = with_client(url, key, lambda c: c.sign(
-        audio_id, expires_in=expires_in, format=fmt, bitrate=bitrate, sample_rate=sample_rate,
-        channels=channels, normalize=normalize,
-    ))
+    if hls and any(option is not None for option in rendition):
+        err.print("[red]error:[/red] --hls takes no rendition options (its variants are AAC 64k and 128k).")
+        raise typer.Exit(EXIT_USAGE)
+    if not hls and (start is not None or end is not None):
+        err.print("[red]error:[/red] --start and --end need --hls.")
+        raise typer.Exit(EXIT_USAGE)
+    if hls:
+        signed = with_client(url, key, lambda c: c.hls_url(audio_id, start=start, end=end, expires_in=expires_in))
+    else:
+        signed = with_client(url, key, lambda c: c.sign(
+            audio_id, expires_in=expires_in, format=fmt, bitrate=bitrate, sample_rate=sample_rate,
+            channels=channels, normalize=normalize,
+        ))
     typer.echo(json.dumps(signed.to_json()) if json_out else signed.url)
 
 

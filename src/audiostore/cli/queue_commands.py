@@ -86,12 +86,14 @@ def url_cmd(
     name: str = typer.Argument(..., help="Queue name."),
     mode: Mode = ModeOpt,
     expires_in: int = typer.Option(None, help="Seconds the URL stays valid."),
+    hls: bool = typer.Option(False, "--hls", help="The queue's HLS playlist instead of its MP3 stream."),
     json_out: bool = typer.Option(False, "--json", help="Print {name, mode, url, expires_at}."),
     url: str = UrlOpt,
     key: str = KeyOpt,
 ) -> None:
-    """Print a signed URL (alone on stdout) that plays the queue's stream with no header."""
-    signed = with_client(url, key, lambda c: c.queue_url(name, mode.value, expires_in=expires_in))
+    """Print a signed URL (alone on stdout) that plays the queue's stream with no header
+    (with --hls: its HLS playlist)."""
+    signed = with_client(url, key, lambda c: c.queue_url(name, mode.value, expires_in=expires_in, hls=hls))
     typer.echo(json.dumps(signed.to_json()) if json_out else signed.url)
 
 

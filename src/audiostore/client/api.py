@@ -173,6 +173,7 @@ class Api(Generic[TransportT, SleepT]):
     upload_to_signed_url = Method(upload_flows.upload_to_signed_url)
     # signed URLs
     sign = Method(flows.sign)
+    hls_url = Method(flows.hls_url)
     sign_many = Method(flows.sign_many)
     # bytes
     download = Method(flows.download)

@@ -158,6 +158,33 @@ def sign(
     `sample_rate`, `channels`, `normalize`, the URL opens that rendition and nothing else
     (the signature covers them)."""
     params = protocol.rendition(format, bitrate, sample_rate, channels, normalize)
+    return (yield from _signed_url(client, audio_id, expires_in, cached, params))
+
+
+def hls_url(
+    client: Context,
+    /,
+    audio_id: str,
+    *,
+    start: float | None = None,
+    end: float | None = None,
+    expires_in: int | None = None,
+    cached: bool = True,
+) -> Flow[SignedUrl]:
+    """A URL of the audio's HLS master playlist (AAC at 64 and 128 kbit/s, 6-second
+    segments) that a player opens with no header (hls.js, Safari, mpv, ffmpeg): every
+    playlist and segment it lists is signed too. Reused from the cache like `sign`.
+
+    With `start` and/or `end` (seconds), the playlists are those of just that clip, and the
+    signature covers it: no URL they list opens anything outside it."""
+    params = protocol.hls_clip(start, end)
+    return (yield from _signed_url(client, audio_id, expires_in, cached, params))
+
+
+def _signed_url(
+    client: Context, audio_id: str, expires_in: int | None, cached: bool, params: dict[str, Any]
+) -> Flow[SignedUrl]:
+    """`POST /v1/audio/{id}/url` with `params`, through the cache (one entry per `params`)."""
     variant = protocol.rendition_variant(params)
     if cached and (hit := client.url_cache.get(audio_id, expires_in, variant)) is not None:
         return hit
@@ -272,10 +299,15 @@ def stream_queue(client: Context, /, name: str, mode: str) -> Flow[httpx.Respons
     return response
 
 
-def queue_url(client: Context, /, name: str, mode: str = "sequential", *, expires_in: int | None = None) -> Flow[QueueUrl]:
+def queue_url(
+    client: Context, /, name: str, mode: str = "sequential", *, expires_in: int | None = None, hls: bool = False
+) -> Flow[QueueUrl]:
     """A signed URL that plays the queue's stream in `mode` with no header (for players
-    and devices that cannot send a key), valid for `expires_in` seconds."""
-    return protocol.parse_queue_url((yield from send(client, protocol.queue_url_call(name, mode, expires_in))))
+    and devices that cannot send a key), valid for `expires_in` seconds. With `hls=True`,
+    the queue's HLS playlist instead of its MP3 stream (VOD for sequential and shuffle,
+    live for loop and endless-shuffle)."""
+    call = protocol.queue_url_call(name, mode, expires_in, hls)
+    return protocol.parse_queue_url((yield from send(client, call)))
 
 
 # --- maintenance (admin keys) ----------------------------------------------------------

@@ -141,6 +141,11 @@ def rendition(
     return values
 
 
+def hls_clip(start: float | None, end: float | None) -> dict[str, Any]:
+    """What asks the URL route for the HLS master playlist, of a clip if `start`/`end` given."""
+    return {"hls": True, **_clean({"start": start, "end": end})}
+
+
 def rendition_query(params: Mapping[str, Any]) -> dict[str, str]:
     """Rendition parameters as the content route reads them (`normalize=true`)."""
     return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in params.items()}
@@ -200,8 +205,9 @@ def stream_queue_call(name: str, mode: str) -> Call:
     return Call("GET", f"{_queue_path(name)}/stream.mp3", params={"mode": mode})
 
 
-def queue_url_call(name: str, mode: str, expires_in: int | None) -> Call:
-    return Call("POST", f"{_queue_path(name)}/url", json=_clean({"mode": mode, "expires_in": expires_in}))
+def queue_url_call(name: str, mode: str, expires_in: int | None, hls: bool = False) -> Call:
+    body = _clean({"mode": mode, "expires_in": expires_in, "hls": hls or None})
+    return Call("POST", f"{_queue_path(name)}/url", json=body)
 
 
 def cleanup_call(
