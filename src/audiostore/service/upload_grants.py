@@ -108,16 +108,22 @@ class UploadGrants:
     ) -> IssuedUploadUrl:
         owner_ = check_key_part(principal.owner_for_new(owner), what="owner")
         collection_ = check_key_part(collection or self.ingest.default_collection, what="collection")
+        principal.require_collection(collection_)  # a client token's collections
         name_ = check_name(name) if name else None
-        cap = self.ingest.max_upload_bytes
+        # A client token's bounds carry over to the URLs it mints: a URL never allows more.
+        cap, cap_source = principal.upload_limit(self.ingest.max_upload_bytes)
         if max_bytes is not None and not 1 <= max_bytes <= cap:
-            raise ValidationFailed(f"max_bytes must be between 1 and {cap} (AUDIOSTORE_MAX_UPLOAD_BYTES).")
-        accepted = self.ingest.accepted_formats
+            raise ValidationFailed(f"max_bytes must be between 1 and {cap} ({cap_source}).")
+        accepted = principal.accepted_formats(self.ingest.accepted_formats)
         chosen = tuple(sorted(set(formats))) if formats else tuple(accepted)
-        unknown = [f for f in chosen if f not in accepted and f not in DEFAULT_FORMATS]
+        if principal.grant is not None and principal.grant.formats is not None:
+            unknown = [f for f in chosen if f not in accepted]
+        else:
+            unknown = [f for f in chosen if f not in accepted and f not in DEFAULT_FORMATS]
         if unknown or not chosen:
             raise ValidationFailed(
-                f"formats must be among {', '.join(accepted)}; unknown: {', '.join(unknown)}."
+                f"formats must be among {', '.join(accepted)} ({principal.formats_source()}); "
+                f"unknown: {', '.join(unknown)}."
             )
         seconds = lifetime_within(
             expires_in, default=self.urls.url_default_expiry, maximum=self.upload_url_max_expiry,
