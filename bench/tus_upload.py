@@ -5,11 +5,12 @@
 The server (granian, 1 worker, pinned to CPU 1) gets a valid 16-bit WAV from this process
 (CPU 0): once as one raw `POST /v1/audio`, once through `/v1/uploads` (creation, then PATCHes
 of `--chunk-mb` with `Upload-Checksum: sha256` unless `--no-checksum`, each read and hashed
-one chunk ahead on a thread while the PATCH before it is sent), in alternating rounds. Time is until the answer that names the stored object (the 201 of the
+one chunk ahead on a thread while the PATCH before it is sent; each sent in 1 MiB pieces as
+the POST's body is), in alternating rounds. Time is until the answer that names the stored object (the 201 of the
 POST, the last PATCH's 204), so both include sniff, the full decode and the store put. RSS of
 the server's process tree is sampled every 10 ms; growth is its peak minus the RSS before.
 The server's CPU time (user + system) per upload is printed too: on a shared machine it is
-the figure that other load inflates least.
+the figure that other load inflates least; so is this client's, which the server waits on.
 Targets (shared/DESIGN.md): tus >= 0.9x the POST's throughput; peak RSS growth < 100 MB.
 """
 
@@ -38,25 +39,51 @@ RSS_TARGET_MB = 100
 TUS = {"Tus-Resumable": "1.0.0"}
 
 
-def _chunks(path: Path, chunk: int, checksum: bool) -> Iterator[tuple[bytes, str | None]]:
-    """The file's chunks with their `Upload-Checksum`, each read and hashed on a worker thread
-    one chunk ahead, so the client's hashing overlaps the server's work on the chunk before
-    (as a real client would; hashlib releases the GIL)."""
+PIECE = 1 << 20  # what the POST's body iterator reads and sends at a time (upload_memory.CHUNK)
 
-    def read(f: BinaryIO) -> tuple[bytes, str | None]:
-        data = f.read(chunk)
+
+def _pieces(f: BinaryIO, n: int) -> Iterator[bytes]:
+    """The next `n` bytes of `f` in 1 MiB pieces, read as they are sent (as the POST does)."""
+    while n > 0 and (piece := f.read(min(PIECE, n))):
+        n -= len(piece)
+        yield piece
+
+
+def _chunks(path: Path, chunk: int, checksum: bool) -> Iterator[tuple[int, Iterator[bytes], str | None]]:
+    """(length, body, `Upload-Checksum`) of each PATCH, the body in 1 MiB pieces.
+
+    Not one 8 MiB `bytes` per PATCH: a fresh 8 MiB buffer per chunk costs the allocator a new
+    mapping (8 MiB of page faults each time), and httpx's h11 joins a whole `content=` body
+    into one more 8 MiB copy before its `sendall`. That cost this client more than twice its
+    POST's CPU per GiB, on a CPU shared with other load, and the server idled waiting for it.
+    Without a checksum the pieces are read as they are sent, as the POST's body is (and as a
+    real client costs: tus-js-client sends a slice of the file, tuspy hands its chunk to
+    http.client's `sendall` without a copy). With one, the digest must precede the body: the
+    chunk is read and hashed on a worker thread one chunk ahead, so that hashing overlaps the
+    server's work on the chunk before (hashlib releases the GIL)."""
+    size = path.stat().st_size
+    with path.open("rb") as f:
         if not checksum:
-            return data, None
-        return data, f"sha256 {base64.b64encode(hashlib.sha256(data).digest()).decode()}"
+            for start in range(0, size, chunk):
+                n = min(chunk, size - start)
+                yield n, _pieces(f, n), None  # consumed whole before the next is made
+            return
 
-    with path.open("rb") as f, ThreadPoolExecutor(1) as pool:
-        ahead = pool.submit(read, f)
-        while True:
-            data, digest = ahead.result()
-            if not data:
-                return
-            ahead = pool.submit(read, f)
-            yield data, digest
+        def read(at: int) -> tuple[list[bytes], str]:
+            f.seek(at)
+            pieces = list(_pieces(f, min(chunk, size - at)))
+            digest = hashlib.sha256()
+            for piece in pieces:
+                digest.update(piece)
+            return pieces, f"sha256 {base64.b64encode(digest.digest()).decode()}"
+
+        with ThreadPoolExecutor(1) as pool:
+            ahead = pool.submit(read, 0)
+            for start in range(0, size, chunk):
+                pieces, digest = ahead.result()
+                if start + chunk < size:
+                    ahead = pool.submit(read, start + chunk)
+                yield sum(map(len, pieces)), iter(pieces), digest
 
 
 def tus_upload(url: str, key: str, path: Path, chunk: int, checksum: bool = True) -> tuple[float, str]:
@@ -73,16 +100,22 @@ def tus_upload(url: str, key: str, path: Path, chunk: int, checksum: bool = True
         made.raise_for_status()
         loc = url + made.headers["location"]
         offset = 0
-        for data, digest in _chunks(path, chunk, checksum):
+        for length, body, digest in _chunks(path, chunk, checksum):
             headers = {**auth, "Content-Type": "application/offset+octet-stream",
-                       "Upload-Offset": str(offset)}
+                       "Content-Length": str(length), "Upload-Offset": str(offset)}
             if digest is not None:
                 headers["Upload-Checksum"] = digest
-            r = c.patch(loc, content=data, headers=headers)
+            r = c.patch(loc, content=body, headers=headers)
             r.raise_for_status()
             offset = int(r.headers["upload-offset"])
     assert offset == size, (offset, size)
     return time.perf_counter() - started, r.headers["audiostore-audio-id"]
+
+
+def _own_cpu() -> float:
+    """This process's CPU seconds (user + system, its read-ahead thread included)."""
+    t = os.times()
+    return t.user + t.system
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,19 +143,21 @@ def main(argv: list[str] | None = None) -> int:
             delete(svc.url, svc.key, str(warm["id"]))
             for round_ in range(args.rounds):
                 os.sync()
-                cpu_before = cpu_seconds(svc.proc.pid)
+                cpu_before, mine = cpu_seconds(svc.proc.pid), _own_cpu()
                 _, post_s, obj = upload(svc.url, svc.key, source, "raw")
                 post_cpu = cpu_seconds(svc.proc.pid) - cpu_before
+                post_client = _own_cpu() - mine
                 wait_analysed(svc.url, svc.key, str(obj["id"]))
                 delete(svc.url, svc.key, str(obj["id"]))
                 os.sync()
                 sampler = RssSampler(svc.proc.pid)
                 base = sampler.current()
-                cpu_before = cpu_seconds(svc.proc.pid)
+                cpu_before, mine = cpu_seconds(svc.proc.pid), _own_cpu()
                 with sampler:
                     tus_s, audio_id = tus_upload(svc.url, svc.key, source, args.chunk_mb << 20,
                                                  checksum=not args.no_checksum)
                 tus_cpu = cpu_seconds(svc.proc.pid) - cpu_before
+                tus_client = _own_cpu() - mine
                 growth = (sampler.peak - base) / 1e6
                 wait_analysed(svc.url, svc.key, audio_id)
                 delete(svc.url, svc.key, audio_id)
@@ -131,12 +166,14 @@ def main(argv: list[str] | None = None) -> int:
                 growths.append(growth)
                 rows.append([round_ + 1, f"{post_s:.2f}", f"{size / post_s / 1e6:,.0f}",
                              f"{tus_s:.2f}", f"{size / tus_s / 1e6:,.0f}", f"{ratio:.2f}x",
-                             f"{growth:.1f}", f"{post_cpu:.2f}", f"{tus_cpu:.2f}"])
+                             f"{growth:.1f}", f"{post_cpu:.2f}", f"{tus_cpu:.2f}",
+                             f"{post_client:.2f}", f"{tus_client:.2f}"])
     sums = "without checksums" if args.no_checksum else "with sha256 checksums"
     print(f"{size / 2**20:,.0f} MiB WAV; tus in {args.chunk_mb} MiB PATCHes {sums}; "
           "server on CPU 1, client on CPU 0")
     print(table(rows, ["round", "POST (s)", "POST MB/s", "tus (s)", "tus MB/s", "tus vs POST",
-                       "tus peak RSS growth (MB)", "server CPU POST (s)", "server CPU tus (s)"]))
+                       "tus peak RSS growth (MB)", "server CPU POST (s)", "server CPU tus (s)",
+                       "client CPU POST (s)", "client CPU tus (s)"]))
     best, worst = max(ratios), max(growths)
     print(f"throughput: best {best:.2f}x the POST ({'meets' if best >= RATIO_TARGET else 'MISSES'} "
           f"target >= {RATIO_TARGET}x); peak RSS growth at most {worst:.1f} MB "
