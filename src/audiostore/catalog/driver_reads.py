@@ -35,6 +35,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from .key_prefix import KEY_COLLATION, key_prefix_range
 from .models import AudioRow, Base, DerivedBlobRow, TtsRequestRow, TusUploadRow, UTCDateTime
 
 __all__ = ["DriverReads", "SignableRow", "VisibleQuery"]
@@ -105,10 +106,6 @@ class VisibleQuery:
         self.owner, self.collection, self.name, self.key_prefix = owner, collection, name, key_prefix
         self.created_after, self.created_before = created_after, created_before
         self.before_id, self.limit = before_id, limit
-
-
-def like_escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 class DriverReads:
@@ -208,7 +205,12 @@ class DriverReads:
         if q.name is not None:
             where.append(f"name = {self._arg(args, q.name)}")
         if q.key_prefix:
-            where.append(f"\"key\" LIKE {self._arg(args, like_escape(q.key_prefix) + '%')} ESCAPE '\\'")
+            # A range (key_prefix.py): ix_audio_owner_key finds the matches, case-sensitively.
+            low, high = key_prefix_range(q.key_prefix)
+            key = '"key"' if self._sqlite else f'"key" COLLATE "{KEY_COLLATION}"'
+            where.append(f"{key} >= {self._arg(args, low)}")
+            if high is not None:
+                where.append(f"{key} < {self._arg(args, high)}")
         if q.created_after is not None:
             where.append(f"created_at > {self._arg(args, self._bind_time(q.created_after))}")
         if q.created_before is not None:
