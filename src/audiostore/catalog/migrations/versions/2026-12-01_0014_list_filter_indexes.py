@@ -20,7 +20,7 @@ depends_on = None
 
 def upgrade() -> None:
     collate = ' COLLATE "C"' if op.get_bind().dialect.name == "postgresql" else ""
-    op.execute(f'CREATE INDEX ix_audio_owner_key ON audio (owner, "key"{collate})')
+    op.execute(f'CREATE INDEX ix_audio_owner_key ON audio (owner, "key"{collate}, id)')
     op.create_index("ix_audio_owner_created_at_id", "audio", ["owner", "created_at", "id"])
 
 
