@@ -196,7 +196,11 @@ class DriverReads:
     async def list_visible(self, q: VisibleQuery, *, now: datetime) -> list[AudioRow]:
         index = await self._filter_index(q)
         args: list[Any] = []
-        owner_range = q.owner is not None and not self._sqlite
+        # With a filter's index, its few matches are sorted whatever the index's order; in
+        # PostgreSQL they are fetched in a subquery of their own (`OFFSET 0`: planned apart,
+        # without the ORDER BY and LIMIT that would make a walk down an id index look cheap).
+        fenced = index is not None and not self._sqlite
+        owner_range = q.owner is not None and not self._sqlite and not fenced
         where = [self._visible(args, None if owner_range else q.owner, now)]
         if owner_range:
             # PostgreSQL: `owner = $1` would make owner drop out of the sort key, and the
@@ -214,8 +218,10 @@ class DriverReads:
         if q.before_id is not None:
             where.append(f"id < {self._arg(args, q.before_id)}")
         table = f"audio INDEXED BY {index}" if self._sqlite and index is not None else "audio"
-        sql = (f"SELECT {self._audio.sql} FROM {table} WHERE {' AND '.join(where)} "
-               f"ORDER BY {'owner DESC, ' if owner_range else ''}id DESC "
+        rows = f"SELECT {self._audio.sql} FROM {table} WHERE {' AND '.join(where)}"
+        if fenced:
+            rows = f"SELECT * FROM ({rows} OFFSET 0) AS matches"
+        sql = (f"{rows} ORDER BY {'owner DESC, ' if owner_range else ''}id DESC "
                f"LIMIT {self._arg(args, q.limit)}")
         return [self._audio.load(r) for r in await self._fetch(sql, args)]
 
@@ -245,25 +251,33 @@ class DriverReads:
         return index if count < FEW_MATCHES else None
 
     def _filter_terms(self, args: list[Any], q: VisibleQuery, index: str | None) -> list[str]:
-        """The `prefix` and `created_*` terms; those of any index but `index` written so
-        that no index serves them (`+x` in SQLite, an expression in PostgreSQL)."""
-        terms = []
+        """The `prefix` and `created_*` terms, those that `index` does not serve written so
+        that no index can: `+x` in SQLite; in PostgreSQL one CASE, which its planner can
+        neither match to an index nor take for a rare condition (a range on a parameter it
+        estimates at 0.5% of the rows, and would then sort all of the owner's rows)."""
+        indexed: list[str] = []
+        walked: list[str] = []
         if q.key_prefix:
             # A range (key_prefix.py): ix_audio_owner_key finds the matches, case-sensitively.
             low, high = key_prefix_range(q.key_prefix)
-            key = '"key"' if index == "ix_audio_owner_key" else ('+"key"' if self._sqlite else """("key" || '')""")
+            own = index == "ix_audio_owner_key"
+            key = '"key"' if own or not self._sqlite else '+"key"'
             if not self._sqlite:
                 key += f' COLLATE "{KEY_COLLATION}"'
+            terms = indexed if own else walked
             terms.append(f"{key} >= {self._arg(args, low)}")
             if high is not None:
                 terms.append(f"{key} < {self._arg(args, high)}")
-        created = ("created_at" if index == "ix_audio_owner_created_at_id"
-                   else "+created_at" if self._sqlite else "(created_at + interval '0 s')")
+        own = index == "ix_audio_owner_created_at_id"
+        created = "created_at" if own or not self._sqlite else "+created_at"
+        terms = indexed if own else walked
         if q.created_after is not None:
             terms.append(f"{created} > {self._arg(args, self._bind_time(q.created_after))}")
         if q.created_before is not None:
             terms.append(f"{created} < {self._arg(args, self._bind_time(q.created_before))}")
-        return terms
+        if walked and not self._sqlite:
+            walked = [f"(CASE WHEN {' AND '.join(walked)} THEN true ELSE false END)"]
+        return indexed + walked
 
     async def derived_for(self, audio_ids: Sequence[str], kind: str | None) -> list[DerivedBlobRow]:
         if not audio_ids:
