@@ -14,6 +14,7 @@ upload's `Location` carries a signature of its own for HEAD, PATCH and DELETE).
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable, Coroutine
 from email.utils import format_datetime
 from typing import Any
@@ -127,12 +128,17 @@ def _check_version(request: Request) -> None:
         raise TusVersionUnsupported(headers={"Tus-Version": TUS_VERSION})
 
 
+# ASCII digits only (`str.isdigit` also takes `²`, which `int` refuses), and few enough for
+# `int` (it refuses more than 4300); 2**64 has 20, so any size a client means fits.
+_COUNT = re.compile(r"[0-9]{1,64}")
+
+
 def _int_header(request: Request, name: str) -> int | None:
     raw = request.headers.get(name)
     if raw is None:
         return None
-    if not raw.isdigit():
-        raise BadRequest(f"{name} must be a non-negative integer.")
+    if not _COUNT.fullmatch(raw):
+        raise BadRequest(f"{name} must be a non-negative integer of at most 64 digits.")
     return int(raw)
 
 
