@@ -127,7 +127,7 @@ class UploadGrants:
             )
         refused = [f for f in chosen if principal.grant is not None and f not in allowed]
         if refused:
-            raise ScopeDenied(f"{principal.formats_source()} do not allow {', '.join(refused)}.")
+            raise ScopeDenied(f"Formats {', '.join(refused)} are outside {principal.formats_source()}.")
         seconds = lifetime_within(
             expires_in, default=self.urls.url_default_expiry, maximum=self.upload_url_max_expiry,
             field="expires_in", setting="AUDIOSTORE_UPLOAD_URL_MAX_EXPIRY",
