@@ -9,8 +9,10 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
 from conftest import Api
+from audiostore.catalog.models import TusUploadRow
 from audiostore.jobs.registry import run_job
 
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -263,3 +265,58 @@ async def test_a_store_failure_at_the_end_keeps_the_bytes_for_a_retry(
     obj = (await api.http.get(f"/v1/audio/{audio_id}", headers=api.alice)).json()
     assert obj["sha256"] == hashlib.sha256(wav_bytes).hexdigest()
     assert await api.row_count() == 1 and parts(api) == []
+
+
+async def tus_rows(api: Api) -> int:
+    async with api.runtime.catalog.database.session() as s:
+        return int((await s.execute(select(func.count()).select_from(TusUploadRow))).scalar_one())
+
+
+# What a hostile client may put where the protocol wants a byte count: `str.isdigit` takes
+# superscripts that `int` refuses, and `int` refuses more than 4300 digits.
+NOT_A_COUNT = [b"\xb2", b"1" * 5000, b"+5"]
+
+
+@pytest.mark.parametrize("value", NOT_A_COUNT, ids=repr)
+@pytest.mark.parametrize("where", ["create-length", "patch-offset", "deferred-patch-length"])
+async def test_a_count_header_that_is_not_ascii_digits_is_400_and_changes_nothing(
+    api: Api, wav_bytes: bytes, where: str, value: bytes
+) -> None:
+    loc = None if where == "create-length" else await create(api, None if where.startswith("deferred") else 100)
+    before = await tus_rows(api), parts(api)
+    if loc is None:
+        r = await api.http.post("/v1/uploads", headers=[
+            *api.alice.items(), *TUS.items(), ("Upload-Length", value)])
+    else:
+        counts = ([("Upload-Offset", value)] if where == "patch-offset"
+                  else [("Upload-Offset", b"0"), ("Upload-Length", value)])
+        r = await api.http.patch(loc, content=wav_bytes[:10], headers=[
+            *api.alice.items(), *TUS.items(), ("Content-Type", CHUNK), *counts])
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["code"] == "bad_request" and r.headers["tus-resumable"] == "1.0.0"
+    assert (await tus_rows(api), parts(api)) == before and await api.row_count() == 0
+    if loc is not None:
+        assert (await api.http.head(loc, headers={**api.alice, **TUS})).headers["upload-offset"] == "0"
+
+
+@pytest.mark.parametrize("method", ["HEAD", "PATCH", "DELETE"])
+async def test_an_upload_id_no_upload_can_have_is_404(api: Api, method: str) -> None:
+    """Longer than a file name may be: it names no upload, and is never tried as a file."""
+    r = await api.http.request(method, "/v1/uploads/" + "a" * 5000, content=b"x", headers={
+        **api.alice, **TUS, "Content-Type": CHUNK, "Upload-Offset": "0"})
+    assert r.status_code == 404, r.text
+    assert parts(api) == []
+
+
+@pytest.mark.parametrize(
+    "fields", [{"text": "a\x00b"}, {"voice_id": "v" * 129}, {"voice_id": "a\x00"}],
+    ids=["text-nul", "voice-too-long", "voice-nul"],
+)
+async def test_text_fields_the_ingest_would_refuse_are_422_at_creation(
+    api: Api, fields: dict[str, str]
+) -> None:
+    """Refused before the client sends the file, not after its last byte."""
+    r = await api.http.post("/v1/uploads", headers={
+        **api.alice, **TUS, "Upload-Length": "1000", "Upload-Metadata": meta(**fields)})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "validation_failed", r.text
+    assert await tus_rows(api) == 0 and parts(api) == []
