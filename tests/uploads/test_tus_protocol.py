@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+import anyio
 import pytest
 from sqlalchemy import func, select
 
-from conftest import Api
+from conftest import Api, make_api
+from audiostore.settings import Settings
 from audiostore.catalog.models import TusUploadRow
 from audiostore.jobs.registry import run_job
 
@@ -320,3 +323,34 @@ async def test_text_fields_the_ingest_would_refuse_are_422_at_creation(
         **api.alice, **TUS, "Upload-Length": "1000", "Upload-Metadata": meta(**fields)})
     assert r.status_code == 422 and r.json()["error"]["code"] == "validation_failed", r.text
     assert await tus_rows(api) == 0 and parts(api) == []
+
+
+@pytest.fixture
+async def impatient_api(settings_factory: Callable[..., Settings]) -> AsyncIterator[Api]:
+    """An app whose PATCHes may pause half a second at most."""
+    a, runtime = await make_api(settings_factory(auth_cache_seconds=0, tus_patch_idle_timeout=0.5))
+    try:
+        yield a
+    finally:
+        await a.http.aclose()
+        await runtime.close()
+
+
+async def test_a_patch_that_goes_silent_ends_and_frees_the_upload(impatient_api: Api, wav_bytes: bytes) -> None:
+    """A client that stops sending without closing (a phone off the network) must not hold
+    the upload's lock: the PATCH ends as a dropped one does, and the retry resumes."""
+    api = impatient_api
+    loc = await create(api, len(wav_bytes))
+
+    async def then_silence() -> AsyncIterator[bytes]:
+        yield wav_bytes[:100]
+        await anyio.sleep(60)
+        yield wav_bytes[100:]
+
+    with anyio.fail_after(10):
+        cut = await api.http.patch(loc, content=then_silence(), headers={
+            **api.alice, **TUS, "Content-Type": CHUNK, "Upload-Offset": "0"})
+    assert cut.status_code == 400 and cut.json()["error"]["code"] == "bad_request", cut.text
+    assert (await api.http.head(loc, headers={**api.alice, **TUS})).headers["upload-offset"] == "100"
+    rest = await patch(api, loc, 100, wav_bytes[100:])
+    assert rest.status_code == 204 and rest.headers["audiostore-audio-id"], rest.text

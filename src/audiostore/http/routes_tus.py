@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from email.utils import format_datetime
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
 from starlette.requests import ClientDisconnect
@@ -198,17 +199,26 @@ def _result_headers(result: AppendResult) -> dict[str, str]:
 async def _append(request: Request, who: Principal, row_id: str, offset: int) -> AppendResult:
     length = _int_header(request, "upload-length")
     checksum = parse_upload_checksum(request.headers.get("upload-checksum"))
-    return await runtime_of(request).tus_uploads.append(
-        who, row_id, offset=offset, length=length, checksum=checksum, body=_body(request),
+    rt = runtime_of(request)
+    return await rt.tus_uploads.append(
+        who, row_id, offset=offset, length=length, checksum=checksum,
+        body=_body(request, rt.settings.tus_patch_idle_timeout),
     )
 
 
-async def _body(request: Request) -> AsyncIterator[bytes]:
-    try:
-        async for chunk in request.stream():
-            yield chunk
-    except ClientDisconnect as exc:
-        raise BodyCut() from exc
+async def _body(request: Request, idle_timeout: float) -> AsyncIterator[bytes]:
+    """The PATCH's body; a pause longer than `idle_timeout` ends it as a dropped connection
+    does, so a client gone silent does not hold the upload's lock."""
+    chunks = request.stream().__aiter__()
+    while True:
+        try:
+            with anyio.fail_after(idle_timeout):
+                chunk = await chunks.__anext__()
+        except StopAsyncIteration:
+            return
+        except (ClientDisconnect, TimeoutError) as exc:
+            raise BodyCut() from exc
+        yield chunk
 
 
 @router.options("/uploads", status_code=204, response_class=Response)
