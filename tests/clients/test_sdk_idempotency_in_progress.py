@@ -2,7 +2,8 @@
 `Retry-After` and a bounded number of times, against a real `audiostore serve`.
 
 "Still being stored" is the state a first request leaves in the catalogue while it runs: its
-claim on the key with no audio id yet. The test puts a stored upload's claim back in that
+claim on the key, not yet stored (here: one that names no object yet, as a claim
+whose request is still checking the bytes). The test puts a stored upload's claim back in that
 state (in the server's own SQLite catalogue) and completes it again from the client's sleep,
 so the retry meets both answers of a real service without racing a real first request.
 """
@@ -25,8 +26,10 @@ def set_claim(served: Served, owner: str, key: str, audio_id: str | None) -> Non
     """The claim of `owner`'s `Idempotency-Key` `key`: None is "the first request is still
     being stored", an id "it stored this"."""
     with sqlite3.connect(served.proc.data_dir / "catalog.db", timeout=30) as db:
-        changed = db.execute("UPDATE idempotency_keys SET audio_id = ? WHERE owner = ? AND key = ?",
-                             (audio_id, owner, key)).rowcount
+        changed = db.execute(
+            "UPDATE idempotency_keys SET audio_id = ?, stored_at = CASE WHEN ? IS NULL THEN NULL "
+            "ELSE created_at END WHERE owner = ? AND key = ?", (audio_id, audio_id, owner, key),
+        ).rowcount
     assert changed == 1
 
 

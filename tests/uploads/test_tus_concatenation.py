@@ -389,3 +389,37 @@ async def test_a_final_upload_whose_process_died_frees_its_partials_after_its_le
     assert await api.row_count() == 1 and parts(api) == []
     assert (await run_job(api.runtime, "remove_expired_uploads")).counts["expired"] == 1  # the dead one
     assert await tus_rows(api) == 1
+
+
+async def test_a_final_creation_sent_again_answers_the_same_final_upload(api: Api, wav_bytes: bytes) -> None:
+    """Its answer was lost, so the client sends the same final creation again (the protocol
+    lets it use a partial more than once): the same Location and object, nothing stored twice."""
+    locs = [await partial(api, piece) for piece in thirds(wav_bytes)]
+    labels = {"Upload-Metadata": meta(name="joined.wav")}
+    first = await final(api, *locs, **labels)
+    assert first.status_code == 201, first.text
+    again = await final(api, *locs, **labels)
+    assert again.status_code == 201, again.text
+    for header in ("location", "audiostore-audio-id", "upload-offset", "upload-length", "upload-concat"):
+        assert again.headers[header] == first.headers[header]
+    assert await api.row_count() == 1 and len(await api.blob_keys()) == 1
+    assert await tus_rows(api) == 1 and parts(api) == []
+    # Sent again with other fields: the object was stored with the first ones.
+    other = await final(api, *locs, **{"Upload-Metadata": meta(name="other.wav")})
+    assert other.status_code == 409, other.text
+    assert first.headers["location"].rsplit("/", 1)[1] in other.json()["error"]["message"]
+    # Another owner naming the same partials finds nothing of alice's.
+    assert (await final(api, *locs, auth=api.bob, **labels)).status_code == 404
+    assert await api.row_count() == 1
+
+
+async def test_a_refused_final_creation_sent_again_is_410_naming_it(api: Api) -> None:
+    junk = b"%PDF-1.4 not audio at all" * 100
+    a, b = await partial(api, junk[:1000]), await partial(api, junk[1000:])
+    assert (await final(api, a, b)).status_code == 415
+    (final_id,) = [row async for row in _ids(api)]
+    again = await final(api, a, b)
+    assert again.status_code == 410, again.text
+    assert final_id in again.json()["error"]["message"]
+    assert "unsupported_format" in again.json()["error"]["message"]
+    assert await api.row_count() == 0 and await tus_rows(api) == 1

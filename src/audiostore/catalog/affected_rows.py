@@ -8,9 +8,10 @@ from sqlalchemy.engine import CursorResult, Result
 
 
 def affected_rows(result: Result[Any]) -> int:
-    """The row count of an UPDATE or DELETE run through `AsyncSession.execute`.
+    """The row count of an UPDATE or DELETE run through `AsyncSession.execute` or
+    `AsyncConnection.execute`.
 
-    The session types every result as `Result`, but for DML it returns a `CursorResult`, the
-    only kind that has `rowcount`; the cast states that. A driver that cannot tell (-1) is
+    Both type every result as `Result`, but for DML they return a `CursorResult`, the only
+    kind that has `rowcount`; the cast states that. A driver that cannot tell (-1) is
     passed through, as before; `None` counts as 0."""
     return cast(CursorResult[Any], result).rowcount or 0

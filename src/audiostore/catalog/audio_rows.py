@@ -121,6 +121,11 @@ class AudioRows:
         async with self.database.session() as s:
             return (await s.execute(stmt)).scalar_one_or_none()
 
+    async def get_any(self, audio_id: str) -> AudioRow | None:
+        """The row in whatever state (pending, ready, deleting), for the ingest's own records."""
+        async with self.database.session() as s:
+            return await s.get(AudioRow, audio_id)
+
     async def get_many_visible(
         self, ids: Sequence[str], *, owner: str | None, now: datetime
     ) -> dict[str, AudioRow]:

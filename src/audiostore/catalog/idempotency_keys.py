@@ -37,27 +37,34 @@ class IdempotencyKeyCatalog:
             existing = (await s.execute(stmt)).scalar_one_or_none()
         if existing is None:  # released between our insert and this read: try once more
             again = IdempotencyKeyRow(**{c: getattr(row, c) for c in (
-                "owner", "key", "fingerprint", "audio_id", "created_at", "expires_at")})
+                "owner", "key", "fingerprint", "audio_id", "created_at", "expires_at", "stored_at")})
             if await self.database.add(again):
                 return None
             raise Conflict("A request with this Idempotency-Key is in progress.")
         return existing
 
-    async def complete(self, owner: str, key: str, audio_id: str) -> None:
+    async def mark_stored(self, owner: str, key: str, audio_id: str, *, now: datetime) -> None:
+        """The claim's request stored `audio_id` (a claim a retry has taken over is left alone)."""
         async with self.database.session() as s:
             await s.execute(
                 update(IdempotencyKeyRow)
-                .where(IdempotencyKeyRow.owner == owner, IdempotencyKeyRow.key == key)
-                .values(audio_id=audio_id)
+                .where(IdempotencyKeyRow.owner == owner, IdempotencyKeyRow.key == key,
+                       IdempotencyKeyRow.audio_id == audio_id)
+                .values(stored_at=now)
             )
 
-    async def release(self, owner: str, key: str, *, fingerprint: str | None = None) -> None:
-        """Forget a key (its request failed, or its object is gone)."""
+    async def release(
+        self, owner: str, key: str, *, fingerprint: str | None = None, audio_id: str | None = None
+    ) -> None:
+        """Forget a key (its request failed, or its object is gone); with `audio_id`, only the
+        claim of the request that stores that object."""
         stmt = delete(IdempotencyKeyRow).where(
             IdempotencyKeyRow.owner == owner, IdempotencyKeyRow.key == key
         )
         if fingerprint is not None:
             stmt = stmt.where(IdempotencyKeyRow.fingerprint == fingerprint)
+        if audio_id is not None:
+            stmt = stmt.where(IdempotencyKeyRow.audio_id == audio_id)
         async with self.database.session() as s:
             await s.execute(stmt)
 

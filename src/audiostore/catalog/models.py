@@ -117,8 +117,9 @@ class ApiKeyRow(Base):
 
 
 class IdempotencyKeyRow(Base):
-    """An `Idempotency-Key` an owner sent on upload: the request's fingerprint and the audio
-    id it produced (`audio_id` is None while that first request is still being stored)."""
+    """An `Idempotency-Key` an owner sent on upload: the request's fingerprint, the id of the
+    object it stores (recorded with the claim; None on claims from before revision 0013) and
+    when it was stored (`stored_at` is None while that first request is in progress)."""
 
     __tablename__ = "idempotency_keys"
 
@@ -128,6 +129,7 @@ class IdempotencyKeyRow(Base):
     audio_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    stored_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, default=None)
 
     __table_args__ = (Index("ix_idempotency_keys_expires_at", "expires_at"),)
 

@@ -23,6 +23,7 @@ from .json_body_limit import LimitJsonBodies, json_body_cap
 from .openapi_errors import document_errors
 from .openapi_limits import document_limits
 from .nul_refusal import RefuseNulInUrl
+from .refused_upload_body import ReadRefusedUploadBodies
 from .repeated_query import RefuseRepeatedQuery
 from .routes_audio import router as audio_router
 from .routes_content import router as content_router
@@ -107,6 +108,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.include_router(public_router)
     app.include_router(tus_router)
     app.add_middleware(AnswerHealthProbes)  # innermost: every layer below still sees the probe
+    app.add_middleware(ReadRefusedUploadBodies)  # below CORS and the log: it delays their answer
     app.add_middleware(LimitJsonBodies, max_bytes=json_body_cap(settings.tts_max_text_chars))
     app.add_middleware(RefuseNulInUrl)
     app.add_middleware(RefuseRepeatedQuery)

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from ..audio import HEAD_BYTES, sniff
 from ..errors import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from ..service import UploadFields
+from ..service.format_bounds import SET_BY_UPLOAD_URL, not_among
 from ..service.upload_grants import UploadGrant
 from .upload_body import HttpUploadSource
 
@@ -28,9 +29,7 @@ def _check_head(head: bytes, formats: tuple[str, ...]) -> None:
         return
     found = sniff(head, b"").format
     if found not in formats and not (found == "ogg" and "opus" in formats):
-        raise UnsupportedMediaType(
-            f"{found} is not among the formats this upload URL accepts ({', '.join(formats)})."
-        )
+        raise not_among(found, formats, SET_BY_UPLOAD_URL)  # the URL's terms are its formats
 
 
 class GrantedUploadSource:

@@ -105,7 +105,7 @@ ERRORS_BY_OPERATION: dict[str, tuple[type[e.AudiostoreError], ...]] = {
     "DELETE /v1/uploads/{upload_id}": (e.TusVersionUnsupported, *_AUTH, *_SIGNED, e.UploadNotFound,
                                         e.UploadLocked),
     "POST /v1/uploads/{upload_id}": (*_TUS_APPEND, e.UploadLocked),
-    "POST /v1/audio/upload-url": (e.InvalidName, e.ValidationFailed, *_ADMIN, *_AUTH),
+    "POST /v1/audio/upload-url": (e.InvalidName, e.ValidationFailed, e.Forbidden, *_AUTH),
     "PUT /v1/signed-upload": _SIGNED_UPLOAD,
     "POST /v1/signed-upload": _SIGNED_UPLOAD,
 }

@@ -10,13 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-import anyio
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from starlette.requests import ClientDisconnect
 
-from ..errors import AudiostoreError, UploadUrlUsed
 from ..service import Principal
 from ..service.ingest import StoredUpload
 from ..service.principal import UPLOAD
@@ -76,34 +73,9 @@ async def upload_url_other_methods() -> JSONResponse:
     )
 
 
-# A refusal given before the body is read (a changed, late or used URL) races the client,
-# which is still sending it: a connection closed with unread bytes is reset, and the client
-# may lose the answer (a "connection reset" instead of 403 or 410). Up to this much of such a
-# body is read and dropped first, within a few seconds, so the answer arrives whole. The SDK
-# sends larger files by tus, whose creation carries no body.
-_REFUSED_BODY_READ_BYTES = 8 * 1024 * 1024
-_REFUSED_BODY_READ_SECONDS = 5.0
-
-
-async def _drop_body(request: Request) -> None:
-    seen = 0
-    with anyio.move_on_after(_REFUSED_BODY_READ_SECONDS):
-        try:
-            async for chunk in request.stream():
-                seen += len(chunk)
-                if seen >= _REFUSED_BODY_READ_BYTES:
-                    return
-        except ClientDisconnect:
-            return
-
-
 async def _store_signed(request: Request) -> AudioObject:
     rt = runtime_of(request)
-    try:
-        grant = rt.upload_grants.verify(request.url.query)
-    except AudiostoreError:
-        await _drop_body(request)
-        raise
+    grant = rt.upload_grants.verify(request.url.query)  # a refusal: see refused_upload_body.py
 
     async def store() -> StoredUpload:
         source = HttpUploadSource(
@@ -113,11 +85,7 @@ async def _store_signed(request: Request) -> AudioObject:
         )
         return await rt.ingest.store(grant.principal, GrantedUploadSource(source, grant))
 
-    try:
-        stored = await rt.upload_grants.use(grant, store, lambda s: (s.row.id, None))
-    except UploadUrlUsed:  # refused before `store` read a byte
-        await _drop_body(request)
-        raise
+    stored = await rt.upload_grants.use(grant, store, lambda s: (s.row.id, None))
     return AudioObject.from_row(stored.row, stored.signed)
 
 

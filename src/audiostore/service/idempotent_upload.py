@@ -6,9 +6,18 @@ The rules, all here:
   name and the upload fields (name, collection, expiry, metadata, text, voice, owner). Same key + same fingerprint ->
   the object the first request stored (no second object, no second blob). Same key + a
   different fingerprint -> 409 `idempotency_key_reused`.
-- While the first request is still being stored, a second one with the same key gets 409
-  `idempotency_key_in_progress` (the client retries later). A claim left behind by a crash
-  counts as abandoned after `ABANDONED_AFTER` and is taken over.
+- A claim records the id of the object its request stores, so what a retry meets follows
+  that object's row, the one record of how far the first request got:
+  - the row is ready: the retry answers it;
+  - the row is pending (the first request is still storing it, or crashed while doing so):
+    409 `idempotency_key_in_progress`. A crashed upload's row is finished (its blob is whole)
+    or rolled back by the stale-pending job (service/stale_uploads.py) after
+    `AUDIOSTORE_PENDING_GRACE`; the retry then answers the finished object or stores afresh.
+    A claim is never taken over from a pending row, so a live upload (a slow one still
+    putting its blob, an early put that heartbeats its row) is never stored twice;
+  - no row yet (the first request is still checking the bytes, before its intent row): 409
+    until the claim is `ABANDONED_AFTER` old (a crash before the intent row), then the
+    retry takes the claim over and stores afresh.
 - If the first request failed (any error), its key is released, so a retry stores afresh.
 - A client that gave up waiting and retries meets a first request that goes on without it
   (an upload whose client left is not cancelled) and ends within the blob store's deadlines:
@@ -32,7 +41,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from ..catalog import AudioRow, Catalog, IdempotencyKeyRow
+from ..catalog import PENDING, READY, AudioRow, Catalog, IdempotencyKeyRow
 from ..errors import BadRequest, IdempotencyKeyInProgress, IdempotencyKeyReused
 from .upload_fields import UploadFields
 
@@ -71,12 +80,13 @@ class IdempotencyKeys:
         self.ttl = timedelta(seconds=ttl_seconds)
         self._last_purge: datetime | None = None
 
-    async def claim(self, owner: str, key: str, fingerprint: str) -> AudioRow | None:
-        """Claim the key for this request (None), or return the object an earlier one stored."""
+    async def claim(self, owner: str, key: str, fingerprint: str, audio_id: str) -> AudioRow | None:
+        """Claim the key for this request, which stores `audio_id` (None), or return the
+        object an earlier request stored."""
         for _ in range(3):
             now = self.clock()
             claim = IdempotencyKeyRow(
-                owner=owner, key=key, fingerprint=fingerprint, audio_id=None,
+                owner=owner, key=key, fingerprint=fingerprint, audio_id=audio_id,
                 created_at=now, expires_at=now + self.ttl,
             )
             held = await self.catalog.idempotency_keys.claim(claim, now=now)
@@ -84,25 +94,38 @@ class IdempotencyKeys:
                 return None
             if held.fingerprint != fingerprint:
                 raise IdempotencyKeyReused()
-            if held.audio_id is None:
-                if now - held.created_at < ABANDONED_AFTER:
-                    raise IdempotencyKeyInProgress()
-            else:
-                row = await self.catalog.get_visible(held.audio_id, owner=None, now=now)
-                if row is not None:
-                    return row
-            # Abandoned, or its object is gone: forget it and claim afresh.
-            await self.catalog.idempotency_keys.release(owner, key, fingerprint=fingerprint)
+            stored = await self._stored_object(held, now)
+            if stored is not None:
+                return stored
+            # Abandoned before its intent row, or its object is gone: forget it, claim afresh.
+            await self.catalog.idempotency_keys.release(owner, key, fingerprint=fingerprint,
+                                                        audio_id=held.audio_id)
         raise IdempotencyKeyInProgress()
 
-    async def release(self, owner: str, key: str, fingerprint: str) -> None:
-        """The request failed: a retry with the same key stores afresh."""
-        await self.catalog.idempotency_keys.release(owner, key, fingerprint=fingerprint)
+    async def _stored_object(self, held: IdempotencyKeyRow, now: datetime) -> AudioRow | None:
+        """The object a held claim's request stored, None if the claim is to be taken over;
+        409 `idempotency_key_in_progress` while that request may still be storing it."""
+        row = None
+        if held.audio_id is not None and held.stored_at is None:
+            row = await self.catalog.get_any(held.audio_id)  # how far the request got
+            if row is not None and row.state == PENDING:
+                raise IdempotencyKeyInProgress()  # being stored, or a crash the job resolves
+        if held.stored_at is None and row is None and now - held.created_at < ABANDONED_AFTER:
+            raise IdempotencyKeyInProgress()  # still checking the bytes, before its intent row
+        if held.audio_id is None or (row is not None and row.state != READY):
+            return None  # abandoned before its intent row, or rolled back
+        # Stored (or a crashed upload the stale-pending job finished): answered while visible.
+        return await self.catalog.get_visible(held.audio_id, owner=None, now=now)
+
+    async def release(self, owner: str, key: str, fingerprint: str, audio_id: str) -> None:
+        """The request that stores `audio_id` failed: a retry with the same key stores afresh
+        (a claim a retry has since taken over stays)."""
+        await self.catalog.idempotency_keys.release(owner, key, fingerprint=fingerprint, audio_id=audio_id)
 
     async def complete(self, owner: str, key: str, audio_id: str) -> None:
         """The request stored `audio_id`: the key answers it from now on."""
-        await self.catalog.idempotency_keys.complete(owner, key, audio_id)
         now = self.clock()
+        await self.catalog.idempotency_keys.mark_stored(owner, key, audio_id, now=now)
         if self._last_purge is None or now - self._last_purge >= PURGE_EVERY:
             self._last_purge = now
             await purge_expired_idempotency_keys(self, now=now)

@@ -104,11 +104,14 @@ class Ingest:
             if not adopted:
                 await self._receive(staged, principal, source)
             fields = source.fields()
+            # The id is chosen now so that an idempotency claim can name it (an early put has
+            # written its intent row already).
+            audio_id = staged.early.audio_id if staged.early is not None else str(uuid_utils.uuid7())
             claim = None
             if idempotency_key is not None:
                 key = check_idempotency_key(idempotency_key)
                 fingerprint = upload_fingerprint(staged.sha256, fields, source.filename)
-                earlier = await self.keys.claim(principal.owner, key, fingerprint)
+                earlier = await self.keys.claim(principal.owner, key, fingerprint, audio_id)
                 if earlier is not None:
                     await staged.close()  # an early put of this body is aborted: the first one stands
                     return StoredUpload(earlier, await self.audio.sign_row(earlier, seconds), replayed=True)
@@ -117,10 +120,10 @@ class Ingest:
             await staged.close()
             raise
         try:
-            row = await self._ingest(staged, principal, fields, source.filename)
+            row = await self._ingest(staged, principal, fields, source.filename, audio_id)
         except BaseException:
             if claim is not None:
-                await self.keys.release(principal.owner, *claim)
+                await self.keys.release(principal.owner, *claim, audio_id)
             raise
         if claim is not None:
             await self.keys.complete(principal.owner, claim[0], row.id)
@@ -195,11 +198,12 @@ class Ingest:
 
     # --- storing ----------------------------------------------------------------------
     async def _ingest(
-        self, staged: StagedUpload, principal: Principal, fields_: UploadFields, filename: str | None
+        self, staged: StagedUpload, principal: Principal, fields_: UploadFields, filename: str | None,
+        audio_id: str,
     ) -> AudioRow:
-        """Turn a staged upload into a ready object, or raise and leave nothing behind."""
+        """Turn a staged upload into a ready object `audio_id`, or raise and leave nothing behind."""
         try:
-            row = await self._stored(staged, principal, fields_, filename)
+            row = await self._stored(staged, principal, fields_, filename, audio_id)
         except BaseException as exc:
             await staged.close()  # aborts an early put and its intent row
             if isinstance(exc, AudiostoreError):
@@ -221,7 +225,8 @@ class Ingest:
         return owner, collection, check_name(f.name or filename or "audio")
 
     async def _stored(
-        self, staged: StagedUpload, principal: Principal, f: UploadFields, filename: str | None
+        self, staged: StagedUpload, principal: Principal, f: UploadFields, filename: str | None,
+        audio_id: str,
     ) -> AudioRow:
         staged.finish()
         early = staged.early
@@ -235,7 +240,6 @@ class Ingest:
             check_text(f.voice_id, "voice_id", max_chars=MAX_VOICE_ID_CHARS)
 
         facts = await self._understand(staged, principal)
-        audio_id = early.audio_id if early is not None else str(uuid_utils.uuid7())
         key = build_blob_key(
             self.key_template, owner=owner, collection=collection, audio_id=audio_id,
             ext=facts.ext, created_at=now, name=name,

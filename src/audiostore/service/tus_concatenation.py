@@ -23,6 +23,14 @@ The rules, all here:
   fails for good (HEAD 410) and the partials are deleted too, as a plain upload's part is.
   Any other failure (the store is down, the disk is full): the final row and its file are
   removed and the partials given back, so the same final creation can simply be sent again.
+- A final upload's id is derived from its owner and the partials it names, in order, so the
+  same final creation sent again (its answer was lost; the protocol lets a client use a
+  partial more than once) finds it, although its partials are gone: a stored one answers
+  201 again with the same `Location` and audio id (nothing stored twice); a refused one is
+  410 naming it, one being stored 409 naming it. Sent again with other `Upload-Metadata`,
+  it is 409: the object was stored with the first. A final row whose process died while
+  storing (its lease ran out) is removed, and the creation goes on as the first did. This
+  holds while the final upload's row lives (its `Upload-Expires`).
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import uuid
 from datetime import timedelta
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +49,7 @@ import uuid_utils
 from ..catalog.tus_uploads import (
     COMPLETE,
     CONCATENATING,
+    FAILED,
     FINAL,
     PARTIAL,
     RECEIVING,
@@ -72,6 +82,15 @@ class PartialRef:
 
     upload_id: str
     url: str
+
+
+_FINAL_IDS = uuid.UUID("5c0b6a2e-3f64-4d1c-9a53-8f1f6d1e7a10")  # namespace of final upload ids
+
+
+def final_upload_id(owner: str, upload_ids: list[str]) -> str:
+    """A final upload's id: a name-based UUID of the owner and its partials, in order (as
+    unguessable as the partials' ids it is made of)."""
+    return str(uuid.uuid5(_FINAL_IDS, "\n".join([owner, *upload_ids])))
 
 
 def concat_idempotency_key(owner: str, upload_ids: list[str]) -> str:
@@ -141,6 +160,10 @@ class TusConcatenation:
         up = self.uploads
         owner = up.check_new(principal, length=None, fields=fields, filename=filename, bounds=UploadBounds())
         principal.require_collection(fields.collection or up.ingest.settings.default_collection)
+        final_id = final_upload_id(owner, [ref.upload_id for ref in partials])
+        earlier = await self._made_before(final_id, owner, upload_metadata)
+        if earlier is not None:
+            return earlier
         rows = await self._partial_rows(principal, owner, partials)
         total = sum(row.length or 0 for row in rows)
         limit = min(up.max_size, principal.upload_limit(up.max_size)[0])
@@ -150,7 +173,7 @@ class TusConcatenation:
         writer = str(uuid_utils.uuid7())
         ids = [row.id for row in rows]
         final = TusUploadRow(
-            id=str(uuid_utils.uuid7()), owner=owner, state=STORING, length=total, offset=total,
+            id=final_id, owner=owner, state=STORING, length=total, offset=total,
             upload_metadata=upload_metadata, fields=fields_to_json(fields, filename),
             bounds=UploadBounds().to_json(), writer=writer, lease_until=now + STORING_LEASE,
             audio_id=None, created_at=now, updated_at=now,
@@ -179,6 +202,27 @@ class TusConcatenation:
             await self._drop_partials(ids, writer)
         final.state, final.audio_id, final.writer, final.lease_until = STORED, stored.id, None, None
         return AppendResult(final, stored)
+
+    async def _made_before(self, final_id: str, owner: str, upload_metadata: str | None) -> AppendResult | None:
+        """The answer to a final creation sent again, or None to create it (now)."""
+        row = await self.catalog.get(final_id)
+        if row is None or row.owner != owner or row.concat != FINAL:
+            return None
+        now = self.uploads.audio.clock()
+        if row.state == STORING and (row.lease_until is None or row.lease_until < now):
+            await self.catalog.delete_row(row.id)  # its process died: its partials are free again
+            remove_part(self.uploads.parts_dir, row.id)
+            return None
+        if row.upload_metadata != upload_metadata:
+            raise Conflict(f"These partial uploads already make the final upload {row.id}, "
+                           "with other Upload-Metadata.")
+        if row.state == FAILED:
+            raise UploadGone(f"These partial uploads made the final upload {row.id}, whose file was "
+                             f"refused ({row.error_code}: {row.error_message}).")
+        if row.state != STORED:
+            raise Conflict(f"The final upload {row.id} of these partial uploads is being stored; "
+                           "HEAD it, or send this again shortly.")
+        return AppendResult(row)
 
     async def _partial_rows(
         self, principal: Principal, owner: str, partials: list[PartialRef]

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from ..errors import UnsupportedMediaType
+from .format_bounds import SET_BY_BOTH, SET_BY_CLIENT_TOKEN, SET_BY_UPLOAD_URL
 from .principal import Principal
 from .upload_fields import UploadFields
 
@@ -23,9 +24,11 @@ class UploadBounds:
 
     max_bytes: int | None = None
     formats: tuple[str, ...] = ()
+    formats_set_by: str = SET_BY_UPLOAD_URL  # named in a 415 (service/format_bounds.py)
 
     def to_json(self) -> dict[str, Any]:
-        return {"max_bytes": self.max_bytes, "formats": list(self.formats)}
+        return {"max_bytes": self.max_bytes, "formats": list(self.formats),
+                "formats_set_by": self.formats_set_by}
 
     def within_token(self, principal: Principal, server_limit: int) -> UploadBounds:
         """These bounds narrowed by a client token's `max_bytes` and `formats`. They travel
@@ -36,16 +39,18 @@ class UploadBounds:
             return self
         limit = principal.upload_limit(server_limit)[0]
         max_bytes = min(self.max_bytes, limit) if self.max_bytes else (limit if limit < server_limit else None)
-        formats = self.formats
+        formats, set_by = self.formats, self.formats_set_by
         if grant.formats is not None:
             formats = tuple(sorted(f for f in (self.formats or grant.formats) if f in grant.formats))
+            set_by = SET_BY_BOTH if self.formats else SET_BY_CLIENT_TOKEN
             if not formats:
-                raise UnsupportedMediaType("No format is allowed by both this upload's bounds and the client token.")
-        return UploadBounds(max_bytes=max_bytes, formats=formats)
+                raise UnsupportedMediaType("No format is allowed by both this upload URL and the client token.")
+        return UploadBounds(max_bytes=max_bytes, formats=formats, formats_set_by=set_by)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> UploadBounds:
-        return cls(max_bytes=data.get("max_bytes"), formats=tuple(data.get("formats") or ()))
+        return cls(max_bytes=data.get("max_bytes"), formats=tuple(data.get("formats") or ()),
+                   formats_set_by=data.get("formats_set_by") or SET_BY_UPLOAD_URL)
 
 
 def fields_to_json(fields: UploadFields, filename: str | None) -> dict[str, Any]:

@@ -94,7 +94,7 @@ from ..errors import (
 )
 from ..settings import ResumableUploadSettings
 from .audio import MAX_TEXT_CHARS, MAX_VOICE_ID_CHARS, AudioService
-from .format_bounds import check_formats
+from .format_bounds import check_formats, set_by_name
 from .ingest import Ingest
 from .metadata_field import check_metadata
 from .principal import Principal
@@ -178,8 +178,7 @@ class TusUploads:
         check_name(fields.name or filename or "audio")
         if fields.metadata is not None:
             check_metadata(fields.metadata)
-        # As the ingest will check them after the last byte: a NUL or an overlong value is
-        # refused before the client sends the whole file for nothing.
+        # As the ingest would after the last byte, but before the client sends the file:
         if fields.text is not None:
             check_text(fields.text, "text", max_chars=MAX_TEXT_CHARS)
         if fields.voice_id is not None:
@@ -366,10 +365,10 @@ class TusUploads:
     def _accepted_formats(self, row: TusUploadRow) -> tuple[list[str], str]:
         """The formats this upload may have, and what set them (for a 415's message)."""
         server = list(self.ingest.settings.accepted_formats)
-        bound = UploadBounds.from_json(row.bounds).formats
-        if not bound:
+        bounds = UploadBounds.from_json(row.bounds)
+        if not bounds.formats:
             return server, "AUDIOSTORE_ACCEPTED_FORMATS"
-        return [f for f in server if f in bound], "this upload's formats"
+        return [f for f in server if f in bounds.formats], f"the formats of {set_by_name(bounds.formats_set_by)}"
 
     async def _refuse_head(self, row: TusUploadRow, exc: UnsupportedMediaType) -> None:
         """The first bytes are not an accepted format: the upload ends now, leaving nothing
@@ -506,7 +505,8 @@ class TusUploads:
         path = part_path(self.parts_dir, row.id)
         fields, filename = fields_from_json(row.fields)
         try:
-            await anyio.to_thread.run_sync(check_formats, path, UploadBounds.from_json(row.bounds).formats)
+            bounds = UploadBounds.from_json(row.bounds)
+            await anyio.to_thread.run_sync(check_formats, path, bounds.formats, bounds.formats_set_by)
             held = self._running.pop(row.id, None)
             sha256 = held[1].hexdigest() if held is not None and held[0] == row.offset else None
             source = FileUploadSource(path, fields=fields, filename=filename or "", complete=True,

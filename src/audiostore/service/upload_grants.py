@@ -24,7 +24,7 @@ from typing import TypeVar
 
 from ..blob_keys import check_key_part, check_name
 from ..catalog.upload_grants import UploadGrantCatalog, UploadGrantUseRow
-from ..errors import ScopeDenied, SignatureExpired, SignatureInvalid, UploadUrlUsed, ValidationFailed
+from ..errors import SignatureExpired, SignatureInvalid, UploadUrlUsed, ValidationFailed
 from ..settings import DEFAULT_FORMATS, IngestSettings, UrlSettings
 from ..signing import UrlSigner, parse_signed_query, signed_query
 from .lifetimes import lifetime_within
@@ -108,26 +108,23 @@ class UploadGrants:
     ) -> IssuedUploadUrl:
         owner_ = check_key_part(principal.owner_for_new(owner), what="owner")
         collection_ = check_key_part(collection or self.ingest.default_collection, what="collection")
-        # The URL is used with no token: what the token may not do, its terms must not allow.
-        principal.require_collection(collection_)
+        principal.require_collection(collection_)  # a client token's collections
         name_ = check_name(name) if name else None
-        cap = self.ingest.max_upload_bytes
+        # A client token's bounds carry over to the URLs it mints: a URL never allows more.
+        cap, cap_source = principal.upload_limit(self.ingest.max_upload_bytes)
         if max_bytes is not None and not 1 <= max_bytes <= cap:
-            raise ValidationFailed(f"max_bytes must be between 1 and {cap} (AUDIOSTORE_MAX_UPLOAD_BYTES).")
-        limit, limit_source = principal.upload_limit(cap)
-        if max_bytes is not None and max_bytes > limit:
-            raise ScopeDenied(f"max_bytes may be at most {limit} ({limit_source}).")
-        accepted = self.ingest.accepted_formats
-        allowed = principal.accepted_formats(accepted)
-        chosen = tuple(sorted(set(formats))) if formats else tuple(allowed)
-        unknown = [f for f in chosen if f not in accepted and f not in DEFAULT_FORMATS]
+            raise ValidationFailed(f"max_bytes must be between 1 and {cap} ({cap_source}).")
+        accepted = principal.accepted_formats(self.ingest.accepted_formats)
+        chosen = tuple(sorted(set(formats))) if formats else tuple(accepted)
+        if principal.grant is not None and principal.grant.formats is not None:
+            unknown = [f for f in chosen if f not in accepted]
+        else:
+            unknown = [f for f in chosen if f not in accepted and f not in DEFAULT_FORMATS]
         if unknown or not chosen:
             raise ValidationFailed(
-                f"formats must be among {', '.join(accepted)}; unknown: {', '.join(unknown)}."
+                f"formats must be among {', '.join(accepted)} ({principal.formats_source()}); "
+                f"unknown: {', '.join(unknown)}."
             )
-        refused = [f for f in chosen if principal.grant is not None and f not in allowed]
-        if refused:
-            raise ScopeDenied(f"Formats {', '.join(refused)} are outside {principal.formats_source()}.")
         seconds = lifetime_within(
             expires_in, default=self.urls.url_default_expiry, maximum=self.upload_url_max_expiry,
             field="expires_in", setting="AUDIOSTORE_UPLOAD_URL_MAX_EXPIRY",
@@ -135,11 +132,11 @@ class UploadGrants:
         if ttl_seconds is not None and ttl_seconds <= 0:
             raise ValidationFailed("ttl_seconds must be positive.")
         expires_at = self.clock() + timedelta(seconds=seconds)
-        if principal.grant is not None:  # no longer than the token that asked for it
+        if principal.grant is not None:  # no longer than the client token that asked for it
             expires_at = min(expires_at, principal.grant.expires_at)
         grant = UploadGrant(
             owner=owner_, collection=collection_, nonce=secrets.token_urlsafe(18),
-            max_bytes=max_bytes or limit, formats=chosen, expires=int(expires_at.timestamp()),
+            max_bytes=max_bytes or cap, formats=chosen, expires=int(expires_at.timestamp()),
             name=name_, ttl_seconds=ttl_seconds,
         )
         params = grant.params()

@@ -1,0 +1,75 @@
+"""An upload refused before its body is read gets its answer to the client.
+
+A refusal given while the client is still sending (401/403 from the key, 413 from the
+Content-Length, 410 for a used upload URL, a tus PATCH's 409 on the wrong offset, ...) races
+the body: a connection closed with unread bytes is reset, and the client may lose the answer
+(a "connection reset" instead of the 4xx), since most clients read only after sending. So
+before an error answer to an upload route whose body is not all read, up to
+`REFUSED_BODY_READ_BYTES` more of it are read and dropped, for at most
+`REFUSED_BODY_READ_SECONDS`; then the answer goes (and, if the body was longer, the server
+closes the connection). A small body is read whole, so the connection stays open. The SDK and
+CLI send larger files by tus, whose creation carries no body.
+
+Pure ASGI, one layer for every upload route; other requests pass untouched.
+"""
+
+from __future__ import annotations
+
+import anyio
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+REFUSED_BODY_READ_BYTES = 8 * 1024 * 1024
+REFUSED_BODY_READ_SECONDS = 5.0
+
+# The routes that take an upload's body: POST /v1/audio, the signed upload URL's PUT and
+# POST, and tus (creation-with-upload and PATCH).
+_UPLOAD_PATHS = ("/v1/audio", "/v1/signed-upload")
+_UPLOAD_PREFIX = "/v1/uploads"
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def _takes_upload(scope: Scope) -> bool:
+    if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
+        return False
+    path: str = scope["path"]
+    return path in _UPLOAD_PATHS or path == _UPLOAD_PREFIX or path.startswith(_UPLOAD_PREFIX + "/")
+
+
+class ReadRefusedUploadBodies:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not _takes_upload(scope):
+            await self.app(scope, receive, send)
+            return
+        body_done = False
+
+        async def tracked_receive() -> Message:
+            nonlocal body_done
+            message = await receive()
+            if message["type"] == "http.disconnect" or not message.get("more_body", False):
+                body_done = True
+            return message
+
+        async def draining_send(message: Message) -> None:
+            nonlocal body_done
+            if message["type"] == "http.response.start" and message["status"] >= 400 and not body_done:
+                body_done = True
+                await _drop_rest(receive)
+            await send(message)
+
+        await self.app(scope, tracked_receive, draining_send)
+
+
+async def _drop_rest(receive: Receive) -> None:
+    """Read and drop what the client still sends, within the bounds."""
+    seen = 0
+    with anyio.move_on_after(REFUSED_BODY_READ_SECONDS):
+        while seen < REFUSED_BODY_READ_BYTES:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            seen += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return
