@@ -354,3 +354,19 @@ async def test_a_patch_that_goes_silent_ends_and_frees_the_upload(impatient_api:
     assert (await api.http.head(loc, headers={**api.alice, **TUS})).headers["upload-offset"] == "100"
     rest = await patch(api, loc, 100, wav_bytes[100:])
     assert rest.status_code == 204 and rest.headers["audiostore-audio-id"], rest.text
+
+
+@pytest.mark.parametrize(
+    ("extra", "body", "status"),
+    [({}, b"x" * 20, 413), ({"Upload-Checksum": f"sha1 {base64.b64encode(bytes(20)).decode()}"}, b"x" * 10, 460)],
+    ids=["longer-than-its-length", "checksum-mismatch"],
+)
+async def test_a_refused_first_body_leaves_no_upload(
+    api: Api, extra: dict[str, str], body: bytes, status: int
+) -> None:
+    """Creation with upload: a refusal carries no Location, so nobody could resume the
+    upload or end it; it must not be left to wait out its expiry."""
+    r = await api.http.post("/v1/uploads", content=body, headers={
+        **api.alice, **TUS, "Upload-Length": "10", "Content-Type": CHUNK, **extra})
+    assert r.status_code == status, r.text
+    assert await tus_rows(api) == 0 and parts(api) == []

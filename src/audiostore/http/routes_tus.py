@@ -14,6 +14,7 @@ upload's `Location` carries a signature of its own for HEAD, PATCH and DELETE).
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import AsyncIterator, Callable, Coroutine
 from email.utils import format_datetime
@@ -285,7 +286,17 @@ async def tus_create(request: Request) -> Response:
         location = f"/v1/uploads/{row.id}"
     headers: dict[str, Any] = {"Location": location}
     if with_body or length == 0:
-        result = await _append(request, who, row.id, 0)
+        try:
+            result = await _append(request, who, row.id, 0)
+        except AudiostoreError as exc:
+            # A refused first body (too long, checksum mismatch, cut off) answers without a
+            # Location, so no client can ever resume or end this upload: remove it now
+            # rather than leave its row and part to wait out their expiry. (A 5xx keeps it:
+            # the service may still be storing it.)
+            if exc.status < 500:
+                with contextlib.suppress(AudiostoreError):
+                    await rt.tus_uploads.terminate(who, row.id)
+            raise
         headers.update(_result_headers(result))
     else:
         headers.update(_upload_headers(row))
