@@ -356,6 +356,13 @@ async def test_a_patch_that_goes_silent_ends_and_frees_the_upload(impatient_api:
     assert rest.status_code == 204 and rest.headers["audiostore-audio-id"], rest.text
 
 
+async def test_a_bad_checksum_header_is_400_on_a_creation_without_a_body(api: Api) -> None:
+    r = await api.http.post("/v1/uploads", headers={
+        **api.alice, **TUS, "Upload-Defer-Length": "1", "Upload-Checksum": "7^+"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "unsupported_checksum", r.text
+    assert await tus_rows(api) == 0 and parts(api) == []
+
+
 @pytest.mark.parametrize(
     ("extra", "body", "status"),
     [({}, b"x" * 20, 413), ({"Upload-Checksum": f"sha1 {base64.b64encode(bytes(20)).decode()}"}, b"x" * 10, 460)],

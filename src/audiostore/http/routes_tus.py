@@ -241,6 +241,7 @@ async def tus_create(request: Request) -> Response:
     first bytes. Authorised by an API key, or by a signed upload URL's query."""
     _check_version(request)
     rt = runtime_of(request)
+    parse_upload_checksum(request.headers.get("upload-checksum"))  # a bad one is 400, body or not
     concat_header = request.headers.get("upload-concat")
     concat, partials = parse_upload_concat(concat_header) if concat_header is not None else (None, [])
     if concat is not None and _has_signature(request):
