@@ -186,3 +186,47 @@ async def test_a_resumable_upload_row_matches_the_orm(catalog: Catalog) -> None:
     assert await tus.advance(plain.id, old_offset=0, new_offset=7, now=NOW, values={"length": 9})
     again = await tus.get(plain.id)
     assert again is not None and (again.offset, again.length) == (7, 9)
+
+
+async def test_a_patch_offset_write_does_what_the_orm_does(catalog: Catalog) -> None:
+    """The driver's conditional offset UPDATE (every PATCH's one write) changes a row exactly
+    as the ORM's statement does, and refuses in the same cases: a moved offset, another state,
+    a live ingest lease; an expired lease does not hold it back."""
+    await upgrade(catalog.engine)
+    tus = catalog.tus_uploads
+    serial = iter(range(0xB000, 0xC000))
+
+    async def fresh(**kw: Any) -> str:
+        values: dict[str, Any] = dict(
+            id=f"01900000-0000-7000-8000-{next(serial):012x}", owner="alice", state="receiving",
+            length=None, offset=5, upload_metadata=None, fields={}, bounds={}, writer=None,
+            lease_until=None, audio_id=None, created_at=NOW, updated_at=NOW,
+            expires_at=NOW + timedelta(hours=1), concat=None)
+        values.update(kw)
+        await tus.insert(TusUploadRow(**values))
+        return str(values["id"])
+
+    later = NOW + timedelta(seconds=3, microseconds=7)
+    last = {"length": 9, "updated_at": later, "expires_at": later + timedelta(hours=1),
+            "state": "storing", "writer": "w" * 36, "lease_until": later + timedelta(minutes=15)}
+    cases: list[tuple[dict[str, Any], int, dict[str, Any], bool]] = [
+        ({}, 5, {"updated_at": later, "expires_at": later + timedelta(hours=1)}, True),
+        ({}, 5, last, True),  # the last PATCH: state and ingest lease in the same write
+        ({}, 4, {"length": 9}, False),  # the offset moved meanwhile
+        ({"state": "storing"}, 5, {}, False),
+        ({"writer": "x" * 36, "lease_until": NOW + timedelta(seconds=1)}, 5, {}, False),
+        ({"writer": "x" * 36, "lease_until": NOW - timedelta(seconds=1)}, 5, {}, True),
+    ]
+    for made, old_offset, values, expected in cases:
+        async def advance(c: Catalog) -> tuple[bool, dict[str, Any]]:
+            upload_id = await fresh(**made)
+            done = await c.tus_uploads.advance(upload_id, old_offset=old_offset, new_offset=9,
+                                               now=NOW, values=dict(values))
+            row = await c.tus_uploads.get(upload_id)
+            assert row is not None
+            return done, {k: v for k, v in fields(row).items() if k != "id"}
+
+        fast, slow = await both(catalog, advance)
+        assert fast == slow, (made, values)
+        assert fast[0] is expected, (made, values)
+        assert fast[1]["offset"][0] == (9 if expected else 5)

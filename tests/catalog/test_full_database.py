@@ -8,7 +8,7 @@ raises SQLSTATE 53100 `disk_full` itself (from PL/pgSQL), through the real drive
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,6 +17,8 @@ from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 
 from audiostore.catalog import READY, AudioRow, Catalog, upgrade
+from audiostore.catalog.models import TusUploadRow
+from audiostore.catalog.tus_uploads import RECEIVING
 from audiostore.errors import InsufficientStorage
 
 
@@ -69,3 +71,37 @@ async def test_other_database_errors_stay_what_they_are(catalog: Catalog) -> Non
     with pytest.raises(DBAPIError):
         async with catalog.engine.connect() as conn:
             await conn.execute(text("SELECT * FROM no_such_table"))
+
+
+async def test_a_full_database_refuses_a_patch_offset_write_with_507(catalog: Catalog) -> None:
+    """A PATCH's offset write runs on the driver's own connection (catalog/driver_reads.py),
+    not the engine's: a full disk there is the same 507, and the row keeps its offset."""
+    await upgrade(catalog.engine)
+    now = datetime.now(UTC)
+    upload_id = str(uuid_utils.uuid7())
+    await catalog.tus_uploads.insert(TusUploadRow(
+        id=upload_id, owner="alice", state=RECEIVING, length=None, offset=3, upload_metadata=None,
+        fields={}, bounds={}, writer=None, lease_until=None, audio_id=None, created_at=now,
+        updated_at=now, expires_at=now + timedelta(hours=1), concat=None,
+    ))
+    reads = catalog.database.reads
+    assert reads is not None, "SQLite files and PostgreSQL write a PATCH's offset on the driver"
+    if catalog.dialect == "sqlite":
+        await reads.ping()  # connects the reader and the writer
+        writer = reads._writer  # the writer connection may not grow the file either
+        assert writer is not None
+        pages = writer.execute("PRAGMA page_count").fetchone()[0]
+        writer.execute(f"PRAGMA max_page_count = {pages}")
+    else:
+        await make_full(catalog)
+        async with catalog.engine.begin() as conn:
+            await conn.execute(text(
+                "CREATE TRIGGER tus_disk_is_full BEFORE UPDATE ON tus_uploads "
+                "FOR EACH ROW EXECUTE FUNCTION disk_is_full()"
+            ))
+    with pytest.raises(InsufficientStorage) as caught:
+        await catalog.tus_uploads.advance(  # a value that needs pages of its own
+            upload_id, old_offset=3, new_offset=7, now=now, values={"error_message": "x" * 200_000})
+    assert caught.value.status == 507 and caught.value.code == "insufficient_storage"
+    after = await catalog.tus_uploads.get(upload_id)
+    assert after is not None and after.offset == 3 and after.error_message is None

@@ -20,8 +20,12 @@ _SQLITE_FULL = 13  # "database or disk is full" (the primary result code, the lo
 _PG_DISK_FULL = "53100"  # SQLSTATE disk_full
 
 
-def _is_full(error: BaseException | None) -> bool:
-    """Whether a driver error says the database's disk (or its size limit) is full."""
+FULL_CATALOGUE = "The server's disk is full (catalogue); nothing was stored. Try again later."
+
+
+def is_full_disk(error: BaseException | None) -> bool:
+    """Whether a driver error (sqlite3's, asyncpg's, psycopg's) says the database's disk (or its
+    size limit) is full."""
     code = getattr(error, "sqlite_errorcode", None)
     if isinstance(code, int):
         return code & 0xFF == _SQLITE_FULL
@@ -32,10 +36,8 @@ def _translate_full_disk(context: ExceptionContext) -> None:
     """A full catalogue disk is `InsufficientStorage` (507) wherever it is met: every statement
     and commit of every caller goes through this engine, so no caller can let it become a 500.
     SQLite and PostgreSQL roll the failed transaction back, so nothing of it is stored."""
-    if _is_full(context.original_exception):
-        raise InsufficientStorage(
-            "The server's disk is full (catalogue); nothing was stored. Try again later."
-        ) from context.sqlalchemy_exception
+    if is_full_disk(context.original_exception):
+        raise InsufficientStorage(FULL_CATALOGUE) from context.sqlalchemy_exception
 
 
 def create_engine(url: str) -> AsyncEngine:

@@ -1,5 +1,6 @@
 """The hot routes' reads on the driver's own connection: one object, a batch, a list page,
-renditions, a synthesis request's cache entry, a resumable upload's row, a ping.
+renditions, a synthesis request's cache entry, a resumable upload's row, a ping; and the one
+hot write, a resumable upload's offset (every PATCH makes it).
 
 An ORM session costs about a millisecond of CPU a query here (a pool checkout, a
 transaction, the identity map, three thread hops with aiosqlite), ten times the query itself,
@@ -16,7 +17,13 @@ ORM's. The visibility rule is the catalogue's (`ready`, not expired, the owner's
 once below; tests/catalog/test_driver_reads.py compares every read with the ORM's on both
 databases, deleted, expired and other owners' rows included.
 
-Writes, searches and every other read stay on the ORM in `Catalog`.
+The offset write is one conditional UPDATE, so it needs no transaction around it either: in
+autocommit it is atomic on its own, and on PostgreSQL it takes the row's lock as the ORM's
+would (a second instance's UPDATE of the row waits, then finds the offset moved: 0 rows). For
+SQLite it runs on a writer connection of its own (the catalogue's pragmas, one thread of its
+own, one hop); for PostgreSQL on the pool above. A full disk is `InsufficientStorage` (507)
+here as on the engine (catalog/database.py), and the failed statement stored nothing.
+Every other write, searches and every other read stay on the ORM in `Catalog`.
 """
 
 from __future__ import annotations
@@ -35,6 +42,8 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ..errors import InsufficientStorage
+from .database import FULL_CATALOGUE, is_full_disk
 from .key_prefix import KEY_COLLATION, key_prefix_range
 from .models import AudioRow, Base, DerivedBlobRow, TtsRequestRow, TusUploadRow, UTCDateTime
 
@@ -71,7 +80,12 @@ class _Columns(Generic[Row]):
         # Numbers and text come back from both drivers as Python values already; times (UTC,
         # aware) and JSON need the ORM's own conversion, where the dialect has one.
         self._convert: list[tuple[str, Callable[[Any], Any]]] = []
+        # attribute -> (column name, the ORM's bind conversion), for a write's values
+        self.binds: dict[str, tuple[str, Callable[[Any], Any]]] = {}
         for a in attrs:
+            col = a.columns[0]
+            self.binds[a.key] = (
+                col.name, col.type.dialect_impl(dialect).bind_processor(dialect) or _unchanged)
             col_type = a.columns[0].type
             if isinstance(col_type, UTCDateTime | JSON):
                 convert = col_type.dialect_impl(dialect).result_processor(dialect, None)
@@ -134,6 +148,9 @@ class DriverReads:
         )
         self._connection: sqlite3.Connection | None = None
         self._thread: ThreadPoolExecutor | None = None  # the one thread that uses it
+        self._writer: sqlite3.Connection | None = None  # SQLite: the offset write's
+        self._write_thread: ThreadPoolExecutor | None = None  # (a wait for the write lock
+        # must not hold up the reads)
         self._pool: Any = None  # asyncpg.Pool
         self._owner: tuple[int, asyncio.AbstractEventLoop | None] | None = None
         self._opening: dict[tuple[int, asyncio.AbstractEventLoop | None], asyncio.Lock] = {}
@@ -301,6 +318,29 @@ class DriverReads:
         rows = await self._fetch(sql, args)
         return self._tus.load(rows[0]) if rows else None
 
+    # --- the write ------------------------------------------------------------------------
+    async def advance_tus_upload(
+        self, upload_id: str, *, state: str, old_offset: int, new_offset: int,
+        lease_free_at: datetime, values: dict[str, Any],
+    ) -> bool:
+        """`UPDATE tus_uploads SET offset = new_offset, values... WHERE` the upload is in
+        `state` at `old_offset` with no lease live at `lease_free_at`: whether it did."""
+        args: list[Any] = []
+        binds = self._tus.binds
+
+        def column_is(key: str, value: Any) -> str:  # `"column" = $n`, the value as the ORM binds it
+            column, bind = binds[key]
+            return f'"{column}" = {self._arg(args, None if value is None else bind(value))}'
+
+        sets = [column_is("offset", new_offset)]
+        sets.extend(column_is(key, value) for key, value in values.items())
+        writer, lease_until = binds["writer"][0], binds["lease_until"][0]
+        where = (f"{column_is('id', upload_id)} AND {column_is('state', state)} AND "
+                 f'{column_is("offset", old_offset)} AND ("{writer}" IS NULL OR '
+                 f'"{lease_until}" < {self._arg(args, self._bind_time(lease_free_at))})')
+        sql = f"UPDATE tus_uploads SET {', '.join(sets)} WHERE {where}"
+        return await self._write(sql, args) == 1
+
     # --- SQL text per dialect ---------------------------------------------------------
     def _arg(self, args: list[Any], value: Any) -> str:
         args.append(value)
@@ -323,6 +363,31 @@ class DriverReads:
         async with self._pool.acquire() as pooled:
             return list(await pooled.fetch(sql, *args))
 
+    async def _write(self, sql: str, args: list[Any]) -> int:
+        """One statement in autocommit; the rows it changed."""
+        await self._open()
+        if self._sqlite:
+            writer = self._writer
+            assert writer is not None
+
+            def execute() -> int:
+                try:
+                    return writer.execute(sql, args).rowcount
+                except sqlite3.Error as exc:
+                    if is_full_disk(exc):
+                        raise InsufficientStorage(FULL_CATALOGUE) from exc
+                    raise
+
+            return await asyncio.get_running_loop().run_in_executor(self._write_thread, execute)
+        try:
+            async with self._pool.acquire() as pooled:
+                status: str = await pooled.execute(sql, *args)  # e.g. "UPDATE 1"
+        except Exception as exc:
+            if is_full_disk(exc):
+                raise InsufficientStorage(FULL_CATALOGUE) from exc
+            raise
+        return int(status.rsplit(" ", 1)[-1])
+
     async def _open(self) -> None:
         loop = None if self._sqlite else asyncio.get_running_loop()  # a thread serves any loop
         owner = (os.getpid(), loop)
@@ -337,6 +402,10 @@ class DriverReads:
                 self._connection = await asyncio.get_running_loop().run_in_executor(
                     thread, _sqlite_reader, str(self._engine_url.database))
                 self._thread = thread
+                write_thread = ThreadPoolExecutor(1, thread_name_prefix="audiostore-writes")
+                self._writer = await asyncio.get_running_loop().run_in_executor(
+                    write_thread, _sqlite_writer, str(self._engine_url.database))
+                self._write_thread = write_thread
             else:
                 import asyncpg  # type: ignore[import-untyped]  # reason: asyncpg ships no type hints
 
@@ -356,6 +425,7 @@ class DriverReads:
             self._pool = None
         # A forked child has neither the parent's thread nor a right to its connection.
         self._connection, self._thread, self._owner = None, None, None
+        self._writer, self._write_thread = None, None
 
     async def close(self) -> None:
         if self._owner is not None and self._owner[0] == os.getpid():
@@ -363,12 +433,17 @@ class DriverReads:
                 conn = self._connection
                 await asyncio.get_running_loop().run_in_executor(self._thread, conn.close)
                 self._thread.shutdown(wait=False)
+            if self._writer is not None and self._write_thread is not None:
+                writer = self._writer
+                await asyncio.get_running_loop().run_in_executor(self._write_thread, writer.close)
+                self._write_thread.shutdown(wait=False)
             if self._pool is not None:
                 try:
                     await asyncio.wait_for(self._pool.close(), timeout=5)
                 except (TimeoutError, RuntimeError):  # another loop's pool, or stuck
                     self._pool.terminate()
         self._connection, self._thread, self._pool, self._owner = None, None, None, None
+        self._writer, self._write_thread = None, None
 
 
 def _sqlite_reader(path: str) -> sqlite3.Connection:
@@ -377,6 +452,21 @@ def _sqlite_reader(path: str) -> sqlite3.Connection:
     conn.execute("PRAGMA query_only=ON")
     conn.execute("PRAGMA busy_timeout=30000")
     return conn
+
+
+def _sqlite_writer(path: str) -> sqlite3.Connection:
+    """Autocommit (each statement its own transaction), with the pragmas every connection of
+    the catalogue's engine gets (catalog/database.py)."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+def _unchanged(value: Any) -> Any:
+    return value
 
 
 async def _session_unchanged(conn: Any) -> None:

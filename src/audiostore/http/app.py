@@ -92,8 +92,10 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     # A request is matched against the routers in this order, each route's pattern tried in
     # turn: the bytes, the most requested route (a player's every seek), come first; no other
     # router's pattern matches `/v1/audio/{audio_id}/content`. (Health probes never get here:
-    # AnswerHealthProbes, below.)
+    # AnswerHealthProbes, below.) Then the tus routes: an upload in 8 MiB PATCHes makes 128
+    # requests a GiB, and each would otherwise be tried against every pattern below first.
     app.include_router(content_router)
+    app.include_router(tus_router)
     app.include_router(upload_urls_router)  # before /v1/audio/{audio_id}
     app.include_router(audio_router)
     app.include_router(system_router)
@@ -106,7 +108,6 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.include_router(keys_router)
     app.include_router(tokens_router)
     app.include_router(public_router)
-    app.include_router(tus_router)
     app.add_middleware(AnswerHealthProbes)  # innermost: every layer below still sees the probe
     app.add_middleware(ReadRefusedUploadBodies)  # below CORS and the log: it delays their answer
     app.add_middleware(LimitJsonBodies, max_bytes=json_body_cap(settings.tts_max_text_chars))

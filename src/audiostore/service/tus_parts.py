@@ -4,8 +4,10 @@ An append opens the file and takes an exclusive `flock` on it for as long as the
 that lock is the PATCH's claim on the upload (two processes on this host, or on hosts sharing
 the directory over NFS, which emulates flock with POSIX locks, never write it at once; the
 kernel drops it when the process dies, so a killed server frees the upload at once). Under the
-lock the caller reads the committed offset, cuts the file back to it (bytes a dead PATCH wrote
-past it were never acknowledged) and writes from there. Each write starts the kernel's
+lock the caller reads the committed offset and writes from there; the file is cut back to it
+(bytes a dead PATCH wrote past it were never acknowledged) in the same worker-thread call as
+the first write, or the sync, whichever comes first (each hop to a thread and back costs a
+PATCH more CPU than the cut). Each write starts the kernel's
 writeback of its range (`sync_file_range(SYNC_FILE_RANGE_WRITE)`, on Linux), so the disk
 drains the part while the rest arrives instead of all at once at the end. Whether a PATCH also
 waits for its bytes to reach the platter (`fdatasync`) before its offset is committed is the
@@ -20,14 +22,17 @@ import ctypes
 import ctypes.util
 import fcntl
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
 from ..disk_space import full_disk_is_507, write_all
+from ..errors import UploadNotFound
 
 PART_SUFFIX = ".part"
+UPLOAD_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 _SYNC_FILE_RANGE_WRITE = 2  # <linux/fs.h>: start writeback of dirty pages, do not wait
 
 
@@ -55,6 +60,11 @@ _start_writeback = _writeback_starter()
 
 
 def part_path(parts_dir: Path, upload_id: str) -> Path:
+    """Where an upload's bytes are. The id comes from a URL: one not of the shape this
+    service issues (a UUID) names no upload, and never becomes a file name (too long for the
+    file system, or holding what a path must not)."""
+    if not UPLOAD_ID.fullmatch(upload_id):
+        raise UploadNotFound()
     return parts_dir / f"{upload_id}{PART_SUFFIX}"
 
 
@@ -79,10 +89,12 @@ class PartBusy(Exception):
 
 
 class PartWriter:
-    """Exclusive writing at the end of a part file. `PartWriter(path)` takes the lock;
-    `start(offset)` cuts the file back to the committed `offset` and writes from there."""
+    """Exclusive writing at the end of a part file. `PartWriter(path)` takes the lock (and
+    reads the file's first `head_bytes`, in the same call, for a caller that needs them);
+    `begin(offset)` makes the committed `offset` where the writes go, and the first `write`
+    or `sync` cuts the file back to it."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, head_bytes: int = 0) -> None:
         self._fd = os.open(path, os.O_RDWR)  # FileNotFoundError: terminated meanwhile
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -92,20 +104,30 @@ class PartWriter:
         self.offset = 0
         self.written = 0
         self.size_found = os.fstat(self._fd).st_size  # before any cut: what the disk kept
+        self.head = os.pread(self._fd, head_bytes, 0) if head_bytes else b""
         self._file: BinaryIO | None = None
+        self._begun = False
 
-    def start(self, offset: int) -> None:
+    def begin(self, offset: int) -> None:
+        """Write from `offset` (no I/O: the cut comes with the first write or sync)."""
         self.offset = offset
         self.written = 0
-        with full_disk_is_507("uploads"):
-            os.ftruncate(self._fd, offset)
-        os.lseek(self._fd, offset, os.SEEK_SET)
-        self._file = os.fdopen(self._fd, "wb", buffering=0, closefd=False)
+        self._begun = True
+        self._file = None
+
+    def _cut(self) -> BinaryIO:
+        if self._file is None:
+            assert self._begun, "begin() first"
+            with full_disk_is_507("uploads"):
+                os.ftruncate(self._fd, self.offset)
+            os.lseek(self._fd, self.offset, os.SEEK_SET)
+            self._file = os.fdopen(self._fd, "wb", buffering=0, closefd=False)
+        return self._file
 
     def write(self, data: bytes) -> None:
-        assert self._file is not None, "start() first"
+        file = self._cut()
         with full_disk_is_507("uploads"):
-            write_all(self._file, data)
+            write_all(file, data)
         _start_writeback(self._fd, self.offset + self.written, len(data))
         self.written += len(data)
 
@@ -114,6 +136,7 @@ class PartWriter:
         return os.pread(self._fd, n, position)
 
     def sync(self) -> None:
+        self._cut()
         with full_disk_is_507("uploads"):
             os.fdatasync(self._fd)
 

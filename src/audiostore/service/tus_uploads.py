@@ -93,11 +93,12 @@ from ..errors import (
     UploadOffsetMismatch,
 )
 from ..settings import ResumableUploadSettings
-from .audio import AudioService
+from .audio import MAX_TEXT_CHARS, MAX_VOICE_ID_CHARS, AudioService
 from .format_bounds import check_formats, set_by_name
 from .ingest import Ingest
 from .metadata_field import check_metadata
 from .principal import Principal
+from .text_field import check_text
 from .tus_checksum import ExpectedChecksum
 from .tus_head_check import bytes_needed, check_head
 from .tus_parts import PartBusy, PartWriter, create_part, lock_idle_part, part_path, remove_part
@@ -177,6 +178,11 @@ class TusUploads:
         check_name(fields.name or filename or "audio")
         if fields.metadata is not None:
             check_metadata(fields.metadata)
+        # As the ingest would after the last byte, but before the client sends the file:
+        if fields.text is not None:
+            check_text(fields.text, "text", max_chars=MAX_TEXT_CHARS)
+        if fields.voice_id is not None:
+            check_text(fields.voice_id, "voice_id", max_chars=MAX_VOICE_ID_CHARS)
         self.audio.expiry_for(fields, self._now())  # a bad ttl_seconds or expires_at: 422 now
         limit = min(self.max_size, bounds.max_bytes) if bounds.max_bytes else self.max_size
         limit = min(limit, principal.upload_limit(self.max_size)[0])  # a client token's max_bytes
@@ -252,8 +258,8 @@ class TusUploads:
     ) -> AppendResult:
         """Append a PATCH's body at `offset`; the stored object once the last byte is in."""
         try:  # the claim first, so that the row read next cannot be overtaken by another PATCH
-            part: PartWriter | None = await anyio.to_thread.run_sync(
-                PartWriter, part_path(self.parts_dir, upload_id))
+            part: PartWriter | None = await anyio.to_thread.run_sync(  # with the head (for
+                PartWriter, part_path(self.parts_dir, upload_id), HEAD_BYTES)  # `_head_needed`)
         except PartBusy as exc:
             await self.get(principal, upload_id)  # 404 / 410 before saying it is busy
             raise UploadLocked() from exc
@@ -306,9 +312,8 @@ class TusUploads:
                 values["length"] = length
             elif length != total:
                 raise BadRequest("Upload-Length was set already and cannot change.")
-        # One worker-thread hop: cut the part back to the offset, and read what the format
-        # check still needs of its head.
-        needed = await anyio.to_thread.run_sync(self._start, part, offset)
+        part.begin(offset)  # the cut back to the offset comes with the first write's hop
+        needed = self._head_needed(part, offset)
         file_hash = self._running_hash(upload_id, offset)
         try:
             written = await self._receive(row, part, offset, needed, total, checksum, body,
@@ -377,8 +382,8 @@ class TusUploads:
         self, row: TusUploadRow, part: PartWriter, offset: int, needed: int, total: int | None,
         checksum: ExpectedChecksum | None, body: AsyncIterator[bytes], file_hash: Any = None,
     ) -> int:
-        """Write the body at `offset` (`needed`: what `_start` said the format check needs of
-        the head); the bytes kept. Raises after discarding what must go.
+        """Write the body at `offset` (`needed`: what `_head_needed` said the format check
+        needs of the head); the bytes kept. Raises after discarding what must go.
         `file_hash` (the part's running sha256, if held) takes the bytes too, in a worker
         thread beside the write; the caller drops it if this raises."""
         room = (total if total is not None else self._limit(row)) - offset
@@ -459,13 +464,13 @@ class TusUploads:
         return part.written
 
     @staticmethod
-    def _start(part: PartWriter, offset: int) -> int:
-        """Start writing at `offset`; how many first bytes the format check needs (0 if this
-        PATCH starts past them)."""
-        part.start(offset)
+    def _head_needed(part: PartWriter, offset: int) -> int:
+        """How many first bytes the format check needs before a PATCH at `offset` (0 if it
+        starts past them). From the head the claim read: a committed offset past HEAD_BYTES
+        (and within the part: else it is a 409 by now) leaves the head as it was."""
         if offset < HEAD_BYTES:
             return HEAD_BYTES
-        return bytes_needed(part.read_at(0, HEAD_BYTES))
+        return bytes_needed(part.head)
 
     async def _commit_partial(self, row: TusUploadRow, part: PartWriter, offset: int) -> None:
         """A cut PATCH: record the bytes that arrived, so a resume starts after them."""
