@@ -264,7 +264,7 @@ class DriverReads:
         table = f"audio INDEXED BY {index}" if self._sqlite else "audio"
         sql = (f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {' AND '.join(where)} "
                f"LIMIT {FEW_MATCHES}) AS matches")
-        (count,), = await self._fetch(sql, args)
+        count = (await self._fetch(sql, args))[0][0]
         return index if count < FEW_MATCHES else None
 
     def _filter_terms(self, args: list[Any], q: VisibleQuery, index: str | None) -> list[str]:
