@@ -10,6 +10,7 @@ import random
 import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -17,8 +18,9 @@ import pytest
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import text
 
-from audiostore.catalog import AudioRow, Catalog, ListQuery, driver_reads, upgrade
+from audiostore.catalog import AudioRow, Catalog, ListQuery, create_engine, driver_reads, upgrade
 from audiostore.catalog.key_prefix import key_prefix_range
+from audiostore.settings import Settings
 
 NOW = datetime(2026, 6, 1, 12, 0, 0, 123456, tzinfo=UTC)
 TOP = chr(0x10FFFF)
@@ -266,3 +268,32 @@ async def test_each_filter_is_served_by_its_index(catalog: Catalog, monkeypatch:
         assert index in page, (query, page)
         for other in {"ix_audio_owner_key", "ix_audio_owner_created_at_id", "ix_audio_owner_id"} - {index}:
             assert other not in page, (query, page)
+
+
+async def test_sqlite_statistics_cover_the_new_indexes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A SQLite catalogue analysed before migration 0014: without statistics of their own,
+    its indexes looked very selective, and a plain page sorted all the owner's rows from
+    ix_audio_owner_created_at_id. The migration analyses them."""
+    url = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'c.db'}").resolved_database_url
+    catalog = Catalog(create_engine(url))
+    try:
+        await upgrade(catalog.engine, "0013")
+        async with catalog.engine.begin() as conn:
+            await conn.execute(text(SQLITE_FILL), {"rows": ROWS})
+            await conn.execute(text("ANALYZE"))
+        await upgrade(catalog.engine)
+        reads = catalog.database.reads
+        assert reads is not None
+        sent: list[tuple[str, list[Any]]] = []
+        fetch = reads._fetch
+
+        async def recording(sql: str, args: list[Any]) -> Sequence[Sequence[Any]]:
+            sent.append((sql, list(args)))
+            return await fetch(sql, args)
+
+        monkeypatch.setattr(reads, "_fetch", recording)
+        assert len(await catalog.list_visible(ListQuery(owner="user1", limit=51), now=NOW)) == 51
+        (page,) = await plans(catalog, sent)
+        assert "ix_audio_owner_id" in page and "TEMP B-TREE" not in page, page
+    finally:
+        await catalog.close()
