@@ -105,14 +105,17 @@ def filter_queries(rows: int) -> list[tuple[str, ListQuery]]:
     """`prefix` and `created_after`/`created_before` matching few and many of OWNER's rows
     (at 1M rows: 10 of 100,000 and all of them)."""
     top = rows - rows % 10_000 - 10_000 + int(OWNER[-1]) * 1000 + 990  # the last 10 of OWNER's rows
+    few = f"{OWNER}/c/{top // 10}"
+    oldest = int(OWNER[-1]) * 1000 + 10
+
     def at(i: int) -> datetime:
         return FILLED_FROM + timedelta(seconds=i)
     return [
-        (f"prefix, few ({OWNER}/c/{top // 10})", ListQuery(owner=OWNER, key_prefix=f"{OWNER}/c/{top // 10}", limit=51)),
+        (f"prefix, few ({few})", ListQuery(owner=OWNER, key_prefix=few, limit=51)),
         (f"prefix, all ({OWNER}/c/)", ListQuery(owner=OWNER, key_prefix=f"{OWNER}/c/", limit=51)),
         ("prefix, none", ListQuery(owner=OWNER, key_prefix=f"{OWNER}/x", limit=51)),
         ("created_after, newest 10", ListQuery(owner=OWNER, created_after=at(top - 1), limit=51)),
-        ("created_before, oldest 10", ListQuery(owner=OWNER, created_before=at(int(OWNER[-1]) * 1000 + 10), limit=51)),
+        ("created_before, oldest 10", ListQuery(owner=OWNER, created_before=at(oldest), limit=51)),
         ("created_after, all", ListQuery(owner=OWNER, created_after=at(0), limit=51)),
         ("created between, 100 mid", ListQuery(owner=OWNER, created_after=at(rows // 2 + 2999),
                                                 created_before=at(rows // 2 + 3100), limit=51)),

@@ -237,7 +237,8 @@ async def test_each_filter_is_served_by_its_index(catalog: Catalog, monkeypatch:
         await conn.execute(text(POSTGRES_FILL if postgres else SQLITE_FILL), {"rows": ROWS})
     if postgres:  # as autovacuum has; SQLite is left without statistics, as it runs
         async with catalog.engine.connect() as conn:
-            await (await conn.execution_options(isolation_level="AUTOCOMMIT")).execute(text("VACUUM ANALYZE audio"))
+            autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await autocommit.execute(text("VACUUM ANALYZE audio"))
     reads = catalog.database.reads
     assert reads is not None
     sent: list[tuple[str, list[Any]]] = []
