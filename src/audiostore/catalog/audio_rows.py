@@ -171,9 +171,8 @@ class AudioRows:
             stmt = stmt.where(AudioRow.name == query.name)
         if query.key_prefix:  # as in driver_reads.list_visible: a byte-wise range
             low, high = key_prefix_range(query.key_prefix)
-            key = AudioRow.key
-            if self.dialect == "postgresql":
-                key = AudioRow.key.collate(KEY_COLLATION)
+            postgres = self.dialect == "postgresql"
+            key = AudioRow.key.collate(KEY_COLLATION) if postgres else AudioRow.key
             stmt = stmt.where(key >= low)
             if high is not None:
                 stmt = stmt.where(key < high)
