@@ -109,11 +109,13 @@ def create_app() -> FastAPI:
         return JSONResponse(_audio(row))
 
     @app.get("/v1/audio")
-    async def list_audio(request: Request, limit: int = 50) -> JSONResponse:
+    async def list_audio(request: Request, limit: int = 50, prefix: str | None = None,
+                         created_after: datetime | None = None) -> JSONResponse:
         owner = await owner_of(request)
         if owner is None:
             return unauthorized
-        rows = await catalog.list_visible(ListQuery(owner=owner, limit=limit + 1), now=datetime.now(UTC))
+        query = ListQuery(owner=owner, key_prefix=prefix, created_after=created_after, limit=limit + 1)
+        rows = await catalog.list_visible(query, now=datetime.now(UTC))
         page = rows[:limit]
         await derived.list_for([r.id for r in page], kind="rendition")
         return JSONResponse({"items": [_audio(r) for r in page],

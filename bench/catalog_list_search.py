@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 import warnings
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import text
@@ -38,9 +38,11 @@ from audiostore.settings import Settings  # noqa: E402
 OWNER = "user3"
 WORDS = ["warmup", "lesson", "take", "scale", "chorus", "verse", "bridge", "intro"]
 NOW = datetime.now(UTC)
+FILLED_FROM = datetime(2026, 1, 1, tzinfo=UTC)  # row i was created i seconds after
 
 # id: a UUIDv7-shaped string that sorts by i; owner: 10 owners in blocks of 1000 rows; the
-# rare word is in 1 row of 1009; text on every 10th row.
+# rare word is in 1 row of 1009; text on every 10th row; key `userN/c/<i>.wav`; created_at
+# 2026-01-01 plus i seconds (FILLED_FROM).
 SQLITE_FILL = """
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :rows)
 INSERT INTO audio (id, owner, collection, name, key, state, content_type, format, codec,
@@ -53,7 +55,8 @@ SELECT printf('01900000-0000-7000-8000-%012x', i), 'user' || ((i / 1000) % 10), 
   'user' || ((i / 1000) % 10) || '/c/' || i || '.wav', 'ready', 'audio/wav', 'wav', 'pcm_s16le', 2.0,
   48000, 2, NULL, 384044, '0000000000000000000000000000000000000000000000000000000000000000',
   '{}', CASE WHEN i % 10 = 0 THEN 'she sells sea shells by the sea shore ' || i ELSE NULL END,
-  NULL, '2026-01-01 00:00:00', NULL, '2026-01-01 00:00:00', 'primary', 0
+  NULL, strftime('%Y-%m-%d %H:%M:%S.000000', '2026-01-01 00:00:00', '+' || i || ' seconds'), NULL,
+  '2026-01-01 00:00:00', 'primary', 0
 FROM n
 """
 
@@ -67,7 +70,8 @@ SELECT '01900000-0000-7000-8000-' || lpad(to_hex(i), 12, '0'), 'user' || ((i / 1
   'user' || ((i / 1000) % 10) || '/c/' || i || '.wav', 'ready', 'audio/wav', 'wav', 'pcm_s16le', 2.0,
   48000, 2, NULL, 384044, repeat('0', 64), '{}'::json,
   CASE WHEN i % 10 = 0 THEN 'she sells sea shells by the sea shore ' || i ELSE NULL END,
-  NULL, '2026-01-01 00:00:00+00', NULL, '2026-01-01 00:00:00+00', 'primary', 0
+  NULL, timestamptz '2026-01-01 00:00:00+00' + i * interval '1 second', NULL,
+  '2026-01-01 00:00:00+00', 'primary', 0
 FROM generate_series(1, :rows) AS i
 """
 
@@ -93,6 +97,28 @@ def queries(rows: int) -> list[tuple[str, ListQuery]]:
         ("q=zanzibar (1 in 1009)", ListQuery(owner=OWNER, text_query="zanzibar", limit=51)),
         ("q=nothing-matches", ListQuery(owner=OWNER, text_query="qqqxqqq", limit=51)),
         ("name= exact (1 row)", ListQuery(owner=OWNER, name=exact_name(rows), limit=51)),
+        *filter_queries(rows),
+    ]
+
+
+def filter_queries(rows: int) -> list[tuple[str, ListQuery]]:
+    """`prefix` and `created_after`/`created_before` matching few and many of OWNER's rows
+    (at 1M rows: 10 of 100,000 and all of them)."""
+    top = rows - rows % 10_000 - 10_000 + int(OWNER[-1]) * 1000 + 990  # the last 10 of OWNER's rows
+    few = f"{OWNER}/c/{top // 10}"
+    oldest = int(OWNER[-1]) * 1000 + 10
+
+    def at(i: int) -> datetime:
+        return FILLED_FROM + timedelta(seconds=i)
+    return [
+        (f"prefix, few ({few})", ListQuery(owner=OWNER, key_prefix=few, limit=51)),
+        (f"prefix, all ({OWNER}/c/)", ListQuery(owner=OWNER, key_prefix=f"{OWNER}/c/", limit=51)),
+        ("prefix, none", ListQuery(owner=OWNER, key_prefix=f"{OWNER}/x", limit=51)),
+        ("created_after, newest 10", ListQuery(owner=OWNER, created_after=at(top - 1), limit=51)),
+        ("created_before, oldest 10", ListQuery(owner=OWNER, created_before=at(oldest), limit=51)),
+        ("created_after, all", ListQuery(owner=OWNER, created_after=at(0), limit=51)),
+        ("created between, 100 mid", ListQuery(owner=OWNER, created_after=at(rows // 2 + 2999),
+                                                created_before=at(rows // 2 + 3100), limit=51)),
     ]
 
 
@@ -109,10 +135,13 @@ async def list_page(catalog: Catalog, renditions: DerivedBlobCatalog, query: Lis
     return len(rows)
 
 
-async def measure(catalog: Catalog, rows: int, repeat: int) -> list[tuple[str, float, float, int]]:
+async def measure(catalog: Catalog, rows: int, repeat: int,
+                  only: str | None = None) -> list[tuple[str, float, float, int]]:
     out = []
     renditions = catalog.derived_blobs
     for label, query in queries(rows):
+        if only is not None and only not in label:
+            continue
         await list_page(catalog, renditions, query)  # warm
         times = []
         found = 0
@@ -126,10 +155,13 @@ async def measure(catalog: Catalog, rows: int, repeat: int) -> list[tuple[str, f
     return out
 
 
-async def run_dialect(dialect: str, url: str, rows: int, repeat: int) -> list[tuple[str, float, float, int]]:
+async def run_dialect(dialect: str, url: str, rows: int, repeat: int, *, filled: bool = False,
+                      only: str | None = None) -> list[tuple[str, float, float, int]]:
     catalog = Catalog(create_engine(Settings(database_url=url).resolved_database_url))
     try:
         await upgrade(catalog.engine)
+        if filled:  # --database-url: filled by this fill before
+            return await measure(catalog, rows, repeat, only)
         start = time.perf_counter()
         async with catalog.engine.begin() as conn:
             fill = SQLITE_FILL if dialect == "sqlite" else POSTGRES_FILL
@@ -140,7 +172,7 @@ async def run_dialect(dialect: str, url: str, rows: int, repeat: int) -> list[tu
             await conn.execute(text("ANALYZE"))
         print(f"{dialect}: inserted {rows} rows (with index upkeep) in {time.perf_counter() - start:.1f} s",
               file=sys.stderr)
-        return await measure(catalog, rows, repeat)
+        return await measure(catalog, rows, repeat, only)
     finally:
         await catalog.close()
 
@@ -150,13 +182,24 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=200)
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    parser.add_argument("--database-url", default=None,
+                        help="measure this catalogue, filled by this bench's fill with --rows rows before "
+                             "(upgraded to the newest revision first), instead of a new one")
+    parser.add_argument("--queries", default=None, help="only the queries whose label holds this text")
     args = parser.parse_args()
+    if args.database_url is not None:
+        dialect = "sqlite" if args.database_url.startswith("sqlite") else "postgresql"
+        measured = asyncio.run(run_dialect(dialect, args.database_url, args.rows, args.repeat,
+                                           filled=True, only=args.queries))
+        print(table([(dialect, label, f"{p50:.2f}", f"{p95:.2f}", found) for label, p50, p95, found in measured],
+                    ["catalogue", "query", "p50 ms", "p95 ms", "rows"]))
+        return
     work = Path(tempfile.mkdtemp(prefix="audiostore-bench-catalog-"))
     results: dict[str, list[tuple[str, float, float, int]]] = {}
     try:
         if args.only in (None, "sqlite"):
             url = f"sqlite:///{work / 'catalog.db'}"
-            results["sqlite"] = asyncio.run(run_dialect("sqlite", url, args.rows, args.repeat))
+            results["sqlite"] = asyncio.run(run_dialect("sqlite", url, args.rows, args.repeat, only=args.queries))
         if args.only in (None, "postgresql"):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -166,7 +209,8 @@ def main() -> None:
             try:
                 server.psql("CREATE DATABASE bench;")
                 url = server.get_uri(database="bench")
-                results["postgresql"] = asyncio.run(run_dialect("postgresql", url, args.rows, args.repeat))
+                results["postgresql"] = asyncio.run(run_dialect("postgresql", url, args.rows, args.repeat,
+                                                                only=args.queries))
             finally:
                 server.cleanup()
     finally:

@@ -38,6 +38,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Iterator
+from datetime import timedelta
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +48,7 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from catalog_list_search import POSTGRES_FILL, RENDITIONS_FILL, SQLITE_FILL  # noqa: E402
+from catalog_list_search import FILLED_FROM, POSTGRES_FILL, RENDITIONS_FILL, SQLITE_FILL  # noqa: E402
 import psutil  # noqa: E402
 from harness import CLIENT_CPU, audiostore_serve, cpu_seconds, granian_app, pinned, table  # noqa: E402
 
@@ -75,9 +76,15 @@ class Case:
 def cases(rows: int) -> list[Case]:
     one = row_id(min(rows, 500) // 2 + 1)
     batch = [row_id(i) for i in range(1, min(rows, 999) + 1)][:BATCH]
+    # The last ten rows of OWNER's last block of 1000 (row i is OWNER's when i // 1000 % 10 == 0).
+    few = (rows - 1) // 10_000 * 10_000 + 990
+    after = (FILLED_FROM + timedelta(seconds=few - 1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     return [
         Case("get", "GET", f"/v1/audio/{one}"),
         Case("list", "GET", "/v1/audio?limit=50"),
+        # Filters that 10 or 11 of the owner's rows match (at 1M rows; the fill's keys and times).
+        Case("list-prefix", "GET", f"/v1/audio?limit=50&prefix={OWNER}/c/{few // 10}"),
+        Case("list-created", "GET", f"/v1/audio?limit=50&created_after={after}"),
         Case("sign", "POST", f"/v1/audio/{one}/url", "{}"),
         Case("batch", "POST", "/v1/urls", json.dumps({"ids": batch})),
         Case("patch", "PATCH", f"/v1/audio/{one}", json.dumps({"metadata": {"take": 2}})),

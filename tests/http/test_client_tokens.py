@@ -159,6 +159,9 @@ async def test_expired_tampered_and_foreign_tokens_are_401(api: Api) -> None:
                               headers={"kid": jwt.get_unverified_header(t["token"])["kid"]})
     assert code(await api.http.get("/v1/info", headers=bearer(other_secret))) == (401, "unauthorized")
     assert code(await api.http.get("/v1/info", headers=bearer("a.b.c"))) == (401, "unauthorized")
+    for nested in (b"[" * 5000, b'{"a":' * 3000):  # deeper than the JSON parser's stack
+        deep = base64.urlsafe_b64encode(nested).rstrip(b"=").decode() + ".e30.x"
+        assert code(await api.http.get("/v1/info", headers=bearer(deep))) == (401, "unauthorized")
     api.clock.advance(61)
     assert code(await api.http.get("/v1/info", headers=bearer(t))) == (401, "token_expired")
 

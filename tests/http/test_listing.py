@@ -36,6 +36,10 @@ async def test_filters_and_search(api: Api, tones: dict[str, Path]) -> None:
     assert await names(q="SEA SHELLS") == {"take"}
     assert await names(q="100%") == set()
     assert await names(prefix="alice/lessons/") == {"Morning warmup"}
+    # A blob key is case-sensitive, and so is its prefix (on SQLite too, whose LIKE is not).
+    assert await names(prefix="alice/Lessons/") == set()
+    assert await names(prefix="ALICE/") == set()
+    assert await names(prefix="alice/") == {"Morning warmup", "take", "other"}
     assert await names(created_after="2000-01-01T00:00:00Z") == {"Morning warmup", "take", "other"}
     assert await names(created_before="2000-01-01T00:00:00Z") == set()
 

@@ -6,11 +6,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+import anyio
 import pytest
+from sqlalchemy import func, select
 
-from conftest import Api
+from conftest import Api, make_api
+from audiostore.settings import Settings
+from audiostore.catalog.models import TusUploadRow
 from audiostore.jobs.registry import run_job
 
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -263,3 +268,112 @@ async def test_a_store_failure_at_the_end_keeps_the_bytes_for_a_retry(
     obj = (await api.http.get(f"/v1/audio/{audio_id}", headers=api.alice)).json()
     assert obj["sha256"] == hashlib.sha256(wav_bytes).hexdigest()
     assert await api.row_count() == 1 and parts(api) == []
+
+
+async def tus_rows(api: Api) -> int:
+    async with api.runtime.catalog.database.session() as s:
+        return int((await s.execute(select(func.count()).select_from(TusUploadRow))).scalar_one())
+
+
+# What a hostile client may put where the protocol wants a byte count: `str.isdigit` takes
+# superscripts that `int` refuses, and `int` refuses more than 4300 digits.
+NOT_A_COUNT = [b"\xb2", b"1" * 5000, b"+5"]
+
+
+@pytest.mark.parametrize("value", NOT_A_COUNT, ids=repr)
+@pytest.mark.parametrize("where", ["create-length", "patch-offset", "deferred-patch-length"])
+async def test_a_count_header_that_is_not_ascii_digits_is_400_and_changes_nothing(
+    api: Api, wav_bytes: bytes, where: str, value: bytes
+) -> None:
+    loc = None if where == "create-length" else await create(api, None if where.startswith("deferred") else 100)
+    before = await tus_rows(api), parts(api)
+    if loc is None:
+        r = await api.http.post("/v1/uploads", headers=[
+            *api.alice.items(), *TUS.items(), ("Upload-Length", value)])
+    else:
+        counts = ([("Upload-Offset", value)] if where == "patch-offset"
+                  else [("Upload-Offset", b"0"), ("Upload-Length", value)])
+        r = await api.http.patch(loc, content=wav_bytes[:10], headers=[
+            *api.alice.items(), *TUS.items(), ("Content-Type", CHUNK), *counts])
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["code"] == "bad_request" and r.headers["tus-resumable"] == "1.0.0"
+    assert (await tus_rows(api), parts(api)) == before and await api.row_count() == 0
+    if loc is not None:
+        assert (await api.http.head(loc, headers={**api.alice, **TUS})).headers["upload-offset"] == "0"
+
+
+@pytest.mark.parametrize("method", ["HEAD", "PATCH", "DELETE"])
+async def test_an_upload_id_no_upload_can_have_is_404(api: Api, method: str) -> None:
+    """Longer than a file name may be: it names no upload, and is never tried as a file."""
+    r = await api.http.request(method, "/v1/uploads/" + "a" * 5000, content=b"x", headers={
+        **api.alice, **TUS, "Content-Type": CHUNK, "Upload-Offset": "0"})
+    assert r.status_code == 404, r.text
+    assert parts(api) == []
+
+
+@pytest.mark.parametrize(
+    "fields", [{"text": "a\x00b"}, {"voice_id": "v" * 129}, {"voice_id": "a\x00"}],
+    ids=["text-nul", "voice-too-long", "voice-nul"],
+)
+async def test_text_fields_the_ingest_would_refuse_are_422_at_creation(
+    api: Api, fields: dict[str, str]
+) -> None:
+    """Refused before the client sends the file, not after its last byte."""
+    r = await api.http.post("/v1/uploads", headers={
+        **api.alice, **TUS, "Upload-Length": "1000", "Upload-Metadata": meta(**fields)})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "validation_failed", r.text
+    assert await tus_rows(api) == 0 and parts(api) == []
+
+
+@pytest.fixture
+async def impatient_api(settings_factory: Callable[..., Settings]) -> AsyncIterator[Api]:
+    """An app whose PATCHes may pause half a second at most."""
+    a, runtime = await make_api(settings_factory(auth_cache_seconds=0, tus_patch_idle_timeout=0.5))
+    try:
+        yield a
+    finally:
+        await a.http.aclose()
+        await runtime.close()
+
+
+async def test_a_patch_that_goes_silent_ends_and_frees_the_upload(impatient_api: Api, wav_bytes: bytes) -> None:
+    """A client that stops sending without closing (a phone off the network) must not hold
+    the upload's lock: the PATCH ends as a dropped one does, and the retry resumes."""
+    api = impatient_api
+    loc = await create(api, len(wav_bytes))
+
+    async def then_silence() -> AsyncIterator[bytes]:
+        yield wav_bytes[:100]
+        await anyio.sleep(60)
+        yield wav_bytes[100:]
+
+    with anyio.fail_after(10):
+        cut = await api.http.patch(loc, content=then_silence(), headers={
+            **api.alice, **TUS, "Content-Type": CHUNK, "Upload-Offset": "0"})
+    assert cut.status_code == 400 and cut.json()["error"]["code"] == "bad_request", cut.text
+    assert (await api.http.head(loc, headers={**api.alice, **TUS})).headers["upload-offset"] == "100"
+    rest = await patch(api, loc, 100, wav_bytes[100:])
+    assert rest.status_code == 204 and rest.headers["audiostore-audio-id"], rest.text
+
+
+async def test_a_bad_checksum_header_is_400_on_a_creation_without_a_body(api: Api) -> None:
+    r = await api.http.post("/v1/uploads", headers={
+        **api.alice, **TUS, "Upload-Defer-Length": "1", "Upload-Checksum": "7^+"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "unsupported_checksum", r.text
+    assert await tus_rows(api) == 0 and parts(api) == []
+
+
+@pytest.mark.parametrize(
+    ("extra", "body", "status"),
+    [({}, b"x" * 20, 413), ({"Upload-Checksum": f"sha1 {base64.b64encode(bytes(20)).decode()}"}, b"x" * 10, 460)],
+    ids=["longer-than-its-length", "checksum-mismatch"],
+)
+async def test_a_refused_first_body_leaves_no_upload(
+    api: Api, extra: dict[str, str], body: bytes, status: int
+) -> None:
+    """Creation with upload: a refusal carries no Location, so nobody could resume the
+    upload or end it; it must not be left to wait out its expiry."""
+    r = await api.http.post("/v1/uploads", content=body, headers={
+        **api.alice, **TUS, "Upload-Length": "10", "Content-Type": CHUNK, **extra})
+    assert r.status_code == status, r.text
+    assert await tus_rows(api) == 0 and parts(api) == []

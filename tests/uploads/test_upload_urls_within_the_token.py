@@ -1,6 +1,7 @@
 """A signed upload URL minted with a client token never allows more than the token: its
-formats, max_bytes and collection stay within the token's, so the URL (used with no header,
-so without the token) cannot carry an upload the token would refuse."""
+formats, max_bytes and collection stay within the token's and it ends when the token does, so
+the URL (used with no header, so without the token) cannot carry an upload the token would
+refuse."""
 
 from __future__ import annotations
 
@@ -58,3 +59,13 @@ async def test_the_urls_size_and_collection_stay_within_the_tokens(api: Api, ton
     elsewhere = await api.http.post("/v1/audio/upload-url", headers=small, json={"collection": "private"})
     assert elsewhere.status_code == 403 and elsewhere.json()["error"]["code"] == "scope_denied"
     assert await api.row_count() == 0
+
+
+async def test_the_url_ends_when_the_token_does(api: Api, tones: dict[str, Path]) -> None:
+    brief = await _token(api, lifetime_seconds=60)
+    issued = await api.http.post("/v1/audio/upload-url", headers=brief, json={"expires_in": 3600})
+    assert issued.status_code == 200, issued.text
+    api.clock.advance(61)  # the token's end, long before the hour asked for
+    late = await api.http.put(_local(issued.json()["url"]), content=tones["wav"].read_bytes())
+    assert late.status_code == 403 and late.json()["error"]["code"] == "signature_expired", late.text
+    assert await api.row_count() == 0 and await api.blob_keys() == []

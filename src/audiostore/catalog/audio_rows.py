@@ -18,7 +18,8 @@ from .driver_reads import SignableRow, VisibleQuery
 from .models import AudioRow
 from .row_states import DELETING, PENDING, READY, mark_deleting
 from .sessions import Database
-from .text_search import like_escape, text_search_clause
+from .key_prefix import KEY_COLLATION, key_prefix_range
+from .text_search import text_search_clause
 
 # What ingest learns once the whole upload is in (the rest of a row is set when it is made).
 _INGEST_FACTS = (
@@ -168,8 +169,13 @@ class AudioRows:
             stmt = stmt.where(AudioRow.collection.in_(query.collections))
         if query.name is not None:
             stmt = stmt.where(AudioRow.name == query.name)
-        if query.key_prefix:
-            stmt = stmt.where(AudioRow.key.like(like_escape(query.key_prefix) + "%", escape="\\"))
+        if query.key_prefix:  # as in driver_reads.list_visible: a byte-wise range
+            low, high = key_prefix_range(query.key_prefix)
+            postgres = self.dialect == "postgresql"
+            key = AudioRow.key.collate(KEY_COLLATION) if postgres else AudioRow.key
+            stmt = stmt.where(key >= low)
+            if high is not None:
+                stmt = stmt.where(key < high)
         if query.created_after is not None:
             stmt = stmt.where(AudioRow.created_at > query.created_after)
         if query.created_before is not None:

@@ -84,6 +84,9 @@ class AudioRow(Base):
         Index("ix_audio_owner_id", "owner", "id"),
         Index("ix_audio_owner_collection_id", "owner", "collection", "id"),
         Index("ix_audio_owner_name_id", "owner", "name", "id"),
+        Index("ix_audio_owner_created_at_id", "owner", "created_at", "id"),
+        # And ix_audio_owner_key (owner, key in a byte-wise collation): a dialect's own
+        # DDL, in migration 0014.
         Index("ix_audio_expires_at", "expires_at"),
         Index("ix_audio_state", "state"),
         Index("ix_audio_key", "key"),

@@ -14,10 +14,13 @@ upload's `Location` carries a signature of its own for HEAD, PATCH and DELETE).
 
 from __future__ import annotations
 
+import contextlib
+import re
 from collections.abc import AsyncIterator, Callable, Coroutine
 from email.utils import format_datetime
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
 from starlette.requests import ClientDisconnect
@@ -127,12 +130,17 @@ def _check_version(request: Request) -> None:
         raise TusVersionUnsupported(headers={"Tus-Version": TUS_VERSION})
 
 
+# ASCII digits only (`str.isdigit` also takes `²`, which `int` refuses), and few enough for
+# `int` (it refuses more than 4300); 2**64 has 20, so any size a client means fits.
+_COUNT = re.compile(r"[0-9]{1,64}")
+
+
 def _int_header(request: Request, name: str) -> int | None:
     raw = request.headers.get(name)
     if raw is None:
         return None
-    if not raw.isdigit():
-        raise BadRequest(f"{name} must be a non-negative integer.")
+    if not _COUNT.fullmatch(raw):
+        raise BadRequest(f"{name} must be a non-negative integer of at most 64 digits.")
     return int(raw)
 
 
@@ -192,17 +200,26 @@ def _result_headers(result: AppendResult) -> dict[str, str]:
 async def _append(request: Request, who: Principal, row_id: str, offset: int) -> AppendResult:
     length = _int_header(request, "upload-length")
     checksum = parse_upload_checksum(request.headers.get("upload-checksum"))
-    return await runtime_of(request).tus_uploads.append(
-        who, row_id, offset=offset, length=length, checksum=checksum, body=_body(request),
+    rt = runtime_of(request)
+    return await rt.tus_uploads.append(
+        who, row_id, offset=offset, length=length, checksum=checksum,
+        body=_body(request, rt.settings.tus_patch_idle_timeout),
     )
 
 
-async def _body(request: Request) -> AsyncIterator[bytes]:
-    try:
-        async for chunk in request.stream():
-            yield chunk
-    except ClientDisconnect as exc:
-        raise BodyCut() from exc
+async def _body(request: Request, idle_timeout: float) -> AsyncIterator[bytes]:
+    """The PATCH's body; a pause longer than `idle_timeout` ends it as a dropped connection
+    does, so a client gone silent does not hold the upload's lock."""
+    chunks = request.stream().__aiter__()
+    while True:
+        try:
+            with anyio.fail_after(idle_timeout):
+                chunk = await chunks.__anext__()
+        except StopAsyncIteration:
+            return
+        except (ClientDisconnect, TimeoutError) as exc:
+            raise BodyCut() from exc
+        yield chunk
 
 
 @router.options("/uploads", status_code=204, response_class=Response)
@@ -224,6 +241,7 @@ async def tus_create(request: Request) -> Response:
     first bytes. Authorised by an API key, or by a signed upload URL's query."""
     _check_version(request)
     rt = runtime_of(request)
+    parse_upload_checksum(request.headers.get("upload-checksum"))  # a bad one is 400, body or not
     concat_header = request.headers.get("upload-concat")
     concat, partials = parse_upload_concat(concat_header) if concat_header is not None else (None, [])
     if concat is not None and _has_signature(request):
@@ -269,7 +287,17 @@ async def tus_create(request: Request) -> Response:
         location = f"/v1/uploads/{row.id}"
     headers: dict[str, Any] = {"Location": location}
     if with_body or length == 0:
-        result = await _append(request, who, row.id, 0)
+        try:
+            result = await _append(request, who, row.id, 0)
+        except AudiostoreError as exc:
+            # A refused first body (too long, checksum mismatch, cut off) answers without a
+            # Location, so no client can ever resume or end this upload: remove it now
+            # rather than leave its row and part to wait out their expiry. (A 5xx keeps it:
+            # the service may still be storing it.)
+            if exc.status < 500:
+                with contextlib.suppress(AudiostoreError):
+                    await rt.tus_uploads.terminate(who, row.id)
+            raise
         headers.update(_result_headers(result))
     else:
         headers.update(_upload_headers(row))

@@ -6,15 +6,14 @@ the catalogue (the same owner's complete partial uploads), never by the URL."""
 
 from __future__ import annotations
 
-import re
 from urllib.parse import urlsplit
 
 from ..catalog.tus_uploads import FINAL, PARTIAL
 from ..errors import UploadConcatInvalid
 from ..service.tus_concatenation import PartialRef
+from ..service.tus_parts import UPLOAD_ID
 
 UPLOADS_PATH = "/v1/uploads/"
-_UPLOAD_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 MAX_HEADER_CHARS = 64 * 1024
 
 
@@ -35,7 +34,7 @@ def parse_upload_concat(header: str) -> tuple[str, list[PartialRef]]:
         except ValueError as exc:
             raise UploadConcatInvalid(f"{url[:200]!r} is not a URL.") from exc
         upload_id = parts.path[len(UPLOADS_PATH):] if parts.path.startswith(UPLOADS_PATH) else ""
-        if parts.scheme not in ("", "http", "https") or not _UPLOAD_ID.fullmatch(upload_id):
+        if parts.scheme not in ("", "http", "https") or not UPLOAD_ID.fullmatch(upload_id):
             raise UploadConcatInvalid(
                 f"{url[:200]!r} is not the URL of an upload of this service ({UPLOADS_PATH}{{id}})."
             )

@@ -72,7 +72,7 @@ def _kid_of(token: str) -> str | None:
     head = token.split(".", 1)[0]
     try:
         header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
-    except (ValueError, binascii.Error) as exc:
+    except (ValueError, binascii.Error, RecursionError) as exc:  # `[[[[...`: nested past the stack
         raise jwt.DecodeError("header") from exc
     kid = header.get("kid") if isinstance(header, dict) else None
     return kid if isinstance(kid, str) else None

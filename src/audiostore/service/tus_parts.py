@@ -22,14 +22,17 @@ import ctypes
 import ctypes.util
 import fcntl
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
 from ..disk_space import full_disk_is_507, write_all
+from ..errors import UploadNotFound
 
 PART_SUFFIX = ".part"
+UPLOAD_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 _SYNC_FILE_RANGE_WRITE = 2  # <linux/fs.h>: start writeback of dirty pages, do not wait
 
 
@@ -57,6 +60,11 @@ _start_writeback = _writeback_starter()
 
 
 def part_path(parts_dir: Path, upload_id: str) -> Path:
+    """Where an upload's bytes are. The id comes from a URL: one not of the shape this
+    service issues (a UUID) names no upload, and never becomes a file name (too long for the
+    file system, or holding what a path must not)."""
+    if not UPLOAD_ID.fullmatch(upload_id):
+        raise UploadNotFound()
     return parts_dir / f"{upload_id}{PART_SUFFIX}"
 
 

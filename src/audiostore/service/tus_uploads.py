@@ -93,11 +93,12 @@ from ..errors import (
     UploadOffsetMismatch,
 )
 from ..settings import ResumableUploadSettings
-from .audio import AudioService
+from .audio import MAX_TEXT_CHARS, MAX_VOICE_ID_CHARS, AudioService
 from .format_bounds import check_formats, set_by_name
 from .ingest import Ingest
 from .metadata_field import check_metadata
 from .principal import Principal
+from .text_field import check_text
 from .tus_checksum import ExpectedChecksum
 from .tus_head_check import bytes_needed, check_head
 from .tus_parts import PartBusy, PartWriter, create_part, lock_idle_part, part_path, remove_part
@@ -177,6 +178,11 @@ class TusUploads:
         check_name(fields.name or filename or "audio")
         if fields.metadata is not None:
             check_metadata(fields.metadata)
+        # As the ingest would after the last byte, but before the client sends the file:
+        if fields.text is not None:
+            check_text(fields.text, "text", max_chars=MAX_TEXT_CHARS)
+        if fields.voice_id is not None:
+            check_text(fields.voice_id, "voice_id", max_chars=MAX_VOICE_ID_CHARS)
         self.audio.expiry_for(fields, self._now())  # a bad ttl_seconds or expires_at: 422 now
         limit = min(self.max_size, bounds.max_bytes) if bounds.max_bytes else self.max_size
         limit = min(limit, principal.upload_limit(self.max_size)[0])  # a client token's max_bytes

@@ -132,6 +132,8 @@ class UploadGrants:
         if ttl_seconds is not None and ttl_seconds <= 0:
             raise ValidationFailed("ttl_seconds must be positive.")
         expires_at = self.clock() + timedelta(seconds=seconds)
+        if principal.grant is not None:  # no longer than the client token that asked for it
+            expires_at = min(expires_at, principal.grant.expires_at)
         grant = UploadGrant(
             owner=owner_, collection=collection_, nonce=secrets.token_urlsafe(18),
             max_bytes=max_bytes or cap, formats=chosen, expires=int(expires_at.timestamp()),

@@ -1,5 +1,6 @@
-"""Uploads that arrive in pieces: tus uploads' idle lifetime, where their parts wait and
-whether each PATCH waits for the disk, and how long a signed upload URL may live."""
+"""Uploads that arrive in pieces: tus uploads' idle lifetime, how long a PATCH may stall,
+where their parts wait and whether each PATCH waits for the disk, and how long a signed upload
+URL may live."""
 
 from __future__ import annotations
 
@@ -22,6 +23,14 @@ class ResumableUploadSettings(SettingsGroup):
         description="Seconds (or `30s`, at least 60 counted) a tus part file without an upload "
         "row must sit before the expiry job removes it (a crash between creating the part and "
         "its row). A PATCH's claim is its part's flock, which dies with its process.",
+    )
+    tus_patch_idle_timeout: Seconds = Field(
+        60.0, gt=0,
+        description="Seconds (or `1m`) a tus PATCH may go without receiving a byte before it "
+        "is ended as if its connection had dropped: the bytes that arrived are kept and the "
+        "upload is free again. A client that went silent without closing (a phone that left "
+        "the network sends no FIN) would otherwise hold the upload's lock, and its own retry "
+        "would get 423 for as long as that connection lingers.",
     )
     tus_parts_dir: Path | None = Field(
         None,
