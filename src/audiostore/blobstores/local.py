@@ -13,6 +13,7 @@ import obstore
 from obstore.exceptions import NotFoundError
 from obstore.store import LocalStore
 
+from ..durable_files import sync_dirs_up_to, sync_file_data
 from .base import BlobMeta, BlobNotFound
 
 _CHUNK = 256 * 1024
@@ -44,17 +45,17 @@ class LocalBlobStore:
         return Path(path)
 
     async def put_file(self, key: str, path: Path, *, content_type: str) -> None:
-        """Store a copy of `path` (a hard link on the same disk). On failure (a full disk
-        raises `OSError` ENOSPC/EDQUOT) nothing of the put is left: no partial file, no
-        directory it made."""
+        """Store a copy of `path` (a hard link on the same disk), durably: when this returns,
+        the blob's bytes and its name are on the disk, and a power cut cannot leave a ready
+        row over an empty or short file. On failure (a full disk raises `OSError`
+        ENOSPC/EDQUOT) nothing of the put is left: no partial file, no directory it made."""
         target = self.local_path(key)
         # Copy then atomic rename: a reader never sees a half-written blob.
         partial = target.with_name(target.name + ".partial")
         for attempt in range(3):  # a concurrent delete may remove the emptied directory
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
-                await anyio.to_thread.run_sync(_copy_file, path, partial)
-                os.replace(partial, target)
+                await anyio.to_thread.run_sync(self._place, path, partial, target)
                 return
             except FileNotFoundError:
                 if attempt == 2 or not path.exists():
@@ -64,6 +65,21 @@ class LocalBlobStore:
                     partial.unlink(missing_ok=True)
                 self._prune_empty_dirs(target.parent)
                 raise
+
+    def _place(self, source: Path, partial: Path, target: Path) -> None:
+        """Link (or copy) `source` to `partial`, sync its bytes, rename it to `target`, then
+        sync the directories from `target`'s up to the root (the rename, and any directory
+        `mkdir` just made). The link is the source's own inode: its sync is the upload's
+        (the staging file started writeback as it arrived, so this waits for the tail)."""
+        _copy_file(source, partial)
+        sync_file_data(partial)
+        os.replace(partial, target)
+        try:
+            sync_dirs_up_to(target.parent, self.root)
+        except BaseException:  # a name not known durable is not a stored blob
+            with contextlib.suppress(OSError):
+                target.unlink()
+            raise
 
     async def get_stream(
         self, key: str, *, start: int = 0, end: int | None = None

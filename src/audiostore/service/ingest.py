@@ -33,6 +33,7 @@ from .. import metrics
 from ..audio import HEAD_BYTES, TAIL_BYTES, AudioFacts, AudioLimits, content_type_for, probe, sniff
 from ..blob_keys import build_blob_key, check_key_part, check_name
 from ..blobstores import BlobStore, BlobStoreUnavailable, StoreDeadlineExceeded, StreamingPutStore
+from ..blobstores.base import has_local_paths
 from ..blobstores.spooling import PRIMARY, SPOOL, primary_of
 from ..catalog import PENDING, READY, AudioRow, Catalog
 from ..disk_space import is_out_of_space
@@ -99,7 +100,10 @@ class Ingest:
                 limit_source=limit_source,
             ))
         else:
-            staged = StagedUpload(self.tmp_dir, limit, pumped=True, limit_source=limit_source)
+            staged = StagedUpload(
+                self.tmp_dir, limit, pumped=True, limit_source=limit_source,
+                writeback=has_local_paths(self.blobs),
+            )
         try:
             if not adopted:
                 await self._receive(staged, principal, source)

@@ -23,6 +23,7 @@ import anyio
 
 from ..audio import HEAD_BYTES
 from ..disk_space import full_disk_is_507, write_all
+from ..durable_files import start_writeback
 from ..errors import PayloadTooLarge
 
 if TYPE_CHECKING:
@@ -44,8 +45,12 @@ class StagedUpload:
 
     def __init__(
         self, tmp_dir: Path, limit: int, *, pumped: bool = False,
-        limit_source: str = "AUDIOSTORE_MAX_UPLOAD_BYTES",
+        limit_source: str = "AUDIOSTORE_MAX_UPLOAD_BYTES", writeback: bool = False,
     ) -> None:
+        """`writeback`: the file becomes a local blob (a hard link) that is synced before
+        the upload is ready, so each batch starts its writeback as it is written and that
+        sync waits for the tail only. Off when the blob goes elsewhere (S3): a temp file
+        removed within seconds need never reach the disk."""
         with full_disk_is_507("staging"):
             tmp_dir.mkdir(parents=True, exist_ok=True)
             fd, name = tempfile.mkstemp(prefix="upload-", suffix=".part", dir=tmp_dir)
@@ -61,6 +66,8 @@ class StagedUpload:
         self.limit = limit
         self.limit_source = limit_source  # named in a 413: the setting, or a client token's bound
         self.size = 0
+        self._writeback = writeback
+        self._written = 0  # bytes in the file: where the next batch's writeback starts
         self.early: EarlyPut | None = None
         self._pumped = pumped
         self._head = b""
@@ -96,6 +103,7 @@ class StagedUpload:
         self._hash_fed = True
         self._digest = sha256
         self.limit, self.limit_source, self.size = limit, limit_source, size
+        self._writeback, self._written = False, size
         self.early = None
         self._pumped = True
         self._batch, self._batch_bytes = [], 0
@@ -155,6 +163,9 @@ class StagedUpload:
         # and a stored object whose file is shorter than its size and sha256 is corrupt.
         with full_disk_is_507("staging"):
             write_all(self._file, data)
+        if self._writeback:
+            start_writeback(self._file.fileno(), self._written, len(data))
+        self._written += len(data)
 
     async def pump(self, *, final: bool = False) -> None:
         """Hash and write what has gathered, in a worker thread, while the early put (if one

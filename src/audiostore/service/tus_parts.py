@@ -18,45 +18,18 @@ held in memory.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import fcntl
 import os
 import re
-import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
 from ..disk_space import full_disk_is_507, write_all
+from ..durable_files import start_writeback
 from ..errors import UploadNotFound
 
 PART_SUFFIX = ".part"
 UPLOAD_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
-_SYNC_FILE_RANGE_WRITE = 2  # <linux/fs.h>: start writeback of dirty pages, do not wait
-
-
-def _writeback_starter() -> Callable[[int, int, int], None]:
-    """`sync_file_range(fd, offset, n, WRITE)` from libc where there is one (Linux); else a
-    no-op, and the final `fdatasync` does all of the work. Only a head start: durability
-    comes from that `fdatasync`, never from this."""
-    if not sys.platform.startswith("linux"):
-        return lambda fd, offset, n: None
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        call = libc.sync_file_range
-    except (OSError, AttributeError):
-        return lambda fd, offset, n: None
-    call.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-    call.restype = ctypes.c_int
-
-    def start(fd: int, offset: int, n: int) -> None:
-        call(fd, offset, n, _SYNC_FILE_RANGE_WRITE)  # a failure here is the fdatasync's to report
-
-    return start
-
-
-_start_writeback = _writeback_starter()
 
 
 def part_path(parts_dir: Path, upload_id: str) -> Path:
@@ -128,7 +101,7 @@ class PartWriter:
         file = self._cut()
         with full_disk_is_507("uploads"):
             write_all(file, data)
-        _start_writeback(self._fd, self.offset + self.written, len(data))
+        start_writeback(self._fd, self.offset + self.written, len(data))
         self.written += len(data)
 
     def read_at(self, position: int, n: int) -> bytes:
