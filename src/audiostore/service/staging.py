@@ -67,6 +67,7 @@ class StagedUpload:
         self.limit_source = limit_source  # named in a 413: the setting, or a client token's bound
         self.size = 0
         self._writeback = writeback
+        self._fd = fd  # the writeback's, whatever wraps `_file`
         self._written = 0  # bytes in the file: where the next batch's writeback starts
         self.early: EarlyPut | None = None
         self._pumped = pumped
@@ -103,7 +104,7 @@ class StagedUpload:
         self._hash_fed = True
         self._digest = sha256
         self.limit, self.limit_source, self.size = limit, limit_source, size
-        self._writeback, self._written = False, size
+        self._writeback, self._fd, self._written = False, -1, size
         self.early = None
         self._pumped = True
         self._batch, self._batch_bytes = [], 0
@@ -164,7 +165,7 @@ class StagedUpload:
         with full_disk_is_507("staging"):
             write_all(self._file, data)
         if self._writeback:
-            start_writeback(self._file.fileno(), self._written, len(data))
+            start_writeback(self._fd, self._written, len(data))
         self._written += len(data)
 
     async def pump(self, *, final: bool = False) -> None:
