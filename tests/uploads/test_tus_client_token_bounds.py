@@ -79,3 +79,12 @@ async def test_the_token_max_bytes_bounds_a_deferred_length(api: Api, wav_bytes:
         **auth, "Content-Type": CHUNK, "Upload-Offset": "0", "Upload-Length": "5000"})
     assert late.status_code == 413, late.text
     assert await api.row_count() == 0 and await api.blob_keys() == []
+
+
+async def test_a_413_at_creation_names_what_set_the_limit(api: Api) -> None:
+    """A token's max_bytes is named as the token's, not as an upload URL's or the server's."""
+    auth = await token(api, max_bytes=1000)
+    r = await api.http.post("/v1/uploads", headers={**auth, "Upload-Length": "5000"})
+    assert r.status_code == 413, r.text
+    assert "the client token's max_bytes" in r.json()["error"]["message"]
+    await nothing_left(api)

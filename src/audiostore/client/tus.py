@@ -130,7 +130,7 @@ def status_of(response: httpx.Response) -> TusStatus:
     """The offset (and audio id) of a HEAD or PATCH answer; an error answer raises."""
     check(response)
     raw = response.headers.get("upload-offset", "")
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 20):
         raise ApiError(response.status_code, "http_error", "The tus answer carried no Upload-Offset.")
     return TusStatus(int(raw), response.headers.get(AUDIO_ID_HEADER.lower()) or None, expires_of(response))
 

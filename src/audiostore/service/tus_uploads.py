@@ -184,14 +184,11 @@ class TusUploads:
         if fields.voice_id is not None:
             check_text(fields.voice_id, "voice_id", max_chars=MAX_VOICE_ID_CHARS)
         self.audio.expiry_for(fields, self._now())  # a bad ttl_seconds or expires_at: 422 now
-        limit = min(self.max_size, bounds.max_bytes) if bounds.max_bytes else self.max_size
-        limit = min(limit, principal.upload_limit(self.max_size)[0])  # a client token's max_bytes
+        limit, source = principal.upload_limit(self.max_size)  # the server's or a token's
+        if bounds.max_bytes and bounds.max_bytes < limit:
+            limit, source = bounds.max_bytes, "this upload URL's max_bytes"
         if length is not None and length > limit:
-            raise PayloadTooLarge(
-                f"Upload-Length {length} is larger than {limit} bytes"
-                + (" (this upload URL's max_bytes)." if limit != self.max_size
-                   else " (AUDIOSTORE_MAX_UPLOAD_BYTES).")
-            )
+            raise PayloadTooLarge(f"Upload-Length {length} is larger than {limit} bytes ({source}).")
         return owner
 
     async def create(
