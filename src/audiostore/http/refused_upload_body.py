@@ -4,7 +4,7 @@ A refusal given while the client is still sending (401/403 from the key, 413 fro
 Content-Length, 410 for a used upload URL, a tus PATCH's 409 on the wrong offset, ...) races
 the body: a connection closed with unread bytes is reset, and the client may lose the answer
 (a "connection reset" instead of the 4xx), since most clients read only after sending. So
-before an error answer to an upload route whose body is not all read, up to
+before an error answer to an upload route none of whose body was read, up to
 `REFUSED_BODY_READ_BYTES` more of it are read and dropped, for at most
 `REFUSED_BODY_READ_SECONDS`; then the answer goes (and, if the body was longer, the server
 closes the connection). A small body is read whole, so the connection stays open. The SDK and
@@ -43,19 +43,22 @@ class ReadRefusedUploadBodies:
         if not _takes_upload(scope):
             await self.app(scope, receive, send)
             return
-        body_done = False
+        # Drained only when the app took none of the body: a refusal part-way through it (a
+        # body without Content-Length that grows past the limit) stops reading at once, so a
+        # client streaming without end costs the server nothing more.
+        body_touched = False
 
         async def tracked_receive() -> Message:
-            nonlocal body_done
+            nonlocal body_touched
             message = await receive()
-            if message["type"] == "http.disconnect" or not message.get("more_body", False):
-                body_done = True
+            if message["type"] != "http.request" or message.get("body") or not message.get("more_body", False):
+                body_touched = True
             return message
 
         async def draining_send(message: Message) -> None:
-            nonlocal body_done
-            if message["type"] == "http.response.start" and message["status"] >= 400 and not body_done:
-                body_done = True
+            nonlocal body_touched
+            if message["type"] == "http.response.start" and message["status"] >= 400 and not body_touched:
+                body_touched = True
                 await _drop_rest(receive)
             await send(message)
 
