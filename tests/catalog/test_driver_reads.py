@@ -11,6 +11,7 @@ from sqlalchemy import inspect as sa_inspect
 
 from audiostore.catalog import AudioRow, Catalog, ListQuery, upgrade
 from audiostore.catalog.models import DerivedBlobRow, TtsRequestRow, TusUploadRow
+from driver_read_support import both
 
 NOW = datetime(2026, 6, 1, 12, 0, 0, 123456, tzinfo=UTC)
 
@@ -60,19 +61,6 @@ async def fill(catalog: Catalog) -> list[AudioRow]:
             params={"bitrate": 96000, "gain_db": -1.5}, duration=None, created_at=NOW,
         ))
     return rows
-
-
-async def both(catalog: Catalog, call: Any) -> tuple[Any, Any]:
-    """`call(catalog)` with the driver reads, then with the ORM."""
-    reads = catalog.database.reads
-    assert reads is not None, "SQLite files and PostgreSQL get driver reads"
-    fast = await call(catalog)
-    catalog.database.reads = None
-    try:
-        slow = await call(catalog)
-    finally:
-        catalog.database.reads = reads
-    return fast, slow
 
 
 async def test_one_object_and_batches_match_the_orm(catalog: Catalog) -> None:

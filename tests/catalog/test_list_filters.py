@@ -21,6 +21,7 @@ from sqlalchemy import text
 from audiostore.catalog import AudioRow, Catalog, ListQuery, create_engine, driver_reads, upgrade
 from audiostore.catalog.key_prefix import key_prefix_range
 from audiostore.settings import Settings
+from driver_read_support import both, record_statements
 
 NOW = datetime(2026, 6, 1, 12, 0, 0, 123456, tzinfo=UTC)
 TOP = chr(0x10FFFF)
@@ -41,19 +42,6 @@ def audio(i: int, **kw: Any) -> AudioRow:
 
 def fields(row: AudioRow) -> dict[str, Any]:
     return {a.key: getattr(row, a.key) for a in sa_inspect(AudioRow).column_attrs}
-
-
-async def both(catalog: Catalog, call: Any) -> tuple[Any, Any]:
-    """`call(catalog)` with the driver reads, then with the ORM."""
-    reads = catalog.database.reads
-    assert reads is not None, "SQLite files and PostgreSQL get driver reads"
-    fast = await call(catalog)
-    catalog.database.reads = None
-    try:
-        slow = await call(catalog)
-    finally:
-        catalog.database.reads = reads
-    return fast, slow
 
 
 def test_a_prefix_range_holds_exactly_the_keys_that_start_with_it() -> None:
@@ -239,16 +227,7 @@ async def test_each_filter_is_served_by_its_index(catalog: Catalog, monkeypatch:
         async with catalog.engine.connect() as conn:
             autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
             await autocommit.execute(text("VACUUM ANALYZE audio"))
-    reads = catalog.database.reads
-    assert reads is not None
-    sent: list[tuple[str, list[Any]]] = []
-    fetch = reads._fetch
-
-    async def recording(sql: str, args: list[Any]) -> Sequence[Sequence[Any]]:
-        sent.append((sql, list(args)))
-        return await fetch(sql, args)
-
-    monkeypatch.setattr(reads, "_fetch", recording)
+    sent = record_statements(catalog, monkeypatch)
     at = datetime(2026, 1, 1, tzinfo=UTC)
     cases = [  # (query, rows it finds, the index of its page)
         (ListQuery(owner="user1", key_prefix="user1/c/1999", limit=51), 2, "ix_audio_owner_key"),
@@ -283,16 +262,7 @@ async def test_sqlite_statistics_cover_the_new_indexes(tmp_path: Path, monkeypat
             await conn.execute(text(SQLITE_FILL), {"rows": ROWS})
             await conn.execute(text("ANALYZE"))
         await upgrade(catalog.engine)
-        reads = catalog.database.reads
-        assert reads is not None
-        sent: list[tuple[str, list[Any]]] = []
-        fetch = reads._fetch
-
-        async def recording(sql: str, args: list[Any]) -> Sequence[Sequence[Any]]:
-            sent.append((sql, list(args)))
-            return await fetch(sql, args)
-
-        monkeypatch.setattr(reads, "_fetch", recording)
+        sent = record_statements(catalog, monkeypatch)
         assert len(await catalog.list_visible(ListQuery(owner="user1", limit=51), now=NOW)) == 51
         (page,) = await plans(catalog, sent)
         assert "ix_audio_owner_id" in page and "TEMP B-TREE" not in page, page
