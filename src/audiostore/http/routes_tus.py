@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from email.utils import format_datetime
 from typing import Any
 
-import anyio
 from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
-from starlette.requests import ClientDisconnect
 
 from ..catalog.tus_uploads import FINAL, PARTIAL, STORED, TusUploadRow
 from ..errors import (
@@ -38,10 +36,11 @@ from ..errors import (
 from ..service import Principal
 from ..service.tus_checksum import ALGORITHMS, parse_upload_checksum
 from ..service.tus_concatenation import PartialRef
-from ..service.tus_uploads import AppendResult, BodyCut
+from ..service.tus_uploads import AppendResult
 from ..signing import SIGNATURE_PARAM
 from ..service.principal import UPLOAD
 from .auth import runtime_of, scoped
+from .idle_body import IdleBody
 from .upload_body import UPLOAD_FIELDS, upload_fields
 from .schemas import ErrorResponse
 from .tus_concat_header import UPLOADS_PATH, parse_upload_concat
@@ -201,25 +200,15 @@ async def _append(request: Request, who: Principal, row_id: str, offset: int) ->
     length = _int_header(request, "upload-length")
     checksum = parse_upload_checksum(request.headers.get("upload-checksum"))
     rt = runtime_of(request)
-    return await rt.tus_uploads.append(
-        who, row_id, offset=offset, length=length, checksum=checksum,
-        body=_body(request, rt.settings.tus_patch_idle_timeout),
-    )
-
-
-async def _body(request: Request, idle_timeout: float) -> AsyncIterator[bytes]:
-    """The PATCH's body; a pause longer than `idle_timeout` ends it as a dropped connection
-    does, so a client gone silent does not hold the upload's lock."""
-    chunks = request.stream().__aiter__()
-    while True:
-        try:
-            with anyio.fail_after(idle_timeout):
-                chunk = await chunks.__anext__()
-        except StopAsyncIteration:
-            return
-        except (ClientDisconnect, TimeoutError) as exc:
-            raise BodyCut() from exc
-        yield chunk
+    # A pause longer than the idle timeout ends the body as a dropped connection does, so a
+    # client gone silent does not hold the upload's lock.
+    body = IdleBody(request, rt.settings.tus_patch_idle_timeout)
+    try:
+        return await rt.tus_uploads.append(
+            who, row_id, offset=offset, length=length, checksum=checksum, body=body.chunks(),
+        )
+    finally:
+        body.stop()
 
 
 @router.options("/uploads", status_code=204, response_class=Response)
