@@ -16,7 +16,7 @@ from typing import Protocol
 
 from .errors import InsufficientStorage
 
-__all__ = ["OUT_OF_SPACE_ERRNOS", "full_disk_is_507", "is_out_of_space", "write_all"]
+__all__ = ["OUT_OF_SPACE_ERRNOS", "full_disk_is_507", "is_out_of_space", "write_all", "writev_all"]
 
 OUT_OF_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 
@@ -37,6 +37,32 @@ def write_all(file: _RawWriter, data: bytes) -> None:
         if not written:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         view = view[written:]
+
+
+_IOV_MAX = os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 16  # buffers per writev
+
+
+def writev_all(fd: int, pieces: list[bytes]) -> int:
+    """Write every byte of `pieces`, in order, at `fd`'s position, with as few `writev` calls
+    as the kernel allows (none of them copied into one buffer first); the bytes written. A
+    short write (a filling disk) goes on from where it stopped, as `write_all` does."""
+    total = 0
+    views = [memoryview(p) for p in pieces if p]
+    while views:
+        group = views[:_IOV_MAX]
+        written = os.writev(fd, group)
+        if not written:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        total += written
+        # Drop what went out whole; keep the rest of a piece the kernel took part of.
+        done = 0
+        while done < len(group) and written >= len(group[done]):
+            written -= len(group[done])
+            done += 1
+        views = views[done:]
+        if written:
+            views[0] = views[0][written:]
+    return total
 
 
 def is_out_of_space(exc: BaseException | None) -> bool:

@@ -22,9 +22,8 @@ import fcntl
 import os
 import re
 from pathlib import Path
-from typing import BinaryIO
 
-from ..disk_space import full_disk_is_507, write_all
+from ..disk_space import full_disk_is_507, writev_all
 from ..durable_files import start_writeback
 from ..errors import UploadNotFound
 
@@ -78,31 +77,32 @@ class PartWriter:
         self.written = 0
         self.size_found = os.fstat(self._fd).st_size  # before any cut: what the disk kept
         self.head = os.pread(self._fd, head_bytes, 0) if head_bytes else b""
-        self._file: BinaryIO | None = None
         self._begun = False
+        self._cut_done = False
 
     def begin(self, offset: int) -> None:
         """Write from `offset` (no I/O: the cut comes with the first write or sync)."""
         self.offset = offset
         self.written = 0
         self._begun = True
-        self._file = None
+        self._cut_done = False
 
-    def _cut(self) -> BinaryIO:
-        if self._file is None:
+    def _cut(self) -> None:
+        if not self._cut_done:
             assert self._begun, "begin() first"
             with full_disk_is_507("uploads"):
                 os.ftruncate(self._fd, self.offset)
             os.lseek(self._fd, self.offset, os.SEEK_SET)
-            self._file = os.fdopen(self._fd, "wb", buffering=0, closefd=False)
-        return self._file
+            self._cut_done = True
 
-    def write(self, data: bytes) -> None:
-        file = self._cut()
+    def write(self, pieces: list[bytes]) -> None:
+        """Append the pieces, one after the other, in as few `writev` calls as the kernel
+        takes (never joined into one copy first)."""
+        self._cut()
         with full_disk_is_507("uploads"):
-            write_all(file, data)
-        start_writeback(self._fd, self.offset + self.written, len(data))
-        self.written += len(data)
+            n = writev_all(self._fd, pieces)
+        start_writeback(self._fd, self.offset + self.written, n)
+        self.written += n
 
     def read_at(self, position: int, n: int) -> bytes:
         """Bytes of the part (committed or just written), from the page cache."""
@@ -119,9 +119,6 @@ class PartWriter:
         self.written = 0
 
     def close(self) -> None:
-        if self._file is not None:
-            with contextlib.suppress(Exception):
-                self._file.close()
         if self._fd >= 0:
             os.close(self._fd)  # drops the flock
             self._fd = -1
