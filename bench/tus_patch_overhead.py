@@ -25,25 +25,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx
-import psutil
-from harness import CLIENT_CPU, audiostore_serve, workdir, write_wav
+from harness import CLIENT_CPU, audiostore_serve, user_and_system_seconds, workdir, write_wav
 
 TUS = {"Tus-Resumable": "1.0.0"}
-
-
-def user_and_system(pid: int) -> tuple[float, float]:
-    """User and system CPU seconds of the server's process tree. Apart, because the kernel's
-    share moves with the machine's memory pressure (page reclaim is charged to the writer),
-    while the user share is the code's own."""
-    user = system = 0.0
-    root = psutil.Process(pid)
-    for p in [root, *root.children(recursive=True)]:
-        try:
-            t = p.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        user, system = user + t.user, system + t.system
-    return user, system
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,14 +57,14 @@ def main(argv: list[str] | None = None) -> int:
                     made.raise_for_status()
                     loc = svc.url + made.headers["location"]
                     offset = 0
-                    before, started = user_and_system(svc.proc.pid), time.perf_counter()
+                    before, started = user_and_system_seconds(svc.proc.pid), time.perf_counter()
                     for i in range(args.patches):
                         r = c.patch(loc, content=filler if i else wav, headers={
                             **auth, "Content-Type": "application/offset+octet-stream",
                             "Upload-Offset": str(offset)})
                         r.raise_for_status()
                         offset = int(r.headers["upload-offset"])
-                    after = user_and_system(svc.proc.pid)
+                    after = user_and_system_seconds(svc.proc.pid)
                     user, system = ((a - b) / args.patches for a, b in zip(after, before, strict=True))
                     wall = (time.perf_counter() - started) / args.patches
                     if round_:
