@@ -37,7 +37,7 @@ def _key(server: ServerProcess) -> dict[str, str]:
 
 @pytest.mark.parametrize("sync_each_patch", ["false", "true"])
 def test_a_server_killed_mid_patch_resumes_from_an_offset_its_bytes_back(tmp_path: Path, sync_each_patch: str) -> None:
-    source = write_wav(tmp_path / "source.wav", 6 * MIB).read_bytes()
+    source = write_wav(tmp_path / "source.wav", 12 * MIB).read_bytes()
     (tmp_path / "srv").mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AUDIOSTORE_", "AWS_"))}
     env.update(AUDIOSTORE_SWEEP_INTERVAL="0", AUDIOSTORE_TUS_SYNC_EACH_PATCH=sync_each_patch)
@@ -53,22 +53,23 @@ def test_a_server_killed_mid_patch_resumes_from_an_offset_its_bytes_back(tmp_pat
             **auth, "Content-Type": CHUNK, "Upload-Offset": "0"})
         assert first.status_code == 204 and first.headers["upload-offset"] == str(MIB)
 
-        # The second PATCH sends 2.5 MiB of its 4 MiB and then stalls; the server dies then.
+        # The second PATCH sends 5.5 MiB of its 8 MiB (more than one of the server's 4 MiB
+        # write batches) and then stalls; the server dies then.
         sent_enough = threading.Event()
         release = threading.Event()
 
         def stalling_body() -> Iterator[bytes]:
-            for start in range(MIB, MIB + 5 * MIB // 2, 256 * 1024):
+            for start in range(MIB, MIB + 11 * MIB // 2, 256 * 1024):
                 yield source[start:start + 256 * 1024]
             sent_enough.set()
             release.wait(30)
-            yield source[MIB + 5 * MIB // 2:5 * MIB]
+            yield source[MIB + 11 * MIB // 2:9 * MIB]
 
         def second_patch() -> None:
             try:
                 httpx.patch(server.url + path, content=stalling_body(), timeout=30, headers={
                     **auth, "Content-Type": CHUNK, "Upload-Offset": str(MIB),
-                    "Content-Length": str(4 * MIB)})
+                    "Content-Length": str(8 * MIB)})
             except httpx.HTTPError:
                 pass  # the server died under it: that is the point
 
