@@ -18,6 +18,7 @@ from . import client_gone, error_handlers
 from .access_log import AccessLog
 from .api_docs import install_api_docs
 from .cors import install_cors
+from .framework_telemetry import fastapi_telemetry
 from .health_probe import AnswerHealthProbes
 from .json_body_limit import LimitJsonBodies, json_body_cap
 from .openapi_errors import document_errors
@@ -76,6 +77,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         docs_url=None,  # our own /docs (api_docs): its assets from this server, not a CDN
         redoc_url=None,
         openapi_url="/openapi.json",
+        telemetry=fastapi_telemetry(),  # off unless OpenTelemetry is set up: a check a request less
     )
     if runtime is not None:
         app.state.runtime = runtime
