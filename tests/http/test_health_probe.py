@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from audiostore import __version__
-from audiostore.http.health_probe import AnswerHealthProbes
+from audiostore.http.request_gate import RequestGate
 from conftest import Api
 
 
@@ -36,7 +36,7 @@ async def test_only_the_plain_probe_skips_the_router(api: Api) -> None:
     async def receive() -> dict[str, Any]:
         raise AssertionError("the probe reads no body")
 
-    lane = AnswerHealthProbes(router)
+    lane = RequestGate(router, json_body_bytes=1024)
     await lane(_scope(api.runtime), receive, send)
     assert routed == []
     assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]

@@ -38,7 +38,7 @@ from ..access_lines import direct_writer
 from ..metrics import BYTES_OUT, REQUEST_SECONDS, REQUESTS
 from .nosniff import HEADER as NOSNIFF
 
-__all__ = ["REQUEST_ID_HEADER", "AccessLog", "record_owner"]
+__all__ = ["REQUEST_ID_HEADER", "AccessLog", "flush_access_log", "record_owner"]
 
 log = logging.getLogger("audiostore.access")  # its handler: cli/server_logging.py, access_lines.py
 REQUEST_ID_HEADER = b"x-request-id"
@@ -51,6 +51,14 @@ def record_owner(scope: Scope, owner: str) -> None:
     facts = scope.get("state")
     if isinstance(facts, dict):
         facts[_OWNER_KEY] = owner
+
+
+def flush_access_log() -> None:
+    """Write the lines the access log's handler holds (access_lines.py holds them for a
+    moment): the app calls it as it stops, since a server's worker may end without logging's
+    own flush at exit (`process_exit.end_process`)."""
+    for handler in log.handlers:
+        handler.flush()
 
 
 def _request_id(scope: Scope) -> bytes:
