@@ -102,3 +102,14 @@ async def test_the_refusals_still_see_the_probe(api: Api) -> None:
     r = await api.http.request("GET", "/v1/health", content=b"x" * (3 << 20))
     assert r.status_code == 413
     assert r.json()["error"]["code"] == "too_large"
+
+
+def test_every_request_meets_two_layers_of_ours() -> None:
+    # Each pure ASGI layer is a call, an await and a frame on every request (and a wrapper on
+    # every body message): a new check before routing goes into the request gate, not a layer
+    # of its own, and the health probe is answered there, before FastAPI's routing.
+    from audiostore.http.access_log import AccessLog
+    from audiostore.http.app import create_app
+
+    app = create_app()
+    assert [m.cls for m in app.user_middleware] == [AccessLog, RequestGate]
