@@ -340,6 +340,10 @@ def run_catalogue(kind: str, args: argparse.Namespace, work: Path) -> list[list[
                             got.db_cpu_us = (database_cpu_seconds(database.server_pid) - db_before) / requests * 1e6
                             if spy is not None:
                                 spy.wait(30)
+                            if got.max_ms > max(50.0, 20 * got.p50_ms):  # a stall, not the tail
+                                print(f"{kind} {case.name} {name}: one request took {got.max_ms:.0f} ms "
+                                      f"(p50 {got.p50_ms:.2f} ms, at {time.strftime('%H:%M:%S')} UTC)",
+                                      file=sys.stderr, flush=True)
                             prev = best.get((case.name, name))
                             if prev is None or got.cpu_us < prev.cpu_us:
                                 best[(case.name, name)] = got

@@ -7,7 +7,9 @@ straight from a loop, as granian would call it, with the access log configured a
 `audiostore serve` configures it (cli/server_logging.py) but writing to a file. The figure is
 the process's CPU time per call, best of `--rounds` rounds of `--calls` calls: no socket, no
 server, so what a change to the middleware, the access log or the routing saves shows here
-at a tenth of the noise of bench/json_routes.py (which is the figure that counts).
+at a tenth of the noise of bench/json_routes.py (which is the figure that counts). The bare
+handlers of bench/bare_json_app.py are called the same way on the same catalogue, alternating
+round by round, for the same ratio json_routes.py reports (bare CPU / ours).
 `--no-access-log` turns the line off (AUDIOSTORE_ACCESS_LOG=false).
 """
 
@@ -17,6 +19,7 @@ import argparse
 import asyncio
 import json
 import logging.config
+import os
 import shutil
 import sys
 import tempfile
@@ -93,21 +96,31 @@ async def main_async(args: argparse.Namespace) -> None:
     await engine.dispose()
     key = (await runtime.keys.create(OWNER)).key
     app = create_app(runtime)
+    os.environ.update(BENCH_DATABASE_URL=settings.resolved_database_url, BENCH_DATA_DIR=str(settings.data_dir),
+                      BENCH_PUBLIC_URL="http://127.0.0.1:9")
+    from bare_json_app import create_app as create_bare_app
+
+    bare = create_bare_app()
     auth = [(b"authorization", f"Bearer {key}".encode()), (b"content-type", b"application/json")]
     try:
         for name, (method, path, body, authed) in cases().items():
             if args.cases and name not in args.cases:
                 continue
             headers = auth if authed else []
-            status = await call(app, method, path, body, headers)
-            assert status < 300, (name, status)
-            best = float("inf")
+            apps = {"audiostore": app, "bare": bare}
+            best = dict.fromkeys(apps, float("inf"))
+            for which, target in apps.items():
+                status = await call(target, method, path, body, headers)
+                assert status < 300, (which, name, status)
             for _ in range(args.rounds):
-                start = time.process_time()
-                for _ in range(args.calls):
-                    await call(app, method, path, body, headers)
-                best = min(best, (time.process_time() - start) / args.calls)
-            print(f"{name:8} {best * 1e6:8.1f} µs/call (CPU, best of {args.rounds} x {args.calls})")
+                for which, target in apps.items():
+                    start = time.process_time()
+                    for _ in range(args.calls):
+                        await call(target, method, path, body, headers)
+                    best[which] = min(best[which], (time.process_time() - start) / args.calls)
+            ours, theirs = best["audiostore"], best["bare"]
+            print(f"{name:8} audiostore {ours * 1e6:8.1f} µs/call, bare {theirs * 1e6:8.1f} µs/call, "
+                  f"ratio {theirs / ours:.2f}x (CPU, best of {args.rounds} x {args.calls})")
     finally:
         await runtime.close()
         logging.shutdown()

@@ -1,6 +1,7 @@
 """The access log's handler (`access_lines.py`): `<time> <message>` lines, held for a moment and
-written in one go, all written on flush and close; the access-log layer hands it each line
-straight, skipping logging's record, only when it is the logger's one destination."""
+written in one go by a thread of its own (a stalled stdout never holds the caller), all written
+on flush and close; the access-log layer hands it each line straight, skipping logging's
+record, only when it is the logger's one destination."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ import asyncio
 import io
 import logging
 import re
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
 
+from audiostore import access_lines
 from audiostore.access_lines import FLUSH_SECONDS, AccessLineHandler, direct_writer
 from conftest import Api
 
@@ -45,12 +49,14 @@ def access_logger() -> Iterator[tuple[logging.Logger, AccessLineHandler, Counted
         logger.handlers[:], logger.propagate, logger.level = saved
 
 
-async def test_lines_in_a_loop_are_written_together_a_moment_later(access_logger) -> None:  # type: ignore[no-untyped-def]
+async def test_lines_are_written_together_a_moment_later(access_logger) -> None:  # type: ignore[no-untyped-def]
     _, handler, stream = access_logger
     for n in range(3):
         handler.write_line(f"access n={n}")
     assert stream.getvalue() == ""  # held
-    await asyncio.sleep(FLUSH_SECONDS * 3)
+    deadline = time.monotonic() + 10
+    while stream.getvalue().count("\n") < 3 and time.monotonic() < deadline:
+        await asyncio.sleep(FLUSH_SECONDS)
     lines = stream.getvalue().splitlines()
     assert [line.split(" ", 1)[1] for line in lines] == ["access n=0", "access n=1", "access n=2"]
     assert all(re.fullmatch(STAMP, line.split(" ", 1)[0]) for line in lines), lines
@@ -58,22 +64,59 @@ async def test_lines_in_a_loop_are_written_together_a_moment_later(access_logger
 
 
 async def test_close_and_flush_write_what_is_held(access_logger) -> None:  # type: ignore[no-untyped-def]
-    _, handler, stream = access_logger
+    logger, handler, stream = access_logger
     handler.write_line("access first")
+    logger.info("access via a record %s", "too")  # the usual path goes through emit
     handler.flush()
-    assert stream.getvalue().endswith(" access first\n")
+    assert [line.split(" ", 1)[1] for line in stream.getvalue().splitlines()] == [
+        "access first", "access via a record too",
+    ]
     handler.write_line("access last")
     handler.close()
     assert stream.getvalue().endswith(" access last\n")
 
 
-def test_outside_a_loop_a_line_is_written_at_once(access_logger) -> None:  # type: ignore[no-untyped-def]
-    logger, handler, stream = access_logger
-    handler.write_line("access direct")
-    logger.info("access via a record %s", "too")  # the usual path goes through emit
-    assert [line.split(" ", 1)[1] for line in stream.getvalue().splitlines()] == [
-        "access direct", "access via a record too",
-    ]
+class StalledStream(io.StringIO):
+    """A stdout that takes no lines until `go` is set (a pipe whose reader stopped)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.go = threading.Event()
+        self.entered = threading.Event()
+
+    def write(self, s: str) -> int:
+        self.entered.set()
+        assert self.go.wait(30)
+        return super().write(s)
+
+
+def test_a_stalled_stdout_never_holds_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(access_lines, "MAX_PENDING_BYTES", 4096)
+    stream = StalledStream()
+    handler = AccessLineHandler(stream)
+    try:
+        handler.write_line("access one")
+        assert stream.entered.wait(10)  # the writer thread is stuck in write
+
+        def requests() -> None:
+            for n in range(1000):
+                handler.write_line(f"access more={n}")
+
+        caller = threading.Thread(target=requests)
+        caller.start()
+        caller.join(10)
+        assert not caller.is_alive()  # done while stdout still takes nothing
+        stream.go.set()
+        handler.flush()
+        lines = stream.getvalue().splitlines()
+        assert lines[0].endswith(" access one") and lines[1].endswith(" access more=0")
+        # queued up to the bound, the rest counted in a line of their own
+        kept = sum(" access more=" in line for line in lines)
+        assert 10 < kept < 1000
+        assert lines[-1].endswith(f" access lines dropped: {1000 - kept} (stdout did not keep up)")
+    finally:
+        stream.go.set()
+        handler.close()
 
 
 def test_the_direct_lane_only_when_the_handler_is_the_one_destination(access_logger) -> None:  # type: ignore[no-untyped-def]
