@@ -15,7 +15,8 @@ health, info. Each case runs `--seconds` per server, alternating audiostore and 
 process and its workers, as psutil reads it), which other load on a shared machine does not
 inflate the way it does req/s; on one saturated core req/s is its inverse. p50/p95/max are
 each request's own latency, timed in wrk's Lua hooks; wrk's own p95 (which counts a slow
-request again for every interval it held up, see LUA) is shown beside them.
+request again for every interval it held up, see LUA) is shown beside them. A run with one
+request over 20x the p50 (and 50 ms) is reported on stderr with the time, as a stall.
 PostgreSQL (its postmaster and every backend it forks) is pinned to CPU 0 with wrk, so the
 server's core is the server's alone, as with a database on its own host; its CPU time per
 request is reported too (`db CPU`). With `--work DIR` the folder is kept and reused: a
