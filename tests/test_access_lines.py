@@ -32,8 +32,11 @@ class CountedWrites(io.StringIO):
         return super().write(s)
 
 
+Logged = tuple[logging.Logger, AccessLineHandler, CountedWrites]
+
+
 @pytest.fixture
-def access_logger() -> Iterator[tuple[logging.Logger, AccessLineHandler, CountedWrites]]:
+def access_logger() -> Iterator[Logged]:
     """`audiostore.access` set up as `audiostore serve` sets it up, writing to a string."""
     logger = logging.getLogger("audiostore.access")
     stream = CountedWrites()
@@ -49,7 +52,7 @@ def access_logger() -> Iterator[tuple[logging.Logger, AccessLineHandler, Counted
         logger.handlers[:], logger.propagate, logger.level = saved
 
 
-async def test_lines_are_written_together_a_moment_later(access_logger) -> None:  # type: ignore[no-untyped-def]
+async def test_lines_are_written_together_a_moment_later(access_logger: Logged) -> None:
     _, handler, stream = access_logger
     for n in range(3):
         handler.write_line(f"access n={n}")
@@ -63,7 +66,7 @@ async def test_lines_are_written_together_a_moment_later(access_logger) -> None:
     assert stream.writes == 1  # one write for the three
 
 
-async def test_close_and_flush_write_what_is_held(access_logger) -> None:  # type: ignore[no-untyped-def]
+async def test_close_and_flush_write_what_is_held(access_logger: Logged) -> None:
     logger, handler, stream = access_logger
     handler.write_line("access first")
     logger.info("access via a record %s", "too")  # the usual path goes through emit
@@ -119,7 +122,7 @@ def test_a_stalled_stdout_never_holds_the_caller(monkeypatch: pytest.MonkeyPatch
         handler.close()
 
 
-def test_the_direct_lane_only_when_the_handler_is_the_one_destination(access_logger) -> None:  # type: ignore[no-untyped-def]
+def test_the_direct_lane_only_when_the_handler_is_the_one_destination(access_logger: Logged) -> None:
     logger, handler, _ = access_logger
     logger.handlers[:] = [handler]  # pytest's own capture handlers taken off for the test
     assert direct_writer(logger) is handler
@@ -138,8 +141,8 @@ def test_the_direct_lane_only_when_the_handler_is_the_one_destination(access_log
 
 
 @pytest.mark.parametrize("backend", ["local"], indirect=True)
-async def test_a_request_is_written_with_every_field_without_a_record(  # type: ignore[no-untyped-def]
-    api: Api, access_logger, monkeypatch: pytest.MonkeyPatch,
+async def test_a_request_is_written_with_every_field_without_a_record(
+    api: Api, access_logger: Logged, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     logger, handler, stream = access_logger
     logger.handlers[:] = [handler]  # pytest's own capture handlers taken off for the test

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 from opentelemetry import trace
 
-from audiostore.http import framework_telemetry
 from audiostore.http.framework_telemetry import OFF, fastapi_telemetry
 from conftest import Api
 
@@ -24,7 +23,7 @@ def test_left_to_fastapi_when_asked_for_or_set_up(monkeypatch: pytest.MonkeyPatc
     class SetUpProvider(trace.NoOpTracerProvider):
         """What `opentelemetry-instrument` would have set: not the API's stand-in."""
 
-    monkeypatch.setattr(framework_telemetry.trace, "get_tracer_provider", SetUpProvider)
+    monkeypatch.setattr(trace, "get_tracer_provider", SetUpProvider)
     assert fastapi_telemetry() is None
 
 

@@ -92,7 +92,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     # A request is matched against the routers in this order, each route's pattern tried in
     # turn: the bytes, the most requested route (a player's every seek), come first; no other
     # router's pattern matches `/v1/audio/{audio_id}/content`. (Health probes never get here:
-    # the request gate answers them, below.) Then the tus routes: an upload in 8 MiB PATCHes makes 128
+    # RequestGate, below.) Then the tus routes: an upload in 8 MiB PATCHes makes 128
     # requests a GiB, and each would otherwise be tried against every pattern below first.
     app.include_router(content_router)
     app.include_router(tus_router)
