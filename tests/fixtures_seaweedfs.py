@@ -160,6 +160,9 @@ def start_seaweedfs(
         "-s3", f"-s3.port={s3}", f"-s3.config={identities}",
         "-master.telemetry=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
         f"-master.volumeSizeLimitMB={volume_size_mb}", "-volume.max=0", "-volume.preStopSeconds=0",
+        # One master, no peers: on a restart it waits out an election timeout (10 s by
+        # default, up to twice that) before it leads and S3 answers.
+        "-master.electionTimeout=1s",
     ]
     with log_path.open("ab") as log:  # a restart appends to the same log
         # Every bucket is a SeaweedFS collection with volumes of its own (7 by default): grow

@@ -33,14 +33,18 @@ class RestartableSeaweedFS:
         return self.server
 
     def stop(self, *, kill: bool = False) -> None:
-        """Stop by process group (SIGTERM, or SIGKILL) and wait until it is gone."""
+        """Stop by process group (SIGTERM, or SIGKILL) and wait until it is gone.
+
+        weed takes 15 s or more to stop gracefully, so SIGTERM gets 2 s before SIGKILL: what
+        it has written is in its files by then (a restart reads every object back), and to
+        a client the bucket is gone either way."""
         if self.server is None:
             return
         proc = self.server.proc
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL if kill else signal.SIGTERM)
             try:
-                proc.wait(timeout=20)
+                proc.wait(timeout=2)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=10)

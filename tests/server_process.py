@@ -56,6 +56,11 @@ class ServerProcess:
         return "".join(self._lines)
 
     def start(self, timeout: float = 60.0) -> ServerProcess:
+        self.launch()
+        return self.wait_healthy(timeout)
+
+    def launch(self) -> None:
+        """Start the process without waiting for it (see `start_together`)."""
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "audiostore", "serve", "--port", str(self.port)],
             env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -63,6 +68,10 @@ class ServerProcess:
         )
         self._reader = threading.Thread(target=self._drain, name="serve-output", daemon=True)
         self._reader.start()
+
+    def wait_healthy(self, timeout: float = 60.0) -> ServerProcess:
+        """Wait until /v1/health answers 200; stop it and raise if it does not in `timeout`."""
+        assert self.proc is not None, "launch() first"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -94,3 +103,17 @@ class ServerProcess:
             self._reader.join(timeout=10)  # ends at the end of its output
         self.stdout = self.output
         return self.stdout
+
+
+def start_together(*servers: ServerProcess, timeout: float = 60.0) -> None:
+    """Launch every server, then wait for each: their start-ups overlap instead of adding up.
+    If one fails, all are stopped before the error goes on."""
+    try:
+        for server in servers:
+            server.launch()
+        for server in servers:
+            server.wait_healthy(timeout)
+    except BaseException:
+        for server in servers:
+            server.stop()
+        raise

@@ -29,7 +29,7 @@ import pytest
 
 from audio_factory import write_wav
 from restartable_seaweedfs import RestartableSeaweedFS, weed_to_break  # noqa: F401
-from server_process import ServerProcess
+from server_process import ServerProcess, start_together
 
 from audiostore.blobstores.spooling import _PRIMARY_COOLDOWN_SECONDS
 
@@ -42,7 +42,8 @@ MARGIN = 10.0  # generous: the bound is "seconds, not minutes", never a tight ti
 UPLOAD_BOUND = 2 * CALL + MARGIN
 
 
-def _serve(tmp_path: Path, name: str, weed: RestartableSeaweedFS, bucket: str, fallback: str) -> ServerProcess:
+def _server(tmp_path: Path, name: str, weed: RestartableSeaweedFS, bucket: str, fallback: str) -> ServerProcess:
+    """A server (not started yet) with a catalogue of its own on `bucket`."""
     assert weed.server is not None
     data = tmp_path / name / "data"
     data.parent.mkdir(parents=True)
@@ -58,7 +59,7 @@ def _serve(tmp_path: Path, name: str, weed: RestartableSeaweedFS, bucket: str, f
         "AUDIOSTORE_S3_CALL_TIMEOUT_SECONDS": str(CALL),
         "AUDIOSTORE_SWEEP_INTERVAL": "1", "AUDIOSTORE_DELETE_RETRY_BASE": "1",
         "AUDIOSTORE_DELETE_RETRY_MAX": "2", "AUDIOSTORE_ACCESS_LOG": "false",
-    }).start()
+    })
 
 
 @contextmanager
@@ -129,8 +130,9 @@ def test_a_frozen_bucket_never_holds_a_request_and_loses_nothing(
     weed = weed_to_break
     assert weed.server is not None
     spooling_bucket, strict_bucket = weed.server.new_bucket(), weed.server.new_bucket()
-    spooling = _serve(tmp_path, "spooling", weed, spooling_bucket, "spool")
-    strict = _serve(tmp_path, "strict", weed, strict_bucket, "off")
+    spooling = _server(tmp_path, "spooling", weed, spooling_bucket, "spool")
+    strict = _server(tmp_path, "strict", weed, strict_bucket, "off")
+    start_together(spooling, strict)  # separate catalogues: nothing to race on
     try:
         api, off = Client(spooling), Client(strict)
         sent: dict[str, bytes] = {}  # id -> the bytes of every 201
@@ -180,7 +182,11 @@ def test_a_frozen_bucket_never_holds_a_request_and_loses_nothing(
 
             # An upload whose client gives up while the server waits on the bucket, then
             # retries with the same Idempotency-Key until it gets its answer: stored once.
-            time.sleep(_PRIMARY_COOLDOWN_SECONDS + 1)  # the spool shortcut has expired
+            # Until the spool shortcut has expired (the service says so), bounded.
+            deadline = time.monotonic() + _PRIMARY_COOLDOWN_SECONDS + MARGIN
+            while api.get("/v1/info").json()["store"]["spooling_now"] and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert api.get("/v1/info").json()["store"]["spooling_now"] is False
             key = {"Idempotency-Key": "frozen-bucket-retry-1"}
             with pytest.raises(httpx.ReadTimeout):
                 api.upload(retried, timeout=0.5, **key)

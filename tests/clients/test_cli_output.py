@@ -223,23 +223,27 @@ def test_a_dropped_connection_says_how_to_finish(served: Served, tones: dict[str
     """A service that drops every connection mid-upload: after the SDK's retries the CLI
     says the upload stopped and how to finish it."""
     dropping = socket.create_server(("127.0.0.1", 0))
-    dropping.settimeout(60)
+    # Short accept waits, so the loop ends as soon as the CLI gives up rather than after
+    # one long wait for a connection that never comes.
+    dropping.settimeout(0.2)
     url = f"http://127.0.0.1:{dropping.getsockname()[1]}"
     proc = subprocess.Popen([sys.executable, "-m", "audiostore", "upload", str(tones["wav"]), str(tones["mp3"]),
                              "--url", url, "--idempotency-key", "take-7"],
                             env={**os.environ, "AUDIOSTORE_KEY": "as_any_key"}, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
-        for _ in range(10):  # the SDK tries 4 times; bounded either way
+        dropped, deadline = 0, time.monotonic() + 60
+        # the SDK tries 4 times; bounded in count and time either way
+        while dropped < 10 and proc.poll() is None and time.monotonic() < deadline:
             try:
                 conn, _ = dropping.accept()
             except TimeoutError:
-                break
+                continue
+            dropped += 1
+            conn.settimeout(10)
             conn.recv(1024)
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
             conn.close()  # a reset: the connection dropped
-            if proc.poll() is not None:
-                break
         out, errors = proc.communicate(timeout=120)
     finally:
         dropping.close()

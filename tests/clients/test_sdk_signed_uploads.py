@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import socket
 import subprocess
 import time
 from datetime import UTC, datetime
@@ -24,6 +23,7 @@ import pytest
 from audio_factory import make_tone
 from cutting_relay import CuttingRelay
 from fixtures_client_server import Served
+from pipelined_answers import send_then_health
 
 from audiostore.client import (
     AsyncClient,
@@ -112,17 +112,8 @@ def test_a_refused_put_is_read_before_the_answer_so_the_client_gets_it(
     upload_to_signed_url(made, tones["wav"])
     body = tones["wav"].read_bytes()
     target = httpx.URL(made.url).raw_path.decode()
-    with socket.create_connection(("127.0.0.1", served.proc.port), timeout=30) as s:
-        s.sendall(f"PUT {target} HTTP/1.1\r\nHost: x\r\nContent-Type: audio/wav\r\n"
-                  f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
-        s.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
-        answers = b""
-        deadline = time.monotonic() + 30
-        while answers.count(b"HTTP/1.1 ") < 2 and time.monotonic() < deadline:
-            got = s.recv(65536)
-            if not got:
-                break
-            answers += got
+    head = f"PUT {target} HTTP/1.1\r\nHost: x\r\nContent-Type: audio/wav\r\nContent-Length: {len(body)}\r\n\r\n"
+    answers = send_then_health(served.proc.port, head.encode() + body)
     assert answers.startswith(b"HTTP/1.1 410 ") and b"upload_url_used" in answers
     assert b"HTTP/1.1 200 " in answers.split(b"upload_url_used", 1)[1]
 

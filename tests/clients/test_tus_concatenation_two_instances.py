@@ -17,7 +17,7 @@ import pytest
 from audio_factory import make_tone
 from fixtures_seaweedfs import SeaweedFS
 from server_process import ServerProcess
-from test_tus_two_instances import alice_key, pair  # noqa: F401  # fixture
+from test_tus_two_instances import new_owner_key, pair, parts_dir, stored_blobs  # noqa: F401  # fixture
 
 pytestmark = [pytest.mark.s3, pytest.mark.postgres]
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -38,19 +38,15 @@ def partial(server: ServerProcess, auth: dict[str, str], data: bytes) -> str:
     return loc
 
 
-def objects(seaweedfs: SeaweedFS, bucket: str) -> int:
-    return int(seaweedfs.boto3().list_objects_v2(Bucket=bucket).get("KeyCount", 0))
-
-
 def test_partials_on_both_instances_make_one_object(
-    pair: tuple[ServerProcess, ServerProcess], tmp_path: Path, seaweedfs: SeaweedFS, s3_bucket: str
+    pair: tuple[ServerProcess, ServerProcess], tmp_path: Path, seaweedfs: SeaweedFS
 ) -> None:
     a, b = pair
-    auth = {**TUS, "Authorization": f"Bearer {alice_key(a)}"}
+    auth = {**TUS, "Authorization": f"Bearer {new_owner_key(a, 'alice-joined')}"}
     data = make_tone(tmp_path / "take.wav", "wav", seconds=4.0, channels=2).read_bytes()
     half = len(data) // 2
     first, second = partial(a, auth, data[:half]), partial(b, auth, data[half:])
-    assert objects(seaweedfs, s3_bucket) == 0  # complete partials are never stored
+    assert stored_blobs(seaweedfs, a, "alice-joined") == 0  # complete partials are never stored
     meta = "name " + base64.b64encode(b"joined.wav").decode()
     r = httpx.post(f"{b.url}/v1/uploads", headers={
         **auth, "Upload-Concat": f"final;{a.url}{first} {b.url}{second}", "Upload-Metadata": meta})
@@ -62,15 +58,15 @@ def test_partials_on_both_instances_make_one_object(
     head = httpx.head(a.url + r.headers["location"], headers=auth)
     assert head.headers["upload-concat"] == f"final;{first} {second}"
     assert head.headers["upload-offset"] == str(len(data))
-    assert objects(seaweedfs, s3_bucket) == 1
-    assert list((tmp_path / "shared-uploads").glob("*.part")) == []
+    assert stored_blobs(seaweedfs, a, "alice-joined") == 1
+    assert list(parts_dir(a).glob("*.part")) == []
 
 
 def test_two_finals_of_the_same_partials_on_two_instances_store_once(
-    pair: tuple[ServerProcess, ServerProcess], tmp_path: Path, seaweedfs: SeaweedFS, s3_bucket: str
+    pair: tuple[ServerProcess, ServerProcess], tmp_path: Path, seaweedfs: SeaweedFS
 ) -> None:
     a, b = pair
-    auth = {**TUS, "Authorization": f"Bearer {alice_key(a)}"}
+    auth = {**TUS, "Authorization": f"Bearer {new_owner_key(a, 'alice-racing-finals')}"}
     data = make_tone(tmp_path / "race.wav", "wav", seconds=3.0, channels=2).read_bytes()
     third = len(data) // 3
     for round_no in range(3):  # three races, each with fresh partials
@@ -92,8 +88,8 @@ def test_two_finals_of_the_same_partials_on_two_instances_store_once(
             t.join(timeout=60)
         codes = sorted(r.status_code for r in answers.values())
         assert codes in ([201, 404], [201, 409]), [(r.status_code, r.text) for r in answers.values()]
-        assert objects(seaweedfs, s3_bucket) == round_no + 1
+        assert stored_blobs(seaweedfs, a, "alice-racing-finals") == round_no + 1
         listed = httpx.get(f"{a.url}/v1/audio", headers=auth).json()["items"]
         assert len(listed) == round_no + 1
         assert listed[0]["sha256"] == hashlib.sha256(data).hexdigest()
-    assert list((tmp_path / "shared-uploads").glob("*.part")) == []
+    assert list(parts_dir(a).glob("*.part")) == []

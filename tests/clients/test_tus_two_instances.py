@@ -18,6 +18,7 @@ from tusclient import client as tus_client
 from tusclient.uploader import Uploader
 
 from audio_factory import make_tone
+from fixtures_postgres import Postgres
 from fixtures_seaweedfs import SeaweedFS
 from server_process import ServerProcess
 
@@ -26,37 +27,55 @@ CHUNK = 64 * 1024
 TUS = {"Tus-Resumable": "1.0.0"}
 
 
-@pytest.fixture
-def pair(tmp_path: Path, seaweedfs: SeaweedFS, s3_bucket: str, postgres_url: str) -> Iterator[tuple[ServerProcess, ServerProcess]]:
+@pytest.fixture(scope="module")
+def pair(
+    tmp_path_factory: pytest.TempPathFactory, seaweedfs: SeaweedFS, postgres: Postgres
+) -> Iterator[tuple[ServerProcess, ServerProcess]]:
+    """One pair for the module's tests: each test has an owner of its own (`new_owner_key`)
+    and looks only at that owner's objects, so no test sees another's."""
+    root = tmp_path_factory.mktemp("tus-pair")
+    database = postgres.new_database()
     shared = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("AUDIOSTORE_", "AWS_"))},
-        "AUDIOSTORE_STORE": "s3", "AUDIOSTORE_S3_BUCKET": s3_bucket,
+        "AUDIOSTORE_STORE": "s3", "AUDIOSTORE_S3_BUCKET": seaweedfs.new_bucket(),
         "AUDIOSTORE_S3_ENDPOINT": seaweedfs.endpoint, "AUDIOSTORE_S3_REGION": seaweedfs.region,
         "AUDIOSTORE_S3_ALLOW_HTTP": "true", "AUDIOSTORE_S3_ACCESS_KEY_ID": seaweedfs.access_key,
-        "AUDIOSTORE_S3_SECRET_ACCESS_KEY": seaweedfs.secret_key, "AUDIOSTORE_DATABASE_URL": postgres_url,
+        "AUDIOSTORE_S3_SECRET_ACCESS_KEY": seaweedfs.secret_key, "AUDIOSTORE_DATABASE_URL": database,
         "AUDIOSTORE_SIGNING_SECRETS": "one-secret-for-both", "AUDIOSTORE_SIGNED_URLS": "proxy",
-        "AUDIOSTORE_TUS_PARTS_DIR": str(tmp_path / "shared-uploads"), "AUDIOSTORE_SWEEP_INTERVAL": "0",
+        "AUDIOSTORE_TUS_PARTS_DIR": str(root / "shared-uploads"), "AUDIOSTORE_SWEEP_INTERVAL": "0",
     }
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    a = ServerProcess(tmp_path / "a" / "data", env=shared).start()
+    (root / "a").mkdir()
+    (root / "b").mkdir()
+    a, b = ServerProcess(root / "a" / "data", env=shared), ServerProcess(root / "b" / "data", env=shared)
     try:
-        b = ServerProcess(tmp_path / "b" / "data", env=shared).start()
-    except BaseException:
-        a.stop()
-        raise
-    try:
+        # One after the other: `a` makes the fresh database's tables before `b` starts.
+        a.start()
+        b.start()
         yield a, b
     finally:
         b.stop()
         a.stop()
+        postgres.drop_database(database)
 
 
-def alice_key(a: ServerProcess) -> str:
+def new_owner_key(a: ServerProcess, owner: str) -> str:
+    """An API key for `owner`, made with the admin key of `a`."""
     admin = (a.data_dir / "admin.key").read_text().strip()
-    r = httpx.post(f"{a.url}/v1/keys", headers={"Authorization": f"Bearer {admin}"}, json={"owner": "alice"})
+    r = httpx.post(f"{a.url}/v1/keys", headers={"Authorization": f"Bearer {admin}"}, json={"owner": owner})
     assert r.status_code in (200, 201), r.text
     return str(r.json()["key"])
+
+
+def stored_blobs(seaweedfs: SeaweedFS, server: ServerProcess, owner: str) -> int:
+    """How many blobs the pair's bucket holds for `owner` (keys start `{owner}/`)."""
+    bucket = server.env["AUDIOSTORE_S3_BUCKET"]
+    listed = seaweedfs.boto3().list_objects_v2(Bucket=bucket, Prefix=f"{owner}/")
+    return int(listed.get("KeyCount", 0))
+
+
+def parts_dir(server: ServerProcess) -> Path:
+    """The tus parts folder the pair shares."""
+    return Path(server.env["AUDIOSTORE_TUS_PARTS_DIR"])
 
 
 def on(server: ServerProcess, url: str) -> str:
@@ -64,10 +83,10 @@ def on(server: ServerProcess, url: str) -> str:
 
 
 def test_patches_alternate_between_instances_and_store_once(
-    pair: tuple[ServerProcess, ServerProcess], tmp_path: Path, seaweedfs: SeaweedFS, s3_bucket: str
+    pair: tuple[ServerProcess, ServerProcess], tmp_path: Path, seaweedfs: SeaweedFS
 ) -> None:
     a, b = pair
-    key = alice_key(a)
+    key = new_owner_key(a, "alice-alternating")
     wav = make_tone(tmp_path / "take.wav", "wav", seconds=6.0, channels=2)
     client = tus_client.TusClient(f"{a.url}/v1/uploads", headers={"Authorization": f"Bearer {key}"})
     up = Uploader(str(wav), client=client, chunk_size=CHUNK, upload_checksum=True, metadata={"name": "take.wav"})
@@ -84,7 +103,7 @@ def test_patches_alternate_between_instances_and_store_once(
     assert hashlib.sha256(got.content).hexdigest() == hashlib.sha256(wav.read_bytes()).hexdigest()
     listed = httpx.get(f"{b.url}/v1/audio", headers=auth).json()["items"]
     assert [i["id"] for i in listed] == [audio_id]
-    assert seaweedfs.boto3().list_objects_v2(Bucket=s3_bucket).get("KeyCount", 0) == 1
+    assert stored_blobs(seaweedfs, a, "alice-alternating") == 1
     # The other instance's HEAD names the stored object too.
     head = httpx.head(on(b, up.url), headers={**TUS, **auth})
     assert head.headers["audiostore-audio-id"] == audio_id
@@ -94,7 +113,7 @@ def test_two_patches_on_two_instances_cannot_both_append(
     pair: tuple[ServerProcess, ServerProcess], tmp_path: Path
 ) -> None:
     a, b = pair
-    key = alice_key(a)
+    key = new_owner_key(a, "alice-racing-patches")
     data = make_tone(tmp_path / "t.wav", "wav", seconds=6.0, channels=2).read_bytes()
     auth = {**TUS, "Authorization": f"Bearer {key}"}
     made = httpx.post(f"{a.url}/v1/uploads", headers={**auth, "Upload-Length": str(len(data))})
@@ -124,10 +143,10 @@ def test_two_patches_on_two_instances_cannot_both_append(
 
 
 def test_a_signed_upload_url_is_used_once_across_instances(
-    pair: tuple[ServerProcess, ServerProcess], tmp_path: Path, seaweedfs: SeaweedFS, s3_bucket: str
+    pair: tuple[ServerProcess, ServerProcess], tmp_path: Path, seaweedfs: SeaweedFS
 ) -> None:
     a, b = pair
-    key = alice_key(a)
+    key = new_owner_key(a, "alice-signed-url")
     data = make_tone(tmp_path / "s.wav", "wav", seconds=3.0).read_bytes()
     issued = httpx.post(f"{a.url}/v1/audio/upload-url", headers={"Authorization": f"Bearer {key}"}, json={}).json()
     statuses: list[int] = []
@@ -141,4 +160,4 @@ def test_a_signed_upload_url_is_used_once_across_instances(
     for t in threads:
         t.join(timeout=30)
     assert sorted(statuses) == [201, 410], statuses
-    assert seaweedfs.boto3().list_objects_v2(Bucket=s3_bucket).get("KeyCount", 0) == 1
+    assert stored_blobs(seaweedfs, a, "alice-signed-url") == 1

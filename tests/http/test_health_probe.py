@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from audiostore import __version__
-from audiostore.http.health_probe import AnswerHealthProbes
+from audiostore.http.request_gate import RequestGate
 from conftest import Api
 
 
@@ -36,7 +36,7 @@ async def test_only_the_plain_probe_skips_the_router(api: Api) -> None:
     async def receive() -> dict[str, Any]:
         raise AssertionError("the probe reads no body")
 
-    lane = AnswerHealthProbes(router)
+    lane = RequestGate(router, json_body_bytes=1024)
     await lane(_scope(api.runtime), receive, send)
     assert routed == []
     assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
@@ -102,3 +102,14 @@ async def test_the_refusals_still_see_the_probe(api: Api) -> None:
     r = await api.http.request("GET", "/v1/health", content=b"x" * (3 << 20))
     assert r.status_code == 413
     assert r.json()["error"]["code"] == "too_large"
+
+
+def test_every_request_meets_two_layers_of_ours() -> None:
+    # Each pure ASGI layer is a call, an await and a frame on every request (and a wrapper on
+    # every body message): a new check before routing goes into the request gate, not a layer
+    # of its own, and the health probe is answered there, before FastAPI's routing.
+    from audiostore.http.access_log import AccessLog
+    from audiostore.http.app import create_app
+
+    app = create_app()
+    assert [m.cls for m in app.user_middleware] == [AccessLog, RequestGate]

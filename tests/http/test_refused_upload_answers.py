@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from pipelined_answers import send_then_health
 from server_process import ServerProcess
 
 BODY = os.urandom(7 * 1024 * 1024)  # under the 8 MiB read before a refusal
@@ -32,17 +31,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerPro
 
 def _send_then_read(port: int, head: str) -> bytes:
     """Send `head` and BODY, then a health check on the same connection; what came back."""
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
-        s.sendall(head.encode() + f"Content-Length: {len(BODY)}\r\n\r\n".encode() + BODY)
-        s.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
-        answers = b""
-        deadline = time.monotonic() + 30
-        while answers.count(b"HTTP/1.1 ") < 2 and time.monotonic() < deadline:
-            got = s.recv(65536)
-            if not got:
-                break
-            answers += got
-    return answers
+    return send_then_health(port, head.encode() + f"Content-Length: {len(BODY)}\r\n\r\n".encode() + BODY)
 
 
 def _refused(answers: bytes, status: int, code: str) -> None:

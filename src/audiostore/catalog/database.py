@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+
+import anyio
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -69,14 +75,43 @@ def _config(connection: Connection) -> Config:
     return cfg
 
 
+# PostgreSQL advisory lock key held while migrating (any bigint no other code takes).
+_MIGRATION_LOCK = 0x617564696F  # "audio"
+
+
+@contextlib.asynccontextmanager
+async def _sqlite_migration_lock(engine: AsyncEngine) -> AsyncIterator[None]:
+    """An exclusive `flock` on `<database>.migrating` for a SQLite file: SQLite's own locks do
+    not serialise two migrations (each reads the revision, then both write and one fails
+    with "database is locked"). Processes sharing a SQLite file share a host, so a file lock
+    reaches all of them."""
+    database = engine.url.database
+    if engine.url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    fd = os.open(f"{database}.migrating", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        await anyio.to_thread.run_sync(fcntl.flock, fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # drops the lock
+
+
+async def _migrate(engine: AsyncEngine, run: Any) -> None:
+    """Run an Alembic command alone: instances started at once on one catalogue take turns,
+    and the later ones find it at the revision already (nothing runs twice)."""
+    async with _sqlite_migration_lock(engine), engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # released when this transaction ends
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+        await conn.run_sync(lambda c: run(_config(c)))
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    async with engine.begin() as conn:
-        await conn.run_sync(lambda c: command.upgrade(_config(c), revision))
+    await _migrate(engine, lambda cfg: command.upgrade(cfg, revision))
 
 
 async def downgrade(engine: AsyncEngine, revision: str) -> None:
-    async with engine.begin() as conn:
-        await conn.run_sync(lambda c: command.downgrade(_config(c), revision))
+    await _migrate(engine, lambda cfg: command.downgrade(cfg, revision))
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:

@@ -34,12 +34,13 @@ from typing import Any
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..access_lines import direct_writer
 from ..metrics import BYTES_OUT, REQUEST_SECONDS, REQUESTS
 from .nosniff import HEADER as NOSNIFF
 
-__all__ = ["REQUEST_ID_HEADER", "AccessLog", "record_owner"]
+__all__ = ["REQUEST_ID_HEADER", "AccessLog", "flush_access_log", "record_owner"]
 
-log = logging.getLogger("audiostore.access")  # its handler: cli/server_logging.py
+log = logging.getLogger("audiostore.access")  # its handler: cli/server_logging.py, access_lines.py
 REQUEST_ID_HEADER = b"x-request-id"
 _CLIENT_ID = re.compile(rb"[A-Za-z0-9._:/+=@-]{1,128}")
 _OWNER_KEY = "audiostore.owner"
@@ -50,6 +51,14 @@ def record_owner(scope: Scope, owner: str) -> None:
     facts = scope.get("state")
     if isinstance(facts, dict):
         facts[_OWNER_KEY] = owner
+
+
+def flush_access_log() -> None:
+    """Write the lines the access log's handler holds (access_lines.py holds them for a
+    moment): the app calls it as it stops, since a server's worker may end without logging's
+    own flush at exit (`process_exit.end_process`)."""
+    for handler in log.handlers:
+        handler.flush()
 
 
 def _request_id(scope: Scope) -> bytes:
@@ -140,10 +149,16 @@ class AccessLog:
 
     @staticmethod
     def _write(scope: Scope, route: str, status: int, sent: int, seconds: float, request_id: bytes) -> None:
+        if not log.isEnabledFor(logging.INFO):
+            return
         client = scope.get("client")
-        log.info(
-            "access method=%s route=%s status=%d bytes=%d duration_ms=%.1f owner=%s "
-            "request_id=%s client=%s",
-            scope["method"], route, status, sent, seconds * 1000,
-            scope["state"].get(_OWNER_KEY, "-"), request_id.decode(), client[0] if client else "-",
+        line = (
+            f"access method={scope['method']} route={route} status={status} bytes={sent} "
+            f"duration_ms={seconds * 1000:.1f} owner={scope['state'].get(_OWNER_KEY, '-')} "
+            f"request_id={request_id.decode()} client={client[0] if client else '-'}"
         )
+        writer = direct_writer(log)
+        if writer is not None:  # `audiostore serve`: no LogRecord, the line as it is
+            writer.write_line(line)
+        else:
+            log.info(line)

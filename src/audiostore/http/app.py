@@ -15,16 +15,14 @@ from ..jobs import maintenance_loop
 from ..runtime import Runtime
 from ..settings import get_settings
 from . import client_gone, error_handlers
-from .access_log import AccessLog
+from .access_log import AccessLog, flush_access_log
 from .api_docs import install_api_docs
 from .cors import install_cors
-from .health_probe import AnswerHealthProbes
-from .json_body_limit import LimitJsonBodies, json_body_cap
+from .framework_telemetry import fastapi_telemetry
+from .json_body_limit import json_body_cap
 from .openapi_errors import document_errors
 from .openapi_limits import document_limits
-from .nul_refusal import RefuseNulInUrl
-from .refused_upload_body import ReadRefusedUploadBodies
-from .repeated_query import RefuseRepeatedQuery
+from .request_gate import RequestGate
 from .routes_audio import router as audio_router
 from .routes_content import router as content_router
 from .routes_keys import router as keys_router
@@ -67,6 +65,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         finally:
             if owned:
                 await rt.close()
+            flush_access_log()
 
     app = FastAPI(
         title="audiostore",
@@ -76,6 +75,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         docs_url=None,  # our own /docs (api_docs): its assets from this server, not a CDN
         redoc_url=None,
         openapi_url="/openapi.json",
+        telemetry=fastapi_telemetry(),  # off unless OpenTelemetry is set up: a check a request less
     )
     if runtime is not None:
         app.state.runtime = runtime
@@ -92,7 +92,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     # A request is matched against the routers in this order, each route's pattern tried in
     # turn: the bytes, the most requested route (a player's every seek), come first; no other
     # router's pattern matches `/v1/audio/{audio_id}/content`. (Health probes never get here:
-    # AnswerHealthProbes, below.) Then the tus routes: an upload in 8 MiB PATCHes makes 128
+    # RequestGate, below.) Then the tus routes: an upload in 8 MiB PATCHes makes 128
     # requests a GiB, and each would otherwise be tried against every pattern below first.
     app.include_router(content_router)
     app.include_router(tus_router)
@@ -108,11 +108,9 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.include_router(keys_router)
     app.include_router(tokens_router)
     app.include_router(public_router)
-    app.add_middleware(AnswerHealthProbes)  # innermost: every layer below still sees the probe
-    app.add_middleware(ReadRefusedUploadBodies)  # below CORS and the log: it delays their answer
-    app.add_middleware(LimitJsonBodies, max_bytes=json_body_cap(settings.tts_max_text_chars))
-    app.add_middleware(RefuseNulInUrl)
-    app.add_middleware(RefuseRepeatedQuery)
+    # The URL refusals, the body cap, the refused-upload drain and the health probe lane, in
+    # one layer below CORS and the log (the drain delays their answer; they see the probe).
+    app.add_middleware(RequestGate, json_body_bytes=json_body_cap(settings.tts_max_text_chars))
     install_web_page(app)  # the web page at /
     install_api_docs(app)  # Swagger UI at /docs, offline
     install_cors(app, settings)

@@ -2,9 +2,10 @@
 
 The probe does one catalogue ping; routing it through FastAPI cost more than that: matching
 the path against the routers in turn, the dependency solver for its `Request`, the response
-class. This pure ASGI layer sits inside every other layer of ours (the access log, request
-id, metrics and nosniff header, CORS, the URL refusals all still see the probe) and answers
-the plain probe itself, with the very bytes the route sends (`routes_system.health_body`).
+class. The request gate (request_gate.py), inside every other layer of ours (the access log,
+request id, metrics and nosniff header, CORS all still see the probe), answers the plain probe
+with this lane after the URL refusals and the body cap, with the very bytes the route sends
+(`routes_system.health_body`).
 
 Only the exact probe takes this lane: `GET`, path `/v1/health`, no query, no root path. Any
 other request, a `HEAD` or a query included, goes on to the router and its route, which stays
@@ -15,12 +16,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope, Send
 
 from .routes_system import HEALTH_MEDIA_TYPE, health_body
 from .routes_system import router as system_router
 
-__all__ = ["AnswerHealthProbes", "HEALTH_PATH"]
+__all__ = ["HEALTH_PATH", "HealthProbes"]
 
 HEALTH_PATH = "/v1/health"
 
@@ -33,24 +34,23 @@ def _health_route() -> Any:
     raise LookupError(f"no {HEALTH_PATH} route")
 
 
-class AnswerHealthProbes:
-    """Pure ASGI: the plain health probe is answered here; everything else passes."""
+class HealthProbes:
+    """The probe lane: `takes` says whether a request is the plain probe, `answer` answers it."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self) -> None:
         self.route = _health_route()
         self._content_type = HEALTH_MEDIA_TYPE.encode()
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["path"] != HEALTH_PATH
-            or scope["method"] != "GET"
-            or scope["query_string"]
-            or scope.get("root_path")
-        ):
-            await self.app(scope, receive, send)
-            return
+    @staticmethod
+    def takes(scope: Scope) -> bool:
+        return (
+            scope["path"] == HEALTH_PATH
+            and scope["method"] == "GET"
+            and not scope["query_string"]
+            and not scope.get("root_path")
+        )
+
+    async def answer(self, scope: Scope, send: Send) -> None:
         scope["route"] = self.route
         body = await health_body(scope["app"].state.runtime)
         await send({

@@ -12,10 +12,11 @@ Uploads have their own limit (AUDIOSTORE_MAX_UPLOAD_BYTES) and stream to disk.
 from __future__ import annotations
 
 from starlette.exceptions import HTTPException
-from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope
 
 from ..errors import PayloadTooLarge
+
+__all__ = ["BASE_JSON_BODY_BYTES", "JsonBodyCap", "is_upload", "json_body_cap"]
 
 BASE_JSON_BODY_BYTES = 1024 * 1024
 JSON_BYTES_PER_TEXT_CHAR = 12  # a character escaped as a surrogate pair: \\uXXXX\\uXXXX
@@ -36,40 +37,44 @@ _UPLOAD_PATHS = ("/v1/audio", "/v1/signed-upload")
 _TUS_PREFIX = "/v1/uploads"
 
 
-def _is_upload(scope: Scope) -> bool:
+def is_upload(scope: Scope) -> bool:
+    """Whether the request is to an upload route, whose body this cap leaves alone."""
     path = scope["path"]
     if path == _TUS_PREFIX or path.startswith(_TUS_PREFIX + "/"):
         return True
     return scope["method"] in ("POST", "PUT") and path in _UPLOAD_PATHS
 
 
-class LimitJsonBodies:
-    """Pure ASGI: uploads pass untouched; any other body is cut off at `max_bytes`."""
+class JsonBodyCap:
+    """The cap, in two parts the request gate (request_gate.py) applies to every request but
+    an upload: the declared length checked before any route runs, the bytes read counted."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
+    def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or _is_upload(scope):
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            error = _too_large(self.max_bytes)
-            await JSONResponse(error.to_dict(), status_code=error.status)(scope, receive, send)
-            return
-        seen = 0
+    def refusal(self, scope: Scope) -> PayloadTooLarge | None:
+        """413 at once when the request's `Content-Length` is past the cap."""
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                if value.isdigit() and int(value) > self.max_bytes:
+                    return _too_large(self.max_bytes)
+                break
+        return None
 
-        async def counted() -> Message:
+    def counted(self, receive: Receive) -> Receive:
+        """`receive`, raising once the body read passes the cap."""
+        seen = 0
+        cap = self.max_bytes
+
+        async def counted_receive() -> Message:
             nonlocal seen
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > cap:
                     # An HTTPException, since FastAPI turns anything else raised while it
                     # reads a body into a 400; the app's handler renders it as 413 too_large.
-                    raise HTTPException(413, _too_large(self.max_bytes).message)
+                    raise HTTPException(413, _too_large(cap).message)
             return message
 
-        await self.app(scope, counted, send)
+        return counted_receive

@@ -10,13 +10,16 @@ before an error answer to an upload route none of whose body was read, up to
 closes the connection). A small body is read whole, so the connection stays open. The SDK and
 CLI send larger files by tus, whose creation carries no body.
 
-Pure ASGI, one layer for every upload route; other requests pass untouched.
+Applied by the request gate (request_gate.py) to every upload route; other requests pass
+untouched.
 """
 
 from __future__ import annotations
 
 import anyio
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
+
+__all__ = ["REFUSED_BODY_READ_BYTES", "REFUSED_BODY_READ_SECONDS", "drain_before_refusal", "takes_upload"]
 
 REFUSED_BODY_READ_BYTES = 8 * 1024 * 1024
 REFUSED_BODY_READ_SECONDS = 5.0
@@ -28,41 +31,37 @@ _UPLOAD_PREFIX = "/v1/uploads"
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
-def _takes_upload(scope: Scope) -> bool:
-    if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
+def takes_upload(scope: Scope) -> bool:
+    """Whether the request sends an upload's body (an HTTP request, by the request gate)."""
+    if scope["method"] not in _BODY_METHODS:
         return False
     path: str = scope["path"]
     return path in _UPLOAD_PATHS or path == _UPLOAD_PREFIX or path.startswith(_UPLOAD_PREFIX + "/")
 
 
-class ReadRefusedUploadBodies:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+def drain_before_refusal(receive: Receive, send: Send) -> tuple[Receive, Send]:
+    """`receive` and `send` for an upload request (`takes_upload`): an error answer given
+    before the app took any of the body first reads and drops the rest, within the bounds."""
+    # Drained only when the app took none of the body: a refusal part-way through it (a
+    # body without Content-Length that grows past the limit) stops reading at once, so a
+    # client streaming without end costs the server nothing more.
+    body_touched = False
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not _takes_upload(scope):
-            await self.app(scope, receive, send)
-            return
-        # Drained only when the app took none of the body: a refusal part-way through it (a
-        # body without Content-Length that grows past the limit) stops reading at once, so a
-        # client streaming without end costs the server nothing more.
-        body_touched = False
+    async def tracked_receive() -> Message:
+        nonlocal body_touched
+        message = await receive()
+        if message["type"] != "http.request" or message.get("body") or not message.get("more_body", False):
+            body_touched = True
+        return message
 
-        async def tracked_receive() -> Message:
-            nonlocal body_touched
-            message = await receive()
-            if message["type"] != "http.request" or message.get("body") or not message.get("more_body", False):
-                body_touched = True
-            return message
+    async def draining_send(message: Message) -> None:
+        nonlocal body_touched
+        if message["type"] == "http.response.start" and message["status"] >= 400 and not body_touched:
+            body_touched = True
+            await _drop_rest(receive)
+        await send(message)
 
-        async def draining_send(message: Message) -> None:
-            nonlocal body_touched
-            if message["type"] == "http.response.start" and message["status"] >= 400 and not body_touched:
-                body_touched = True
-                await _drop_rest(receive)
-            await send(message)
-
-        await self.app(scope, tracked_receive, draining_send)
+    return tracked_receive, draining_send
 
 
 async def _drop_rest(receive: Receive) -> None:

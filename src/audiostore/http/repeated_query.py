@@ -3,17 +3,19 @@
 No route takes a list in its query, and FastAPI quietly keeps the last of repeated values:
 `?prefix=a&prefix=b` would list `b` as if `a` had never been asked for. A 400 says so instead.
 Signed URLs refuse repeats on their own (`signing.parse_signed_query`); this covers the rest.
+(Checked by the request gate, request_gate.py.)
 """
 
 from __future__ import annotations
 
 from urllib.parse import parse_qsl
 
-from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 from ..errors import BadRequest
 from ..signing import SIGNATURE_PARAM
+
+__all__ = ["repeated_name", "repeated_query_refusal"]
 
 
 def repeated_name(query: bytes) -> str | None:
@@ -33,15 +35,9 @@ def repeated_name(query: bytes) -> str | None:
     return None if SIGNATURE_PARAM in seen else repeated
 
 
-class RefuseRepeatedQuery:
-    """Pure ASGI: a 400 `bad_request` naming the repeated parameter; all else passes."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and (name := repeated_name(scope["query_string"])) is not None:
-            error = BadRequest(f"The query parameter {name!r} is given more than once.")
-            await JSONResponse(error.to_dict(), status_code=error.status)(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
+def repeated_query_refusal(scope: Scope) -> BadRequest | None:
+    """A 400 `bad_request` naming the repeated parameter; None when none is repeated."""
+    name = repeated_name(scope["query_string"])
+    if name is None:
+        return None
+    return BadRequest(f"The query parameter {name!r} is given more than once.")
