@@ -53,8 +53,8 @@ def test_a_server_killed_mid_patch_resumes_from_an_offset_its_bytes_back(tmp_pat
             **auth, "Content-Type": CHUNK, "Upload-Offset": "0"})
         assert first.status_code == 204 and first.headers["upload-offset"] == str(MIB)
 
-        # The second PATCH sends 5.5 MiB of its 8 MiB (more than one of the server's 4 MiB
-        # write batches) and then stalls; the server dies then.
+        # The second PATCH sends 5.5 MiB of its 8 MiB (several of the server's write
+        # batches) and then stalls; the server dies then.
         sent_enough = threading.Event()
         release = threading.Event()
 
