@@ -14,8 +14,8 @@ machine's memory pressure) per upload is printed too: on a shared machine it is 
 that other load inflates least; so is this client's, which the server waits on.
 Both uploads are sent with `--client`: `http.client` by default (one keep-alive connection
 with TCP_NODELAY, the body handed to the socket piece by piece: what requests/urllib3, and so
-tuspy, do), or `httpx` (the SDK's client, which costs this process ~5 ms of CPU more a
-request: over 128 PATCHes the server waits ~0.6 s a GiB for it).
+tuspy, do), or `httpx` (the SDK's client: ~0.2 s of this process's CPU more per GiB in
+8 MiB PATCHes).
 Targets (shared/DESIGN.md): tus >= 0.9x the POST's throughput; peak RSS growth < 100 MB.
 """
 
@@ -220,8 +220,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="PATCHes without Upload-Checksum (as tuspy and tus-js-client send)")
     parser.add_argument("--client", choices=["http.client", "httpx"], default="http.client",
                         help="the HTTP client both uploads are sent with (default http.client, "
-                             "what requests/urllib3 and so tuspy send with; httpx costs this "
-                             "process ~5 ms of CPU a request more, which the server waits on)")
+                             "what requests/urllib3 and so tuspy send with; or httpx, the SDK's)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
     args = parser.parse_args(argv)
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
