@@ -9,17 +9,13 @@ The rules, all here:
   cannot move under it. It makes one catalogue write: the new offset, conditional on the old
   one. Termination and the expiry job take the same lock, so they never remove an upload a
   PATCH is writing.
-- Durability of acknowledged bytes. A PATCH's bytes are written (writeback started as they
-  arrive) and its offset committed without waiting for the disk: a crash of the process keeps
-  them (they are in the kernel's page cache, which outlives it; tests/uploads/test_tus_crash.py
-  SIGKILLs a server mid-PATCH). Only a power loss can take them, and then it takes the
-  file's tail with them (ext4 in its default `data=ordered`, XFS, btrfs never leave a length
-  with unwritten data behind it), so the next PATCH trusts min(committed offset, part
-  length), and HEAD reports the same: the client resends what the disk lost. Waiting for
-  `fdatasync` on every PATCH bought only that, at the price of a disk flush per PATCH (half
-  the throughput of one POST of the same file); AUDIOSTORE_TUS_SYNC_EACH_PATCH brings it
-  back for filesystems without that ordering. The PATCH that brings the last byte does sync
-  the part before the upload turns `storing`, so a stored object's bytes are on the disk.
+- Durability of acknowledged bytes. A PATCH's offset is committed without waiting for the
+  disk: a crash of the process keeps its bytes (the page cache outlives it; test_tus_crash.py
+  SIGKILLs a server mid-PATCH). A power loss takes the file's tail (ext4 `data=ordered`, XFS,
+  btrfs never leave a length with unwritten data behind it), so the next PATCH and HEAD trust
+  min(committed offset, part length) and the client resends the rest. A flush per PATCH
+  halved throughput; AUDIOSTORE_TUS_SYNC_EACH_PATCH brings it back for filesystems without
+  that ordering. The last PATCH syncs the part before the upload turns `storing`.
 - A PATCH with `Upload-Checksum` is all or nothing: a mismatch (460) or a cut body discards
   every byte of it. Without one, a cut body keeps what arrived (the protocol asks servers to
   store as much as they can), so the client resumes from there.
@@ -36,8 +32,8 @@ The rules, all here:
   bytes are not the file's, so the early format check leaves it to the final upload's ingest.
 - A client token's collections are checked at creation; its max_bytes and formats are folded
   into the row's bounds, because the ingest at the end runs without the token.
-- An unfinished upload expires `tus_upload_expiry` after its last PATCH (410 from then on);
-  the expiry job deletes its row and its part. Termination (DELETE) does the same at once.
+- An unfinished upload expires `tus_upload_expiry` after its last PATCH (410 from then on;
+  the expiry job deletes its row and part); termination (DELETE) does the same at once.
 - The part's sha256 is carried along in this process as PATCHes arrive (a hashlib state cannot
   be stored, so it lives in memory, keyed by the offset it has hashed up to). If the last
   PATCH finds it at the upload's length, the ingest adopts the part with that sha256 and reads
