@@ -27,9 +27,8 @@ The rules, all here:
   retry after a crash finds the first result instead of storing twice). The ingest's 4xx (not
   audio, too long...) fails the upload for good and removes its part: nothing is stored. A
   5xx (the store is down) leaves it `storing`, and a retried PATCH runs the ingest again.
-- A partial upload (concatenation) stops at `complete` when its last byte is in: it is never
-  ingested on its own; service/tus_concatenation.py claims it for a final upload. Its first
-  bytes are not the file's, so the early format check leaves it to the final upload's ingest.
+- A partial upload (concatenation) stops at `complete`, never ingested on its own: a final
+  upload claims it (service/tus_concatenation.py), and that one's ingest checks the format.
 - A client token's collections are checked at creation; its max_bytes and formats are folded
   into the row's bounds, because the ingest at the end runs without the token.
 - An unfinished upload expires `tus_upload_expiry` after its last PATCH (410 from then on;
