@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -177,22 +178,25 @@ async def make_api(settings: Settings) -> tuple[Api, Runtime]:
     return Api(runtime, clock, http, admin, alice, bob), runtime
 
 
-@pytest.fixture
-async def api(settings_factory: Callable[..., Settings]) -> AsyncIterator[Api]:
-    a, runtime = await make_api(settings_factory(auth_cache_seconds=0))
+@contextlib.asynccontextmanager
+async def served_api(settings: Settings) -> AsyncIterator[Api]:
+    """An in-process app on `settings`, its client and runtime closed afterwards."""
+    a, runtime = await make_api(settings)
     try:
         yield a
     finally:
         await a.http.aclose()
         await runtime.close()
+
+
+@pytest.fixture
+async def api(settings_factory: Callable[..., Settings]) -> AsyncIterator[Api]:
+    async with served_api(settings_factory(auth_cache_seconds=0)) as a:
+        yield a
 
 
 @pytest.fixture
 async def small_api(settings_factory: Callable[..., Settings]) -> AsyncIterator[Api]:
     """An app whose upload limit is 64 KiB."""
-    a, runtime = await make_api(settings_factory(auth_cache_seconds=0, max_upload_bytes=64 * 1024))
-    try:
+    async with served_api(settings_factory(auth_cache_seconds=0, max_upload_bytes=64 * 1024)) as a:
         yield a
-    finally:
-        await a.http.aclose()
-        await runtime.close()

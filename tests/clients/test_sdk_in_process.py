@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import Api, backend_settings_local, make_api
+from conftest import Api, backend_settings_local, served_api
 
 from audiostore.client import (
     AsyncClient,
@@ -54,12 +54,8 @@ async def _no_sleep(_: float) -> None:
 
 @pytest.fixture
 async def local_api(tmp_path: Path) -> AsyncIterator[Api]:
-    a, runtime = await make_api(backend_settings_local(tmp_path, auth_cache_seconds=0))
-    try:
+    async with served_api(backend_settings_local(tmp_path, auth_cache_seconds=0)) as a:
         yield a
-    finally:
-        await a.http.aclose()
-        await runtime.close()
 
 
 @pytest.fixture

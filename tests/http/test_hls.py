@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from clock_signal import position_of, write_clock_wav
-from conftest import Api, backend_settings_local, make_api
+from conftest import Api, backend_settings_local, served_api
 
 
 @pytest.fixture(scope="module")
@@ -27,12 +27,8 @@ def clock_minute(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 async def api(tmp_path: Path) -> AsyncIterator[Api]:
-    a, runtime = await make_api(backend_settings_local(tmp_path, auth_cache_seconds=0))
-    try:
+    async with served_api(backend_settings_local(tmp_path, auth_cache_seconds=0)) as a:
         yield a
-    finally:
-        await a.http.aclose()
-        await runtime.close()
 
 
 def local(url: str) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from audio_factory import write_wav
-from conftest import Api, backend_settings_local, make_api
+from conftest import Api, backend_settings_local, served_api
 
 TUS = {"Tus-Resumable": "1.0.0"}
 CHUNK = "application/offset+octet-stream"
@@ -37,12 +37,8 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 @pytest.fixture
 async def api(small_disk: Path) -> AsyncIterator[Api]:
-    a, runtime = await make_api(backend_settings_local(small_disk, auth_cache_seconds=0))
-    try:
+    async with served_api(backend_settings_local(small_disk, auth_cache_seconds=0)) as a:
         yield a
-    finally:
-        await a.http.aclose()
-        await runtime.close()
 
 
 async def test_a_patch_onto_a_full_disk_is_507_and_keeps_nothing(
